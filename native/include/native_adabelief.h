@@ -1,0 +1,397 @@
+/*
+ * NativeAdaBelief — the C ABI.
+ *
+ * A fused, multi-tensor AdaBelief optimizer (and its Adam-family relatives: Adam, AMSGrad,
+ * RAdam) behind plain C. This header is the one contract between the native core and every
+ * caller (the generated C# bindings, a C program, any language with a C FFI).
+ *
+ * Conventions that hold for every function below:
+ *
+ *  - Every function returns an nab_status (except the three queries that cannot fail). On any
+ *    status other than NAB_STATUS_OK, nab_get_last_error() returns a message naming the
+ *    offending argument and its value, and nothing was changed: validation happens before any
+ *    mutation.
+ *  - Opaque handles (nab_optimizer) are created and destroyed by this library. Pointers to
+ *    parameters and gradients belong to the caller; the library never frees them and never
+ *    writes a gradient except in nab_optimizer_zero_gradients.
+ *  - Structs carry their own size in `struct_size` (set it to sizeof the struct you compiled
+ *    against). Later versions only append fields, so an older caller keeps working.
+ *  - Booleans are int32_t holding 0 or 1; any other value is refused.
+ *  - Threading: one optimizer must not be used from two threads at the same time; a second
+ *    concurrent call on the same optimizer is refused with NAB_STATUS_BUSY rather than
+ *    corrupting state. Different optimizers are fully independent. The library itself runs
+ *    a step on its own worker threads (see thread_count).
+ *  - Ids: groups and tensors get dense ids 0, 1, 2, ... in the order they are added, per
+ *    optimizer. Nothing is ever removed.
+ *
+ * The arithmetic is specified in docs/algorithm.md:
+ * two compatibility modes (labml, adabelief-pytorch), each reproduced to float32 rounding.
+ */
+#ifndef NATIVE_ADABELIEF_H
+#define NATIVE_ADABELIEF_H
+
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(NAB_BUILDING_LIBRARY)
+#    define NAB_API __declspec(dllexport)
+#  else
+#    define NAB_API __declspec(dllimport)
+#  endif
+#else
+#  define NAB_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version. A caller compares nab_get_abi_version() with the value it was built
+ * against and refuses to run on a mismatch; it changes whenever a declaration here changes
+ * incompatibly. */
+#define NAB_ABI_VERSION 1
+
+/* Outcome of every call. */
+typedef enum nab_status {
+    /* The call did what it says. */
+    NAB_STATUS_OK = 0,
+    /* An argument is null, zero, out of range, inconsistent or of the wrong struct_size. */
+    NAB_STATUS_INVALID_ARGUMENT = 1,
+    /* A group id or tensor id that this optimizer does not have. */
+    NAB_STATUS_NOT_FOUND = 2,
+    /* A native allocation failed. */
+    NAB_STATUS_OUT_OF_MEMORY = 3,
+    /* The request is valid but this build or this machine cannot serve it (for example a
+     * SIMD level the CPU lacks, or a device backend that was not compiled in). */
+    NAB_STATUS_UNSUPPORTED = 4,
+    /* The optimizer is being used by another thread right now. Nothing was done. */
+    NAB_STATUS_BUSY = 5,
+    /* A device (CUDA) call failed; the message carries the device's error text. */
+    NAB_STATUS_DEVICE_ERROR = 6,
+    /* A bug in this library. Please report it with the message. */
+    NAB_STATUS_INTERNAL_ERROR = 7
+} nab_status;
+
+/* Which original implementation a group reproduces. */
+typedef enum nab_compatibility {
+    /* labml.ai's annotated AdaBelief (labml_nn.optimizers): epsilon added to the second
+     * moment before the square root, never stored. */
+    NAB_COMPATIBILITY_LABML = 0,
+    /* The official adabelief-pytorch 0.2.1 package: epsilon accumulated into the stored
+     * second moment every step. */
+    NAB_COMPATIBILITY_ADABELIEF_PYTORCH = 1
+} nab_compatibility;
+
+/* How weight decay is applied (always before the moments are updated). */
+typedef enum nab_weight_decay_mode {
+    /* theta <- theta * (1 - lr * weight_decay) (AdamW style). */
+    NAB_WEIGHT_DECAY_DECOUPLED = 0,
+    /* theta <- theta * (1 - weight_decay), independent of the learning rate. */
+    NAB_WEIGHT_DECAY_ABSOLUTE = 1,
+    /* gradient <- gradient + weight_decay * theta (classic L2; the caller's gradient buffer
+     * is never written). */
+    NAB_WEIGHT_DECAY_L2 = 2
+} nab_weight_decay_mode;
+
+/* What the second moment tracks. */
+typedef enum nab_second_moment {
+    /* AdaBelief: EMA of the squared residual (g - m)^2. */
+    NAB_SECOND_MOMENT_BELIEF = 0,
+    /* Adam family: EMA of the squared gradient g^2 (labml compatibility only). */
+    NAB_SECOND_MOMENT_SQUARE = 1
+} nab_second_moment;
+
+/* The per-tensor state arrays an optimizer owns. */
+typedef enum nab_state_kind {
+    /* m: EMA of the gradient. */
+    NAB_STATE_FIRST_MOMENT = 0,
+    /* s: EMA of the squared residual (or squared gradient). */
+    NAB_STATE_SECOND_MOMENT = 1,
+    /* s_max: running maximum of s; exists only once the tensor's group has had amsgrad on. */
+    NAB_STATE_MAX_SECOND_MOMENT = 2
+} nab_state_kind;
+
+/* Where an optimizer keeps its state and runs its step. */
+typedef enum nab_device_type {
+    NAB_DEVICE_CPU = 0,
+    NAB_DEVICE_CUDA = 1
+} nab_device_type;
+
+/* Instruction-set level of the CPU kernel. */
+typedef enum nab_simd_level {
+    /* The best level this CPU supports (the default). */
+    NAB_SIMD_AUTO = 0,
+    /* Portable scalar code; runs on any CPU. */
+    NAB_SIMD_SCALAR = 1,
+    /* 256-bit AVX2 kernel. */
+    NAB_SIMD_AVX2 = 2,
+    /* 512-bit AVX-512F kernel. */
+    NAB_SIMD_AVX512 = 3
+} nab_simd_level;
+
+/* Hyper-parameters of one parameter group. Fill with nab_group_options_init() and change
+ * what you need. Valid ranges (checked by every call that takes this struct):
+ * learning_rate >= 0 and finite; 0 <= beta1 < 1; 0 <= beta2 < 1; epsilon >= 0 and finite;
+ * weight_decay >= 0 and finite; enums within their values; booleans 0 or 1;
+ * second_moment SQUARE and optimized_update 0 only with NAB_COMPATIBILITY_LABML. */
+typedef struct nab_group_options {
+    /* sizeof(nab_group_options) as compiled by the caller. */
+    uint32_t struct_size;
+    /* nab_compatibility. Default NAB_COMPATIBILITY_LABML. */
+    int32_t compatibility;
+    /* alpha. Default 1e-3. May change between any two steps. */
+    double learning_rate;
+    /* Default 0.9. */
+    double beta1;
+    /* Default 0.999. */
+    double beta2;
+    /* Default 1e-16 (see docs/compatibility.md for what epsilon means in each mode). */
+    double epsilon;
+    /* lambda. Default 0. */
+    double weight_decay;
+    /* nab_weight_decay_mode. Default NAB_WEIGHT_DECAY_DECOUPLED. */
+    int32_t weight_decay_mode;
+    /* nab_second_moment. Default NAB_SECOND_MOMENT_BELIEF. */
+    int32_t second_moment;
+    /* Keep and use the running maximum s_max. Default 0. */
+    int32_t amsgrad;
+    /* RAdam rectification. Default 1. */
+    int32_t rectify;
+    /* While the rectification term is intractable (early steps), take an SGD-with-momentum
+     * step (1) or leave the parameters unchanged (0). Default 1. */
+    int32_t degenerate_to_sgd;
+    /* labml only: apply the second bias correction to the step size (1) or to the
+     * denominator (0). Default 1. */
+    int32_t optimized_update;
+} nab_group_options;
+
+/* How an optimizer is created. Fill with nab_optimizer_config_init(). */
+typedef struct nab_optimizer_config {
+    /* sizeof(nab_optimizer_config) as compiled by the caller. */
+    uint32_t struct_size;
+    /* nab_device_type. Default NAB_DEVICE_CPU. */
+    int32_t device_type;
+    /* Device ordinal for NAB_DEVICE_CUDA; must be 0 for the CPU. Default 0. */
+    int32_t device_ordinal;
+    /* Worker threads for the CPU step, including the caller's thread; 0 means one per
+     * logical core. Default 0. Results are bit-identical for every thread count. */
+    int32_t thread_count;
+    /* nab_simd_level for the CPU kernel. Default NAB_SIMD_AUTO. Results are bit-identical
+     * for every level. */
+    int32_t simd_level;
+} nab_optimizer_config;
+
+/* One tensor to optimize. */
+typedef struct nab_tensor_desc {
+    /* sizeof(nab_tensor_desc) as compiled by the caller. */
+    uint32_t struct_size;
+    /* The group whose hyper-parameters apply. */
+    uint32_t group_id;
+    /* Number of float32 elements; at least 1. */
+    uint64_t element_count;
+    /* element_count floats, read and written by every step. Owned by the caller; must stay
+     * valid until replaced or the optimizer is destroyed. Not null. */
+    float* parameters;
+    /* element_count floats, read by every step, written only by
+     * nab_optimizer_zero_gradients. Owned by the caller. Null means "no gradient": the tensor
+     * is skipped by the step (no decay, no moment update, step count unchanged). Must not
+     * overlap parameters. */
+    float* gradients;
+} nab_tensor_desc;
+
+/* What an optimizer knows about one tensor. */
+typedef struct nab_tensor_info {
+    /* sizeof(nab_tensor_info) as compiled by the caller (set before the call). */
+    uint32_t struct_size;
+    /* The group it belongs to. */
+    uint32_t group_id;
+    /* Number of elements. */
+    uint64_t element_count;
+    /* How many steps this tensor has taken (t). */
+    int64_t step;
+    /* 1 when s_max exists for this tensor, else 0. */
+    int32_t has_max_second_moment;
+    /* 1 when a gradient pointer is currently registered, else 0. */
+    int32_t has_gradients;
+} nab_tensor_info;
+
+/* An optimizer: its groups, tensors, state (m, s, s_max, step counts) and worker threads. */
+typedef struct nab_optimizer nab_optimizer;
+
+/* ---------------------------------------------------------------------------------------
+ * Library queries. Thread-safe; cannot fail.
+ * ------------------------------------------------------------------------------------- */
+
+/* The ABI version this library implements (NAB_ABI_VERSION of its build). */
+NAB_API uint32_t nab_get_abi_version(void);
+
+/* The library's version, e.g. "0.1.0". Static storage; never free it. */
+NAB_API const char* nab_get_version_string(void);
+
+/* The message of the last failed call on the calling thread ("" if none). Thread-local:
+ * valid until the next nab_* call on the same thread; copy it if you need it longer. */
+NAB_API const char* nab_get_last_error(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Defaults. Thread-safe.
+ * ------------------------------------------------------------------------------------- */
+
+/* Fills *options with the defaults of the given compatibility mode (the spec's table) and
+ * sets struct_size. Errors: INVALID_ARGUMENT for a null options or unknown compatibility. */
+NAB_API nab_status nab_group_options_init(nab_group_options* options, int32_t compatibility);
+
+/* Checks options against the spec's table without creating anything. Errors:
+ * INVALID_ARGUMENT naming the first invalid field and its value. */
+NAB_API nab_status nab_group_options_validate(const nab_group_options* options);
+
+/* Fills *config with the defaults (CPU, all cores, best SIMD) and sets struct_size.
+ * Errors: INVALID_ARGUMENT for a null config. */
+NAB_API nab_status nab_optimizer_config_init(nab_optimizer_config* config);
+
+/* The best SIMD level this CPU supports (never NAB_SIMD_AUTO). Thread-safe.
+ * Errors: INVALID_ARGUMENT for a null out. */
+NAB_API nab_status nab_cpu_get_best_simd_level(int32_t* out_level);
+
+/* ---------------------------------------------------------------------------------------
+ * Optimizer lifetime.
+ * ------------------------------------------------------------------------------------- */
+
+/* Creates an optimizer with no groups. On success *out_optimizer owns native memory and
+ * worker threads until nab_optimizer_destroy. Errors: INVALID_ARGUMENT (null pointers, bad
+ * struct_size, negative thread_count, unknown device_type or simd_level, nonzero ordinal on
+ * the CPU), UNSUPPORTED (a SIMD level this CPU lacks; a device backend not built or no such
+ * device), OUT_OF_MEMORY, DEVICE_ERROR. *out_optimizer is set to null on failure. */
+NAB_API nab_status nab_optimizer_create(const nab_optimizer_config* config,
+                                        nab_optimizer** out_optimizer);
+
+/* Destroys an optimizer: joins its threads and frees its state. Null is accepted and does
+ * nothing. The caller's parameter and gradient buffers are not touched. Must not race with
+ * any other call on the same optimizer (BUSY if one is in progress; then nothing is freed). */
+NAB_API nab_status nab_optimizer_destroy(nab_optimizer* optimizer);
+
+/* ---------------------------------------------------------------------------------------
+ * Execution settings.
+ * ------------------------------------------------------------------------------------- */
+
+/* Sets the number of CPU worker threads (0 = one per logical core). Errors:
+ * INVALID_ARGUMENT (null optimizer, negative count), BUSY, OUT_OF_MEMORY. */
+NAB_API nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count);
+
+/* The number of threads a step uses (the resolved count, never 0). */
+NAB_API nab_status nab_optimizer_get_thread_count(nab_optimizer* optimizer, int32_t* out_count);
+
+/* Chooses the CPU kernel's SIMD level. Errors: INVALID_ARGUMENT (unknown level),
+ * UNSUPPORTED (the CPU lacks it), BUSY. */
+NAB_API nab_status nab_optimizer_set_simd_level(nab_optimizer* optimizer, int32_t simd_level);
+
+/* The SIMD level a step uses (resolved, never NAB_SIMD_AUTO). */
+NAB_API nab_status nab_optimizer_get_simd_level(nab_optimizer* optimizer, int32_t* out_level);
+
+/* ---------------------------------------------------------------------------------------
+ * Groups.
+ * ------------------------------------------------------------------------------------- */
+
+/* Adds a parameter group with validated options; *out_group_id receives its id.
+ * Errors: INVALID_ARGUMENT (null pointers, invalid options), BUSY, OUT_OF_MEMORY. */
+NAB_API nab_status nab_optimizer_add_group(nab_optimizer* optimizer,
+                                           const nab_group_options* options,
+                                           uint32_t* out_group_id);
+
+/* Number of groups. */
+NAB_API nab_status nab_optimizer_get_group_count(nab_optimizer* optimizer, uint32_t* out_count);
+
+/* Replaces a group's options (all of them, compatibility included) between steps. Turning
+ * amsgrad on allocates a zeroed s_max for the group's tensors that lack one. Errors:
+ * INVALID_ARGUMENT, NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
+NAB_API nab_status nab_optimizer_set_group_options(nab_optimizer* optimizer, uint32_t group_id,
+                                                   const nab_group_options* options);
+
+/* Copies a group's options into *out_options (whose struct_size the caller sets). */
+NAB_API nab_status nab_optimizer_get_group_options(nab_optimizer* optimizer, uint32_t group_id,
+                                                   nab_group_options* out_options);
+
+/* Sets only the learning rate of a group (the scheduler's per-step call). Errors:
+ * INVALID_ARGUMENT (negative or non-finite), NOT_FOUND, BUSY. */
+NAB_API nab_status nab_optimizer_set_learning_rate(nab_optimizer* optimizer, uint32_t group_id,
+                                                   double learning_rate);
+
+/* ---------------------------------------------------------------------------------------
+ * Tensors.
+ * ------------------------------------------------------------------------------------- */
+
+/* Adds a tensor to a group and allocates its zeroed state (m, s, and s_max when the group
+ * has amsgrad on), step count 0; *out_tensor_id receives its id. The buffers stay the
+ * caller's. Errors: INVALID_ARGUMENT (null pointers, zero element_count, bad struct_size,
+ * gradients == parameters), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
+NAB_API nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_desc* tensor,
+                                            uint32_t* out_tensor_id);
+
+/* Number of tensors across all groups. */
+NAB_API nab_status nab_optimizer_get_tensor_count(nab_optimizer* optimizer, uint32_t* out_count);
+
+/* Describes a tensor into *out_info (whose struct_size the caller sets). */
+NAB_API nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                 nab_tensor_info* out_info);
+
+/* Points a tensor at a new parameter buffer (same element count; not null). */
+NAB_API nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                       float* parameters);
+
+/* Points a tensor at a new gradient buffer, or null to skip the tensor in later steps. */
+NAB_API nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                      float* gradients);
+
+/* Sets a tensor's step count t (>= 0), e.g. when restoring a checkpoint. */
+NAB_API nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                 int64_t step);
+
+/* Copies element_count floats of one state array (nab_state_kind) into destination, which
+ * the caller owns. element_count must equal the tensor's. Errors: INVALID_ARGUMENT (null,
+ * wrong count, unknown kind, s_max that does not exist), NOT_FOUND, BUSY. */
+NAB_API nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id,
+                                            int32_t state_kind, float* destination,
+                                            uint64_t element_count);
+
+/* Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
+ * writing s_max to a tensor that has none allocates it. */
+NAB_API nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_id,
+                                             int32_t state_kind, const float* source,
+                                             uint64_t element_count);
+
+/* ---------------------------------------------------------------------------------------
+ * The step.
+ * ------------------------------------------------------------------------------------- */
+
+/* Advances every tensor of every group that has a gradient by one step, in one fused pass
+ * over all of them (chunked across the worker threads). Per tensor: weight decay, moments,
+ * step count t+1, parameter update, exactly as the group's compatibility mode specifies.
+ * Tensors with a null gradient are skipped entirely. Errors: INVALID_ARGUMENT (null), BUSY.
+ * Non-finite gradients are not checked here: they propagate into that tensor's state. */
+NAB_API nab_status nab_optimizer_step(nab_optimizer* optimizer);
+
+/* Sets every registered (non-null) gradient buffer to zero in one fused pass. */
+NAB_API nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer);
+
+/* ---------------------------------------------------------------------------------------
+ * Native buffers: 64-byte aligned float arrays for callers without their own allocator.
+ * ------------------------------------------------------------------------------------- */
+
+/* Allocates element_count zeroed floats, 64-byte aligned; *out_data owns them until
+ * nab_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, overflow),
+ * OUT_OF_MEMORY. */
+NAB_API nab_status nab_buffer_allocate(uint64_t element_count, float** out_data);
+
+/* Frees a buffer from nab_buffer_allocate (null accepted). Thread-safe. The buffer must not
+ * be registered with a live optimizer that will still step it. */
+NAB_API nab_status nab_buffer_free(float* data);
+
+/* Bytes of native memory this library currently holds (state, buffers, bookkeeping of the
+ * step). Thread-safe. For leak checks: it returns to its earlier value when everything
+ * created since is destroyed. */
+NAB_API nab_status nab_get_allocated_bytes(uint64_t* out_bytes);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* NATIVE_ADABELIEF_H */

@@ -1,0 +1,80 @@
+// The per-element update: the single source of truth for the arithmetic of every backend.
+//
+// `Real` is float for the scalar CPU path and for CUDA threads, or a SIMD vector type
+// (cpu/simd_vector_*.h) whose operators act lane-wise. Every operation used here is one
+// IEEE-754 correctly rounded float32 operation (+, -, *, /, sqrt, max) and nothing is fused,
+// so every backend and SIMD width computes bit-identical results from the same inputs.
+//
+// The mode decisions that change which memory is touched or which formula applies are
+// template parameters (uniform per tensor and step); everything else is a per-tensor scalar
+// computed once per step in double by step_coefficients.cpp and rounded to float there.
+#pragma once
+
+#include <math.h>
+
+#if defined(__CUDACC__)
+#  define NAB_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#  define NAB_HOST_DEVICE inline
+#endif
+
+namespace nab {
+
+// What the parameter update of one step is, decided per tensor from t and the options.
+enum class UpdateRule {
+    Adaptive,  // theta -= step_size * m / (sqrt(v) / divisor + epsilon)
+    Sgd,       // theta -= step_size * m   (rectification intractable, degenerate_to_sgd)
+    None       // theta unchanged          (rectification intractable, no degenerate step)
+};
+
+// The template switches of the element update (one compiled kernel per combination).
+struct KernelVariant {
+    bool l2_gradient = false;         // g += lambda * theta before the moments
+    bool square_gradient = false;     // s tracks g^2 (Adam family) instead of (g - m)^2
+    bool keeps_max = false;           // s_max <- max(s_max, s) (amsgrad)
+    bool denominator_from_max = false;  // v reads s_max instead of s
+    UpdateRule rule = UpdateRule::Adaptive;
+};
+
+// Per-tensor scalars of one step, already rounded to float.
+template <class Real>
+struct ElementCoefficients {
+    Real decay_factor;        // theta *= this first (1 when no multiplicative decay)
+    Real l2_coefficient;      // lambda of L2 decay (used only with l2_gradient)
+    Real beta1;
+    Real one_minus_beta1;
+    Real beta2;
+    Real one_minus_beta2;
+    Real stored_epsilon;      // added into s and kept (adabelief-pytorch); 0 otherwise
+    Real inner_epsilon;       // added to v before sqrt, not kept (labml AdaBelief); 0 otherwise
+    Real divisor;             // sqrt(bias_correction2) or 1, divides sqrt(v)
+    Real outer_epsilon;       // added to the denominator
+    Real step_size;           // positive; includes lr, bias corrections and r_t
+};
+
+NAB_HOST_DEVICE float max_of(float a, float b) { return a > b ? a : b; }
+NAB_HOST_DEVICE float sqrt_of(float x) { return sqrtf(x); }
+
+template <bool L2Gradient, bool SquareGradient, bool KeepsMax, bool DenominatorFromMax, UpdateRule Rule,
+          class Real>
+NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
+                                    Real& max_second_moment, const ElementCoefficients<Real>& c) {
+    if constexpr (L2Gradient) gradient = gradient + c.l2_coefficient * parameter;
+    parameter = parameter * c.decay_factor;
+    first_moment = c.beta1 * first_moment + c.one_minus_beta1 * gradient;
+    Real residual = gradient;
+    if constexpr (!SquareGradient) residual = gradient - first_moment;  // the belief: g - m, new m
+    second_moment = c.beta2 * second_moment + c.one_minus_beta2 * (residual * residual);
+    second_moment = second_moment + c.stored_epsilon;
+    // max_of(a, b) returns b when either is NaN, so a NaN in s propagates into s_max.
+    if constexpr (KeepsMax) max_second_moment = max_of(max_second_moment, second_moment);
+    if constexpr (Rule == UpdateRule::Adaptive) {
+        Real v = (DenominatorFromMax ? max_second_moment : second_moment) + c.inner_epsilon;
+        Real denominator = sqrt_of(v) / c.divisor + c.outer_epsilon;
+        parameter = parameter - c.step_size * (first_moment / denominator);
+    } else if constexpr (Rule == UpdateRule::Sgd) {
+        parameter = parameter - c.step_size * first_moment;
+    }
+}
+
+}  // namespace nab

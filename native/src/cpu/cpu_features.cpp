@@ -1,0 +1,34 @@
+#include "cpu/cpu_features.h"
+
+namespace nab::cpu {
+
+bool simd_level_supported(nab_simd_level level) noexcept {
+    switch (level) {
+        case NAB_SIMD_SCALAR: return true;
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        // libgcc's cpu model also checks XGETBV, so these are false where the OS does not save
+        // the wider registers.
+        case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2");
+        case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f");
+#endif
+        default: return false;
+    }
+}
+
+nab_simd_level best_simd_level() noexcept {
+    if (simd_level_supported(NAB_SIMD_AVX512)) return NAB_SIMD_AVX512;
+    if (simd_level_supported(NAB_SIMD_AVX2)) return NAB_SIMD_AVX2;
+    return NAB_SIMD_SCALAR;
+}
+
+const char* simd_level_name(nab_simd_level level) noexcept {
+    switch (level) {
+        case NAB_SIMD_AUTO: return "NAB_SIMD_AUTO";
+        case NAB_SIMD_SCALAR: return "NAB_SIMD_SCALAR";
+        case NAB_SIMD_AVX2: return "NAB_SIMD_AVX2";
+        case NAB_SIMD_AVX512: return "NAB_SIMD_AVX512";
+    }
+    return "unknown";
+}
+
+}  // namespace nab::cpu

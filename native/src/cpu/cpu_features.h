@@ -1,0 +1,16 @@
+// Which SIMD levels this CPU (and its OS) can run, decided once at run time.
+#pragma once
+
+#include "native_adabelief.h"
+
+namespace nab::cpu {
+
+// True when the CPU and OS support the level (NAB_SIMD_SCALAR always is).
+bool simd_level_supported(nab_simd_level level) noexcept;
+
+// The highest supported level.
+nab_simd_level best_simd_level() noexcept;
+
+const char* simd_level_name(nab_simd_level level) noexcept;
+
+}  // namespace nab::cpu
