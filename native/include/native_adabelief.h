@@ -113,7 +113,9 @@ typedef enum nab_state_kind {
 
 /* Where an optimizer keeps its state and runs its step. */
 typedef enum nab_device_type {
+    /* Host memory; the step runs on the library's CPU worker threads. */
     NAB_DEVICE_CPU = 0,
+    /* Device memory of one NVIDIA GPU; the step runs as fused kernels on a CUDA stream. */
     NAB_DEVICE_CUDA = 1
 } nab_device_type;
 
@@ -274,17 +276,19 @@ NAB_API nab_status nab_optimizer_destroy(nab_optimizer* optimizer);
  * ------------------------------------------------------------------------------------- */
 
 /* Sets the number of CPU worker threads (0 = one per logical core). Errors:
- * INVALID_ARGUMENT (null optimizer, negative count), BUSY, OUT_OF_MEMORY. */
+ * INVALID_ARGUMENT (null optimizer, negative count, a CUDA optimizer), BUSY, OUT_OF_MEMORY. */
 NAB_API nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count);
 
-/* The number of threads a step uses (the resolved count, never 0). */
+/* The number of CPU threads a step uses (the resolved count, never 0; 1 for a CUDA
+ * optimizer). */
 NAB_API nab_status nab_optimizer_get_thread_count(nab_optimizer* optimizer, int32_t* out_count);
 
-/* Chooses the CPU kernel's SIMD level. Errors: INVALID_ARGUMENT (unknown level),
- * UNSUPPORTED (the CPU lacks it), BUSY. */
+/* Chooses the CPU kernel's SIMD level. Errors: INVALID_ARGUMENT (unknown level, a CUDA
+ * optimizer), UNSUPPORTED (the CPU lacks it), BUSY. */
 NAB_API nab_status nab_optimizer_set_simd_level(nab_optimizer* optimizer, int32_t simd_level);
 
-/* The SIMD level a step uses (resolved, never NAB_SIMD_AUTO). */
+/* The SIMD level a step uses (resolved, never NAB_SIMD_AUTO; NAB_SIMD_AUTO for a CUDA
+ * optimizer, where it does not apply). */
 NAB_API nab_status nab_optimizer_get_simd_level(nab_optimizer* optimizer, int32_t* out_level);
 
 /* ---------------------------------------------------------------------------------------
@@ -365,12 +369,66 @@ NAB_API nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t 
 /* Advances every tensor of every group that has a gradient by one step, in one fused pass
  * over all of them (chunked across the worker threads). Per tensor: weight decay, moments,
  * step count t+1, parameter update, exactly as the group's compatibility mode specifies.
- * Tensors with a null gradient are skipped entirely. Errors: INVALID_ARGUMENT (null), BUSY.
- * Non-finite gradients are not checked here: they propagate into that tensor's state. */
+ * Tensors with a null gradient are skipped entirely. A CPU optimizer returns when the step
+ * is done; a CUDA optimizer queues one fused launch (per distinct combination of the
+ * template switches amsgrad / square / L2 among the groups) on its stream and returns.
+ * Errors: INVALID_ARGUMENT (null), BUSY, DEVICE_ERROR, OUT_OF_MEMORY (tables after a layout
+ * change). Non-finite gradients are not checked here: they propagate into that tensor's
+ * state. */
 NAB_API nab_status nab_optimizer_step(nab_optimizer* optimizer);
 
-/* Sets every registered (non-null) gradient buffer to zero in one fused pass. */
+/* Sets every registered (non-null) gradient buffer to zero in one fused pass (one launch on
+ * CUDA). Errors: as nab_optimizer_step. */
 NAB_API nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer);
+
+/* Waits until every step, zeroing and state transfer queued on this optimizer has finished
+ * (CUDA optimizers run asynchronously on their stream; for a CPU optimizer every call has
+ * already finished, and this returns at once). Errors: INVALID_ARGUMENT (null), BUSY,
+ * DEVICE_ERROR with the CUDA error text of a failed kernel. */
+NAB_API nab_status nab_optimizer_synchronize(nab_optimizer* optimizer);
+
+/* ---------------------------------------------------------------------------------------
+ * CUDA. A CUDA optimizer (config.device_type = NAB_DEVICE_CUDA) keeps m, s and s_max in
+ * device memory and steps parameter and gradient buffers that must be device memory of its
+ * device (the library's own buffers below, or another engine's tensors). Its steps are
+ * queued on its stream and return without waiting; read_state, write_state,
+ * get_tensor_info and nab_optimizer_synchronize wait for the stream.
+ *
+ * CUDA graphs: after one eager step (which uploads the tensor tables), the step may be
+ * captured and replayed; the step counts and group options live on the device, and
+ * nab_optimizer_set_learning_rate between replays is seen by the next replay. Any other
+ * change (tensors, buffers, options) requires a new capture; a step that would need new
+ * tables during a capture is refused with INVALID_ARGUMENT.
+ *
+ * The CUDA runtime is linked statically: the library loads and runs on the CPU on machines
+ * without an NVIDIA driver, where these functions report no devices or DEVICE_ERROR.
+ * ------------------------------------------------------------------------------------- */
+
+/* The number of CUDA devices visible to this process: 0 without a driver, without a device,
+ * or when the library was built without CUDA. Thread-safe. Errors: INVALID_ARGUMENT (null). */
+NAB_API nab_status nab_cuda_get_device_count(int32_t* out_count);
+
+/* Makes the optimizer queue its work on `stream` (a cudaStream_t; null = the legacy default
+ * stream, the initial setting). Waits for work queued on the previous stream first. The
+ * stream must outlive its use by this optimizer. Errors: INVALID_ARGUMENT (null optimizer,
+ * CPU optimizer), BUSY, DEVICE_ERROR. */
+NAB_API nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void* stream);
+
+/* Allocates element_count zeroed floats of device memory on device_ordinal; *out_data owns
+ * it until nab_cuda_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, no
+ * such device), OUT_OF_MEMORY, UNSUPPORTED (no CUDA in this build), DEVICE_ERROR. */
+NAB_API nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_count, float** out_data);
+
+/* Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device. */
+NAB_API nab_status nab_cuda_buffer_free(float* data);
+
+/* Copies element_count floats from host memory to device memory, synchronously. */
+NAB_API nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_source,
+                                           uint64_t element_count);
+
+/* Copies element_count floats from device memory to host memory, synchronously. */
+NAB_API nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_source,
+                                         uint64_t element_count);
 
 /* ---------------------------------------------------------------------------------------
  * Native buffers: 64-byte aligned float arrays for callers without their own allocator.
@@ -385,8 +443,8 @@ NAB_API nab_status nab_buffer_allocate(uint64_t element_count, float** out_data)
  * be registered with a live optimizer that will still step it. */
 NAB_API nab_status nab_buffer_free(float* data);
 
-/* Bytes of native memory this library currently holds (state, buffers, bookkeeping of the
- * step). Thread-safe. For leak checks: it returns to its earlier value when everything
+/* Bytes of host memory this library currently holds in state arrays and native buffers
+ * (device memory is not counted). Thread-safe. For leak checks: it returns to its earlier value when everything
  * created since is destroyed. */
 NAB_API nab_status nab_get_allocated_bytes(uint64_t* out_bytes);
 

@@ -2,6 +2,8 @@
 // each optimizer, and the translation of C++ exceptions into a status plus the thread-local
 // last-error message. No exception leaves this file.
 #include <atomic>
+#include <cstdio>
+#include <memory>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -11,15 +13,20 @@
 #include "core/errors.h"
 #include "core/hyperparameters.h"
 #include "core/optimizer.h"
+#include "cpu/cpu_backend.h"
 #include "cpu/cpu_features.h"
+#include "cuda/cuda_api.h"
 #include "native_adabelief.h"
 
 #ifndef NAB_VERSION_STRING
 #  define NAB_VERSION_STRING "0.0.0"
 #endif
 
+// Enums cross the ABI as 32-bit integers (the generated C# declares them `: int`).
+static_assert(sizeof(nab_status) == 4, "nab_status must be 32 bits wide");
+
 struct nab_optimizer {
-    nab_optimizer(int thread_count, nab_simd_level simd_level) : optimizer(thread_count, simd_level) {}
+    explicit nab_optimizer(std::unique_ptr<nab::Backend> backend) : optimizer(std::move(backend)) {}
     nab::Optimizer optimizer;
     // Set while a call is inside this optimizer; a second thread gets NAB_STATUS_BUSY.
     std::atomic<bool> in_use{false};
@@ -193,6 +200,7 @@ nab_status nab_optimizer_create(const nab_optimizer_config* config, nab_optimize
         check_struct_size(config->struct_size, sizeof(nab_optimizer_config), "config");
         check_thread_count(config->thread_count, "config->thread_count");
         const nab_simd_level simd_level = check_simd_level(config->simd_level, "config->simd_level");
+        std::unique_ptr<nab::Backend> backend;
         switch (config->device_type) {
             case NAB_DEVICE_CPU:
                 if (config->device_ordinal != 0) {
@@ -200,15 +208,16 @@ nab_status nab_optimizer_create(const nab_optimizer_config* config, nab_optimize
                                                           std::to_string(config->device_ordinal) +
                                                           " is invalid: must be 0 for NAB_DEVICE_CPU");
                 }
+                backend = std::make_unique<nab::cpu::CpuBackend>(config->thread_count, simd_level);
                 break;
             case NAB_DEVICE_CUDA:
-                fail(NAB_STATUS_UNSUPPORTED,
-                     "config->device_type = NAB_DEVICE_CUDA: this build of the library has no CUDA backend");
+                backend = nab::cuda::create_backend(config->device_ordinal);
+                break;
             default:
                 fail(NAB_STATUS_INVALID_ARGUMENT, "config->device_type = " + std::to_string(config->device_type) +
                                                       " is invalid: must be NAB_DEVICE_CPU (0) or NAB_DEVICE_CUDA (1)");
         }
-        *out_optimizer = new nab_optimizer(config->thread_count, simd_level);
+        *out_optimizer = new nab_optimizer(std::move(backend));
     });
 }
 
@@ -225,27 +234,27 @@ nab_status nab_optimizer_destroy(nab_optimizer* optimizer) {
 nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         check_thread_count(thread_count, "thread_count");
-        o.set_thread_count(thread_count);
+        o.backend().set_thread_count(thread_count);
     });
 }
 
 nab_status nab_optimizer_get_thread_count(nab_optimizer* optimizer, int32_t* out_count) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(out_count, "out_count");
-        *out_count = o.thread_count();
+        *out_count = o.backend().thread_count();
     });
 }
 
 nab_status nab_optimizer_set_simd_level(nab_optimizer* optimizer, int32_t simd_level) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        o.set_simd_level(check_simd_level(simd_level, "simd_level"));
+        o.backend().set_simd_level(check_simd_level(simd_level, "simd_level"));
     });
 }
 
 nab_status nab_optimizer_get_simd_level(nab_optimizer* optimizer, int32_t* out_level) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(out_level, "out_level");
-        *out_level = o.simd_level();
+        *out_level = o.backend().simd_level();
     });
 }
 
@@ -357,6 +366,52 @@ nab_status nab_optimizer_step(nab_optimizer* optimizer) {
 
 nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.zero_gradients(); });
+}
+
+nab_status nab_optimizer_synchronize(nab_optimizer* optimizer) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.synchronize(); });
+}
+
+nab_status nab_cuda_get_device_count(int32_t* out_count) {
+    return guarded(__func__, [&] {
+        require(out_count, "out_count");
+        *out_count = nab::cuda::device_count();
+    });
+}
+
+nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void* stream) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.backend().set_cuda_stream(stream); });
+}
+
+nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_count, float** out_data) {
+    return guarded(__func__, [&] {
+        require(out_data, "out_data");
+        *out_data = nullptr;
+        const std::size_t count = check_element_count(element_count, "element_count");
+        *out_data = nab::cuda::allocate_buffer(device_ordinal, count);
+    });
+}
+
+nab_status nab_cuda_buffer_free(float* data) {
+    return guarded(__func__, [&] {
+        if (data != nullptr) nab::cuda::free_buffer(data);
+    });
+}
+
+nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_source, uint64_t element_count) {
+    return guarded(__func__, [&] {
+        require(device_destination, "device_destination");
+        require(host_source, "host_source");
+        nab::cuda::copy_to_device(device_destination, host_source, check_element_count(element_count, "element_count"));
+    });
+}
+
+nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_source, uint64_t element_count) {
+    return guarded(__func__, [&] {
+        require(host_destination, "host_destination");
+        require(device_source, "device_source");
+        nab::cuda::copy_to_host(host_destination, device_source, check_element_count(element_count, "element_count"));
+    });
 }
 
 nab_status nab_buffer_allocate(uint64_t element_count, float** out_data) {

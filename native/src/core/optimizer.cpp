@@ -1,12 +1,9 @@
 #include "core/optimizer.h"
 
-#include <cstring>
 #include <limits>
 #include <string>
 
 #include "core/errors.h"
-#include "core/step_coefficients.h"
-#include "cpu/cpu_features.h"
 
 namespace nab {
 
@@ -16,22 +13,9 @@ std::string id_text(const char* argument_name, std::uint32_t id) {
     return std::string(argument_name) + " = " + std::to_string(id);
 }
 
-const char* state_kind_name(nab_state_kind kind) {
-    switch (kind) {
-        case NAB_STATE_FIRST_MOMENT: return "NAB_STATE_FIRST_MOMENT";
-        case NAB_STATE_SECOND_MOMENT: return "NAB_STATE_SECOND_MOMENT";
-        case NAB_STATE_MAX_SECOND_MOMENT: return "NAB_STATE_MAX_SECOND_MOMENT";
-    }
-    return "unknown";
-}
-
 }  // namespace
 
-Optimizer::Optimizer(int thread_count, nab_simd_level simd_level) : backend_(thread_count, simd_level) {}
-
-void Optimizer::set_thread_count(int thread_count) { backend_.set_thread_count(thread_count); }
-
-void Optimizer::set_simd_level(nab_simd_level simd_level) { backend_.set_simd_level(simd_level); }
+Optimizer::Optimizer(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
 void Optimizer::check_group(std::uint32_t group_id, const char* argument_name) const {
     if (group_id >= groups_.size()) {
@@ -40,11 +24,7 @@ void Optimizer::check_group(std::uint32_t group_id, const char* argument_name) c
     }
 }
 
-Optimizer::Tensor& Optimizer::tensor(std::uint32_t tensor_id, const char* argument_name) {
-    return const_cast<Tensor&>(static_cast<const Optimizer&>(*this).tensor(tensor_id, argument_name));
-}
-
-const Optimizer::Tensor& Optimizer::tensor(std::uint32_t tensor_id, const char* argument_name) const {
+TensorRecord& Optimizer::tensor(std::uint32_t tensor_id, const char* argument_name) {
     if (tensor_id >= tensors_.size()) {
         fail(NAB_STATUS_NOT_FOUND, id_text(argument_name, tensor_id) + " is not a tensor of this optimizer (it has " +
                                        std::to_string(tensors_.size()) + ")");
@@ -57,6 +37,7 @@ std::uint32_t Optimizer::add_group(const GroupOptions& options) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer already has the maximum number of groups");
     }
     groups_.push_back(options);
+    backend_->layout_changed();
     return static_cast<std::uint32_t>(groups_.size() - 1);
 }
 
@@ -68,41 +49,45 @@ const GroupOptions& Optimizer::group_options(std::uint32_t group_id) const {
 void Optimizer::set_group_options(std::uint32_t group_id, const GroupOptions& options) {
     check_group(group_id, "group_id");
     // Allocate every missing s_max before touching anything, so a failure changes nothing.
-    std::vector<std::pair<Tensor*, AlignedFloatArray>> new_maxima;
+    std::vector<std::pair<TensorRecord*, StateArray>> new_maxima;
     if (options.amsgrad) {
-        for (Tensor& t : tensors_) {
+        for (TensorRecord& t : tensors_) {
             if (t.group_id == group_id && t.max_second_moment.empty()) {
-                new_maxima.emplace_back(&t, AlignedFloatArray(t.element_count));
+                new_maxima.emplace_back(&t, StateArray(*backend_, t.element_count));
             }
         }
     }
     for (auto& [t, maxima] : new_maxima) t->max_second_moment = std::move(maxima);
     groups_[group_id] = options;
+    backend_->layout_changed();
 }
 
 void Optimizer::set_learning_rate(std::uint32_t group_id, double learning_rate) {
     check_group(group_id, "group_id");
     check_learning_rate(learning_rate, "learning_rate");
+    backend_->learning_rate_changed(group_id, learning_rate);
     groups_[group_id].learning_rate = learning_rate;
 }
 
 std::uint32_t Optimizer::add_tensor(std::uint32_t group_id, std::size_t element_count, float* parameters,
                                     float* gradients) {
     check_group(group_id, "tensor->group_id");
+    backend_->validate_buffer(parameters, "tensor->parameters");
+    backend_->validate_buffer(gradients, "tensor->gradients");
     if (tensors_.size() >= std::numeric_limits<std::uint32_t>::max()) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer already has the maximum number of tensors");
     }
-    Tensor t{group_id, element_count, parameters, gradients, AlignedFloatArray(element_count),
-             AlignedFloatArray(element_count), AlignedFloatArray(), 0};
-    if (groups_[group_id].amsgrad) t.max_second_moment = AlignedFloatArray(element_count);
-    step_tensors_.reserve(tensors_.size() + 1);
-    zero_arrays_.reserve(tensors_.size() + 1);
+    TensorRecord t{group_id, element_count, parameters, gradients, StateArray(*backend_, element_count),
+                   StateArray(*backend_, element_count), StateArray(), 0};
+    if (groups_[group_id].amsgrad) t.max_second_moment = StateArray(*backend_, element_count);
     tensors_.push_back(std::move(t));
+    backend_->layout_changed();
     return static_cast<std::uint32_t>(tensors_.size() - 1);
 }
 
-void Optimizer::describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) const {
-    const Tensor& t = tensor(tensor_id, "tensor_id");
+void Optimizer::describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) {
+    const TensorRecord& t = tensor(tensor_id, "tensor_id");
+    backend_->refresh_steps(tensors_);
     out->group_id = t.group_id;
     out->element_count = t.element_count;
     out->step = t.step;
@@ -111,86 +96,79 @@ void Optimizer::describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) c
 }
 
 void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, float* parameters) {
-    Tensor& t = tensor(tensor_id, "tensor_id");
+    TensorRecord& t = tensor(tensor_id, "tensor_id");
     if (parameters == t.gradients) fail(NAB_STATUS_INVALID_ARGUMENT, "parameters is the tensor's gradient buffer");
+    backend_->validate_buffer(parameters, "parameters");
     t.parameters = parameters;
+    backend_->layout_changed();
 }
 
 void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, float* gradients) {
-    Tensor& t = tensor(tensor_id, "tensor_id");
+    TensorRecord& t = tensor(tensor_id, "tensor_id");
     if (gradients != nullptr && gradients == t.parameters) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "gradients is the tensor's parameter buffer");
     }
+    if (gradients == t.gradients) return;
+    backend_->validate_buffer(gradients, "gradients");
     t.gradients = gradients;
+    backend_->layout_changed();
 }
 
 void Optimizer::set_tensor_step(std::uint32_t tensor_id, std::int64_t step) {
-    Tensor& t = tensor(tensor_id, "tensor_id");
+    TensorRecord& t = tensor(tensor_id, "tensor_id");
     if (step < 0) fail(NAB_STATUS_INVALID_ARGUMENT, "step = " + std::to_string(step) + " is invalid: must be >= 0");
+    backend_->step_count_changed(tensor_id, step);
     t.step = step;
 }
 
-const AlignedFloatArray& Optimizer::state_array(const Tensor& t, nab_state_kind kind) const {
+StateArray& Optimizer::state_array(TensorRecord& t, nab_state_kind kind) {
     switch (kind) {
         case NAB_STATE_FIRST_MOMENT: return t.first_moment;
         case NAB_STATE_SECOND_MOMENT: return t.second_moment;
-        case NAB_STATE_MAX_SECOND_MOMENT: return t.max_second_moment;
+        case NAB_STATE_MAX_SECOND_MOMENT: break;
     }
-    fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = " + std::to_string(static_cast<int>(kind)) +
-                                          " is invalid: must be NAB_STATE_FIRST_MOMENT (0), "
-                                          "NAB_STATE_SECOND_MOMENT (1) or NAB_STATE_MAX_SECOND_MOMENT (2)");
+    return t.max_second_moment;
 }
 
-void Optimizer::read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination,
-                           std::size_t element_count) const {
-    const Tensor& t = tensor(tensor_id, "tensor_id");
-    const AlignedFloatArray& array = state_array(t, kind);
+void Optimizer::check_state_access(std::uint32_t tensor_id, std::size_t element_count) {
+    const TensorRecord& t = tensor(tensor_id, "tensor_id");
     if (element_count != t.element_count) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "element_count = " + std::to_string(element_count) +
                                               " does not match tensor " + std::to_string(tensor_id) + "'s " +
                                               std::to_string(t.element_count));
     }
+}
+
+void Optimizer::read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination,
+                           std::size_t element_count) {
+    check_state_access(tensor_id, element_count);
+    StateArray& array = state_array(tensors_[tensor_id], kind);
     if (array.empty()) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string("state_kind = ") + state_kind_name(kind) + ": tensor " +
-                                              std::to_string(tensor_id) + " has no s_max (its group never had amsgrad on)");
+        fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = NAB_STATE_MAX_SECOND_MOMENT: tensor " +
+                                              std::to_string(tensor_id) +
+                                              " has no s_max (its group never had amsgrad on)");
     }
-    std::memcpy(destination, array.data(), element_count * sizeof(float));
+    backend_->copy_state_to_host(destination, array.data(), element_count);
 }
 
 void Optimizer::write_state(std::uint32_t tensor_id, nab_state_kind kind, const float* source,
                             std::size_t element_count) {
-    Tensor& t = tensor(tensor_id, "tensor_id");
-    const AlignedFloatArray& array = state_array(t, kind);
-    if (element_count != t.element_count) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "element_count = " + std::to_string(element_count) +
-                                              " does not match tensor " + std::to_string(tensor_id) + "'s " +
-                                              std::to_string(t.element_count));
+    check_state_access(tensor_id, element_count);
+    StateArray& array = state_array(tensors_[tensor_id], kind);
+    if (array.empty()) {  // only s_max can be absent: writing it creates it
+        StateArray created(*backend_, element_count);
+        backend_->copy_state_from_host(created.data(), source, element_count);
+        array = std::move(created);
+        backend_->layout_changed();
+        return;
     }
-    if (array.empty()) t.max_second_moment = AlignedFloatArray(t.element_count);  // only s_max can be absent
-    std::memcpy(state_array(t, kind).data(), source, element_count * sizeof(float));
+    backend_->copy_state_from_host(array.data(), source, element_count);
 }
 
-void Optimizer::step() {
-    step_tensors_.clear();
-    for (Tensor& t : tensors_) {
-        if (t.gradients == nullptr) continue;
-        const TensorStepPlan plan = plan_tensor_step(groups_[t.group_id], t.step + 1);
-        cpu::TensorArrays arrays{t.parameters, t.gradients, t.first_moment.data(), t.second_moment.data(),
-                                 t.max_second_moment.data()};
-        step_tensors_.push_back({arrays, t.element_count, backend_.kernel_for(plan.variant), plan.coefficients});
-    }
-    backend_.run_step(step_tensors_);
-    for (Tensor& t : tensors_) {
-        if (t.gradients != nullptr) ++t.step;
-    }
-}
+void Optimizer::step() { backend_->step(tensors_, groups_); }
 
-void Optimizer::zero_gradients() {
-    zero_arrays_.clear();
-    for (const Tensor& t : tensors_) {
-        if (t.gradients != nullptr) zero_arrays_.emplace_back(t.gradients, t.element_count);
-    }
-    backend_.zero(zero_arrays_);
-}
+void Optimizer::synchronize() { backend_->synchronize(); }
+
+void Optimizer::zero_gradients() { backend_->zero_gradients(tensors_, groups_); }
 
 }  // namespace nab

@@ -5,24 +5,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "core/aligned_memory.h"
+#include "core/backend.h"
 #include "core/hyperparameters.h"
-#include "cpu/cpu_backend.h"
 #include "native_adabelief.h"
 
 namespace nab {
 
 class Optimizer {
 public:
-    // thread_count >= 0 (0 = all cores); simd_level must be supported or AUTO.
-    Optimizer(int thread_count, nab_simd_level simd_level);
+    explicit Optimizer(std::unique_ptr<Backend> backend);
 
-    void set_thread_count(int thread_count);
-    int thread_count() const noexcept { return backend_.thread_count(); }
-    void set_simd_level(nab_simd_level simd_level);
-    nab_simd_level simd_level() const noexcept { return backend_.simd_level(); }
+    Backend& backend() noexcept { return *backend_; }
 
     std::uint32_t add_group(const GroupOptions& options);
     std::uint32_t group_count() const noexcept { return static_cast<std::uint32_t>(groups_.size()); }
@@ -32,39 +28,27 @@ public:
 
     std::uint32_t add_tensor(std::uint32_t group_id, std::size_t element_count, float* parameters, float* gradients);
     std::uint32_t tensor_count() const noexcept { return static_cast<std::uint32_t>(tensors_.size()); }
-    void describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) const;
+    void describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out);
     void set_tensor_parameters(std::uint32_t tensor_id, float* parameters);
     void set_tensor_gradients(std::uint32_t tensor_id, float* gradients);
     void set_tensor_step(std::uint32_t tensor_id, std::int64_t step);
-    void read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination, std::size_t element_count) const;
+    void read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination, std::size_t element_count);
     void write_state(std::uint32_t tensor_id, nab_state_kind kind, const float* source, std::size_t element_count);
 
     void step();
     void zero_gradients();
+    void synchronize();
 
 private:
-    struct Tensor {
-        std::uint32_t group_id;
-        std::size_t element_count;
-        float* parameters;
-        float* gradients;
-        AlignedFloatArray first_moment;
-        AlignedFloatArray second_moment;
-        AlignedFloatArray max_second_moment;
-        std::int64_t step = 0;
-    };
-
     void check_group(std::uint32_t group_id, const char* argument_name) const;
-    Tensor& tensor(std::uint32_t tensor_id, const char* argument_name);
-    const Tensor& tensor(std::uint32_t tensor_id, const char* argument_name) const;
-    const AlignedFloatArray& state_array(const Tensor& t, nab_state_kind kind) const;
+    TensorRecord& tensor(std::uint32_t tensor_id, const char* argument_name);
+    StateArray& state_array(TensorRecord& t, nab_state_kind kind);
+    void check_state_access(std::uint32_t tensor_id, std::size_t element_count);
 
+    // Declared first so it outlives the state arrays it frees.
+    std::unique_ptr<Backend> backend_;
     std::vector<GroupOptions> groups_;
-    std::vector<Tensor> tensors_;
-    cpu::CpuBackend backend_;
-    // Reused from step to step so that a training loop does not allocate.
-    std::vector<cpu::StepTensor> step_tensors_;
-    std::vector<std::pair<float*, std::size_t>> zero_arrays_;
+    std::vector<TensorRecord> tensors_;
 };
 
 }  // namespace nab

