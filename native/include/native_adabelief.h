@@ -326,7 +326,7 @@ NAB_API nab_status nab_optimizer_set_learning_rate(nab_optimizer* optimizer, uin
 /* Adds a tensor to a group and allocates its zeroed state (m, s, and s_max when the group
  * has amsgrad on), step count 0; *out_tensor_id receives its id. The buffers stay the
  * caller's. Errors: INVALID_ARGUMENT (null pointers, zero element_count, bad struct_size,
- * gradients == parameters), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
+ * gradients overlapping parameters), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
 NAB_API nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_desc* tensor,
                                             uint32_t* out_tensor_id);
 
@@ -337,11 +337,13 @@ NAB_API nab_status nab_optimizer_get_tensor_count(nab_optimizer* optimizer, uint
 NAB_API nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tensor_id,
                                                  nab_tensor_info* out_info);
 
-/* Points a tensor at a new parameter buffer (same element count; not null). */
+/* Points a tensor at a new parameter buffer (same element count; not null; not overlapping
+ * the gradients). Errors: INVALID_ARGUMENT, NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id,
                                                        float* parameters);
 
-/* Points a tensor at a new gradient buffer, or null to skip the tensor in later steps. */
+/* Points a tensor at a new gradient buffer (not overlapping the parameters), or null to skip
+ * the tensor in later steps. Errors: INVALID_ARGUMENT, NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id,
                                                       float* gradients);
 

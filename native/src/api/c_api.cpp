@@ -304,9 +304,6 @@ nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_d
         check_struct_size(tensor->struct_size, sizeof(nab_tensor_desc), "tensor");
         const std::size_t count = check_element_count(tensor->element_count, "tensor->element_count");
         require(tensor->parameters, "tensor->parameters");
-        if (tensor->gradients == tensor->parameters) {
-            fail(NAB_STATUS_INVALID_ARGUMENT, "tensor->gradients is the same buffer as tensor->parameters");
-        }
         *out_tensor_id = o.add_tensor(tensor->group_id, count, tensor->parameters, tensor->gradients);
     });
 }

@@ -13,6 +13,22 @@ std::string id_text(const char* argument_name, std::uint32_t id) {
     return std::string(argument_name) + " = " + std::to_string(id);
 }
 
+// True when [a, a + count) and [b, b + count) share memory.
+bool buffers_overlap(const float* a, const float* b, std::size_t count) {
+    if (a == nullptr || b == nullptr) return false;
+    const auto first = reinterpret_cast<std::uintptr_t>(a), second = reinterpret_cast<std::uintptr_t>(b);
+    const std::uintptr_t bytes = count * sizeof(float);
+    return first < second + bytes && second < first + bytes;
+}
+
+void check_no_overlap(const float* parameters, const float* gradients, std::size_t count, const char* argument_name) {
+    if (buffers_overlap(parameters, gradients, count)) {
+        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) +
+                                              " overlaps the tensor's other buffer: parameters and gradients "
+                                              "must be separate memory");
+    }
+}
+
 }  // namespace
 
 Optimizer::Optimizer(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
@@ -72,6 +88,7 @@ void Optimizer::set_learning_rate(std::uint32_t group_id, double learning_rate) 
 std::uint32_t Optimizer::add_tensor(std::uint32_t group_id, std::size_t element_count, float* parameters,
                                     float* gradients) {
     check_group(group_id, "tensor->group_id");
+    check_no_overlap(parameters, gradients, element_count, "tensor->gradients");
     backend_->validate_buffer(parameters, "tensor->parameters");
     backend_->validate_buffer(gradients, "tensor->gradients");
     if (tensors_.size() >= std::numeric_limits<std::uint32_t>::max()) {
@@ -97,7 +114,7 @@ void Optimizer::describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) {
 
 void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, float* parameters) {
     TensorRecord& t = tensor(tensor_id, "tensor_id");
-    if (parameters == t.gradients) fail(NAB_STATUS_INVALID_ARGUMENT, "parameters is the tensor's gradient buffer");
+    check_no_overlap(parameters, t.gradients, t.element_count, "parameters");
     backend_->validate_buffer(parameters, "parameters");
     t.parameters = parameters;
     backend_->layout_changed();
@@ -105,9 +122,7 @@ void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, float* parameters
 
 void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, float* gradients) {
     TensorRecord& t = tensor(tensor_id, "tensor_id");
-    if (gradients != nullptr && gradients == t.parameters) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "gradients is the tensor's parameter buffer");
-    }
+    check_no_overlap(t.parameters, gradients, t.element_count, "gradients");
     if (gradients == t.gradients) return;
     backend_->validate_buffer(gradients, "gradients");
     t.gradients = gradients;

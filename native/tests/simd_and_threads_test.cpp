@@ -1,0 +1,313 @@
+// The CPU result must not depend on the SIMD level or the number of threads: bit-identical
+// parameters and state (memcmp), over many steps, odd sizes and unaligned caller buffers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "native_adabelief.h"
+#include "support/test_support.h"
+
+namespace nabtest {
+namespace {
+
+// A cheap, deterministic input: the same (seed, step, tensor, index) always gives the same
+// float, whatever optimizer configuration consumes it. Values span about 2^-12 .. 2^4 with both
+// signs.
+uint64_t mix(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+float input_value(uint64_t seed, uint64_t step, uint64_t tensor, uint64_t index) {
+    const uint64_t h = mix(seed ^ mix(step * 0x100000001B3ull ^ mix(tensor * 0x51ED27ull ^ index)));
+    const double unit = static_cast<double>(h >> 11) * 0x1.0p-53 * 2.0 - 1.0;  // [-1, 1)
+    const int exponent = static_cast<int>(h & 15u) - 12;                       // -12 .. 3
+    return static_cast<float>(std::ldexp(unit, exponent));
+}
+
+struct Layout {
+    std::vector<std::size_t> sizes;
+    std::vector<std::size_t> parameter_offsets;  // floats from a 64-byte boundary
+    std::vector<std::size_t> gradient_offsets;
+};
+
+// Everything a run leaves behind, per tensor.
+struct Outcome {
+    std::vector<std::vector<float>> parameters, m, s, s_max;
+    std::vector<int64_t> steps;
+};
+
+// Four groups covering both modes and the main flags.
+std::vector<nab_group_options> groups_for_bit_tests() {
+    std::vector<nab_group_options> groups;
+    nab_group_options a = default_options(NAB_COMPATIBILITY_LABML);
+    a.amsgrad = 1;
+    a.weight_decay = 0.1;
+    groups.push_back(a);
+    nab_group_options b = default_options(NAB_COMPATIBILITY_LABML);
+    b.second_moment = NAB_SECOND_MOMENT_SQUARE;
+    b.optimized_update = 0;
+    b.rectify = 0;
+    b.weight_decay = 0.01;
+    b.weight_decay_mode = NAB_WEIGHT_DECAY_ABSOLUTE;
+    b.epsilon = 1e-8;
+    groups.push_back(b);
+    nab_group_options c = default_options(NAB_COMPATIBILITY_ADABELIEF_PYTORCH);
+    c.amsgrad = 1;
+    c.weight_decay = 0.05;
+    c.weight_decay_mode = NAB_WEIGHT_DECAY_L2;
+    c.beta2 = 0.99;
+    groups.push_back(c);
+    nab_group_options d = default_options(NAB_COMPATIBILITY_ADABELIEF_PYTORCH);
+    d.rectify = 0;
+    d.degenerate_to_sgd = 0;
+    d.epsilon = 1e-12;
+    groups.push_back(d);
+    return groups;
+}
+
+// Runs `steps` steps of a fixed problem under one configuration. `switch_at` > 0 changes the
+// configuration to (switch_threads, switch_simd) before that step (0 = no switch).
+Outcome run(uint64_t seed, const Layout& layout, int steps, int32_t threads, int32_t simd,
+            int switch_at = 0, int32_t switch_threads = 0, int32_t switch_simd = NAB_SIMD_AUTO) {
+    Outcome out;
+    OptimizerPtr optimizer = make_optimizer(threads, simd);
+    if (!optimizer) return out;
+    const std::vector<nab_group_options> groups = groups_for_bit_tests();
+    for (const nab_group_options& g : groups) {
+        uint32_t id = 0;
+        EXPECT_EQ(nab_optimizer_add_group(optimizer.get(), &g, &id), NAB_STATUS_OK) << nab_get_last_error();
+    }
+    const std::size_t n_tensors = layout.sizes.size();
+    std::vector<std::unique_ptr<OffsetBuffer>> params, grads;
+    for (std::size_t t = 0; t < n_tensors; ++t) {
+        params.push_back(std::make_unique<OffsetBuffer>(layout.sizes[t], layout.parameter_offsets[t]));
+        grads.push_back(std::make_unique<OffsetBuffer>(layout.sizes[t], layout.gradient_offsets[t]));
+        for (std::size_t i = 0; i < layout.sizes[t]; ++i) {
+            (*params[t])[i] = input_value(seed, 0, t, i) * 4.0f;
+        }
+        nab_tensor_desc desc{};
+        desc.struct_size = sizeof desc;
+        desc.group_id = static_cast<uint32_t>(t % groups.size());
+        desc.element_count = layout.sizes[t];
+        desc.parameters = params[t]->data();
+        desc.gradients = grads[t]->data();
+        uint32_t id = 0;
+        EXPECT_EQ(nab_optimizer_add_tensor(optimizer.get(), &desc, &id), NAB_STATUS_OK) << nab_get_last_error();
+    }
+    for (int step = 1; step <= steps; ++step) {
+        if (step == switch_at) {
+            EXPECT_EQ(nab_optimizer_set_thread_count(optimizer.get(), switch_threads), NAB_STATUS_OK)
+                << nab_get_last_error();
+            EXPECT_EQ(nab_optimizer_set_simd_level(optimizer.get(), switch_simd), NAB_STATUS_OK)
+                << nab_get_last_error();
+        }
+        for (std::size_t t = 0; t < n_tensors; ++t) {
+            // Every 5th tensor skips every 4th step (null gradient).
+            const bool absent = t % 5 == 4 && step % 4 == 0;
+            EXPECT_EQ(nab_optimizer_set_tensor_gradients(optimizer.get(), static_cast<uint32_t>(t),
+                                                         absent ? nullptr : grads[t]->data()),
+                      NAB_STATUS_OK);
+            if (!absent) {
+                for (std::size_t i = 0; i < layout.sizes[t]; ++i) {
+                    (*grads[t])[i] = input_value(seed, static_cast<uint64_t>(step), t, i);
+                }
+            }
+        }
+        EXPECT_EQ(nab_optimizer_set_learning_rate(optimizer.get(), 1, 1e-3 / step), NAB_STATUS_OK);
+        EXPECT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK) << nab_get_last_error();
+    }
+    for (std::size_t t = 0; t < n_tensors; ++t) {
+        const auto id = static_cast<uint32_t>(t);
+        EXPECT_TRUE(params[t]->guards_intact() && grads[t]->guards_intact()) << "tensor " << t;
+        out.parameters.push_back(params[t]->copy());
+        out.m.push_back(read_state(optimizer.get(), id, NAB_STATE_FIRST_MOMENT));
+        out.s.push_back(read_state(optimizer.get(), id, NAB_STATE_SECOND_MOMENT));
+        const nab_tensor_info info = tensor_info(optimizer.get(), id);
+        out.s_max.push_back(info.has_max_second_moment == 1
+                                ? read_state(optimizer.get(), id, NAB_STATE_MAX_SECOND_MOMENT)
+                                : std::vector<float>{});
+        out.steps.push_back(info.step);
+    }
+    return out;
+}
+
+// Empty if bit-identical; else the first difference.
+std::string bit_difference(const Outcome& a, const Outcome& b) {
+    if (a.parameters.size() != b.parameters.size()) return "different tensor counts";
+    auto first_diff = [](const std::vector<float>& x, const std::vector<float>& y,
+                         const char* what, std::size_t t) -> std::string {
+        if (x.size() != y.size()) return std::string(what) + " sizes differ, tensor " + std::to_string(t);
+        if (x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0) return {};
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            if (std::memcmp(&x[i], &y[i], sizeof(float)) != 0) {
+                char text[200];
+                std::snprintf(text, sizeof text, "%s of tensor %zu (size %zu) differs at %zu: %.9g vs %.9g",
+                              what, t, x.size(), i, static_cast<double>(x[i]), static_cast<double>(y[i]));
+                return text;
+            }
+        }
+        return {};
+    };
+    for (std::size_t t = 0; t < a.parameters.size(); ++t) {
+        if (a.steps[t] != b.steps[t]) return "step count of tensor " + std::to_string(t) + " differs";
+        for (const std::string& d : {first_diff(a.parameters[t], b.parameters[t], "theta", t),
+                                     first_diff(a.m[t], b.m[t], "m", t),
+                                     first_diff(a.s[t], b.s[t], "s", t),
+                                     first_diff(a.s_max[t], b.s_max[t], "s_max", t)}) {
+            if (!d.empty()) return d;
+        }
+    }
+    return {};
+}
+
+int32_t best_level() {
+    int32_t level = -1;
+    EXPECT_EQ(nab_cpu_get_best_simd_level(&level), NAB_STATUS_OK);
+    return level;
+}
+
+const char* level_name(int32_t level) {
+    switch (level) {
+        case NAB_SIMD_SCALAR: return "SCALAR";
+        case NAB_SIMD_AVX2: return "AVX2";
+        case NAB_SIMD_AVX512: return "AVX512";
+        default: return "?";
+    }
+}
+
+// Odd sizes (every tail of 8- and 16-wide vectors, and some long bodies), buffers offset by
+// 1..15 floats from a 64-byte boundary, parameters and gradients offset differently.
+Layout odd_unaligned_layout() {
+    Layout layout;
+    for (std::size_t n = 1; n <= 40; ++n) layout.sizes.push_back(n);
+    for (std::size_t n : {63, 65, 127, 129, 1000, 4099, 65537}) layout.sizes.push_back(n);
+    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
+        layout.parameter_offsets.push_back(1 + t % 15);
+        layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
+    }
+    return layout;
+}
+
+TEST(SimdTest, AutoResolvesToTheBestLevel) {
+    const int32_t best = best_level();
+    EXPECT_TRUE(best == NAB_SIMD_SCALAR || best == NAB_SIMD_AVX2 || best == NAB_SIMD_AVX512) << best;
+    OptimizerPtr optimizer = make_optimizer(1, NAB_SIMD_AUTO);
+    ASSERT_TRUE(optimizer);
+    int32_t level = -1;
+    NAB_ASSERT_OK(nab_optimizer_get_simd_level(optimizer.get(), &level));
+    EXPECT_EQ(level, best);
+}
+
+TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalar) {
+    const int32_t best = best_level();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    const Layout layout = odd_unaligned_layout();
+    const Outcome scalar = run(seed, layout, 40, 2, NAB_SIMD_SCALAR);
+    ASSERT_FALSE(HasFailure());
+    if (best == NAB_SIMD_SCALAR) {
+        GTEST_SKIP() << "this CPU has no SIMD level above scalar";
+    }
+    for (int32_t level = NAB_SIMD_AVX2; level <= best; ++level) {
+        SCOPED_TRACE(level_name(level));
+        {
+            OptimizerPtr optimizer = make_optimizer(1, level);
+            ASSERT_TRUE(optimizer);
+            int32_t got = -1;
+            NAB_ASSERT_OK(nab_optimizer_get_simd_level(optimizer.get(), &got));
+            EXPECT_EQ(got, level);
+        }
+        const Outcome vector = run(seed, layout, 40, 2, level);
+        ASSERT_FALSE(HasFailure());
+        EXPECT_EQ(bit_difference(scalar, vector), "") << level_name(level) << " vs SCALAR";
+        // The level changed between steps gives the same bits as well.
+        const Outcome switched = run(seed, layout, 40, 2, NAB_SIMD_SCALAR, 17, 2, level);
+        EXPECT_EQ(bit_difference(scalar, switched), "") << "SCALAR then " << level_name(level);
+    }
+}
+
+// A level the CPU lacks is UNSUPPORTED; a level it has is accepted. Only the half of this that
+// applies to this CPU is checked (the other half cannot be provoked here).
+TEST(SimdTest, LevelsAboveTheBestAreUnsupportedAndTheOthersAccepted) {
+    const int32_t best = best_level();
+    for (int32_t level = NAB_SIMD_SCALAR; level <= NAB_SIMD_AVX512; ++level) {
+        SCOPED_TRACE(level_name(level));
+        nab_optimizer_config config;
+        NAB_ASSERT_OK(nab_optimizer_config_init(&config));
+        config.simd_level = level;
+        nab_optimizer* raw = reinterpret_cast<nab_optimizer*>(&config);  // non-null sentinel
+        const nab_status status = nab_optimizer_create(&config, &raw);
+        OptimizerPtr owned(status == NAB_STATUS_OK ? raw : nullptr);
+        if (level <= best) {
+            ASSERT_EQ(status, NAB_STATUS_OK) << nab_get_last_error();
+            int32_t got = -1;
+            NAB_ASSERT_OK(nab_optimizer_get_simd_level(owned.get(), &got));
+            EXPECT_EQ(got, level);
+            NAB_EXPECT_OK(nab_optimizer_set_simd_level(owned.get(), level));
+        } else {
+            EXPECT_EQ(status, NAB_STATUS_UNSUPPORTED);
+            EXPECT_EQ(raw, nullptr);
+            EXPECT_TRUE(contains_text(nab_get_last_error(), "simd")) << nab_get_last_error();
+            OptimizerPtr other = make_optimizer(1, NAB_SIMD_SCALAR);
+            ASSERT_TRUE(other);
+            EXPECT_EQ(nab_optimizer_set_simd_level(other.get(), level), NAB_STATUS_UNSUPPORTED);
+            int32_t got = -1;
+            NAB_ASSERT_OK(nab_optimizer_get_simd_level(other.get(), &got));
+            EXPECT_EQ(got, NAB_SIMD_SCALAR);
+        }
+    }
+}
+
+// Several tensors, one above 10^6 elements, so that every thread count splits the work
+// differently; 1 thread vs 2, 3, 8 and "all cores" must agree bit for bit.
+TEST(ThreadsTest, ThreadCountDoesNotChangeABit) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Layout layout;
+    layout.sizes = {1048583, 3, 100003, 4097, 1, 70001, 33, 262147};
+    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
+        layout.parameter_offsets.push_back(t % 3 == 0 ? 0 : 1 + t);
+        layout.gradient_offsets.push_back(t % 2 == 0 ? 0 : 2 + t);
+    }
+    const int steps = 8;
+    const Outcome one = run(seed, layout, steps, 1, NAB_SIMD_AUTO);
+    ASSERT_FALSE(HasFailure());
+    for (int32_t threads : {2, 3, 8, 0}) {
+        {
+            OptimizerPtr optimizer = make_optimizer(threads);
+            ASSERT_TRUE(optimizer);
+            int32_t got = 0;
+            NAB_ASSERT_OK(nab_optimizer_get_thread_count(optimizer.get(), &got));
+            if (threads > 0) {
+                EXPECT_EQ(got, threads);
+            } else {
+                EXPECT_GE(got, 1);
+            }
+        }
+        const Outcome many = run(seed, layout, steps, threads, NAB_SIMD_AUTO);
+        EXPECT_EQ(bit_difference(one, many), "") << threads << " threads vs 1";
+    }
+    // Changing the thread count between steps.
+    const Outcome switched = run(seed, layout, steps, 1, NAB_SIMD_AUTO, 4, 3, NAB_SIMD_AUTO);
+    EXPECT_EQ(bit_difference(one, switched), "") << "1 thread, then 3";
+}
+
+// The scalar kernel with many threads against one thread, on the odd layout.
+TEST(ThreadsTest, ScalarKernelWithThreadsMatchesOneThread) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    const Layout layout = odd_unaligned_layout();
+    const Outcome one = run(seed, layout, 12, 1, NAB_SIMD_SCALAR);
+    const Outcome three = run(seed, layout, 12, 3, NAB_SIMD_SCALAR);
+    EXPECT_EQ(bit_difference(one, three), "");
+}
+
+}  // namespace
+}  // namespace nabtest
