@@ -1,0 +1,130 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Xunit;
+
+namespace NativeAdaBelief.Tests.Interop;
+
+/// <summary>
+/// Checks that every generated C# interop struct has exactly the C compiler's layout: the same
+/// size and the same offset for every field, and the same set of structs on both sides.
+/// </summary>
+/// <remarks>
+/// The C side is the report printed by native/tests/abi_layout/abi_layout_report.g.c (generated
+/// from the header by bindings/, built and run by ./build.sh test), whose path is given by the
+/// NAB_ABI_LAYOUT_REPORT environment variable. Its shape:
+/// {"nab_group_options": {"size": 72, "fields": {"struct_size": 0, ...}}, ...}.
+/// </remarks>
+public sealed class StructLayoutTests
+{
+    private const string ReportVariable = "NAB_ABI_LAYOUT_REPORT";
+    private const string InteropNamespace = "NativeAdaBelief.Interop";
+
+    private static readonly Assembly LibraryAssembly = typeof(NativeAdaBelief.Interop.NativeMethods).Assembly;
+
+    /// <summary>Every struct in the C report has a C# struct of the same name, size and field offsets.</summary>
+    [Fact]
+    public void EveryCStructHasACSharpStructWithTheSameLayout()
+    {
+        var report = LoadReport();
+        Assert.NotEmpty(report);
+
+        var problems = new List<string>();
+        foreach (var c in report)
+        {
+            Type? type = LibraryAssembly.GetType($"{InteropNamespace}.{c.Name}", throwOnError: false);
+            if (type is null || !type.IsValueType || type.IsEnum)
+            {
+                problems.Add($"{c.Name}: no struct {InteropNamespace}.{c.Name} in {LibraryAssembly.GetName().Name}");
+                continue;
+            }
+
+            int managedSize = Marshal.SizeOf(type);
+            if (managedSize != c.Size)
+            {
+                problems.Add($"{c.Name}: C sizeof = {c.Size}, C# Marshal.SizeOf = {managedSize}");
+            }
+
+            var managedFields = InstanceFields(type);
+            foreach (var (field, offset) in c.Fields)
+            {
+                if (!managedFields.Contains(field))
+                {
+                    problems.Add($"{c.Name}.{field}: C field (offset {offset}) missing from the C# struct");
+                    continue;
+                }
+                long managedOffset = Marshal.OffsetOf(type, field).ToInt64();
+                if (managedOffset != offset)
+                {
+                    problems.Add($"{c.Name}.{field}: C offsetof = {offset}, C# Marshal.OffsetOf = {managedOffset}");
+                }
+            }
+            foreach (string extra in managedFields.Where(f => !c.Fields.Any(cf => cf.Field == f)))
+            {
+                problems.Add($"{c.Name}.{extra}: C# field has no C counterpart");
+            }
+        }
+
+        Assert.True(problems.Count == 0,
+            "C# interop structs do not match the C layout (regenerate with " +
+            "'dotnet run --project bindings/NativeAdaBelief.Bindings -- generate'):\n  " +
+            string.Join("\n  ", problems));
+    }
+
+    /// <summary>Every C# struct in the interop namespace mirrors a struct in the C report.</summary>
+    [Fact]
+    public void EveryCSharpInteropStructAppearsInTheReport()
+    {
+        var reported = LoadReport().Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+
+        var interopStructs = LibraryAssembly.GetTypes()
+            .Where(t => t.Namespace == InteropNamespace && !t.IsNested && t.IsValueType && !t.IsEnum &&
+                        !t.IsByRefLike && // ref structs (call-scope helpers) can never cross the ABI
+                        !t.IsDefined(typeof(CompilerGeneratedAttribute), inherit: false))
+            .Select(t => t.Name)
+            .OrderBy(n => n, StringComparer.Ordinal)
+            .ToList();
+        Assert.NotEmpty(interopStructs);
+
+        var missing = interopStructs.Where(n => !reported.Contains(n)).ToList();
+        Assert.True(missing.Count == 0,
+            $"C# structs in {InteropNamespace} with no C struct in the layout report " +
+            "(the interop namespace holds only generated mirrors of the header's structs): " +
+            string.Join(", ", missing));
+    }
+
+    private static HashSet<string> InstanceFields(Type type) =>
+        type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+            .Select(f => f.Name)
+            .ToHashSet(StringComparer.Ordinal);
+
+    private sealed record CStruct(string Name, long Size, IReadOnlyList<(string Field, long Offset)> Fields);
+
+    private static List<CStruct> LoadReport()
+    {
+        string? path = Environment.GetEnvironmentVariable(ReportVariable);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            Assert.Fail(
+                $"{ReportVariable} is not set: it must name the JSON layout report printed by the C program " +
+                "native/tests/abi_layout/abi_layout_report.g.c. Run the tests with ./build.sh test, which builds " +
+                "and runs that program and sets the variable.");
+        }
+        if (!File.Exists(path))
+        {
+            Assert.Fail($"{ReportVariable}={path}: the file does not exist. Run ./build.sh test.");
+        }
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var result = new List<CStruct>();
+        foreach (var s in doc.RootElement.EnumerateObject())
+        {
+            var fields = s.Value.GetProperty("fields").EnumerateObject()
+                .Select(f => (f.Name, f.Value.GetInt64()))
+                .ToList();
+            result.Add(new CStruct(s.Name, s.Value.GetProperty("size").GetInt64(), fields));
+        }
+        return result;
+    }
+}
