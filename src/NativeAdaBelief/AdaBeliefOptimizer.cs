@@ -1,0 +1,264 @@
+using System.Collections.ObjectModel;
+using NativeAdaBelief.Interop;
+
+namespace NativeAdaBelief;
+
+/// <summary>
+/// A fused, multi-tensor AdaBelief optimizer (and its Adam-family relatives) running in native
+/// code. Shaped like TorchSharp's <c>torch.optim</c>: parameter groups with their own
+/// hyper-parameters (<see cref="ParamGroups"/>, <see cref="AddParamGroup"/>), tensors registered
+/// into groups, <see cref="Step"/> and <see cref="ZeroGrad"/>.
+/// </summary>
+/// <remarks>
+/// <para><see cref="Step"/> advances every tensor of every group that has a gradient in one
+/// native call, on the optimizer's own worker threads, and allocates nothing on the managed
+/// heap.</para>
+/// <para>Not thread-safe: use one optimizer from one thread at a time (a concurrent call is
+/// refused with <see cref="InvalidOperationException"/> rather than corrupting state).
+/// Different optimizers are independent.</para>
+/// <para>The optimizer keeps registered managed memory pinned and registered
+/// <see cref="NativeBuffer"/>s alive until it is disposed or the tensor is pointed elsewhere.
+/// Dispose it (it is idempotent); afterwards every member throws
+/// <see cref="ObjectDisposedException"/>.</para>
+/// </remarks>
+public sealed class AdaBeliefOptimizer : IDisposable
+{
+    private readonly OptimizerHandle _handle;
+    private readonly List<ParameterGroup> _groups = [];
+    private readonly List<OptimizerTensor> _tensors = [];
+    private readonly Lock _sync = new();
+
+    /// <summary>Creates an optimizer with no parameter groups yet (add them with <see cref="AddParamGroup"/>).</summary>
+    /// <param name="config">Device, threads and SIMD level; null for the defaults (CPU, all cores, best SIMD).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A <paramref name="config"/> value is invalid.</exception>
+    /// <exception cref="NotSupportedException">The SIMD level or device is not available on this machine or build.</exception>
+    /// <exception cref="NativeLibraryNotFoundException">The native library could not be loaded.</exception>
+    public unsafe AdaBeliefOptimizer(OptimizerConfig? config = null)
+    {
+        config ??= new OptimizerConfig();
+        config.Validate();
+        NativeRuntime.EnsureInitialized();
+
+        nab_optimizer_config native;
+        NativeStatus.Check(NativeMethods.nab_optimizer_config_init(&native));
+        native.device_type = (int)config.Device;
+        native.device_ordinal = config.DeviceOrdinal;
+        native.thread_count = config.ThreadCount;
+        native.simd_level = (int)config.SimdLevel;
+
+        _handle = new OptimizerHandle();
+        nint raw;
+        NativeStatus.Check(NativeMethods.nab_optimizer_create(&native, &raw), nameof(config));
+        _handle.Attach(raw);
+        Device = config.Device;
+        ParamGroups = new ReadOnlyCollection<ParameterGroup>(_groups);
+        Tensors = new ReadOnlyCollection<OptimizerTensor>(_tensors);
+    }
+
+    /// <summary>Creates an optimizer with one parameter group using <paramref name="options"/>.</summary>
+    /// <param name="options">The first group's hyper-parameters.</param>
+    /// <param name="config">Device, threads and SIMD level; null for the defaults.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid (checked before anything native is created).</exception>
+    public AdaBeliefOptimizer(AdaBeliefOptions options, OptimizerConfig? config = null)
+        : this(ValidateBeforeCreating(options, config))
+    {
+        try
+        {
+            AddParamGroup(options);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Checks the first group's options before the native optimizer is created.</summary>
+    private static OptimizerConfig? ValidateBeforeCreating(AdaBeliefOptions options, OptimizerConfig? config)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return config;
+    }
+
+    /// <summary>The parameter groups, in the order they were added (their <see cref="ParameterGroup.Id"/> is their index).</summary>
+    public IReadOnlyList<ParameterGroup> ParamGroups { get; }
+
+    /// <summary>Every registered tensor across all groups, in registration order (their <see cref="OptimizerTensor.Id"/> is their index).</summary>
+    public IReadOnlyList<OptimizerTensor> Tensors { get; }
+
+    /// <summary>Where this optimizer keeps its state and runs its step.</summary>
+    public DeviceType Device { get; }
+
+    /// <summary>True once <see cref="Dispose"/> has been called.</summary>
+    public bool IsDisposed => _handle.IsClosed;
+
+    /// <summary>
+    /// The number of worker threads a step uses, including the caller's (reading gives the resolved
+    /// count, never 0). Set 0 for one per logical core. Results are bit-identical for every count.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
+    public unsafe int ThreadCount
+    {
+        get
+        {
+            using var call = Enter();
+            int count;
+            NativeStatus.Check(NativeMethods.nab_optimizer_get_thread_count(call.Pointer, &count));
+            return count;
+        }
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(ThreadCount));
+            using var call = Enter();
+            NativeStatus.Check(NativeMethods.nab_optimizer_set_thread_count(call.Pointer, value), nameof(ThreadCount));
+        }
+    }
+
+    /// <summary>
+    /// The CPU kernel's instruction-set level (reading gives the resolved level, never
+    /// <see cref="NativeAdaBelief.SimdLevel.Auto"/>). Results are bit-identical for every level.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Set to a level this CPU lacks.</exception>
+    public unsafe SimdLevel SimdLevel
+    {
+        get
+        {
+            using var call = Enter();
+            int level;
+            NativeStatus.Check(NativeMethods.nab_optimizer_get_simd_level(call.Pointer, &level));
+            return (SimdLevel)level;
+        }
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(SimdLevel), value, $"SimdLevel = {value} is not a defined SimdLevel.");
+            }
+            using var call = Enter();
+            NativeStatus.Check(NativeMethods.nab_optimizer_set_simd_level(call.Pointer, (int)value), nameof(SimdLevel));
+        }
+    }
+
+    /// <summary>Adds a parameter group (it may be added at any time, also after steps were taken).</summary>
+    /// <param name="options">The group's hyper-parameters; validated before anything native is touched.</param>
+    /// <returns>The new group.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid.</exception>
+    public unsafe ParameterGroup AddParamGroup(AdaBeliefOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        nab_group_options native = options.ToNative();
+        lock (_sync)
+        {
+            using var call = Enter();
+            uint id;
+            NativeStatus.Check(NativeMethods.nab_optimizer_add_group(call.Pointer, &native, &id), nameof(options));
+            var group = new ParameterGroup(this, checked((int)id));
+            _groups.Add(group);
+            return group;
+        }
+    }
+
+    /// <summary>
+    /// Advances every tensor that has a gradient by one step: weight decay, moments, step count,
+    /// parameter update, in one fused native call. Tensors without a gradient are skipped
+    /// entirely. Allocates nothing on the managed heap.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
+    public void Step()
+    {
+        using var call = Enter();
+        NativeStatus.Check(NativeMethods.nab_optimizer_step(call.Pointer));
+    }
+
+    /// <summary>Sets every registered gradient buffer to zero, in one fused native call.</summary>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public void ZeroGrad()
+    {
+        using var call = Enter();
+        NativeStatus.Check(NativeMethods.nab_optimizer_zero_gradients(call.Pointer));
+    }
+
+    /// <summary>
+    /// Saves the whole optimizer state (options of every group, step counts, m, s, s_max) to
+    /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.
+    /// </summary>
+    /// <param name="stream">A writable stream; written from its current position, not closed.</param>
+    public void SaveCheckpoint(Stream stream) => Checkpoint.Save(this, stream);
+
+    /// <summary>
+    /// Saves the checkpoint to a file atomically: it is written to a temporary file in the same
+    /// folder, flushed to disk, then moved over <paramref name="path"/>. On failure the previous
+    /// file (if any) is untouched and no partial file is left behind.
+    /// </summary>
+    /// <param name="path">The file to create or replace.</param>
+    public void SaveCheckpoint(string path) => Checkpoint.Save(this, path);
+
+    /// <summary>
+    /// Restores the state saved by <see cref="SaveCheckpoint(Stream)"/> into this optimizer, which
+    /// must have the same groups and tensors (counts, groups and sizes) registered. Everything is
+    /// checked before anything is changed: on any problem an <see cref="InvalidDataException"/>
+    /// says what is wrong and the optimizer is left exactly as it was.
+    /// </summary>
+    /// <param name="stream">A readable stream positioned at the checkpoint's first byte.</param>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
+    public void LoadCheckpoint(Stream stream) => Checkpoint.Load(this, stream);
+
+    /// <summary>Restores the state from a checkpoint file; see <see cref="LoadCheckpoint(Stream)"/>.</summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
+    public void LoadCheckpoint(string path) => Checkpoint.Load(this, path);
+
+    /// <summary>Destroys the native optimizer and releases the memory it kept pinned or referenced. Idempotent.</summary>
+    public void Dispose() => _handle.Dispose();
+
+    // ---- Internal plumbing shared by groups, tensors and checkpoints. ----
+
+    internal NativeCall Enter() => new(_handle, this);
+
+    internal OptimizerHandle Handle => _handle;
+
+    internal Lock Sync => _sync;
+
+    /// <summary>Registers a tensor (called by <see cref="ParameterGroup"/>); releases the keep-alives on failure.</summary>
+    internal unsafe OptimizerTensor AddTensor(ParameterGroup group, float* parameters, float* gradients, long length,
+        MemoryKeepAlive keepParameters, MemoryKeepAlive keepGradients)
+    {
+        try
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(length, 1L);
+            if (parameters == null)
+            {
+                throw new ArgumentNullException(nameof(parameters), "The parameter buffer must not be null.");
+            }
+            TensorMemory.CheckNoOverlap(parameters, gradients, length);
+            var desc = new nab_tensor_desc
+            {
+                struct_size = (uint)sizeof(nab_tensor_desc),
+                group_id = (uint)group.Id,
+                element_count = (ulong)length,
+                parameters = parameters,
+                gradients = gradients,
+            };
+            lock (_sync)
+            {
+                using var call = Enter();
+                uint id;
+                NativeStatus.Check(NativeMethods.nab_optimizer_add_tensor(call.Pointer, &desc, &id));
+                _handle.AddTensor(keepParameters, keepGradients);
+                var tensor = new OptimizerTensor(group, checked((int)id), length);
+                _tensors.Add(tensor);
+                group.AddTensorInternal(tensor);
+                return tensor;
+            }
+        }
+        catch
+        {
+            keepParameters.Release();
+            keepGradients.Release();
+            throw;
+        }
+    }
+}
