@@ -3,7 +3,9 @@
 # load it, build the solution, and run what was asked. See README.md.
 #
 #   ./build.sh native     configure + build the native library (Release), install to artifacts/install
-#   ./build.sh test       everything CI checks (native tests, sanitizers, bindings drift, .NET tests, package)
+#   ./build.sh build      native + the .NET solution (Release)
+#   ./build.sh test       everything CI checks: bindings drift, native tests, sanitizers,
+#                         .NET tests, the NuGet package used by a separate consumer project
 #   ./build.sh bench      native micro-benchmark: fused step beside the memory-limit kernel
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
 #   ./build.sh demo       the main job (trains a model)
@@ -46,13 +48,14 @@ build_native() {
   step "native library (Release) -> $install_dir"
   cuda_setup
   cmake -S "$root" -B "$release_dir" -DCMAKE_BUILD_TYPE=Release -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
-  cmake --build "$release_dir" -j "$jobs"
+  cmake --build "$release_dir" -j "$jobs" --target native_adabelief
   cmake --install "$release_dir" --prefix "$install_dir" >/dev/null
   echo "installed $(ls "$install_dir"/lib/libnative_adabelief.so)"
 }
 
 test_native() {
   step "native tests (GoogleTest via CTest, Release)"
+  cmake --build "$release_dir" -j "$jobs"
   ctest --test-dir "$release_dir" --output-on-failure -j "$jobs"
 }
 
@@ -67,6 +70,42 @@ test_sanitized() {
     ctest --test-dir "$sanitize_dir" --output-on-failure -j "$jobs"
 }
 
+check_bindings() {
+  step "generated bindings match native/include/native_adabelief.h"
+  need clang-14 "Install clang 14 (Debian: apt-get install clang-14); the bindings generator reads the header through clang's AST."
+  dotnet run --project "$root/bindings/NativeAdaBelief.Bindings" -c Release -- check
+}
+
+build_dotnet() {
+  need dotnet "Install the .NET 10 SDK."
+  step ".NET solution (Release)"
+  dotnet build "$root/NativeAdaBelief.sln" -c Release -m:1 -nologo -v:quiet
+}
+
+test_dotnet() {
+  step ".NET tests (xunit)"
+  # The layout report comes from the CTest run above (native/tests/abi_layout).
+  NAB_ABI_LAYOUT_REPORT="$release_dir/native/tests/abi-layout.json" \
+    dotnet test "$root/NativeAdaBelief.sln" -c Release -m:1 --no-build -nologo
+}
+
+pack() {
+  step "NuGet package -> $packages_dir"
+  rm -rf "$packages_dir"
+  dotnet pack "$root/src/NativeAdaBelief" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
+  ls "$packages_dir"
+}
+
+test_package() {
+  step "the package on its own: a separate project restores it from the local feed and steps"
+  local consumer="$root/tests/NativeAdaBelief.PackageConsumer"
+  rm -rf "$root/artifacts/consumer-packages" "$consumer/bin" "$consumer/obj"
+  env -u NATIVE_ADABELIEF_LIBRARY dotnet run --project "$consumer" -c Release
+  # Without its native library, the package must say where it looked (not a TypeInitializationException).
+  rm -rf "$consumer/bin/Release/net10.0/runtimes"
+  env -u NATIVE_ADABELIEF_LIBRARY dotnet run --project "$consumer" -c Release --no-build -- --expect-missing-library
+}
+
 run_bench() {
   step "native micro-benchmark (fused step vs streaming limit, same run)"
   "$release_dir/native/benchmarks/native_adabelief_benchmarks" "$@"
@@ -76,10 +115,23 @@ case "${1:-}" in
   native)
     build_native
     ;;
+  build)
+    build_native
+    build_dotnet
+    ;;
   test)
     build_native
+    check_bindings
     test_native
     test_sanitized
+    build_dotnet
+    test_dotnet
+    pack
+    test_package
+    ;;
+  pack)
+    build_native
+    pack
     ;;
   bench)
     shift
