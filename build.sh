@@ -8,6 +8,7 @@
 #                         .NET tests, the NuGet package used by a separate consumer project
 #   ./build.sh bench      native micro-benchmark: fused step beside the memory-limit kernel
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
+#   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
 #   ./build.sh demo       the main job (trains a model)
 set -euo pipefail
 
@@ -133,6 +134,13 @@ case "${1:-}" in
     build_native
     pack
     ;;
+  gpu-bundle)
+    build_native
+    step "self-contained C# CUDA check -> artifacts/gpu-check (see docs/gpu-validation.md)"
+    rm -rf "$root/artifacts/gpu-check"
+    dotnet publish "$root/tools/gpu/NativeAdaBelief.GpuCheck" -c Release -r linux-x64 --self-contained \
+      -p:PublishTrimmed=true -o "$root/artifacts/gpu-check" -nologo -v:quiet
+    ;;
   bench)
     shift
     build_native
@@ -142,7 +150,7 @@ case "${1:-}" in
     die "the demo is not written yet (see the open issue 'The main job'); './build.sh test' runs everything that exists."
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -163,7 +163,9 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// <summary>
     /// Advances every tensor that has a gradient by one step: weight decay, moments, step count,
     /// parameter update, in one fused native call. Tensors without a gradient are skipped
-    /// entirely. Allocates nothing on the managed heap.
+    /// entirely. Allocates nothing on the managed heap. On the CPU it returns when the step is
+    /// done; on CUDA when its kernels are queued on the optimizer's stream (see
+    /// <see cref="Synchronize"/> and <see cref="SetCudaStream"/>).
     /// </summary>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
@@ -171,6 +173,33 @@ public sealed class AdaBeliefOptimizer : IDisposable
     {
         using var call = Enter();
         NativeStatus.Check(NativeMethods.nab_optimizer_step(call.Pointer));
+    }
+
+    /// <summary>
+    /// Makes a CUDA optimizer queue its work on <paramref name="stream"/> (a <c>cudaStream_t</c>
+    /// from your engine; 0 = the legacy default stream, the initial setting). Work queued on the
+    /// previous stream is waited for first. The stream must outlive its use by this optimizer.
+    /// </summary>
+    /// <param name="stream">The CUDA stream handle.</param>
+    /// <exception cref="ArgumentException">This optimizer runs on the CPU.</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public unsafe void SetCudaStream(nint stream)
+    {
+        using var call = Enter();
+        NativeStatus.Check(NativeMethods.nab_optimizer_set_cuda_stream(call.Pointer, (void*)stream), nameof(stream));
+    }
+
+    /// <summary>
+    /// Waits until every step and zeroing queued by this optimizer has finished. A CUDA
+    /// optimizer's <see cref="Step"/> returns as soon as its kernels are queued; on the CPU every
+    /// call has already finished and this returns at once.
+    /// </summary>
+    /// <exception cref="NativeAdaBeliefException">A queued kernel failed (the message carries CUDA's text).</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public void Synchronize()
+    {
+        using var call = Enter();
+        NativeStatus.Check(NativeMethods.nab_optimizer_synchronize(call.Pointer));
     }
 
     /// <summary>Sets every registered gradient buffer to zero, in one fused native call.</summary>

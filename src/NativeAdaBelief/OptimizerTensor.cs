@@ -76,6 +76,17 @@ public sealed class OptimizerTensor
         ReplaceGradients(g, keep);
     }
 
+    /// <summary>Uses a device buffer (same length, same device as the optimizer) as this tensor's gradients.</summary>
+    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
+    /// <exception cref="ArgumentException">The length differs, the buffer overlaps the parameters, or it is not memory of the optimizer's device.</exception>
+    public unsafe void SetGradients(CudaBuffer gradients)
+    {
+        ArgumentNullException.ThrowIfNull(gradients);
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        float* g = TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep);
+        ReplaceGradients(g, keep);
+    }
+
     /// <summary>Uses managed memory (same length, pinned while registered) as this tensor's gradients.</summary>
     /// <param name="gradients">The gradient memory.</param>
     /// <exception cref="ArgumentException">The length differs or the memory overlaps the parameters.</exception>

@@ -108,6 +108,39 @@ public sealed class ParameterGroup
     }
 
     /// <summary>
+    /// Registers a tensor whose parameters (and gradients) live in <see cref="CudaBuffer"/>s, for
+    /// an optimizer created on <see cref="DeviceType.Cuda"/>. The optimizer keeps the buffers
+    /// alive while they are registered.
+    /// </summary>
+    /// <param name="parameters">The parameters, updated in place by every step.</param>
+    /// <param name="gradients">The gradients (same length), or null for none yet.</param>
+    /// <returns>The registered tensor.</returns>
+    /// <exception cref="ArgumentException">The lengths differ, the buffers overlap, or they are not memory of the optimizer's device.</exception>
+    /// <exception cref="ObjectDisposedException">A buffer or the optimizer was disposed.</exception>
+    public unsafe OptimizerTensor AddTensor(CudaBuffer parameters, CudaBuffer? gradients = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        float* p = TensorMemory.From(parameters, -1, nameof(parameters), out MemoryKeepAlive keepP);
+        float* g = null;
+        MemoryKeepAlive keepG = MemoryKeepAlive.None;
+        if (gradients is not null)
+        {
+            try
+            {
+                g = TensorMemory.From(gradients, parameters.Length, nameof(gradients), out keepG);
+            }
+            catch
+            {
+                keepP.Release();
+                throw;
+            }
+        }
+        // From here on Optimizer.AddTensor owns both keep-alives (and releases them on failure).
+        return Optimizer.AddTensor(this, p, g, parameters.Length, keepP, keepG);
+    }
+
+    /// <summary>
     /// Registers a tensor in managed memory (an array, or any <see cref="Memory{T}"/>). The memory
     /// stays pinned while it is registered (until the optimizer is disposed or the tensor is
     /// pointed elsewhere), so it must not be returned to a pool meanwhile.

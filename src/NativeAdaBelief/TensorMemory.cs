@@ -19,6 +19,16 @@ internal static unsafe class TensorMemory
         return (float*)handle.DangerousGetHandle();
     }
 
+    /// <summary>A CUDA buffer: its device address, with a reference on its handle.</summary>
+    internal static float* From(CudaBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    {
+        ArgumentNullException.ThrowIfNull(buffer, paramName);
+        CheckLength(buffer.Length, expectedLength, paramName);
+        CudaBufferHandle handle = buffer.AddReference();
+        keepAlive = MemoryKeepAlive.Referenced(handle);
+        return (float*)handle.DangerousGetHandle();
+    }
+
     /// <summary>Managed memory: pinned until the keep-alive is released.</summary>
     internal static float* From(Memory<float> memory, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
     {
