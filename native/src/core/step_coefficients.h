@@ -68,11 +68,12 @@ NAB_HOST_DEVICE TensorStepPlan plan_tensor_step(const GroupOptions& options, std
         if (options.optimized_update) {
             step_size = lr * sqrt_bias_correction2 * r / bias_correction1;
         } else {
+            variant.rule = UpdateRule::AdaptiveScaledRoot;
             step_size = lr * r / bias_correction1;
             divisor = sqrt_bias_correction2;
         }
     } else if (!options.rectify) {
-        variant.rule = UpdateRule::Adaptive;
+        variant.rule = UpdateRule::AdaptiveScaledRoot;
         variant.denominator_from_max = options.amsgrad;
         step_size = lr / bias_correction1;
         divisor = sqrt_bias_correction2;

@@ -22,9 +22,10 @@ namespace nab {
 
 // What the parameter update of one step is, decided per tensor from t and the options.
 enum class UpdateRule {
-    Adaptive,  // theta -= step_size * m / (sqrt(v) / divisor + epsilon)
-    Sgd,       // theta -= step_size * m   (rectification intractable, degenerate_to_sgd)
-    None       // theta unchanged          (rectification intractable, no degenerate step)
+    Adaptive,                // theta -= step_size * m / (sqrt(v) + epsilon)
+    AdaptiveScaledRoot,      // theta -= step_size * m / (sqrt(v) / divisor + epsilon)
+    Sgd,                     // theta -= step_size * m   (rectification intractable, degenerate_to_sgd)
+    None                     // theta unchanged          (rectification intractable, no degenerate step)
 };
 
 // The template switches of the element update (one compiled kernel per combination).
@@ -47,7 +48,7 @@ struct ElementCoefficients {
     Real one_minus_beta2;
     Real stored_epsilon;      // added into s and kept (adabelief-pytorch); 0 otherwise
     Real inner_epsilon;       // added to v before sqrt, not kept (labml AdaBelief); 0 otherwise
-    Real divisor;             // sqrt(bias_correction2) or 1, divides sqrt(v)
+    Real divisor;             // sqrt(bias_correction2), divides sqrt(v) (AdaptiveScaledRoot only)
     Real outer_epsilon;       // added to the denominator
     Real step_size;           // positive; includes lr, bias corrections and r_t
 };
@@ -68,9 +69,13 @@ NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_
     second_moment = second_moment + c.stored_epsilon;
     // max_of(a, b) returns b when either is NaN, so a NaN in s propagates into s_max.
     if constexpr (KeepsMax) max_second_moment = max_of(max_second_moment, second_moment);
-    if constexpr (Rule == UpdateRule::Adaptive) {
+    if constexpr (Rule == UpdateRule::Adaptive || Rule == UpdateRule::AdaptiveScaledRoot) {
         Real v = (DenominatorFromMax ? max_second_moment : second_moment) + c.inner_epsilon;
-        Real denominator = sqrt_of(v) / c.divisor + c.outer_epsilon;
+        Real root = sqrt_of(v);
+        // A division is the costliest operation here; the optimized forms have no divisor, so
+        // they get a kernel without it (dividing by 1 would not change a bit, only the speed).
+        if constexpr (Rule == UpdateRule::AdaptiveScaledRoot) root = root / c.divisor;
+        Real denominator = root + c.outer_epsilon;
         parameter = parameter - c.step_size * (first_moment / denominator);
     } else if constexpr (Rule == UpdateRule::Sgd) {
         parameter = parameter - c.step_size * first_moment;

@@ -72,6 +72,7 @@ template <class Lanes, bool... Chosen>
 RangeKernel select_by_rule(const KernelVariant& v) {
     switch (v.rule) {
         case UpdateRule::Adaptive: return &update_range<Lanes, Chosen..., UpdateRule::Adaptive>;
+        case UpdateRule::AdaptiveScaledRoot: return &update_range<Lanes, Chosen..., UpdateRule::AdaptiveScaledRoot>;
         case UpdateRule::Sgd: return &update_range<Lanes, Chosen..., UpdateRule::Sgd>;
         case UpdateRule::None: break;
     }
