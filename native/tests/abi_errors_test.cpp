@@ -259,6 +259,7 @@ TEST_F(AbiErrorsTest, CreateRefusesBadConfigsAndSetsTheOutputToNull) {
         {"struct_size", integer_texts(4), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.struct_size = 4; }},
         {"thread_count", integer_texts(-1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = -1; }},
         {"thread_count", integer_texts(-1000), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = -1000; }},
+        {"thread_count", integer_texts(100000), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = 100000; }},
         {"device_type", integer_texts(7), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.device_type = 7; }},
         {"device_type", integer_texts(-1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.device_type = -1; }},
         {"simd_level", integer_texts(4), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.simd_level = 4; }},
@@ -295,7 +296,7 @@ TEST(AbiLifetimeTest, DestroyNullIsOk) {
 // ---- execution settings ------------------------------------------------------------------
 
 TEST_F(AbiErrorsTest, ThreadAndSimdSettingsRefuseBadValues) {
-    for (int32_t v : {-1, -64}) {
+    for (int32_t v : {-1, -64, 4097, 2147483647}) {
         EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "thread_count", integer_texts(v),
                        nab_optimizer_set_thread_count(opt(), v));
     }
@@ -514,6 +515,29 @@ TEST_F(AbiErrorsTest, ReadAndWriteStateRefuseBadArguments) {
 TEST_F(AbiErrorsTest, StepAndZeroGradientsRefuseNull) {
     EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "optimizer", kNullText, nab_optimizer_step(nullptr));
     EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "optimizer", kNullText, nab_optimizer_zero_gradients(nullptr));
+    uint64_t count = 99;
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "optimizer", kNullText,
+                   nab_optimizer_count_nonfinite_gradients(nullptr, &count));
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "out_count", kNullText,
+                   nab_optimizer_count_nonfinite_gradients(opt(), nullptr));
+    EXPECT_EQ(count, 99u);
+}
+
+// Found by the ABI fuzzer (native/fuzz/regressions/step-count-overflow): a tensor whose step count
+// was set to INT64_MAX made the next step compute t + 1, a signed overflow (undefined behaviour,
+// reported by UBSan). The step is refused instead, before anything changes; a tensor without
+// gradients (skipped by the step) does not count, and a smaller count steps again.
+TEST_F(AbiErrorsTest, StepRefusesATensorWhoseStepCountCannotGrow) {
+    const int64_t largest = std::numeric_limits<int64_t>::max();
+    NAB_ASSERT_OK(nab_optimizer_set_tensor_step(opt(), 2, largest));  // no gradients: never stepped
+    NAB_ASSERT_OK(nab_optimizer_step(opt()));
+    EXPECT_EQ(tensor_info(opt(), 2).step, largest);
+    NAB_ASSERT_OK(nab_optimizer_set_tensor_step(opt(), 1, largest));
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "tensor 1", integer_texts(largest), nab_optimizer_step(opt()));
+    NAB_ASSERT_OK(nab_optimizer_set_tensor_step(opt(), 1, largest - 1));
+    NAB_ASSERT_OK(nab_optimizer_step(opt()));
+    EXPECT_EQ(tensor_info(opt(), 1).step, largest);
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "tensor 1", integer_texts(largest), nab_optimizer_step(opt()));
 }
 
 // ---- native buffers ----------------------------------------------------------------------

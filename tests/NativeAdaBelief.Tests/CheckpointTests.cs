@@ -243,6 +243,11 @@ public sealed class CheckpointTests : IDisposable
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) =>
                 m["group.1.options"] = m["group.1.options"]!.ToString().Replace("\"second_moment\":\"belief\"", "\"second_moment\":\"square\"", StringComparison.Ordinal)), "SecondMoment");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["group.0.options"] = "{\"lr\":1}"), "unknown option 'lr'");
+            // Found by CheckpointFuzzTests: an escape that decodes to a lone surrogate made the
+            // options parser throw InvalidOperationException instead of InvalidDataException.
+            AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["group.0.options"] = "{\"\\ud800\":1}"), "invalid string");
+            AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) =>
+                m["group.1.options"] = m["group.1.options"]!.ToString().Replace("\"adabelief_pytorch\"", "\"\\udc00\"", StringComparison.Ordinal)), "invalid string");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["tensor.1.step"] = "-4"), "tensor.1.step");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["tensor.2.group"] = "1"), "Tensor 2 belongs to group 1");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["compatibility"] = "labml,labml"), "compatibility");

@@ -104,10 +104,15 @@ void check_struct_size(std::uint32_t actual, std::size_t expected, const char* a
     }
 }
 
+// More workers than this would only cost memory and scheduling: no machine the library targets
+// has more hardware threads, and an absurd count must not try to start millions of threads.
+constexpr std::int32_t kMaxThreadCount = 4096;
+
 void check_thread_count(std::int32_t thread_count, const char* argument_name) {
-    if (thread_count < 0) {
+    if (thread_count < 0 || thread_count > kMaxThreadCount) {
         fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(thread_count) +
-                                              " is invalid: must be >= 0 (0 = one thread per logical core)");
+                                              " is invalid: must be between 0 (one thread per logical core) and " +
+                                              std::to_string(kMaxThreadCount));
     }
 }
 
@@ -363,6 +368,13 @@ nab_status nab_optimizer_step(nab_optimizer* optimizer) {
 
 nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.zero_gradients(); });
+}
+
+nab_status nab_optimizer_count_nonfinite_gradients(nab_optimizer* optimizer, uint64_t* out_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(out_count, "out_count");
+        *out_count = o.count_nonfinite_gradients();
+    });
 }
 
 nab_status nab_optimizer_synchronize(nab_optimizer* optimizer) {

@@ -73,6 +73,10 @@ public:
     virtual void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) = 0;
     // Zeroes every registered gradient.
     virtual void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) = 0;
+    // Counts the NaN and +-Inf elements of every registered gradient (read-only; waits for
+    // the result on asynchronous backends).
+    virtual std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
+                                                    const std::vector<GroupOptions>& groups) = 0;
 
     // Refuses (nab::Error) a caller buffer this backend cannot read and write, before the
     // optimizer records it: e.g. host memory handed to a CUDA optimizer.

@@ -180,10 +180,24 @@ void Optimizer::write_state(std::uint32_t tensor_id, nab_state_kind kind, const 
     backend_->copy_state_from_host(array.data(), source, element_count);
 }
 
-void Optimizer::step() { backend_->step(tensors_, groups_); }
+void Optimizer::step() {
+    // t + 1 must exist: a tensor whose count is already the largest int64 cannot step (it would
+    // overflow, undefined behaviour). Refused before anything runs, so nothing changes.
+    for (std::size_t id = 0; id < tensors_.size(); ++id) {
+        const TensorRecord& t = tensors_[id];
+        if (t.gradients != nullptr && t.step == std::numeric_limits<std::int64_t>::max()) {
+            fail(NAB_STATUS_INVALID_ARGUMENT, "tensor " + std::to_string(id) + " has step count " + std::to_string(t.step) +
+                                                  ", the largest there is, and cannot take another step (give it a smaller "
+                                                  "one with nab_optimizer_set_tensor_step)");
+        }
+    }
+    backend_->step(tensors_, groups_);
+}
 
 void Optimizer::synchronize() { backend_->synchronize(); }
 
 void Optimizer::zero_gradients() { backend_->zero_gradients(tensors_, groups_); }
+
+std::uint64_t Optimizer::count_nonfinite_gradients() { return backend_->count_nonfinite_gradients(tensors_, groups_); }
 
 }  // namespace nab

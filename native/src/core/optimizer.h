@@ -37,6 +37,7 @@ public:
 
     void step();
     void zero_gradients();
+    std::uint64_t count_nonfinite_gradients();
     void synchronize();
 
 private:

@@ -18,6 +18,20 @@ nab_simd_level resolve_simd_level(nab_simd_level level) {
     return level == NAB_SIMD_AUTO ? best_simd_level() : level;
 }
 
+// The number of elements of data[0, count) whose exponent bits are all ones (NaN, +Inf,
+// -Inf). Integer arithmetic on the bit patterns: exact, independent of the floating-point
+// environment and of flags such as -ffast-math, and vectorised by the compiler.
+std::uint64_t count_nonfinite(const float* data, std::size_t count) {
+    constexpr std::uint32_t exponent_mask = 0x7f800000u;
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, data + i, sizeof bits);
+        total += (bits & exponent_mask) == exponent_mask ? 1u : 0u;
+    }
+    return total;
+}
+
 }  // namespace
 
 CpuBackend::CpuBackend(int thread_count, nab_simd_level simd_level)
@@ -87,12 +101,20 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
 
 void CpuBackend::step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
     step_tensors_.clear();
+    // The tensors of a group usually share their step count, and so their plan: compute it once
+    // per (group, t) rather than per tensor (two pow calls and a kernel lookup each).
+    plans_.assign(groups.size(), CachedPlan{});
     for (const TensorRecord& t : tensors) {
         if (t.gradients == nullptr) continue;
-        const TensorStepPlan plan = plan_tensor_step(groups[t.group_id], t.step + 1);
+        CachedPlan& cached = plans_[t.group_id];
+        if (cached.step != t.step + 1) {
+            cached.step = t.step + 1;
+            cached.plan = plan_tensor_step(groups[t.group_id], cached.step);
+            cached.kernel = kernel_for(cached.plan.variant);
+        }
         const TensorArrays arrays{t.parameters, t.gradients, t.first_moment.data(), t.second_moment.data(),
                                   t.max_second_moment.data()};
-        step_tensors_.push_back({arrays, t.element_count, kernel_for(plan.variant), plan.coefficients});
+        step_tensors_.push_back({arrays, t.element_count, cached.kernel, cached.plan.coefficients});
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },
@@ -111,6 +133,17 @@ void CpuBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::v
         [&](std::size_t item, std::size_t begin, std::size_t end) {
             std::memset(tensors[item].gradients + begin, 0, (end - begin) * sizeof(float));
         });
+}
+
+std::uint64_t CpuBackend::count_nonfinite_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>&) {
+    std::atomic<std::uint64_t> total{0};
+    run_chunked(
+        tensors.size(), [&](std::size_t item) { return tensors[item].gradients == nullptr ? 0 : tensors[item].element_count; },
+        [&](std::size_t item, std::size_t begin, std::size_t end) {
+            const std::uint64_t found = count_nonfinite(tensors[item].gradients + begin, end - begin);
+            if (found != 0) total.fetch_add(found, std::memory_order_relaxed);
+        });
+    return total.load(std::memory_order_relaxed);
 }
 
 }  // namespace nab::cpu

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "core/backend.h"
+#include "core/step_coefficients.h"
 #include "cpu/cpu_kernels.h"
 #include "cpu/thread_pool.h"
 #include "native_adabelief.h"
@@ -38,6 +40,10 @@ public:
     // tables keep their capacity from step to step: a steady training loop allocates nothing.
     void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
     void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
+    // Chunked over the pool like zero_gradients; each chunk counts on its own, the chunk
+    // totals are summed once per chunk (an exact integer sum, so any thread count agrees).
+    std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
+                                            const std::vector<GroupOptions>& groups) override;
 
     void set_thread_count(int thread_count) override;
     int thread_count() const noexcept override { return pool_->thread_count(); }
@@ -60,6 +66,13 @@ private:
     nab_simd_level simd_level_;
     std::vector<Chunk> chunks_;
     std::vector<StepTensor> step_tensors_;
+    // The last plan computed for each group during the current step.
+    struct CachedPlan {
+        std::int64_t step = -1;
+        TensorStepPlan plan{};
+        RangeKernel kernel = nullptr;
+    };
+    std::vector<CachedPlan> plans_;
 };
 
 // Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width.

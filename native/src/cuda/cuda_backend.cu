@@ -220,6 +220,33 @@ void CudaBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::
                "the fused zero-gradients kernel launch");
 }
 
+std::uint64_t CudaBackend::count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
+                                                     const std::vector<GroupOptions>& groups) {
+    // The count comes back to the host synchronously, which a stream being captured forbids.
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    use_device(device_ordinal_);
+    check_cuda(cudaStreamIsCapturing(stream_, &capture), "cudaStreamIsCapturing");
+    if (capture != cudaStreamCaptureStatusNone) {
+        fail(NAB_STATUS_INVALID_ARGUMENT,
+             "nab_optimizer_count_nonfinite_gradients waits for its result and cannot be captured in a CUDA graph; "
+             "call it outside the capture");
+    }
+    if (!tables_current_) update_tables(tensors, groups);
+    if (zero_launch_.entry_count == 0) return 0;
+    use_device(device_ordinal_);
+    nonfinite_count_.reserve(1);
+    check_cuda(cudaMemsetAsync(nonfinite_count_.data(), 0, sizeof(unsigned long long), stream_),
+               "cudaMemsetAsync of the non-finite counter");
+    check_cuda(launch_count_nonfinite(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
+                                      zero_launch_.block_count, nonfinite_count_.data(), stream_),
+               "the fused non-finite count kernel launch");
+    unsigned long long count = 0;
+    check_cuda(cudaMemcpyAsync(&count, nonfinite_count_.data(), sizeof count, cudaMemcpyDeviceToHost, stream_),
+               "download of the non-finite count");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after counting non-finite gradients");
+    return static_cast<std::uint64_t>(count);
+}
+
 void CudaBackend::learning_rate_changed(std::uint32_t group_id, double learning_rate) {
     if (!tables_current_) return;  // the next table upload carries it
     use_device(device_ordinal_);

@@ -45,6 +45,9 @@ public:
 
     void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
     void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
+    // One reduction launch over the zero-gradients table, then a synchronous copy of the count.
+    std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
+                                            const std::vector<GroupOptions>& groups) override;
 
     void validate_buffer(const float* data, const char* argument_name) override;
     void layout_changed() override { tables_current_ = false; }
@@ -81,6 +84,7 @@ private:
     DeviceArray<GroupOptions> group_table_;
     DeviceArray<std::int64_t> step_counts_;
     DeviceArray<TensorStepPlan> plans_;  // one per tensor table entry, written by each step
+    DeviceArray<unsigned long long> nonfinite_count_;  // the counter of count_nonfinite_gradients
     std::uint32_t step_count_size_ = 0;  // tensors whose counts live in step_counts_
 };
 

@@ -71,6 +71,13 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
                 update_block<L2, Square, KeepsMax, false, UpdateRule::Adaptive>(t, range, c);
             }
             break;
+        case UpdateRule::AdaptiveScaledRoot:
+            if (KeepsMax && plan.variant.denominator_from_max) {
+                update_block<L2, Square, KeepsMax, KeepsMax, UpdateRule::AdaptiveScaledRoot>(t, range, c);
+            } else {
+                update_block<L2, Square, KeepsMax, false, UpdateRule::AdaptiveScaledRoot>(t, range, c);
+            }
+            break;
         case UpdateRule::Sgd: update_block<L2, Square, KeepsMax, false, UpdateRule::Sgd>(t, range, c); break;
         case UpdateRule::None: update_block<L2, Square, KeepsMax, false, UpdateRule::None>(t, range, c); break;
     }
@@ -88,6 +95,41 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
             gradients[i] = 0.0f;
         }
     });
+}
+
+__device__ __forceinline__ unsigned is_nonfinite(float value) {
+    // All exponent bits set: NaN, +Inf or -Inf (an integer test, unaffected by fast-math).
+    return (__float_as_uint(value) & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
+}
+
+// Counts the non-finite gradient elements of the tensors in a zero-gradients layout: each
+// thread counts its elements, the block sums its threads (warp shuffles, then one warp over
+// the warps' totals) and adds its total to *total with one atomic.
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    count_nonfinite_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, unsigned long long* total) {
+    constexpr unsigned kWarpSize = 32;
+    constexpr unsigned kWarps = kThreadsPerBlock / kWarpSize;
+    __shared__ unsigned warp_totals[kWarps];
+    const DeviceTensor t = tensors[tensor_of_block(tensors, tensor_count, blockIdx.x)];
+    const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
+    unsigned found = 0;
+    for_each_thread_element(range, t.vectorized != 0, threadIdx.x, blockDim.x, [&](std::uint64_t i, unsigned width) {
+        if (width == kVectorWidth) {
+            const float4 g = *reinterpret_cast<const float4*>(t.gradients + i);
+            found += is_nonfinite(g.x) + is_nonfinite(g.y) + is_nonfinite(g.z) + is_nonfinite(g.w);
+        } else {
+            found += is_nonfinite(t.gradients[i]);
+        }
+    });
+    for (unsigned offset = kWarpSize / 2; offset > 0; offset /= 2) found += __shfl_down_sync(0xffffffffu, found, offset);
+    const unsigned lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+    if (lane == 0) warp_totals[warp] = found;
+    __syncthreads();
+    if (warp == 0) {
+        found = lane < kWarps ? warp_totals[lane] : 0u;
+        for (unsigned offset = kWarpSize / 2; offset > 0; offset /= 2) found += __shfl_down_sync(0xffffffffu, found, offset);
+        if (lane == 0 && found != 0) atomicAdd(total, static_cast<unsigned long long>(found));
+    }
 }
 
 template <bool L2, bool Square, bool KeepsMax>
@@ -121,6 +163,14 @@ cudaError_t launch_zero_gradients(const DeviceTensor* tensors, std::uint32_t ten
                                   cudaStream_t stream) {
     if (tensor_count == 0) return cudaSuccess;
     zero_kernel<<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(tensors, tensor_count);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_count_nonfinite(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
+                                  unsigned long long* total, cudaStream_t stream) {
+    if (tensor_count == 0) return cudaSuccess;
+    count_nonfinite_kernel<<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(tensors, tensor_count,
+                                                                                                  total);
     return cudaGetLastError();
 }
 

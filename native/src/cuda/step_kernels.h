@@ -34,4 +34,9 @@ cudaError_t launch_step(const LaunchVariant& variant, const DeviceTensor* tensor
 cudaError_t launch_zero_gradients(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
                                   cudaStream_t stream);
 
+// Adds the number of NaN and +-Inf gradient elements of every tensor in `tensors` (laid out
+// like the zero-gradients launch) to *total, a device counter the caller zeroed.
+cudaError_t launch_count_nonfinite(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
+                                  unsigned long long* total, cudaStream_t stream);
+
 }  // namespace nab::cuda

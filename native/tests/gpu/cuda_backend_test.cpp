@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "gpu/gpu_test_support.h"
 
@@ -128,6 +130,77 @@ TEST(CudaBackendTest, HostPointersAndBadOrdinalsAreRefusedAndNothingChanges) {
     EXPECT_EQ(count, 0u);
     EXPECT_EQ(nab_optimizer_set_thread_count(optimizer, 2), NAB_STATUS_INVALID_ARGUMENT);
     nab_optimizer_destroy(optimizer);
+}
+
+// nab_optimizer_count_nonfinite_gradients on the device (one reduction launch, the count copied
+// back): the same count as the host's, for aligned and misaligned gradients, tensors without
+// gradients skipped, nothing written, and 0 after zeroing.
+TEST(CudaBackendTest, CountsNonFiniteGradientsExactly) {
+    NAB_REQUIRE_CUDA_DEVICE();
+    nab_optimizer_config config;
+    check(nab_optimizer_config_init(&config), "config");
+    config.device_type = NAB_DEVICE_CUDA;
+    nab_optimizer* optimizer = nullptr;
+    check(nab_optimizer_create(&config, &optimizer), "create");
+    nab_group_options o;
+    check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
+    std::uint32_t group = 0, id = 0;
+    check(nab_optimizer_add_group(optimizer, &o, &group), "group");
+    std::uint64_t count = 0;
+    check(nab_optimizer_count_nonfinite_gradients(optimizer, &count), "count with no tensors");
+    EXPECT_EQ(count, 0u);
+
+    const std::vector<std::uint64_t> sizes = {1, 17, 1000, 70001, 16384 * 3 + 5};
+    std::vector<float*> buffers;
+    std::vector<std::vector<float>> host_gradients;
+    std::uint64_t expected = 0, in_tensor_3 = 0;
+    std::uint32_t state = 12345;
+    for (std::size_t t = 0; t < sizes.size(); ++t) {
+        const std::uint64_t misalignment = t % 2;  // odd tensors start one float past 16-byte alignment
+        float* parameters = nullptr;
+        float* gradients = nullptr;
+        check(nab_cuda_buffer_allocate(0, sizes[t] + 1, &parameters), "parameters");
+        check(nab_cuda_buffer_allocate(0, sizes[t] + 1, &gradients), "gradients");
+        buffers.push_back(parameters);
+        buffers.push_back(gradients);
+        std::vector<float> g(sizes[t]);
+        for (std::size_t i = 0; i < g.size(); ++i) {
+            state = state * 1664525u + 1013904223u;
+            const std::uint32_t draw = state >> 24;
+            g[i] = draw == 0 ? std::numeric_limits<float>::quiet_NaN()
+                   : draw == 1 ? std::numeric_limits<float>::infinity()
+                   : draw == 2 ? -std::numeric_limits<float>::infinity()
+                   : draw == 3 ? std::numeric_limits<float>::max()
+                               : static_cast<float>(state >> 8) * 1e-7f;
+            if (draw < 3) {
+                ++expected;
+                if (t == 3) ++in_tensor_3;
+            }
+        }
+        g.back() = std::numeric_limits<float>::quiet_NaN();
+        ++expected;
+        if (t == 3) ++in_tensor_3;
+        check(nab_cuda_copy_to_device(gradients + misalignment, g.data(), g.size()), "copy");
+        host_gradients.push_back(g);
+        nab_tensor_desc desc{sizeof desc, group, sizes[t], parameters + misalignment, gradients + misalignment};
+        check(nab_optimizer_add_tensor(optimizer, &desc, &id), "add tensor");
+    }
+    check(nab_optimizer_count_nonfinite_gradients(optimizer, &count), "count");
+    EXPECT_EQ(count, expected);
+    for (std::size_t t = 0; t < sizes.size(); ++t) {  // read-only
+        std::vector<float> back(sizes[t]);
+        check(nab_cuda_copy_to_host(back.data(), buffers[2 * t + 1] + t % 2, sizes[t]), "copy back");
+        EXPECT_EQ(std::memcmp(back.data(), host_gradients[t].data(), back.size() * sizeof(float)), 0) << t;
+    }
+    check(nab_optimizer_set_tensor_gradients(optimizer, 3, nullptr), "clear tensor 3");
+    check(nab_optimizer_count_nonfinite_gradients(optimizer, &count), "count without tensor 3");
+    EXPECT_EQ(count, expected - in_tensor_3);
+    check(nab_optimizer_zero_gradients(optimizer), "zero");
+    check(nab_optimizer_count_nonfinite_gradients(optimizer, &count), "count after zeroing");
+    EXPECT_EQ(count, 0u);
+    EXPECT_EQ(nab_optimizer_count_nonfinite_gradients(optimizer, nullptr), NAB_STATUS_INVALID_ARGUMENT);
+    nab_optimizer_destroy(optimizer);
+    for (float* b : buffers) nab_cuda_buffer_free(b);
 }
 
 }  // namespace

@@ -132,6 +132,20 @@ internal static class CheckpointFormat
     /// <summary>Parses and validates one group's options; throws <see cref="InvalidDataException"/> saying what is wrong.</summary>
     internal static AdaBeliefOptions OptionsFromJson(string json, string where)
     {
+        try
+        {
+            return ParseOptions(json, where);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A name or string whose escape decodes to a lone surrogate ("\ud800") parses as JSON
+            // but cannot be read as a string (found by CheckpointFuzzTests).
+            throw new InvalidDataException($"{where} holds an invalid string: {e.Message}", e);
+        }
+    }
+
+    private static AdaBeliefOptions ParseOptions(string json, string where)
+    {
         JsonDocument document;
         try
         {

@@ -119,8 +119,9 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_destroy(nint optimizer);
 
     /// <summary>
-    /// Sets the number of CPU worker threads (0 = one per logical core). Errors:
-    /// INVALID_ARGUMENT (null optimizer, negative count, a CUDA optimizer), BUSY, OUT_OF_MEMORY.
+    /// Sets the number of CPU worker threads (0 = one per logical core, at most 4096). Errors:
+    /// INVALID_ARGUMENT (null optimizer, a count outside 0..4096, a CUDA optimizer), BUSY,
+    /// OUT_OF_MEMORY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count)</remarks>
     [LibraryImport(LibraryName)]
@@ -244,7 +245,8 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_set_tensor_gradients(nint optimizer, uint tensor_id, float* gradients);
 
     /// <summary>
-    /// Sets a tensor's step count t (&gt;= 0), e.g. when restoring a checkpoint.
+    /// Sets a tensor's step count t (&gt;= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
+    /// cannot step further: nab_optimizer_step refuses it.)
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tensor_id, int64_t step)</remarks>
     [LibraryImport(LibraryName)]
@@ -277,9 +279,10 @@ internal static unsafe partial class NativeMethods
     /// Tensors with a null gradient are skipped entirely. A CPU optimizer returns when the step
     /// is done; a CUDA optimizer queues one fused launch (per distinct combination of the
     /// template switches amsgrad / square / L2 among the groups) on its stream and returns.
-    /// Errors: INVALID_ARGUMENT (null), BUSY, DEVICE_ERROR, OUT_OF_MEMORY (tables after a layout
+    /// Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose step count is already
+    /// INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR, OUT_OF_MEMORY (tables after a layout
     /// change). Non-finite gradients are not checked here: they propagate into that tensor's
-    /// state.
+    /// state (see nab_optimizer_count_nonfinite_gradients for the opt-in check).
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_step(nab_optimizer* optimizer)</remarks>
     [LibraryImport(LibraryName)]
@@ -294,6 +297,33 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nab_status nab_optimizer_zero_gradients(nint optimizer);
+
+    /// <summary>
+    /// The NaN/Inf policy's opt-in check: counts the elements of every registered (non-null)
+    /// gradient buffer that are NaN, +Inf or -Inf, in one fused read-only pass over all of them
+    /// (chunked across the worker threads on the CPU; one reduction launch on CUDA), and writes
+    /// the total to *out_count (0 means every gradient is finite). Nothing is written but
+    /// *out_count: no gradient, parameter, state array or step count changes.
+    ///
+    /// A step never checks its gradients itself (that would cost a second pass over memory on
+    /// every step): a non-finite gradient element turns that element's m, s (and s_max) and
+    /// parameter non-finite, and they stay so. A caller who cannot rule that out calls this
+    /// between computing the gradients and nab_optimizer_step, and skips the step (and zeroes the
+    /// gradients) when the count is not 0. Skipping steps automatically with dynamic loss scaling
+    /// is planned (the mixed-precision work), not part of this version.
+    ///
+    /// Cost: one read of every gradient byte (4 bytes per element, a seventh of a step's memory
+    /// traffic). Threading: as every call on an optimizer (BUSY if another thread is inside it).
+    /// A CUDA optimizer queues the reduction on its stream after the work queued before it and
+    /// waits for the result, so the call is synchronous there too; it cannot be captured in a
+    /// CUDA graph. Errors: INVALID_ARGUMENT (null optimizer or out_count), BUSY, DEVICE_ERROR,
+    /// OUT_OF_MEMORY (CUDA tables after a layout change), and INVALID_ARGUMENT for a CUDA stream
+    /// that is being captured; *out_count is left unchanged on error.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_count_nonfinite_gradients(nab_optimizer* optimizer, uint64_t* out_count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_count_nonfinite_gradients(nint optimizer, ulong* out_count);
 
     /// <summary>
     /// Waits until every step, zeroing and state transfer queued on this optimizer has finished
@@ -682,7 +712,7 @@ internal struct nab_optimizer_config
 
     /// <summary>
     /// Worker threads for the CPU step, including the caller's thread; 0 means one per
-    /// logical core. Default 0. Results are bit-identical for every thread count.
+    /// logical core; at most 4096. Default 0. Results are bit-identical for every thread count.
     /// </summary>
     /// <remarks>C: int32_t thread_count</remarks>
     public int thread_count;

@@ -11,9 +11,13 @@ public sealed record OptimizerConfig
 
     /// <summary>
     /// Worker threads for the CPU step, including the caller's thread; 0 means one per logical
-    /// core. Default 0. Results are bit-identical for every thread count.
+    /// core; at most <see cref="MaxThreadCount"/>. Default 0. Results are bit-identical for every
+    /// thread count.
     /// </summary>
     public int ThreadCount { get; init; }
+
+    /// <summary>The largest <see cref="ThreadCount"/> the native library accepts.</summary>
+    public const int MaxThreadCount = 4096;
 
     /// <summary>The CPU kernel's instruction-set level. Default <see cref="NativeAdaBelief.SimdLevel.Auto"/>.</summary>
     public SimdLevel SimdLevel { get; init; } = SimdLevel.Auto;
@@ -31,10 +35,10 @@ public sealed record OptimizerConfig
             throw new ArgumentOutOfRangeException(nameof(DeviceOrdinal), DeviceOrdinal,
                 $"OptimizerConfig.DeviceOrdinal = {DeviceOrdinal} is invalid: it must be >= 0, and 0 for the CPU.");
         }
-        if (ThreadCount < 0)
+        if (ThreadCount < 0 || ThreadCount > MaxThreadCount)
         {
             throw new ArgumentOutOfRangeException(nameof(ThreadCount), ThreadCount,
-                $"OptimizerConfig.ThreadCount = {ThreadCount} is invalid: it must be >= 0 (0 = one per logical core).");
+                $"OptimizerConfig.ThreadCount = {ThreadCount} is invalid: it must be between 0 (one per logical core) and {MaxThreadCount}.");
         }
         if (!Enum.IsDefined(SimdLevel))
         {
