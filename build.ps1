@@ -89,5 +89,10 @@ switch ($Command) {
     'build' { Build-Native; Build-DotNet }
     'test' { Build-Native; Test-Bindings; Test-Native; Build-DotNet; Test-DotNet; New-Package; Test-Package }
     'pack' { Build-Native; New-Package }
+    'demo' {
+        Build-Native
+        Step 'the demo: Fashion-MNIST with AdaBelief, Adam and SGD (see docs/demo.md)'
+        Invoke dotnet (@('run', '--project', (Join-Path $root 'src/NativeAdaBelief.Demo'), '-c', $config, '--', '--output', (Join-Path $root 'artifacts/demo')) + $args)
+    }
     default { throw "build.ps1 $Command is available through build.sh on Linux; on Windows it is not written yet." }
 }
