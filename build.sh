@@ -5,9 +5,11 @@
 #   ./build.sh native     configure + build the native library (Release), install to artifacts/install
 #   ./build.sh build      native + the .NET solution (Release)
 #   ./build.sh test       everything CI checks: bindings drift, native tests, sanitizers,
-#                         .NET tests, the NuGet package used by a separate consumer project
-#   ./build.sh bench      native micro-benchmark: fused step beside the memory-limit kernel
+#                         valgrind, 60 s of fuzzing, .NET tests, the NuGet package used by a consumer project
+#   ./build.sh bench      native + .NET benchmarks against the memory limit -> docs/benchmarks.md
+#                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
+#   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
 #   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
 #   ./build.sh demo       the main job (trains a model)
 set -euo pipefail
@@ -71,6 +73,71 @@ test_sanitized() {
     ctest --test-dir "$sanitize_dir" --output-on-failure -j "$jobs"
 }
 
+# ---- Reliability (docs/reliability.md): valgrind memcheck and the ABI fuzzer -------------------
+valgrind_dir="$root/build/valgrind"
+fuzz_dir="$root/build/fuzz"
+# The native tests valgrind runs: everything but the long numeric sweeps (the same code paths
+# as the rest, minutes under valgrind) and the timing-based BUSY race.
+valgrind_filter='Abi*:NonfiniteGradientsTest.*:ZeroGradientsTest.*:StateAccessTest.*:SimdTest.*:ThreadsTest.*'
+valgrind_filter+=':ReferenceTest.*:ReferenceEdgeTest.*:CudaLaunchLayoutTest.*'
+valgrind_filter+=':AllOptions/CombinationTest.MatchesReferenceEveryStep/*_Amsgrad_Rectify_Sgd_Optimized'
+valgrind_filter+='-AbiBusyTest.*:ThreadsTest.ThreadCountDoesNotChangeABit'
+
+# A plain RelWithDebInfo CPU build (no sanitizers) of the native tests and the fuzz-input replayer,
+# run under valgrind memcheck: no invalid access, no definite leak, or the run fails.
+test_valgrind() {
+  need valgrind "Install valgrind (Debian: apt-get install valgrind)."
+  step "native tests and the fuzz corpus under valgrind memcheck (RelWithDebInfo, CPU backend)"
+  cmake -S "$root" -B "$valgrind_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_CUDA=OFF -DNAB_BUILD_TESTS=ON \
+    -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build "$valgrind_dir" -j "$jobs" --target native_adabelief_tests nab_fuzz_replay
+  local memcheck=(valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 --quiet)
+  "${memcheck[@]}" "$valgrind_dir/native/tests/native_adabelief_tests" --gtest_brief=1 --gtest_filter="$valgrind_filter"
+  local log="$valgrind_dir/fuzz-replay.log"
+  if ! "${memcheck[@]}" "$valgrind_dir/native/tests/nab_fuzz_replay" "$root/native/fuzz/regressions" \
+    "$root/native/fuzz/corpus" >"$log" 2>&1; then
+    tail -n 40 "$log"
+    die "valgrind found an error replaying the fuzz inputs (full log: $log)"
+  fi
+  tail -n 1 "$log"
+}
+
+# The libFuzzer target native/fuzz/abi_fuzzer: arbitrary sequences of C ABI calls, checked against
+# a model of what the header promises, built with clang-14 under ASan + UBSan (CPU backend).
+build_fuzzer() {
+  need clang++-14 "Install clang 14 and its runtimes (Debian: apt-get install clang-14 libclang-rt-14-dev)."
+  step "ABI fuzzer (clang-14: libFuzzer, ASan, UBSan; CPU backend) -> $fuzz_dir"
+  CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_FUZZ=ON \
+    -DNAB_CUDA=OFF -DNAB_BUILD_TESTS=OFF -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build "$fuzz_dir" -j "$jobs" --target abi_fuzzer
+}
+
+# run_fuzzer SECONDS [fresh]: replays every regression input, then fuzzes for SECONDS starting from
+# the committed corpus (native/fuzz/corpus). New inputs go to build/fuzz/corpus ("fresh": emptied
+# first), crashes to build/fuzz/artifacts.
+run_fuzzer() {
+  local seconds="$1" fresh="${2:-}"
+  local fuzzer="$fuzz_dir/native/fuzz/abi_fuzzer" work="$fuzz_dir/corpus" artifacts="$fuzz_dir/artifacts"
+  local log="$fuzz_dir/fuzz.log"
+  [ -z "$fresh" ] || rm -rf "$work"
+  mkdir -p "$work" "$artifacts"
+  step "ABI fuzzer: the regression inputs (native/fuzz/regressions), then ${seconds}s of fuzzing"
+  local regressions=("$root"/native/fuzz/regressions/*)
+  if [ -e "${regressions[0]}" ] && ! "$fuzzer" "${regressions[@]}" >"$log" 2>&1; then
+    tail -n 40 "$log"
+    die "a regression input of native/fuzz/regressions fails again (log: $log)"
+  fi
+  if ! "$fuzzer" "$work" "$root/native/fuzz/corpus" -max_total_time="$seconds" -timeout=30 -max_len=2048 \
+    -len_control=10 -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1; then
+    tail -n 60 "$log"
+    die "the fuzzer found a failure: $(ls -t "$artifacts" | head -n 1) in $artifacts (log: $log). Replay it with
+  NAB_FUZZ_TRACE=1 $fuzzer <file>, fix it, and add the file to native/fuzz/regressions."
+  fi
+  grep -E '^(stat::|Done|INFO: seed corpus)' "$log" || true
+  echo "corpus: $(ls "$work" | wc -l) inputs in $work (merge what is new into the committed corpus with:"
+  echo "  $fuzzer -merge=1 -use_counters=0 $root/native/fuzz/corpus $work)"
+}
+
 check_bindings() {
   step "generated bindings match native/include/native_adabelief.h"
   need clang-14 "Install clang 14 (Debian: apt-get install clang-14); the bindings generator reads the header through clang's AST."
@@ -107,9 +174,91 @@ test_package() {
   env -u NATIVE_ADABELIEF_LIBRARY dotnet run --project "$consumer" -c Release --no-build -- --expect-missing-library
 }
 
+# ./build.sh bench [--quick] [extra Google Benchmark flags]: the native micro-benchmark, then the
+# BenchmarkDotNet suite (tests/NativeAdaBelief.Benchmarks), which writes the report from both
+# runs' JSON: docs/benchmarks.md (full), artifacts/bench/quick/benchmarks.md (--quick).
 run_bench() {
+  local mode=full
+  local native_flags=()
+  for arg in "$@"; do
+    case "$arg" in
+      --quick) mode=quick ;;
+      *) native_flags+=("$arg") ;;
+    esac
+  done
+  local out_dir="$root/artifacts/bench/$mode"
+  local report="$root/docs/benchmarks.md"
+  [ "$mode" = full ] || report="$out_dir/benchmarks.md"
+  if [ "$mode" = quick ]; then
+    native_flags=(--benchmark_filter='params:1048576/' --benchmark_min_time=0.1 "${native_flags[@]}")
+  fi
+  mkdir -p "$out_dir"
+  step "native benchmarks and the memory-limit library (nab_streaming_limit)"
+  cmake --build "$release_dir" -j "$jobs" --target native_adabelief_benchmarks nab_streaming_limit
   step "native micro-benchmark (fused step vs streaming limit, same run)"
-  "$release_dir/native/benchmarks/native_adabelief_benchmarks" "$@"
+  "$release_dir/native/benchmarks/native_adabelief_benchmarks" --benchmark_out="$out_dir/native.json" \
+    --benchmark_out_format=json "${native_flags[@]}"
+  step ".NET benchmarks ($mode): ours vs the limit kernel and managed versions -> $report"
+  dotnet build "$root/tests/NativeAdaBelief.Benchmarks" -c Release -m:1 -nologo -v:quiet
+  dotnet "$root/tests/NativeAdaBelief.Benchmarks/bin/Release/net10.0/NativeAdaBelief.Benchmarks.dll" \
+    --mode "$mode" --native-json "$out_dir/native.json" --artifacts "$out_dir" --out "$report"
+}
+
+# The BenchmarkDotNet suite in its smoke mode (smallest workloads, two iterations, no
+# thresholds), so that it keeps building and running; the report goes to artifacts/bench/smoke.
+smoke_bench() {
+  step ".NET benchmarks, smoke mode (runs them; judges nothing)"
+  dotnet "$root/tests/NativeAdaBelief.Benchmarks/bin/Release/net10.0/NativeAdaBelief.Benchmarks.dll" --mode smoke
+}
+
+# The demo's prerequisites: Fashion-MNIST from Debian's dataset-fashion-mnist package (the IDX
+# files under /usr/share/datasets/fashion-mnist; FASHION_MNIST_DIR may point elsewhere) and a
+# font for the plots' text (fonts-dejavu-core). Installed with apt-get when run as root.
+demo_prerequisites() {
+  local missing=()
+  if [ -z "${FASHION_MNIST_DIR:-}" ] && [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    missing+=(dataset-fashion-mnist)
+  fi
+  if [ -z "$(find /usr/share/fonts -name '*.ttf' -print -quit 2>/dev/null)" ]; then
+    missing+=(fonts-dejavu-core)
+  fi
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing the demo's Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      || { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+  else
+    die "the demo needs Debian's ${missing[*]}: sudo apt-get install ${missing[*]} (or set FASHION_MNIST_DIR to a folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz)."
+  fi
+}
+
+demo_dll="$root/src/NativeAdaBelief.Demo/bin/Release/net10.0/NativeAdaBelief.Demo.dll"
+
+# ./build.sh demo [options]: trains the MLP with AdaBelief, Adam and SGD (--help lists the
+# options); plots and results go to artifacts/demo unless --output says otherwise.
+run_demo() {
+  demo_prerequisites
+  step "demo: MLP 784-256-128-10 on Fashion-MNIST, AdaBelief vs Adam vs SGD (src/NativeAdaBelief.Demo)"
+  dotnet build "$root/src/NativeAdaBelief.Demo" -c Release -m:1 -nologo -v:quiet
+  local output=(--output "$root/artifacts/demo")
+  for arg in "$@"; do
+    case "$arg" in --output|--output=*|-o) output=() ;; esac
+  done
+  dotnet "$demo_dll" "${output[@]}" "$@"
+}
+
+# The demo in quick mode (a slice of the data, one short epoch, every plot), so the main job
+# cannot rot; its files go to artifacts/demo-quick.
+quick_demo() {
+  demo_prerequisites
+  step "demo, quick mode: a slice of Fashion-MNIST, one epoch, plots -> artifacts/demo-quick"
+  local out="$root/artifacts/demo-quick"
+  rm -rf "$out"
+  dotnet "$demo_dll" --quick --output "$out"
+  for file in training-loss.png test-accuracy.png paths-beale.png paths-rosenbrock.png results.md; do
+    [ -s "$out/$file" ] || die "the quick demo did not write $out/$file"
+  done
 }
 
 case "${1:-}" in
@@ -125,8 +274,13 @@ case "${1:-}" in
     check_bindings
     test_native
     test_sanitized
+    test_valgrind
+    build_fuzzer
+    run_fuzzer 60 fresh
     build_dotnet
     test_dotnet
+    quick_demo
+    smoke_bench
     pack
     test_package
     ;;
@@ -141,13 +295,19 @@ case "${1:-}" in
     dotnet publish "$root/tools/gpu/NativeAdaBelief.GpuCheck" -c Release -r linux-x64 --self-contained \
       -p:PublishTrimmed=true -o "$root/artifacts/gpu-check" -nologo -v:quiet
     ;;
+  fuzz)
+    build_fuzzer
+    run_fuzzer "${2:-300}"
+    ;;
   bench)
     shift
     build_native
     run_bench "$@"
     ;;
   demo)
-    die "the demo is not written yet (see the open issue 'The main job'); './build.sh test' runs everything that exists."
+    shift
+    build_native
+    run_demo "$@"
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
