@@ -84,28 +84,8 @@ public sealed class ParameterGroup
     /// <returns>The registered tensor.</returns>
     /// <exception cref="ArgumentException">The lengths differ, or the buffers are the same memory.</exception>
     /// <exception cref="ObjectDisposedException">A buffer or the optimizer was disposed.</exception>
-    public unsafe OptimizerTensor AddTensor(NativeBuffer parameters, NativeBuffer? gradients = null)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* p = TensorMemory.From(parameters, -1, nameof(parameters), out MemoryKeepAlive keepP);
-        float* g = null;
-        MemoryKeepAlive keepG = MemoryKeepAlive.None;
-        if (gradients is not null)
-        {
-            try
-            {
-                g = TensorMemory.From(gradients, parameters.Length, nameof(gradients), out keepG);
-            }
-            catch
-            {
-                keepP.Release();
-                throw;
-            }
-        }
-        // From here on Optimizer.AddTensor owns both keep-alives (and releases them on failure).
-        return Optimizer.AddTensor(this, p, g, parameters.Length, keepP, keepG);
-    }
+    public unsafe OptimizerTensor AddTensor(NativeBuffer parameters, NativeBuffer? gradients = null) =>
+        AddBuffers(parameters, gradients, parameters?.Length ?? 0, TensorMemory.From);
 
     /// <summary>
     /// Registers a tensor whose parameters (and gradients) live in <see cref="CudaBuffer"/>s, for
@@ -117,28 +97,8 @@ public sealed class ParameterGroup
     /// <returns>The registered tensor.</returns>
     /// <exception cref="ArgumentException">The lengths differ, the buffers overlap, or they are not memory of the optimizer's device.</exception>
     /// <exception cref="ObjectDisposedException">A buffer or the optimizer was disposed.</exception>
-    public unsafe OptimizerTensor AddTensor(CudaBuffer parameters, CudaBuffer? gradients = null)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* p = TensorMemory.From(parameters, -1, nameof(parameters), out MemoryKeepAlive keepP);
-        float* g = null;
-        MemoryKeepAlive keepG = MemoryKeepAlive.None;
-        if (gradients is not null)
-        {
-            try
-            {
-                g = TensorMemory.From(gradients, parameters.Length, nameof(gradients), out keepG);
-            }
-            catch
-            {
-                keepP.Release();
-                throw;
-            }
-        }
-        // From here on Optimizer.AddTensor owns both keep-alives (and releases them on failure).
-        return Optimizer.AddTensor(this, p, g, parameters.Length, keepP, keepG);
-    }
+    public unsafe OptimizerTensor AddTensor(CudaBuffer parameters, CudaBuffer? gradients = null) =>
+        AddBuffers(parameters, gradients, parameters?.Length ?? 0, TensorMemory.From);
 
     /// <summary>
     /// Registers a tensor in managed memory (an array, or any <see cref="Memory{T}"/>). The memory
@@ -195,4 +155,32 @@ public sealed class ParameterGroup
         AddTensor((float*)parameters, (float*)gradients, length);
 
     internal void AddTensorInternal(OptimizerTensor tensor) => _tensors.Add(tensor);
+
+    /// <summary>Takes a buffer's address and a reference that keeps it alive (see <see cref="TensorMemory"/>).</summary>
+    private unsafe delegate float* BufferAddress<TBuffer>(TBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive);
+
+    /// <summary>Registers library-allocated buffers (host or device), releasing what it took on failure.</summary>
+    private unsafe OptimizerTensor AddBuffers<TBuffer>(TBuffer parameters, TBuffer? gradients, long length, BufferAddress<TBuffer> address)
+        where TBuffer : class
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        float* p = address(parameters, -1, nameof(parameters), out MemoryKeepAlive keepP);
+        float* g = null;
+        MemoryKeepAlive keepG = MemoryKeepAlive.None;
+        if (gradients is not null)
+        {
+            try
+            {
+                g = address(gradients, length, nameof(gradients), out keepG);
+            }
+            catch
+            {
+                keepP.Release();
+                throw;
+            }
+        }
+        // From here on Optimizer.AddTensor owns both keep-alives (and releases them on failure).
+        return Optimizer.AddTensor(this, p, g, length, keepP, keepG);
+    }
 }
