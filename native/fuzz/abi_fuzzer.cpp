@@ -649,7 +649,7 @@ private:
         } else if (gradient_choice < 232 && desc.parameters != nullptr) {
             // Inside the parameters' range: must be refused as overlapping (when the count covers it).
             const std::size_t shift = static_cast<std::size_t>(in_.below(parameter_room));
-            desc.gradients = desc.parameters + shift;
+            desc.gradients = static_cast<float*>(desc.parameters) + shift;
             gradient_room = parameter_room - shift;
         }
         std::size_t room = desc.parameters != nullptr ? parameter_room : 1;
@@ -675,7 +675,8 @@ private:
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (desc.group_id >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
-        } else if (overlaps(desc.parameters, desc.gradients, desc.element_count)) {
+        } else if (overlaps(static_cast<const float*>(desc.parameters), static_cast<const float*>(desc.gradients),
+                            desc.element_count)) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (desc.element_count >= kUnallocatableCount) {
             expected = NAB_STATUS_OUT_OF_MEMORY;
@@ -694,8 +695,8 @@ private:
         ModelTensor t;
         t.group = desc.group_id;
         t.count = desc.element_count;
-        t.parameters = desc.parameters;
-        t.gradients = desc.gradients;
+        t.parameters = static_cast<float*>(desc.parameters);
+        t.gradients = static_cast<float*>(desc.gradients);
         t.has_max = o.groups[desc.group_id].amsgrad == 1;
         o.tensors.push_back(t);
     }

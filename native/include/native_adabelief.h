@@ -21,6 +21,9 @@
  *    concurrent call on the same optimizer is refused with NAB_STATUS_BUSY rather than
  *    corrupting state. Different optimizers are fully independent. The library itself runs
  *    a step on its own worker threads (see thread_count).
+ *  - Element types: parameters and gradients may each be float32, float16 or bfloat16
+ *    (nab_dtype); the optimizer's state (m, s, s_max, master copies) is always float32 and all
+ *    arithmetic is float32. Narrowing to 16 bits rounds to nearest, ties to even.
  *  - Ids: groups and tensors get dense ids 0, 1, 2, ... in the order they are added, per
  *    optimizer. Nothing is ever removed.
  *
@@ -49,7 +52,7 @@ extern "C" {
 /* The ABI version. A caller compares nab_get_abi_version() with the value it was built
  * against and refuses to run on a mismatch; it changes whenever a declaration here changes
  * incompatibly. */
-#define NAB_ABI_VERSION 1
+#define NAB_ABI_VERSION 2
 
 /* Outcome of every call. */
 typedef enum nab_status {
@@ -108,8 +111,22 @@ typedef enum nab_state_kind {
     /* s: EMA of the squared residual (or squared gradient). */
     NAB_STATE_SECOND_MOMENT = 1,
     /* s_max: running maximum of s; exists only once the tensor's group has had amsgrad on. */
-    NAB_STATE_MAX_SECOND_MOMENT = 2
+    NAB_STATE_MAX_SECOND_MOMENT = 2,
+    /* The float32 master copy of a 16-bit parameter tensor; exists only for tensors added
+     * with master_parameters = 1. The step updates it and writes its rounding into the
+     * caller's 16-bit parameters. */
+    NAB_STATE_MASTER_PARAMETERS = 3
 } nab_state_kind;
+
+/* Element type of a caller's parameter or gradient buffer. */
+typedef enum nab_dtype {
+    /* IEEE-754 binary32 (4 bytes). */
+    NAB_DTYPE_FLOAT32 = 0,
+    /* IEEE-754 binary16 (2 bytes): 5 exponent bits, 10 mantissa bits; largest finite 65504. */
+    NAB_DTYPE_FLOAT16 = 1,
+    /* bfloat16 (2 bytes): the upper half of a float32; float32's range, 7 mantissa bits. */
+    NAB_DTYPE_BFLOAT16 = 2
+} nab_dtype;
 
 /* Where an optimizer keeps its state and runs its step. */
 typedef enum nab_device_type {
@@ -189,16 +206,28 @@ typedef struct nab_tensor_desc {
     uint32_t struct_size;
     /* The group whose hyper-parameters apply. */
     uint32_t group_id;
-    /* Number of float32 elements; at least 1. */
+    /* Number of elements; at least 1. */
     uint64_t element_count;
-    /* element_count floats, read and written by every step. Owned by the caller; must stay
-     * valid until replaced or the optimizer is destroyed. Not null. */
-    float* parameters;
-    /* element_count floats, read by every step, written only by
+    /* element_count elements of parameter_dtype, read and written by every step. Owned by the
+     * caller; must stay valid until replaced or the optimizer is destroyed. Not null. */
+    void* parameters;
+    /* element_count elements of gradient_dtype, read by every step, written only by
      * nab_optimizer_zero_gradients. Owned by the caller. Null means "no gradient": the tensor
      * is skipped by the step (no decay, no moment update, step count unchanged). Must not
      * overlap parameters. */
-    float* gradients;
+    void* gradients;
+    /* nab_dtype of parameters. Default (0) NAB_DTYPE_FLOAT32. */
+    int32_t parameter_dtype;
+    /* nab_dtype of gradients. Default (0) NAB_DTYPE_FLOAT32. */
+    int32_t gradient_dtype;
+    /* Boolean; only with 16-bit parameters. 1: the optimizer keeps a float32 master copy
+     * (NAB_STATE_MASTER_PARAMETERS, initialised from the parameters when the tensor is
+     * added); each step updates the master copy and writes its rounding to nearest even into
+     * the parameters, so small updates accumulate instead of being rounded away. 0: the step
+     * widens the 16-bit parameters, updates them in float32 and rounds them back. */
+    int32_t master_parameters;
+    /* Must be 0. */
+    int32_t reserved;
 } nab_tensor_desc;
 
 /* What an optimizer knows about one tensor. */
@@ -215,7 +244,68 @@ typedef struct nab_tensor_info {
     int32_t has_max_second_moment;
     /* 1 when a gradient pointer is currently registered, else 0. */
     int32_t has_gradients;
+    /* nab_dtype of the parameters. */
+    int32_t parameter_dtype;
+    /* nab_dtype of the gradients. */
+    int32_t gradient_dtype;
+    /* 1 when the optimizer keeps a float32 master copy of the parameters, else 0. */
+    int32_t has_master_parameters;
+    /* Always 0. */
+    int32_t reserved;
 } nab_tensor_info;
+
+/* What every step does to the gradients before the update: loss-scale removal, the
+ * non-finite check with skipping, clipping by the global L2 norm. Fill with
+ * nab_step_options_init() and set with nab_optimizer_set_step_options(); they stay in force
+ * for every later step. Valid: inverse_gradient_scale finite and > 0; max_gradient_norm
+ * finite and >= 0; booleans 0 or 1; reserved 0.
+ *
+ * With any of skip_nonfinite, max_gradient_norm > 0 or compute_gradient_norm on, each step
+ * first makes one fused read-only pass over every registered gradient (4 bytes per float32
+ * element, 2 per 16-bit one) that counts the non-finite elements and sums the squares in
+ * double, in an order fixed by the tensor sizes (so the result does not depend on threads). */
+typedef struct nab_step_options {
+    /* sizeof(nab_step_options) as compiled by the caller. */
+    uint32_t struct_size;
+    /* 1: when any registered gradient holds a NaN or +-Inf, skip the whole step: no
+     * parameter, state array or step count changes (the report says so). Default 0. */
+    int32_t skip_nonfinite;
+    /* Every gradient element is multiplied by this inside the step (1 / loss scale with
+     * mixed-precision loss scaling). The caller's gradient buffers are never written.
+     * Default 1. */
+    double inverse_gradient_scale;
+    /* > 0: clip by the global L2 norm over all registered gradients, as PyTorch's
+     * clip_grad_norm_: with norm = inverse_gradient_scale * ||g||, gradients are multiplied by
+     * min(1, max_gradient_norm / (norm + 1e-6)). 0: no clipping. Default 0. */
+    double max_gradient_norm;
+    /* 1: compute the norm for the report even when not clipping. Default 0. */
+    int32_t compute_gradient_norm;
+    /* Must be 0. */
+    int32_t reserved;
+} nab_step_options;
+
+/* What the last nab_optimizer_step did with the gradients. */
+typedef struct nab_step_report {
+    /* sizeof(nab_step_report) as compiled by the caller (set before the call). */
+    uint32_t struct_size;
+    /* 1 when the step made the gradient pass (any check or norm requested), else 0. */
+    int32_t gradients_checked;
+    /* 1 when the step was skipped because of non-finite gradients (skip_nonfinite), else 0. */
+    int32_t skipped;
+    /* Always 0. */
+    int32_t reserved;
+    /* NaN, +Inf and -Inf gradient elements found (0 when not checked). */
+    uint64_t nonfinite_count;
+    /* The global L2 norm of the gradients after the inverse scale, before clipping (NaN when
+     * not checked; non-finite when a gradient is). */
+    double gradient_norm;
+    /* The factor every gradient element was multiplied by: inverse_gradient_scale times the
+     * clipping coefficient (as computed in double; the step applies it rounded to float32). */
+    double gradient_scale;
+    /* Number of steps this optimizer has run, skipped ones included. */
+    uint64_t step_calls;
+} nab_step_report;
+
 
 /* An optimizer: its groups, tensors, state (m, s, s_max, step counts) and worker threads. */
 typedef struct nab_optimizer nab_optimizer;
@@ -338,15 +428,18 @@ NAB_API nab_status nab_optimizer_get_tensor_count(nab_optimizer* optimizer, uint
 NAB_API nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tensor_id,
                                                  nab_tensor_info* out_info);
 
-/* Points a tensor at a new parameter buffer (same element count; not null; not overlapping
- * the gradients). Errors: INVALID_ARGUMENT, NOT_FOUND, BUSY. */
+/* Points a tensor at a new parameter buffer (same element count and dtype as registered; not
+ * null; not overlapping the gradients). A master copy, if any, is kept as it is (write
+ * NAB_STATE_MASTER_PARAMETERS to load new values into it). Errors: INVALID_ARGUMENT,
+ * NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id,
-                                                       float* parameters);
+                                                       void* parameters);
 
-/* Points a tensor at a new gradient buffer (not overlapping the parameters), or null to skip
- * the tensor in later steps. Errors: INVALID_ARGUMENT, NOT_FOUND, BUSY. */
+/* Points a tensor at a new gradient buffer (same dtype as registered; not overlapping the
+ * parameters), or null to skip the tensor in later steps. Errors: INVALID_ARGUMENT,
+ * NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id,
-                                                      float* gradients);
+                                                      void* gradients);
 
 /* Sets a tensor's step count t (>= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
  * cannot step further: nab_optimizer_step refuses it.) */
@@ -355,13 +448,15 @@ NAB_API nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint3
 
 /* Copies element_count floats of one state array (nab_state_kind) into destination, which
  * the caller owns. element_count must equal the tensor's. Errors: INVALID_ARGUMENT (null,
- * wrong count, unknown kind, s_max that does not exist), NOT_FOUND, BUSY. */
+ * wrong count, unknown kind, an s_max or master copy that does not exist), NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id,
                                             int32_t state_kind, float* destination,
                                             uint64_t element_count);
 
 /* Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
- * writing s_max to a tensor that has none allocates it. */
+ * writing s_max to a tensor that has none allocates it. Writing the master copy changes only
+ * the master copy (the 16-bit parameters follow at the next step); a tensor without one
+ * refuses it. */
 NAB_API nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_id,
                                              int32_t state_kind, const float* source,
                                              uint64_t element_count);
@@ -371,19 +466,42 @@ NAB_API nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t 
  * ------------------------------------------------------------------------------------- */
 
 /* Advances every tensor of every group that has a gradient by one step, in one fused pass
- * over all of them (chunked across the worker threads). Per tensor: weight decay, moments,
- * step count t+1, parameter update, exactly as the group's compatibility mode specifies.
- * Tensors with a null gradient are skipped entirely. A CPU optimizer returns when the step
- * is done; a CUDA optimizer queues one fused launch (per distinct combination of the
- * template switches amsgrad / square / L2 among the groups) on its stream and returns.
- * Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose step count is already
- * INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR, OUT_OF_MEMORY (tables after a layout
- * change). Non-finite gradients are not checked here: they propagate into that tensor's
- * state (see nab_optimizer_count_nonfinite_gradients for the opt-in check). */
+ * over all of them (chunked across the worker threads). Per tensor: gradient scaling (see
+ * nab_step_options), weight decay, moments, step count t+1, parameter update, exactly as the
+ * group's compatibility mode specifies. Tensors with a null gradient are skipped entirely.
+ * When the step options ask for it, a fused gradient pass comes first (see nab_step_options)
+ * and the step may be skipped as a whole. A CPU optimizer returns when the step is done; a
+ * CUDA optimizer queues the gradient pass (if any), one planning launch and one fused launch
+ * (per distinct combination of the template switches amsgrad / square / L2 among the groups)
+ * on its stream and returns: the skip decision and the clipping factor stay on the device,
+ * nothing waits for the host. Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose
+ * step count is already INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR,
+ * OUT_OF_MEMORY (tables after a layout change). Without skip_nonfinite, a non-finite
+ * gradient propagates into that tensor's state. */
 NAB_API nab_status nab_optimizer_step(nab_optimizer* optimizer);
 
-/* Sets every registered (non-null) gradient buffer to zero in one fused pass (one launch on
- * CUDA). Errors: as nab_optimizer_step. */
+/* Fills *options with the defaults (nothing checked, scale 1, no clipping) and sets
+ * struct_size. Thread-safe. Errors: INVALID_ARGUMENT for a null options. */
+NAB_API nab_status nab_step_options_init(nab_step_options* options);
+
+/* Sets the step options every later step uses (copied). On CUDA the new values are queued on
+ * the stream, so a replayed CUDA graph sees them as it sees a new learning rate. Errors:
+ * INVALID_ARGUMENT naming the first invalid field and its value, BUSY, DEVICE_ERROR. */
+NAB_API nab_status nab_optimizer_set_step_options(nab_optimizer* optimizer, const nab_step_options* options);
+
+/* Copies the step options in force into *out_options (whose struct_size the caller sets). */
+NAB_API nab_status nab_optimizer_get_step_options(nab_optimizer* optimizer, nab_step_options* out_options);
+
+/* Describes what the last step did with the gradients (*out_report's struct_size set by the
+ * caller). Before any step: nothing checked, not skipped, scale 1, step_calls 0. A CUDA
+ * optimizer waits for its stream and copies the report from the device (this is the one
+ * host synchronisation of a loss-scaled CUDA loop; a caller that does not need the report
+ * every step calls this less often). Errors: INVALID_ARGUMENT, BUSY, DEVICE_ERROR, and
+ * INVALID_ARGUMENT for a CUDA stream that is being captured. */
+NAB_API nab_status nab_optimizer_get_last_step_report(nab_optimizer* optimizer, nab_step_report* out_report);
+
+/* Sets every registered (non-null) gradient buffer to zero (all bits 0, any dtype) in one
+ * fused pass (one launch on CUDA). Errors: as nab_optimizer_step. */
 NAB_API nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer);
 
 /* The NaN/Inf policy's opt-in check: counts the elements of every registered (non-null)
@@ -392,15 +510,13 @@ NAB_API nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer);
  * the total to *out_count (0 means every gradient is finite). Nothing is written but
  * *out_count: no gradient, parameter, state array or step count changes.
  *
- * A step never checks its gradients itself (that would cost a second pass over memory on
- * every step): a non-finite gradient element turns that element's m, s (and s_max) and
- * parameter non-finite, and they stay so. A caller who cannot rule that out calls this
- * between computing the gradients and nab_optimizer_step, and skips the step (and zeroes the
- * gradients) when the count is not 0. Skipping steps automatically with dynamic loss scaling
- * is planned (the mixed-precision work), not part of this version.
+ * A step checks its gradients only when its step options ask for it (skip_nonfinite, which
+ * does this count fused with the step and skips automatically, without a host round trip on
+ * CUDA); otherwise a non-finite gradient element turns that element's m, s (and s_max) and
+ * parameter non-finite. This function is the stand-alone check for callers that decide
+ * themselves.
  *
- * Cost: one read of every gradient byte (4 bytes per element, a seventh of a step's memory
- * traffic). Threading: as every call on an optimizer (BUSY if another thread is inside it).
+ * Cost: one read of every gradient byte (4 or 2 bytes per element). Threading: as every call on an optimizer (BUSY if another thread is inside it).
  * A CUDA optimizer queues the reduction on its stream after the work queued before it and
  * waits for the result, so the call is synchronous there too; it cannot be captured in a
  * CUDA graph. Errors: INVALID_ARGUMENT (null optimizer or out_count), BUSY, DEVICE_ERROR,
@@ -446,8 +562,16 @@ NAB_API nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void*
  * such device), OUT_OF_MEMORY, UNSUPPORTED (no CUDA in this build), DEVICE_ERROR. */
 NAB_API nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_count, float** out_data);
 
-/* Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device. */
-NAB_API nab_status nab_cuda_buffer_free(float* data);
+/* Allocates element_count zeroed elements of `dtype` (nab_dtype) of device memory on
+ * device_ordinal, for 16-bit parameters and gradients; *out_data owns it until
+ * nab_cuda_buffer_free. Errors as nab_cuda_buffer_allocate, and INVALID_ARGUMENT for an
+ * unknown dtype. */
+NAB_API nab_status nab_cuda_buffer_allocate_typed(int32_t device_ordinal, int32_t dtype, uint64_t element_count,
+                                                  void** out_data);
+
+/* Frees a buffer from nab_cuda_buffer_allocate or nab_cuda_buffer_allocate_typed (null
+ * accepted). Waits for the device. */
+NAB_API nab_status nab_cuda_buffer_free(void* data);
 
 /* Copies element_count floats from host memory to device memory, synchronously. */
 NAB_API nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_source,
@@ -457,8 +581,17 @@ NAB_API nab_status nab_cuda_copy_to_device(float* device_destination, const floa
 NAB_API nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_source,
                                          uint64_t element_count);
 
+/* Copies byte_count bytes (any element type) from host memory to device memory,
+ * synchronously. Errors: INVALID_ARGUMENT (null, zero count), UNSUPPORTED, DEVICE_ERROR. */
+NAB_API nab_status nab_cuda_copy_bytes_to_device(void* device_destination, const void* host_source,
+                                                 uint64_t byte_count);
+
+/* Copies byte_count bytes from device memory to host memory, synchronously. */
+NAB_API nab_status nab_cuda_copy_bytes_to_host(void* host_destination, const void* device_source,
+                                               uint64_t byte_count);
+
 /* ---------------------------------------------------------------------------------------
- * Native buffers: 64-byte aligned float arrays for callers without their own allocator.
+ * Native buffers: 64-byte aligned arrays for callers without their own allocator.
  * ------------------------------------------------------------------------------------- */
 
 /* Allocates element_count zeroed floats, 64-byte aligned; *out_data owns them until
@@ -466,9 +599,15 @@ NAB_API nab_status nab_cuda_copy_to_host(float* host_destination, const float* d
  * OUT_OF_MEMORY. */
 NAB_API nab_status nab_buffer_allocate(uint64_t element_count, float** out_data);
 
-/* Frees a buffer from nab_buffer_allocate (null accepted). Thread-safe. The buffer must not
- * be registered with a live optimizer that will still step it. */
-NAB_API nab_status nab_buffer_free(float* data);
+/* Allocates element_count zeroed elements of `dtype` (nab_dtype), 64-byte aligned, for 16-bit
+ * parameters and gradients; *out_data owns them until nab_buffer_free. Errors as
+ * nab_buffer_allocate, and INVALID_ARGUMENT for an unknown dtype. */
+NAB_API nab_status nab_buffer_allocate_typed(int32_t dtype, uint64_t element_count, void** out_data);
+
+/* Frees a buffer from nab_buffer_allocate or nab_buffer_allocate_typed (null accepted).
+ * Thread-safe. The buffer must not be registered with a live optimizer that will still step
+ * it. */
+NAB_API nab_status nab_buffer_free(void* data);
 
 /* Bytes of host memory this library currently holds in state arrays and native buffers
  * (device memory is not counted). Thread-safe. For leak checks: it returns to its earlier value when everything

@@ -493,10 +493,13 @@ TEST_F(AbiErrorsTest, ReadAndWriteStateRefuseBadArguments) {
             EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "element_count", integer_texts(static_cast<long long>(n)),
                            call(opt(), 0, NAB_STATE_SECOND_MOMENT, buffer.data(), n));
         }
-        for (int32_t kind : {3, -1, 100}) {
+        for (int32_t kind : {4, -1, 100}) {
             EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "state_kind", integer_texts(kind),
                            call(opt(), 0, kind, buffer.data(), 37));
         }
+        // A float32 tensor has no master copy to read or write.
+        EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "state_kind", integer_texts(3),
+                       call(opt(), 0, NAB_STATE_MASTER_PARAMETERS, buffer.data(), 37));
         for (uint32_t t : {3u, 0xFFFFFFFFu}) {
             EXPECT_REFUSED(NAB_STATUS_NOT_FOUND, "tensor_id", integer_texts(t),
                            call(opt(), t, NAB_STATE_FIRST_MOMENT, buffer.data(), 37));

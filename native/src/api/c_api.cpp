@@ -131,12 +131,30 @@ nab_simd_level check_simd_level(std::int32_t level, const char* argument_name) {
 }
 
 nab_state_kind check_state_kind(std::int32_t kind) {
-    if (kind < NAB_STATE_FIRST_MOMENT || kind > NAB_STATE_MAX_SECOND_MOMENT) {
+    if (kind < NAB_STATE_FIRST_MOMENT || kind > NAB_STATE_MASTER_PARAMETERS) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = " + std::to_string(kind) +
                                               " is invalid: must be NAB_STATE_FIRST_MOMENT (0), "
-                                              "NAB_STATE_SECOND_MOMENT (1) or NAB_STATE_MAX_SECOND_MOMENT (2)");
+                                              "NAB_STATE_SECOND_MOMENT (1), NAB_STATE_MAX_SECOND_MOMENT (2) or "
+                                              "NAB_STATE_MASTER_PARAMETERS (3)");
     }
     return static_cast<nab_state_kind>(kind);
+}
+
+nab_dtype check_dtype(std::int32_t dtype, const char* argument_name) {
+    if (dtype < NAB_DTYPE_FLOAT32 || dtype > NAB_DTYPE_BFLOAT16) {
+        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(dtype) +
+                                              " is invalid: must be NAB_DTYPE_FLOAT32 (0), NAB_DTYPE_FLOAT16 (1) or "
+                                              "NAB_DTYPE_BFLOAT16 (2)");
+    }
+    return static_cast<nab_dtype>(dtype);
+}
+
+bool check_flag(std::int32_t value, const char* argument_name) {
+    if (value != 0 && value != 1) {
+        fail(NAB_STATUS_INVALID_ARGUMENT,
+             std::string(argument_name) + " = " + std::to_string(value) + " is invalid: a boolean must be 0 or 1");
+    }
+    return value == 1;
 }
 
 std::size_t check_element_count(std::uint64_t element_count, const char* argument_name) {
@@ -147,6 +165,14 @@ std::size_t check_element_count(std::uint64_t element_count, const char* argumen
                                               " is invalid: must be between 1 and " + std::to_string(limit));
     }
     return static_cast<std::size_t>(element_count);
+}
+
+std::size_t check_byte_count(std::uint64_t byte_count, const char* argument_name) {
+    if (byte_count == 0 || byte_count > std::numeric_limits<std::size_t>::max()) {
+        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(byte_count) +
+                                              " is invalid: must be at least 1");
+    }
+    return static_cast<std::size_t>(byte_count);
 }
 
 }  // namespace
@@ -309,7 +335,15 @@ nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_d
         check_struct_size(tensor->struct_size, sizeof(nab_tensor_desc), "tensor");
         const std::size_t count = check_element_count(tensor->element_count, "tensor->element_count");
         require(tensor->parameters, "tensor->parameters");
-        *out_tensor_id = o.add_tensor(tensor->group_id, count, tensor->parameters, tensor->gradients);
+        nab::Optimizer::TensorBuffers buffers{tensor->parameters, tensor->gradients,
+                                              check_dtype(tensor->parameter_dtype, "tensor->parameter_dtype"),
+                                              check_dtype(tensor->gradient_dtype, "tensor->gradient_dtype"),
+                                              check_flag(tensor->master_parameters, "tensor->master_parameters")};
+        if (tensor->reserved != 0) {
+            fail(NAB_STATUS_INVALID_ARGUMENT,
+                 "tensor->reserved = " + std::to_string(tensor->reserved) + " is invalid: must be 0");
+        }
+        *out_tensor_id = o.add_tensor(tensor->group_id, count, buffers);
     });
 }
 
@@ -328,14 +362,14 @@ nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tens
     });
 }
 
-nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id, float* parameters) {
+nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id, void* parameters) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(parameters, "parameters");
         o.set_tensor_parameters(tensor_id, parameters);
     });
 }
 
-nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id, float* gradients) {
+nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id, void* gradients) {
     return with_optimizer(__func__, optimizer,
                           [&](nab::Optimizer& o) { o.set_tensor_gradients(tensor_id, gradients); });
 }
@@ -364,6 +398,34 @@ nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_i
 
 nab_status nab_optimizer_step(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.step(); });
+}
+
+nab_status nab_step_options_init(nab_step_options* options) {
+    return guarded(__func__, [&] {
+        require(options, "options");
+        std::memset(options, 0, sizeof *options);
+        options->struct_size = sizeof *options;
+        nab::write_step_options(nab::StepOptions{}, options, "options");
+    });
+}
+
+nab_status nab_optimizer_set_step_options(nab_optimizer* optimizer, const nab_step_options* options) {
+    return with_optimizer(__func__, optimizer,
+                          [&](nab::Optimizer& o) { o.set_step_options(nab::read_step_options(options, "options")); });
+}
+
+nab_status nab_optimizer_get_step_options(nab_optimizer* optimizer, nab_step_options* out_options) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        nab::write_step_options(o.step_options(), out_options, "out_options");
+    });
+}
+
+nab_status nab_optimizer_get_last_step_report(nab_optimizer* optimizer, nab_step_report* out_report) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(out_report, "out_report");
+        check_struct_size(out_report->struct_size, sizeof(nab_step_report), "out_report");
+        nab::write_step_report(o.last_step_report(), out_report, "out_report");
+    });
 }
 
 nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer) {
@@ -397,11 +459,22 @@ nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_cou
         require(out_data, "out_data");
         *out_data = nullptr;
         const std::size_t count = check_element_count(element_count, "element_count");
-        *out_data = nab::cuda::allocate_buffer(device_ordinal, count);
+        *out_data = static_cast<float*>(nab::cuda::allocate_buffer(device_ordinal, count * sizeof(float)));
     });
 }
 
-nab_status nab_cuda_buffer_free(float* data) {
+nab_status nab_cuda_buffer_allocate_typed(int32_t device_ordinal, int32_t dtype, uint64_t element_count,
+                                          void** out_data) {
+    return guarded(__func__, [&] {
+        require(out_data, "out_data");
+        *out_data = nullptr;
+        const nab_dtype type = check_dtype(dtype, "dtype");
+        const std::size_t count = check_element_count(element_count, "element_count");
+        *out_data = nab::cuda::allocate_buffer(device_ordinal, count * nab::dtype_size(type));
+    });
+}
+
+nab_status nab_cuda_buffer_free(void* data) {
     return guarded(__func__, [&] {
         if (data != nullptr) nab::cuda::free_buffer(data);
     });
@@ -411,7 +484,8 @@ nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_
     return guarded(__func__, [&] {
         require(device_destination, "device_destination");
         require(host_source, "host_source");
-        nab::cuda::copy_to_device(device_destination, host_source, check_element_count(element_count, "element_count"));
+        nab::cuda::copy_to_device(device_destination, host_source,
+                                  check_element_count(element_count, "element_count") * sizeof(float));
     });
 }
 
@@ -419,7 +493,24 @@ nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_so
     return guarded(__func__, [&] {
         require(host_destination, "host_destination");
         require(device_source, "device_source");
-        nab::cuda::copy_to_host(host_destination, device_source, check_element_count(element_count, "element_count"));
+        nab::cuda::copy_to_host(host_destination, device_source,
+                                check_element_count(element_count, "element_count") * sizeof(float));
+    });
+}
+
+nab_status nab_cuda_copy_bytes_to_device(void* device_destination, const void* host_source, uint64_t byte_count) {
+    return guarded(__func__, [&] {
+        require(device_destination, "device_destination");
+        require(host_source, "host_source");
+        nab::cuda::copy_to_device(device_destination, host_source, check_byte_count(byte_count, "byte_count"));
+    });
+}
+
+nab_status nab_cuda_copy_bytes_to_host(void* host_destination, const void* device_source, uint64_t byte_count) {
+    return guarded(__func__, [&] {
+        require(host_destination, "host_destination");
+        require(device_source, "device_source");
+        nab::cuda::copy_to_host(host_destination, device_source, check_byte_count(byte_count, "byte_count"));
     });
 }
 
@@ -432,7 +523,17 @@ nab_status nab_buffer_allocate(uint64_t element_count, float** out_data) {
     });
 }
 
-nab_status nab_buffer_free(float* data) {
+nab_status nab_buffer_allocate_typed(int32_t dtype, uint64_t element_count, void** out_data) {
+    return guarded(__func__, [&] {
+        require(out_data, "out_data");
+        *out_data = nullptr;
+        const nab_dtype type = check_dtype(dtype, "dtype");
+        const std::size_t count = check_element_count(element_count, "element_count");
+        *out_data = nab::aligned_allocate(count * nab::dtype_size(type));
+    });
+}
+
+nab_status nab_buffer_free(void* data) {
     return guarded(__func__, [&] { nab::aligned_free(data); });
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
 #include "native_adabelief.h"
 
@@ -47,15 +48,21 @@ private:
     std::size_t count_ = 0;
 };
 
+// Bytes per element of a caller buffer.
+constexpr std::size_t dtype_size(nab_dtype dtype) noexcept { return dtype == NAB_DTYPE_FLOAT32 ? 4 : 2; }
+
 // A registered tensor: the caller's buffers and the optimizer's state for it.
 struct TensorRecord {
     std::uint32_t group_id;
     std::size_t element_count;
-    float* parameters;
-    float* gradients;  // null: skipped by the step
+    void* parameters;  // element_count elements of parameter_dtype
+    void* gradients;   // element_count elements of gradient_dtype; null: skipped by the step
+    nab_dtype parameter_dtype = NAB_DTYPE_FLOAT32;
+    nab_dtype gradient_dtype = NAB_DTYPE_FLOAT32;
     StateArray first_moment;
     StateArray second_moment;
     StateArray max_second_moment;  // empty until the group has amsgrad on
+    StateArray master_parameters;  // float32 copy of 16-bit parameters; empty unless asked for
     std::int64_t step = 0;
 };
 
@@ -69,8 +76,16 @@ public:
     virtual void copy_state_to_host(float* host_destination, const float* state, std::size_t count) = 0;
     virtual void copy_state_from_host(float* state, const float* host_source, std::size_t count) = 0;
 
-    // One step over every tensor with a gradient; advances their step counts.
+    // One step over every tensor with a gradient under the step options in force (see
+    // set_step_options): the gradient pass when they ask for it, then (unless it decides to
+    // skip) the update, which advances the step counts.
     virtual void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) = 0;
+    // The step options later steps use (validated by the caller).
+    virtual void set_step_options(const StepOptions& options) = 0;
+    // What the last step did (waits for it on asynchronous backends).
+    virtual StepReport last_step_report() = 0;
+    // Widens 16-bit parameters into a new master copy (element_count elements).
+    virtual void initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) = 0;
     // Zeroes every registered gradient.
     virtual void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) = 0;
     // Counts the NaN and +-Inf elements of every registered gradient (read-only; waits for
@@ -80,7 +95,7 @@ public:
 
     // Refuses (nab::Error) a caller buffer this backend cannot read and write, before the
     // optimizer records it: e.g. host memory handed to a CUDA optimizer.
-    virtual void validate_buffer(const float* /*data*/, const char* /*argument_name*/) {}
+    virtual void validate_buffer(const void* /*data*/, const char* /*argument_name*/) {}
     // Waits until the work queued by earlier calls has finished (CUDA); no-op on the CPU.
     virtual void synchronize() {}
 

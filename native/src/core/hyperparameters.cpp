@@ -30,6 +30,13 @@ bool read_flag(int32_t value, const std::string& name) {
     return value == 1;
 }
 
+void check_struct_size_of(std::uint32_t actual, std::size_t expected, const char* struct_name, const char* argument_name) {
+    if (actual != expected) {
+        refuse(field_name(argument_name, "struct_size"), std::to_string(actual),
+               ("must be sizeof(" + std::string(struct_name) + ") = " + std::to_string(expected)).c_str());
+    }
+}
+
 }  // namespace
 
 void check_learning_rate(double learning_rate, const char* argument_name) {
@@ -116,6 +123,48 @@ void write_group_options(const GroupOptions& options, nab_group_options* out, co
     out->rectify = options.rectify ? 1 : 0;
     out->degenerate_to_sgd = options.degenerate_to_sgd ? 1 : 0;
     out->optimized_update = options.optimized_update ? 1 : 0;
+}
+
+StepOptions read_step_options(const nab_step_options* options, const char* argument_name) {
+    if (options == nullptr) fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " is null");
+    check_struct_size_of(options->struct_size, sizeof(nab_step_options), "nab_step_options", argument_name);
+    StepOptions result;
+    result.skip_nonfinite = read_flag(options->skip_nonfinite, field_name(argument_name, "skip_nonfinite"));
+    result.compute_gradient_norm =
+        read_flag(options->compute_gradient_norm, field_name(argument_name, "compute_gradient_norm"));
+    const double scale = options->inverse_gradient_scale;
+    if (!(scale > 0.0 && std::isfinite(scale))) {
+        refuse(field_name(argument_name, "inverse_gradient_scale"), format_value(scale), "must be finite and > 0");
+    }
+    result.inverse_gradient_scale = scale;
+    check_non_negative_finite(options->max_gradient_norm, field_name(argument_name, "max_gradient_norm"));
+    result.max_gradient_norm = options->max_gradient_norm;
+    if (options->reserved != 0) {
+        refuse(field_name(argument_name, "reserved"), std::to_string(options->reserved), "must be 0");
+    }
+    return result;
+}
+
+void write_step_options(const StepOptions& options, nab_step_options* out, const char* argument_name) {
+    if (out == nullptr) fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " is null");
+    check_struct_size_of(out->struct_size, sizeof(nab_step_options), "nab_step_options", argument_name);
+    out->skip_nonfinite = options.skip_nonfinite ? 1 : 0;
+    out->inverse_gradient_scale = options.inverse_gradient_scale;
+    out->max_gradient_norm = options.max_gradient_norm;
+    out->compute_gradient_norm = options.compute_gradient_norm ? 1 : 0;
+    out->reserved = 0;
+}
+
+void write_step_report(const StepReport& report, nab_step_report* out, const char* argument_name) {
+    if (out == nullptr) fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " is null");
+    check_struct_size_of(out->struct_size, sizeof(nab_step_report), "nab_step_report", argument_name);
+    out->gradients_checked = report.gradients_checked ? 1 : 0;
+    out->skipped = report.skipped ? 1 : 0;
+    out->reserved = 0;
+    out->nonfinite_count = report.nonfinite_count;
+    out->gradient_norm = report.gradient_norm;
+    out->gradient_scale = report.gradient_scale;
+    out->step_calls = report.step_calls;
 }
 
 }  // namespace nab

@@ -1,6 +1,7 @@
 // A group's hyper-parameters in C++ form, their defaults, and the spec's validity checks.
 #pragma once
 
+#include "core/gradient_scaling.h"
 #include "native_adabelief.h"
 
 namespace nab {
@@ -34,5 +35,10 @@ void write_group_options(const GroupOptions& options, nab_group_options* out, co
 
 // The spec's check of a learning rate: finite and >= 0.
 void check_learning_rate(double learning_rate, const char* argument_name);
+
+// The step options (nab_step_options) read and checked, and written back; and a step report.
+StepOptions read_step_options(const nab_step_options* options, const char* argument_name);
+void write_step_options(const StepOptions& options, nab_step_options* out, const char* argument_name);
+void write_step_report(const StepReport& report, nab_step_report* out, const char* argument_name);
 
 }  // namespace nab

@@ -13,16 +13,16 @@ std::string id_text(const char* argument_name, std::uint32_t id) {
     return std::string(argument_name) + " = " + std::to_string(id);
 }
 
-// True when [a, a + count) and [b, b + count) share memory.
-bool buffers_overlap(const float* a, const float* b, std::size_t count) {
+// True when [a, a + a_bytes) and [b, b + b_bytes) share memory.
+bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
     if (a == nullptr || b == nullptr) return false;
     const auto first = reinterpret_cast<std::uintptr_t>(a), second = reinterpret_cast<std::uintptr_t>(b);
-    const std::uintptr_t bytes = count * sizeof(float);
-    return first < second + bytes && second < first + bytes;
+    return first < second + b_bytes && second < first + a_bytes;
 }
 
-void check_no_overlap(const float* parameters, const float* gradients, std::size_t count, const char* argument_name) {
-    if (buffers_overlap(parameters, gradients, count)) {
+void check_no_overlap(const void* parameters, nab_dtype parameter_dtype, const void* gradients, nab_dtype gradient_dtype,
+                      std::size_t count, const char* argument_name) {
+    if (buffers_overlap(parameters, count * dtype_size(parameter_dtype), gradients, count * dtype_size(gradient_dtype))) {
         fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) +
                                               " overlaps the tensor's other buffer: parameters and gradients "
                                               "must be separate memory");
@@ -85,18 +85,35 @@ void Optimizer::set_learning_rate(std::uint32_t group_id, double learning_rate) 
     groups_[group_id].learning_rate = learning_rate;
 }
 
-std::uint32_t Optimizer::add_tensor(std::uint32_t group_id, std::size_t element_count, float* parameters,
-                                    float* gradients) {
+std::uint32_t Optimizer::add_tensor(std::uint32_t group_id, std::size_t element_count, const TensorBuffers& buffers) {
     check_group(group_id, "tensor->group_id");
-    check_no_overlap(parameters, gradients, element_count, "tensor->gradients");
-    backend_->validate_buffer(parameters, "tensor->parameters");
-    backend_->validate_buffer(gradients, "tensor->gradients");
+    if (buffers.master_parameters && buffers.parameter_dtype == NAB_DTYPE_FLOAT32) {
+        fail(NAB_STATUS_INVALID_ARGUMENT, "tensor->master_parameters = 1 with tensor->parameter_dtype = NAB_DTYPE_FLOAT32: "
+                                          "a master copy is for 16-bit parameters (float32 parameters are their own)");
+    }
+    check_no_overlap(buffers.parameters, buffers.parameter_dtype, buffers.gradients, buffers.gradient_dtype, element_count,
+                     "tensor->gradients");
+    backend_->validate_buffer(buffers.parameters, "tensor->parameters");
+    backend_->validate_buffer(buffers.gradients, "tensor->gradients");
     if (tensors_.size() >= std::numeric_limits<std::uint32_t>::max()) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer already has the maximum number of tensors");
     }
-    TensorRecord t{group_id, element_count, parameters, gradients, StateArray(*backend_, element_count),
-                   StateArray(*backend_, element_count), StateArray(), 0};
+    TensorRecord t{group_id,
+                   element_count,
+                   buffers.parameters,
+                   buffers.gradients,
+                   buffers.parameter_dtype,
+                   buffers.gradient_dtype,
+                   StateArray(*backend_, element_count),
+                   StateArray(*backend_, element_count),
+                   StateArray(),
+                   StateArray(),
+                   0};
     if (groups_[group_id].amsgrad) t.max_second_moment = StateArray(*backend_, element_count);
+    if (buffers.master_parameters) {
+        t.master_parameters = StateArray(*backend_, element_count);
+        backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_dtype, element_count);
+    }
     tensors_.push_back(std::move(t));
     backend_->layout_changed();
     return static_cast<std::uint32_t>(tensors_.size() - 1);
@@ -110,19 +127,23 @@ void Optimizer::describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) {
     out->step = t.step;
     out->has_max_second_moment = t.max_second_moment.empty() ? 0 : 1;
     out->has_gradients = t.gradients == nullptr ? 0 : 1;
+    out->parameter_dtype = t.parameter_dtype;
+    out->gradient_dtype = t.gradient_dtype;
+    out->has_master_parameters = t.master_parameters.empty() ? 0 : 1;
+    out->reserved = 0;
 }
 
-void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, float* parameters) {
+void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, void* parameters) {
     TensorRecord& t = tensor(tensor_id, "tensor_id");
-    check_no_overlap(parameters, t.gradients, t.element_count, "parameters");
+    check_no_overlap(parameters, t.parameter_dtype, t.gradients, t.gradient_dtype, t.element_count, "parameters");
     backend_->validate_buffer(parameters, "parameters");
     t.parameters = parameters;
     backend_->layout_changed();
 }
 
-void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, float* gradients) {
+void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, void* gradients) {
     TensorRecord& t = tensor(tensor_id, "tensor_id");
-    check_no_overlap(t.parameters, gradients, t.element_count, "gradients");
+    check_no_overlap(t.parameters, t.parameter_dtype, gradients, t.gradient_dtype, t.element_count, "gradients");
     if (gradients == t.gradients) return;
     backend_->validate_buffer(gradients, "gradients");
     t.gradients = gradients;
@@ -140,9 +161,10 @@ StateArray& Optimizer::state_array(TensorRecord& t, nab_state_kind kind) {
     switch (kind) {
         case NAB_STATE_FIRST_MOMENT: return t.first_moment;
         case NAB_STATE_SECOND_MOMENT: return t.second_moment;
-        case NAB_STATE_MAX_SECOND_MOMENT: break;
+        case NAB_STATE_MAX_SECOND_MOMENT: return t.max_second_moment;
+        case NAB_STATE_MASTER_PARAMETERS: break;
     }
-    return t.max_second_moment;
+    return t.master_parameters;
 }
 
 void Optimizer::check_state_access(std::uint32_t tensor_id, std::size_t element_count) {
@@ -154,15 +176,20 @@ void Optimizer::check_state_access(std::uint32_t tensor_id, std::size_t element_
     }
 }
 
+void Optimizer::fail_missing_state(std::uint32_t tensor_id, nab_state_kind kind) {
+    if (kind == NAB_STATE_MASTER_PARAMETERS) {
+        fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = NAB_STATE_MASTER_PARAMETERS (3): tensor " + std::to_string(tensor_id) +
+                                              " has no master copy (it was added with master_parameters = 0)");
+    }
+    fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = NAB_STATE_MAX_SECOND_MOMENT (2): tensor " + std::to_string(tensor_id) +
+                                          " has no s_max (its group never had amsgrad on)");
+}
+
 void Optimizer::read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination,
                            std::size_t element_count) {
     check_state_access(tensor_id, element_count);
     StateArray& array = state_array(tensors_[tensor_id], kind);
-    if (array.empty()) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = NAB_STATE_MAX_SECOND_MOMENT: tensor " +
-                                              std::to_string(tensor_id) +
-                                              " has no s_max (its group never had amsgrad on)");
-    }
+    if (array.empty()) fail_missing_state(tensor_id, kind);
     backend_->copy_state_to_host(destination, array.data(), element_count);
 }
 
@@ -170,7 +197,8 @@ void Optimizer::write_state(std::uint32_t tensor_id, nab_state_kind kind, const 
                             std::size_t element_count) {
     check_state_access(tensor_id, element_count);
     StateArray& array = state_array(tensors_[tensor_id], kind);
-    if (array.empty()) {  // only s_max can be absent: writing it creates it
+    if (array.empty() && kind == NAB_STATE_MASTER_PARAMETERS) fail_missing_state(tensor_id, kind);
+    if (array.empty()) {  // s_max may be absent: writing it creates it
         StateArray created(*backend_, element_count);
         backend_->copy_state_from_host(created.data(), source, element_count);
         array = std::move(created);
@@ -192,6 +220,11 @@ void Optimizer::step() {
         }
     }
     backend_->step(tensors_, groups_);
+}
+
+void Optimizer::set_step_options(const StepOptions& options) {
+    backend_->set_step_options(options);
+    step_options_ = options;
 }
 
 void Optimizer::synchronize() { backend_->synchronize(); }

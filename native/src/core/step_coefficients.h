@@ -87,6 +87,7 @@ NAB_HOST_DEVICE TensorStepPlan plan_tensor_step(const GroupOptions& options, std
     TensorStepPlan plan;
     plan.variant = variant;
     ElementCoefficients<float>& c = plan.coefficients;
+    c.gradient_scale = 1.0f;  // set per step from the step options (core/gradient_scaling.h)
     c.decay_factor = static_cast<float>(decay_factor);
     c.l2_coefficient = static_cast<float>(options.weight_decay);
     c.beta1 = static_cast<float>(options.beta1);

@@ -40,6 +40,7 @@ struct KernelVariant {
 // Per-tensor scalars of one step, already rounded to float.
 template <class Real>
 struct ElementCoefficients {
+    Real gradient_scale;      // g *= this first: inverse loss scale x clipping (1 when neither)
     Real decay_factor;        // theta *= this first (1 when no multiplicative decay)
     Real l2_coefficient;      // lambda of L2 decay (used only with l2_gradient)
     Real beta1;
@@ -60,6 +61,8 @@ template <bool L2Gradient, bool SquareGradient, bool KeepsMax, bool DenominatorF
           class Real>
 NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
                                     Real& max_second_moment, const ElementCoefficients<Real>& c) {
+    // x * 1 == x exactly (NaN and -0 included), so an unscaled step loses nothing.
+    gradient = gradient * c.gradient_scale;
     if constexpr (L2Gradient) gradient = gradient + c.l2_coefficient * parameter;
     parameter = parameter * c.decay_factor;
     first_moment = c.beta1 * first_moment + c.one_minus_beta1 * gradient;

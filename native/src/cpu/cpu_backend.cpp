@@ -18,25 +18,40 @@ nab_simd_level resolve_simd_level(nab_simd_level level) {
     return level == NAB_SIMD_AUTO ? best_simd_level() : level;
 }
 
-// The number of elements of data[0, count) whose exponent bits are all ones (NaN, +Inf,
-// -Inf). Integer arithmetic on the bit patterns: exact, independent of the floating-point
-// environment and of flags such as -ffast-math, and vectorised by the compiler.
-std::uint64_t count_nonfinite(const float* data, std::size_t count) {
-    constexpr std::uint32_t exponent_mask = 0x7f800000u;
-    std::uint64_t total = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        std::uint32_t bits;
-        std::memcpy(&bits, data + i, sizeof bits);
-        total += (bits & exponent_mask) == exponent_mask ? 1u : 0u;
+ConversionKernels conversions_for(nab_simd_level level) {
+    switch (level) {
+        case NAB_SIMD_AVX512: return avx512_conversions();
+        case NAB_SIMD_AVX2: return avx2_conversions();
+        default: return scalar_conversions();
     }
-    return total;
+}
+
+void widen(const ConversionKernels& conversions, const void* source, nab_dtype dtype, float* destination,
+           std::size_t count) {
+    const auto* bits = static_cast<const std::uint16_t*>(source);
+    if (dtype == NAB_DTYPE_FLOAT16) {
+        conversions.widen_half(bits, destination, count);
+    } else {
+        conversions.widen_bfloat16(bits, destination, count);
+    }
+}
+
+void narrow(const ConversionKernels& conversions, const float* source, void* destination, nab_dtype dtype,
+            std::size_t count) {
+    auto* bits = static_cast<std::uint16_t*>(destination);
+    if (dtype == NAB_DTYPE_FLOAT16) {
+        conversions.narrow_half(source, bits, count);
+    } else {
+        conversions.narrow_bfloat16(source, bits, count);
+    }
 }
 
 }  // namespace
 
 CpuBackend::CpuBackend(int thread_count, nab_simd_level simd_level)
     : pool_(std::make_unique<ThreadPool>(resolve_thread_count(thread_count))),
-      simd_level_(resolve_simd_level(simd_level)) {}
+      simd_level_(resolve_simd_level(simd_level)),
+      conversions_(conversions_for(simd_level_)) {}
 
 void CpuBackend::set_thread_count(int thread_count) {
     const int resolved = resolve_thread_count(thread_count);
@@ -44,7 +59,10 @@ void CpuBackend::set_thread_count(int thread_count) {
     pool_ = std::make_unique<ThreadPool>(resolved);
 }
 
-void CpuBackend::set_simd_level(nab_simd_level simd_level) { simd_level_ = resolve_simd_level(simd_level); }
+void CpuBackend::set_simd_level(nab_simd_level simd_level) {
+    simd_level_ = resolve_simd_level(simd_level);
+    conversions_ = conversions_for(simd_level_);
+}
 
 void CpuBackend::set_cuda_stream(void*) {
     fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer runs on the CPU; a CUDA stream applies only to NAB_DEVICE_CUDA");
@@ -62,6 +80,10 @@ void CpuBackend::copy_state_to_host(float* host_destination, const float* state,
 
 void CpuBackend::copy_state_from_host(float* state, const float* host_source, std::size_t count) {
     std::memcpy(state, host_source, count * sizeof(float));
+}
+
+void CpuBackend::initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) {
+    widen(conversions_, parameters, dtype, master, count);
 }
 
 RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
@@ -85,21 +107,90 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
         }
     }
     if (total < kParallelThreshold || pool_->thread_count() == 1 || chunks_.size() == 1) {
-        for (const Chunk& chunk : chunks_) work(chunk.item, chunk.begin, chunk.end);
+        for (std::size_t index = 0; index < chunks_.size(); ++index) work(index, chunks_[index]);
         return;
     }
     std::atomic<std::size_t> next{0};
     auto job = [&](int) {
         for (std::size_t index = next.fetch_add(1, std::memory_order_relaxed); index < chunks_.size();
              index = next.fetch_add(1, std::memory_order_relaxed)) {
-            const Chunk& chunk = chunks_[index];
-            work(chunk.item, chunk.begin, chunk.end);
+            work(index, chunks_[index]);
         }
     };
     pool_->run(job);
 }
 
+void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const {
+    if (tensor.parameter_dtype == NAB_DTYPE_FLOAT32 && tensor.gradient_dtype == NAB_DTYPE_FLOAT32) {
+        tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
+        return;
+    }
+    // 16-bit data: widen a block into float32 scratch, run the float32 kernel on it, narrow
+    // the parameters back. The master copy (when there is one) is the kernel's parameter
+    // array, and the 16-bit parameters are only written, never read.
+    alignas(64) float gradient_block[kConversionBlock];
+    alignas(64) float parameter_block[kConversionBlock];
+    const TensorArrays& a = tensor.arrays;
+    for (std::size_t block = begin; block < end; block += kConversionBlock) {
+        const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
+        const std::size_t gradient_offset = block * dtype_size(tensor.gradient_dtype);
+        const std::size_t parameter_offset = block * dtype_size(tensor.parameter_dtype);
+        const void* gradients = static_cast<const char*>(tensor.gradients) + gradient_offset;
+        void* parameters = static_cast<char*>(tensor.parameters) + parameter_offset;
+        TensorArrays view{a.parameters != nullptr ? a.parameters + block : parameter_block,
+                          a.gradients != nullptr ? a.gradients + block : gradient_block, a.first_moment + block,
+                          a.second_moment + block,
+                          a.max_second_moment != nullptr ? a.max_second_moment + block : nullptr};
+        if (a.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_dtype, gradient_block, count);
+        if (a.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_dtype, parameter_block, count);
+        tensor.kernel(view, 0, count, tensor.coefficients);
+        if (tensor.parameter_dtype != NAB_DTYPE_FLOAT32) {
+            narrow(conversions_, view.parameters, parameters, tensor.parameter_dtype, count);
+        }
+    }
+}
+
+GradientStatistics CpuBackend::chunk_statistics(const void* gradients, nab_dtype dtype, std::size_t begin,
+                                                std::size_t end) const {
+    if (dtype == NAB_DTYPE_FLOAT32) return float_statistics(static_cast<const float*>(gradients) + begin, end - begin);
+    // Widening is exact and keeps NaN and Inf, so the float32 routine counts and sums the same.
+    GradientStatistics total;
+    alignas(64) float block_values[kConversionBlock];
+    for (std::size_t block = begin; block < end; block += kConversionBlock) {
+        const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
+        widen(conversions_, static_cast<const char*>(gradients) + block * dtype_size(dtype), dtype, block_values, count);
+        accumulate(total, float_statistics(block_values, count));
+    }
+    return total;
+}
+
+GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecord>& tensors) {
+    auto gradient_count = [&](std::size_t item) {
+        return tensors[item].gradients == nullptr ? std::size_t{0} : tensors[item].element_count;
+    };
+    // Sized before the pass: the chunk table is rebuilt by run_chunked from the same sizes.
+    std::size_t chunk_count = 0;
+    for (std::size_t item = 0; item < tensors.size(); ++item) {
+        chunk_count += (gradient_count(item) + kChunkElements - 1) / kChunkElements;
+    }
+    chunk_totals_.assign(chunk_count, GradientStatistics{});
+    run_chunked(tensors.size(), gradient_count, [&](std::size_t index, const Chunk& chunk) {
+        const TensorRecord& t = tensors[chunk.item];
+        chunk_totals_[index] = chunk_statistics(t.gradients, t.gradient_dtype, chunk.begin, chunk.end);
+    });
+    GradientStatistics total;
+    for (const GradientStatistics& chunk : chunk_totals_) accumulate(total, chunk);
+    return total;
+}
+
 void CpuBackend::step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
+    ++step_calls_;
+    GradientStatistics statistics;
+    if (step_options_.needs_gradient_statistics()) statistics = gradient_statistics(tensors);
+    last_report_ = decide_gradient_scaling(step_options_, statistics, step_calls_);
+    if (last_report_.skipped) return;
+    const float gradient_scale = static_cast<float>(last_report_.gradient_scale);
+
     step_tensors_.clear();
     // The tensors of a group usually share their step count, and so their plan: compute it once
     // per (group, t) rather than per tensor (two pow calls and a kernel lookup each).
@@ -110,18 +201,22 @@ void CpuBackend::step(std::vector<TensorRecord>& tensors, const std::vector<Grou
         if (cached.step != t.step + 1) {
             cached.step = t.step + 1;
             cached.plan = plan_tensor_step(groups[t.group_id], cached.step);
+            cached.plan.coefficients.gradient_scale = gradient_scale;
             cached.kernel = kernel_for(cached.plan.variant);
         }
-        const TensorArrays arrays{t.parameters, t.gradients, t.first_moment.data(), t.second_moment.data(),
+        float* float_parameters = !t.master_parameters.empty()                 ? t.master_parameters.data()
+                                  : t.parameter_dtype == NAB_DTYPE_FLOAT32 ? static_cast<float*>(t.parameters)
+                                                                           : nullptr;
+        const float* float_gradients =
+            t.gradient_dtype == NAB_DTYPE_FLOAT32 ? static_cast<const float*>(t.gradients) : nullptr;
+        const TensorArrays arrays{float_parameters, float_gradients, t.first_moment.data(), t.second_moment.data(),
                                   t.max_second_moment.data()};
-        step_tensors_.push_back({arrays, t.element_count, cached.kernel, cached.plan.coefficients});
+        step_tensors_.push_back({arrays, t.parameters, t.gradients, t.parameter_dtype, t.gradient_dtype,
+                                 t.element_count, cached.kernel, cached.plan.coefficients});
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },
-        [&](std::size_t item, std::size_t begin, std::size_t end) {
-            const StepTensor& tensor = step_tensors_[item];
-            tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
-        });
+        [&](std::size_t, const Chunk& chunk) { run_step_range(step_tensors_[chunk.item], chunk.begin, chunk.end); });
     for (TensorRecord& t : tensors) {
         if (t.gradients != nullptr) ++t.step;
     }
@@ -130,20 +225,16 @@ void CpuBackend::step(std::vector<TensorRecord>& tensors, const std::vector<Grou
 void CpuBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>&) {
     run_chunked(
         tensors.size(), [&](std::size_t item) { return tensors[item].gradients == nullptr ? 0 : tensors[item].element_count; },
-        [&](std::size_t item, std::size_t begin, std::size_t end) {
-            std::memset(tensors[item].gradients + begin, 0, (end - begin) * sizeof(float));
+        [&](std::size_t, const Chunk& chunk) {
+            const TensorRecord& t = tensors[chunk.item];
+            const std::size_t element_size = dtype_size(t.gradient_dtype);
+            std::memset(static_cast<char*>(t.gradients) + chunk.begin * element_size, 0,
+                        (chunk.end - chunk.begin) * element_size);
         });
 }
 
 std::uint64_t CpuBackend::count_nonfinite_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>&) {
-    std::atomic<std::uint64_t> total{0};
-    run_chunked(
-        tensors.size(), [&](std::size_t item) { return tensors[item].gradients == nullptr ? 0 : tensors[item].element_count; },
-        [&](std::size_t item, std::size_t begin, std::size_t end) {
-            const std::uint64_t found = count_nonfinite(tensors[item].gradients + begin, end - begin);
-            if (found != 0) total.fetch_add(found, std::memory_order_relaxed);
-        });
-    return total.load(std::memory_order_relaxed);
+    return gradient_statistics(tensors).nonfinite_count;
 }
 
 }  // namespace nab::cpu

@@ -13,14 +13,22 @@
 #include "core/backend.h"
 #include "core/step_coefficients.h"
 #include "cpu/cpu_kernels.h"
+#include "cpu/gradient_statistics.h"
 #include "cpu/thread_pool.h"
 #include "native_adabelief.h"
 
 namespace nab::cpu {
 
-// One tensor's share of a step: its arrays, its compiled kernel and its scalars.
+// One tensor's share of a step: its arrays, its compiled kernel and its scalars. The kernel
+// works on float32 arrays; a tensor with 16-bit parameters or gradients is converted through
+// small L1-resident blocks around it (see run_step_range).
 struct StepTensor {
-    TensorArrays arrays;
+    TensorArrays arrays;  // parameters: the float32 parameters or master copy, else null;
+                          // gradients: the float32 gradients, else null
+    void* parameters;     // the caller's parameters, whatever their type
+    const void* gradients;
+    nab_dtype parameter_dtype;
+    nab_dtype gradient_dtype;
     std::size_t element_count;
     RangeKernel kernel;
     ElementCoefficients<float> coefficients;
@@ -39,9 +47,11 @@ public:
     // Plans every tensor on the host, then runs all chunks of all tensors in one pass. The
     // tables keep their capacity from step to step: a steady training loop allocates nothing.
     void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
+    void set_step_options(const StepOptions& options) override { step_options_ = options; }
+    StepReport last_step_report() override { return last_report_; }
+    void initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) override;
     void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
-    // Chunked over the pool like zero_gradients; each chunk counts on its own, the chunk
-    // totals are summed once per chunk (an exact integer sum, so any thread count agrees).
+    // The gradient pass's count alone.
     std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
                                             const std::vector<GroupOptions>& groups) override;
 
@@ -53,18 +63,30 @@ public:
 
 private:
     RangeKernel kernel_for(const KernelVariant& variant) const;
+    void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
+    // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
+    // own slot and the slots are added in chunk order, so any thread count gives the same bits.
+    GradientStatistics gradient_statistics(const std::vector<TensorRecord>& tensors);
+    GradientStatistics chunk_statistics(const void* gradients, nab_dtype dtype, std::size_t begin,
+                                        std::size_t end) const;
 
     struct Chunk {
         std::size_t item;
         std::size_t begin;
         std::size_t end;
     };
+    // Calls work(chunk_index, chunk) for every chunk of every item, on the pool.
     template <class Sizes, class Work>
     void run_chunked(std::size_t item_count, Sizes size_of, Work work);
 
     std::unique_ptr<ThreadPool> pool_;
     nab_simd_level simd_level_;
+    ConversionKernels conversions_;
+    StepOptions step_options_;
+    StepReport last_report_;
+    std::uint64_t step_calls_ = 0;
     std::vector<Chunk> chunks_;
+    std::vector<GradientStatistics> chunk_totals_;
     std::vector<StepTensor> step_tensors_;
     // The last plan computed for each group during the current step.
     struct CachedPlan {
@@ -77,6 +99,9 @@ private:
 
 // Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width.
 constexpr std::size_t kChunkElements = std::size_t{1} << 15;
+// Elements per conversion block of a 16-bit tensor: 4 KiB per float32 scratch array, so the
+// block and the state it updates stay in L1 between the conversion and the update.
+constexpr std::size_t kConversionBlock = 1024;
 // Below this many elements in a whole step, waking the workers costs more than it saves.
 constexpr std::size_t kParallelThreshold = std::size_t{1} << 16;
 

@@ -8,7 +8,8 @@ bool simd_level_supported(nab_simd_level level) noexcept {
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
         // libgcc's cpu model also checks XGETBV, so these are false where the OS does not save
         // the wider registers.
-        case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2");
+        // The AVX2 level converts float16 with F16C (every AVX2 CPU has it, but check).
+        case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
         case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f");
 #endif
         default: return false;

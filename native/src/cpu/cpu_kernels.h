@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "core/update_math.h"
 
@@ -26,5 +27,19 @@ using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std:
 RangeKernel select_scalar_kernel(const KernelVariant& variant);
 RangeKernel select_avx2_kernel(const KernelVariant& variant);
 RangeKernel select_avx512_kernel(const KernelVariant& variant);
+
+// 16-bit <-> float32 conversion of `count` elements, one set per SIMD level (half: float16;
+// the narrowing ones round to nearest even). Every level produces the same bits as
+// core/half_precision.h (tested), so the step stays bit-identical across levels.
+struct ConversionKernels {
+    void (*widen_half)(const std::uint16_t* source, float* destination, std::size_t count);
+    void (*narrow_half)(const float* source, std::uint16_t* destination, std::size_t count);
+    void (*widen_bfloat16)(const std::uint16_t* source, float* destination, std::size_t count);
+    void (*narrow_bfloat16)(const float* source, std::uint16_t* destination, std::size_t count);
+};
+
+ConversionKernels scalar_conversions();
+ConversionKernels avx2_conversions();
+ConversionKernels avx512_conversions();
 
 }  // namespace nab::cpu

@@ -18,7 +18,7 @@ namespace nab::cpu {
 
 template <class Lanes>
 ElementCoefficients<typename Lanes::Vector> broadcast_coefficients(const ElementCoefficients<float>& c) {
-    return {Lanes::broadcast(c.decay_factor),   Lanes::broadcast(c.l2_coefficient), Lanes::broadcast(c.beta1),
+    return {Lanes::broadcast(c.gradient_scale),  Lanes::broadcast(c.decay_factor),   Lanes::broadcast(c.l2_coefficient), Lanes::broadcast(c.beta1),
             Lanes::broadcast(c.one_minus_beta1), Lanes::broadcast(c.beta2),         Lanes::broadcast(c.one_minus_beta2),
             Lanes::broadcast(c.stored_epsilon), Lanes::broadcast(c.inner_epsilon),  Lanes::broadcast(c.divisor),
             Lanes::broadcast(c.outer_epsilon),  Lanes::broadcast(c.step_size)};

@@ -16,9 +16,11 @@ std::unique_ptr<Backend> create_backend(int device_ordinal);
 // Devices visible to this process; 0 without a driver or without CUDA in the build.
 int device_count() noexcept;
 
-float* allocate_buffer(int device_ordinal, std::size_t element_count);
-void free_buffer(float* data);
-void copy_to_device(float* device_destination, const float* host_source, std::size_t element_count);
-void copy_to_host(float* host_destination, const float* device_source, std::size_t element_count);
+// Zeroed device memory of byte_count bytes on a device, and its release.
+void* allocate_buffer(int device_ordinal, std::size_t byte_count);
+void free_buffer(void* data);
+// Synchronous copies of byte_count bytes.
+void copy_to_device(void* device_destination, const void* host_source, std::size_t byte_count);
+void copy_to_host(void* host_destination, const void* device_source, std::size_t byte_count);
 
 }  // namespace nab::cuda

@@ -12,9 +12,9 @@ namespace {
 
 std::unique_ptr<Backend> create_backend(int) { no_cuda(); }
 int device_count() noexcept { return 0; }
-float* allocate_buffer(int, std::size_t) { no_cuda(); }
-void free_buffer(float*) { no_cuda(); }
-void copy_to_device(float*, const float*, std::size_t) { no_cuda(); }
-void copy_to_host(float*, const float*, std::size_t) { no_cuda(); }
+void* allocate_buffer(int, std::size_t) { no_cuda(); }
+void free_buffer(void*) { no_cuda(); }
+void copy_to_device(void*, const void*, std::size_t) { no_cuda(); }
+void copy_to_host(void*, const void*, std::size_t) { no_cuda(); }
 
 }  // namespace nab::cuda

@@ -1,0 +1,35 @@
+// The loop of a SIMD level's 16-bit conversions. `Convert` supplies the level's width and its
+// four vector conversions; a tail shorter than the width goes through the same vector code on
+// a padded copy (as in kernel_body.h), so no scalar conversion is compiled with this level's
+// target flags and every element is converted by the same instructions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cpu/cpu_kernels.h"
+
+namespace nab::cpu {
+
+template <class Source, class Destination, std::size_t Width, void (*ConvertBlock)(const Source*, Destination*)>
+void convert_all(const Source* source, Destination* destination, std::size_t count) {
+    std::size_t i = 0;
+    for (; i + Width <= count; i += Width) ConvertBlock(source + i, destination + i);
+    if (i == count) return;
+    Source padded_source[Width] = {};
+    Destination padded_destination[Width];
+    for (std::size_t k = 0; i + k < count; ++k) padded_source[k] = source[i + k];
+    ConvertBlock(padded_source, padded_destination);
+    for (std::size_t k = 0; i + k < count; ++k) destination[i + k] = padded_destination[k];
+}
+
+template <class Convert>
+ConversionKernels conversion_kernels() {
+    constexpr std::size_t w = Convert::width;
+    return {&convert_all<std::uint16_t, float, w, &Convert::widen_half>,
+            &convert_all<float, std::uint16_t, w, &Convert::narrow_half>,
+            &convert_all<std::uint16_t, float, w, &Convert::widen_bfloat16>,
+            &convert_all<float, std::uint16_t, w, &Convert::narrow_bfloat16>};
+}
+
+}  // namespace nab::cpu

@@ -1,0 +1,22 @@
+// The CPU side of the step's gradient pass (core/gradient_scaling.h): the two totals of a run
+// of float32 gradients. 16-bit gradients are widened first (exactly), so one routine serves
+// every element type.
+#pragma once
+
+#include <cstddef>
+
+#include "core/gradient_scaling.h"
+
+namespace nab::cpu {
+
+// Sum of the squares (in double) and count of NaN/+-Inf among values[0, count). The summation
+// order depends only on count, so equal inputs give equal totals on every thread.
+GradientStatistics float_statistics(const float* values, std::size_t count);
+
+// Adds b's totals into a (in this order; the caller fixes the order of the additions).
+inline void accumulate(GradientStatistics& a, const GradientStatistics& b) {
+    a.sum_of_squares += b.sum_of_squares;
+    a.nonfinite_count += b.nonfinite_count;
+}
+
+}  // namespace nab::cpu

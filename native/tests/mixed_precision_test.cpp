@@ -1,0 +1,451 @@
+// 16-bit parameters and gradients (nab_dtype): narrowing rounds to nearest even exactly as the
+// formats define it and widening is exact, at every SIMD level; a float32 master copy follows
+// the float64 reference with the float32 tolerances and the 16-bit parameters are its exact
+// rounding; without a master copy every step starts from the rounded parameters; results are
+// bit-identical across SIMD levels and thread counts; zeroing, counting and registration
+// handle the 2-byte elements.
+//
+// Tolerances: with a master copy the master is an ordinary float32 parameter, so the harness's
+// float32 bounds apply unchanged (reference_harness.h), and the 16-bit parameter must be
+// exactly the rounding of the master the library holds (no tolerance: both are defined bit by
+// bit). Without a master copy each step rounds the float32 result to 16 bits; the library's
+// float32 result differs from the float64 one by a few float32 ulps (2^-24 relative), far
+// below a 16-bit ulp (2^-11 or 2^-8), so the rounded result can differ only where the exact
+// value lies within those few float32 ulps of a 16-bit rounding boundary, and then by one
+// 16-bit ulp: the test allows exactly that.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "native_adabelief.h"
+#include "support/reference_adabelief.h"
+#include "support/reference_harness.h"
+#include "support/sixteen_bit.h"
+#include "support/test_support.h"
+
+namespace nabtest {
+namespace {
+
+const char* dtype_name(nab_dtype dtype) {
+    return dtype == NAB_DTYPE_FLOAT16 ? "float16" : dtype == NAB_DTYPE_BFLOAT16 ? "bfloat16" : "float32";
+}
+
+float float_from_bits(uint32_t bits) {
+    float value;
+    std::memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+std::vector<int32_t> supported_simd_levels() {
+    int32_t best = NAB_SIMD_SCALAR;
+    EXPECT_EQ(nab_cpu_get_best_simd_level(&best), NAB_STATUS_OK);
+    std::vector<int32_t> levels;
+    for (int32_t level = NAB_SIMD_SCALAR; level <= best; ++level) levels.push_back(level);
+    return levels;
+}
+
+uint32_t add_tensor(nab_optimizer* optimizer, uint32_t group, std::size_t count, void* parameters,
+                    nab_dtype parameter_dtype, void* gradients, nab_dtype gradient_dtype, bool master) {
+    nab_tensor_desc desc{};
+    desc.struct_size = sizeof desc;
+    desc.group_id = group;
+    desc.element_count = count;
+    desc.parameters = parameters;
+    desc.gradients = gradients;
+    desc.parameter_dtype = parameter_dtype;
+    desc.gradient_dtype = gradient_dtype;
+    desc.master_parameters = master ? 1 : 0;
+    uint32_t id = 0;
+    EXPECT_EQ(nab_optimizer_add_tensor(optimizer, &desc, &id), NAB_STATUS_OK) << nab_get_last_error();
+    return id;
+}
+
+uint32_t add_group(nab_optimizer* optimizer, const nab_group_options& options) {
+    uint32_t id = 0;
+    EXPECT_EQ(nab_optimizer_add_group(optimizer, &options, &id), NAB_STATUS_OK) << nab_get_last_error();
+    return id;
+}
+
+void step(nab_optimizer* optimizer) { ASSERT_EQ(nab_optimizer_step(optimizer), NAB_STATUS_OK) << nab_get_last_error(); }
+
+// Non-NaN floats that probe the rounding: ties in both directions, the largest finite values
+// and the overflow threshold, the subnormal ranges of both formats and of float32, zeros,
+// infinities, then random bit patterns over every exponent.
+std::vector<float> rounding_probes(Random& random, std::size_t random_count) {
+    std::vector<float> values = {0.0f, -0.0f, INFINITY, -INFINITY, 65504.0f, 65519.99f, 65520.0f, -65520.0f,
+                                 std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+                                 std::numeric_limits<float>::min(), 5.9604645e-8f, 2.9802322e-8f, 2.98023259e-8f};
+    for (uint32_t bits : {0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x007fffffu, 0x00400000u, 0x7f7f8000u,
+                          0x7f7f7fffu, 0x387fe000u, 0x33000000u, 0x33000001u, 0x3f801000u, 0x3f803000u}) {
+        values.push_back(float_from_bits(bits));
+        values.push_back(float_from_bits(bits | 0x80000000u));
+    }
+    while (values.size() < random_count) {
+        const uint32_t bits = static_cast<uint32_t>(random.engine()());
+        const float value = float_from_bits(bits);
+        if (!std::isnan(value)) values.push_back(value);
+    }
+    return values;
+}
+
+// The learning rate 0 and zero gradients leave a float32 parameter exactly as it is (every
+// operation adds or multiplies a zero or one), so a step writes the rounding of the master
+// copy into the 16-bit parameters and nothing else: this observes the library's narrowing.
+class NarrowingTest : public testing::TestWithParam<nab_dtype> {};
+
+TEST_P(NarrowingTest, RoundsToNearestEvenAsTheFormatDefinesAtEverySimdLevel) {
+    const nab_dtype dtype = GetParam();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    const std::vector<float> masters = rounding_probes(random, 100003);
+    for (int32_t level : supported_simd_levels()) {
+        SCOPED_TRACE(testing::Message() << "simd level " << level);
+        OptimizerPtr optimizer = make_optimizer(2, level);
+        nab_group_options options = default_options();
+        options.learning_rate = 0.0;
+        const uint32_t group = add_group(optimizer.get(), options);
+        std::vector<uint16_t> parameters(masters.size(), 0);
+        std::vector<float> gradients(masters.size(), 0.0f);
+        const uint32_t id = add_tensor(optimizer.get(), group, masters.size(), parameters.data(), dtype,
+                                       gradients.data(), NAB_DTYPE_FLOAT32, true);
+        ASSERT_EQ(nab_optimizer_write_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS, masters.data(),
+                                            masters.size()),
+                  NAB_STATUS_OK);
+        step(optimizer.get());
+        std::size_t wrong = 0;
+        for (std::size_t i = 0; i < masters.size(); ++i) {
+            const uint16_t expected = encode_sixteen_bit(masters[i], dtype);
+            if (parameters[i] != expected && wrong++ < 5) {
+                ADD_FAILURE() << dtype_name(dtype) << " of " << masters[i] << " (bits " << std::hex
+                              << *reinterpret_cast<const uint32_t*>(&masters[i]) << "): library " << parameters[i]
+                              << ", definition " << expected;
+            }
+        }
+        EXPECT_EQ(wrong, 0u);
+        EXPECT_EQ(read_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS), masters);
+    }
+}
+
+// Every finite 16-bit gradient pattern, stepped once, gives the same moments and parameters as
+// float32 gradients holding the decoded values: the widening is exact.
+TEST_P(NarrowingTest, WideningOfEveryFiniteGradientPatternIsExact) {
+    const nab_dtype dtype = GetParam();
+    std::vector<uint16_t> narrow_gradients;
+    std::vector<float> wide_gradients;
+    for (uint32_t bits = 0; bits <= 0xffffu; ++bits) {
+        if (is_nonfinite_sixteen_bit(static_cast<uint16_t>(bits), dtype)) continue;
+        narrow_gradients.push_back(static_cast<uint16_t>(bits));
+        wide_gradients.push_back(static_cast<float>(decode_sixteen_bit(static_cast<uint16_t>(bits), dtype)));
+    }
+    const std::size_t count = narrow_gradients.size();
+    Random random(fresh_seed());
+    const std::vector<float> initial = random_parameters(random, count);
+    for (int32_t level : supported_simd_levels()) {
+        SCOPED_TRACE(testing::Message() << "simd level " << level);
+        std::vector<float> narrow_parameters = initial, wide_parameters = initial;
+        OptimizerPtr narrow = make_optimizer(2, level), wide = make_optimizer(2, level);
+        nab_group_options options = default_options(NAB_COMPATIBILITY_ADABELIEF_PYTORCH);
+        options.rectify = 0;
+        const uint32_t narrow_id = add_tensor(narrow.get(), add_group(narrow.get(), options), count,
+                                              narrow_parameters.data(), NAB_DTYPE_FLOAT32, narrow_gradients.data(),
+                                              dtype, false);
+        const uint32_t wide_id = add_tensor(wide.get(), add_group(wide.get(), options), count, wide_parameters.data(),
+                                            NAB_DTYPE_FLOAT32, wide_gradients.data(), NAB_DTYPE_FLOAT32, false);
+        step(narrow.get());
+        step(wide.get());
+        EXPECT_EQ(std::memcmp(narrow_parameters.data(), wide_parameters.data(), count * sizeof(float)), 0);
+        for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
+            const std::vector<float> a = read_state(narrow.get(), narrow_id, kind);
+            const std::vector<float> b = read_state(wide.get(), wide_id, kind);
+            EXPECT_EQ(std::memcmp(a.data(), b.data(), count * sizeof(float)), 0) << "state kind " << kind;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(SixteenBit, NarrowingTest, testing::Values(NAB_DTYPE_FLOAT16, NAB_DTYPE_BFLOAT16),
+                         [](const testing::TestParamInfo<nab_dtype>& param_info) { return dtype_name(param_info.param); });
+
+// One 16-bit tensor against the float64 reference over many steps.
+struct TrainingCase {
+    nab_dtype parameter_dtype;
+    nab_dtype gradient_dtype;
+    int32_t compatibility;
+};
+
+std::string case_name(const testing::TestParamInfo<TrainingCase>& param_info) {
+    return std::string(dtype_name(param_info.param.parameter_dtype)) + "_parameters_" +
+           dtype_name(param_info.param.gradient_dtype) +
+           "_gradients_" + (param_info.param.compatibility == NAB_COMPATIBILITY_LABML ? "labml" : "pytorch");
+}
+
+class SixteenBitTrainingTest : public testing::TestWithParam<TrainingCase> {
+protected:
+    // Fresh gradients for one step: float32 values, rounded to the gradient dtype when it is
+    // 16-bit (the reference is fed the values the library reads).
+    void draw_gradients(Random& random, const GradientSource& source, std::vector<float>& values,
+                        std::vector<uint16_t>& narrow) const {
+        source.fill(random, values.data());
+        if (GetParam().gradient_dtype == NAB_DTYPE_FLOAT32) return;
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            narrow[i] = encode_sixteen_bit(values[i], GetParam().gradient_dtype);
+            values[i] = static_cast<float>(decode_sixteen_bit(narrow[i], GetParam().gradient_dtype));
+        }
+    }
+    void* gradient_buffer(std::vector<float>& values, std::vector<uint16_t>& narrow) const {
+        return GetParam().gradient_dtype == NAB_DTYPE_FLOAT32 ? static_cast<void*>(values.data()) : narrow.data();
+    }
+};
+
+TEST_P(SixteenBitTrainingTest, MasterCopyFollowsTheReferenceAndParametersAreItsRounding) {
+    const TrainingCase c = GetParam();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    for (std::size_t count : {std::size_t{1}, std::size_t{37}, std::size_t{70001}}) {
+        SCOPED_TRACE(testing::Message() << count << " elements");
+        std::vector<uint16_t> parameters(count);
+        std::vector<float> initial(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            parameters[i] = encode_sixteen_bit(random.normal(), c.parameter_dtype);
+            initial[i] = static_cast<float>(decode_sixteen_bit(parameters[i], c.parameter_dtype));
+        }
+        const GradientSource source(random, count);
+        std::vector<float> gradients(count);
+        std::vector<uint16_t> narrow_gradients(count);
+        OptimizerPtr optimizer = make_optimizer(2);
+        nab_group_options options = default_options(c.compatibility);
+        options.weight_decay = 0.01;
+        const uint32_t id = add_tensor(optimizer.get(), add_group(optimizer.get(), options), count, parameters.data(),
+                                       c.parameter_dtype, gradient_buffer(gradients, narrow_gradients),
+                                       c.gradient_dtype, true);
+        const nab_tensor_info info = tensor_info(optimizer.get(), id);
+        EXPECT_EQ(info.parameter_dtype, c.parameter_dtype);
+        EXPECT_EQ(info.gradient_dtype, c.gradient_dtype);
+        EXPECT_EQ(info.has_master_parameters, 1);
+        EXPECT_EQ(read_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS), initial);
+
+        ReferenceTensor reference(initial);
+        for (int step_index = 0; step_index < 25; ++step_index) {
+            draw_gradients(random, source, gradients, narrow_gradients);
+            step(optimizer.get());
+            reference_step(options, reference, gradients.data());
+        }
+        const std::vector<float> master = read_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS);
+        const std::vector<float> m = read_state(optimizer.get(), id, NAB_STATE_FIRST_MOMENT);
+        const std::vector<float> s = read_state(optimizer.get(), id, NAB_STATE_SECOND_MOMENT);
+        const WorstError theta_error =
+            worst_relative_error(Quantity::Theta, master.data(), reference.theta, reference.theta_magnitude);
+        const WorstError m_error = worst_relative_error(Quantity::FirstMoment, m.data(), reference.m, reference.m_magnitude);
+        const WorstError s_error =
+            worst_relative_error(Quantity::SecondMoment, s.data(), reference.s, reference.s_magnitude);
+        EXPECT_LE(theta_error.relative, kRelativeTolerance) << "master copy, element " << theta_error.index;
+        EXPECT_LE(m_error.relative, kRelativeTolerance) << "m, element " << m_error.index;
+        EXPECT_LE(s_error.relative, kRelativeTolerance) << "s, element " << s_error.index;
+        for (std::size_t i = 0; i < count; ++i) {
+            ASSERT_EQ(parameters[i], encode_sixteen_bit(master[i], c.parameter_dtype)) << "element " << i;
+        }
+        EXPECT_EQ(tensor_info(optimizer.get(), id).step, 25);
+    }
+}
+
+TEST_P(SixteenBitTrainingTest, WithoutMasterCopyEachStepStartsFromTheRoundedParameters) {
+    const TrainingCase c = GetParam();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    const std::size_t count = 40009;
+    std::vector<uint16_t> parameters(count);
+    for (std::size_t i = 0; i < count; ++i) parameters[i] = encode_sixteen_bit(random.normal(), c.parameter_dtype);
+    const GradientSource source(random, count);
+    std::vector<float> gradients(count);
+    std::vector<uint16_t> narrow_gradients(count);
+    OptimizerPtr optimizer = make_optimizer(2);
+    // No weight decay: then m and s do not depend on theta, and the reference's moments can
+    // run on their own while its theta is reset to the rounded parameters every step.
+    const nab_group_options options = default_options(c.compatibility);
+    const uint32_t id = add_tensor(optimizer.get(), add_group(optimizer.get(), options), count, parameters.data(),
+                                   c.parameter_dtype, gradient_buffer(gradients, narrow_gradients), c.gradient_dtype,
+                                   false);
+    EXPECT_EQ(tensor_info(optimizer.get(), id).has_master_parameters, 0);
+    std::vector<float> widened(count);
+    for (std::size_t i = 0; i < count; ++i) widened[i] = static_cast<float>(decode_sixteen_bit(parameters[i], c.parameter_dtype));
+    ReferenceTensor reference(widened);
+    std::size_t off_by_one = 0;
+    for (int step_index = 0; step_index < 20; ++step_index) {
+        for (std::size_t i = 0; i < count; ++i) reference.theta[i] = decode_sixteen_bit(parameters[i], c.parameter_dtype);
+        draw_gradients(random, source, gradients, narrow_gradients);
+        step(optimizer.get());
+        reference_step(options, reference, gradients.data());
+        for (std::size_t i = 0; i < count; ++i) {
+            const uint16_t expected = encode_sixteen_bit(reference.theta[i], c.parameter_dtype);
+            const uint32_t distance = sixteen_bit_distance(parameters[i], expected);
+            ASSERT_LE(distance, 1u) << "step " << step_index + 1 << ", element " << i << ": library "
+                                    << decode_sixteen_bit(parameters[i], c.parameter_dtype) << ", reference "
+                                    << reference.theta[i];
+            off_by_one += distance;
+        }
+    }
+    // A boundary within a few float32 ulps is rare: a systematic error would hit most elements.
+    EXPECT_LT(off_by_one, count * 20 / 1000) << "more than 0.1% of the roundings differ";
+    const std::vector<float> m = read_state(optimizer.get(), id, NAB_STATE_FIRST_MOMENT);
+    const WorstError m_error = worst_relative_error(Quantity::FirstMoment, m.data(), reference.m, reference.m_magnitude);
+    EXPECT_LE(m_error.relative, kRelativeTolerance) << "m, element " << m_error.index;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Dtypes, SixteenBitTrainingTest,
+    testing::Values(TrainingCase{NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, NAB_COMPATIBILITY_LABML},
+                    TrainingCase{NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT32, NAB_COMPATIBILITY_ADABELIEF_PYTORCH},
+                    TrainingCase{NAB_DTYPE_FLOAT16, NAB_DTYPE_FLOAT16, NAB_COMPATIBILITY_ADABELIEF_PYTORCH},
+                    TrainingCase{NAB_DTYPE_FLOAT16, NAB_DTYPE_BFLOAT16, NAB_COMPATIBILITY_LABML}),
+    case_name);
+
+// Everything a mixed step writes, for comparing runs.
+struct MixedRun {
+    std::vector<uint16_t> bfloat16_parameters, half_parameters;
+    std::vector<float> float_parameters;
+    std::vector<std::vector<float>> states;
+};
+
+MixedRun run_mixed(uint64_t seed, int32_t threads, int32_t level) {
+    Random random(seed);
+    const std::size_t count = 100003;  // several chunks and a tail at every SIMD width
+    MixedRun run;
+    run.bfloat16_parameters.resize(count);
+    run.half_parameters.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        run.bfloat16_parameters[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
+        run.half_parameters[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_FLOAT16);
+    }
+    run.float_parameters = random_parameters(random, count);
+    std::vector<uint16_t> half_gradients(count), bfloat16_gradients(count), float_bits(count);
+    OptimizerPtr optimizer = make_optimizer(threads, level);
+    nab_group_options options = default_options();
+    options.amsgrad = 1;
+    const uint32_t group = add_group(optimizer.get(), options);
+    add_tensor(optimizer.get(), group, count, run.bfloat16_parameters.data(), NAB_DTYPE_BFLOAT16, half_gradients.data(),
+               NAB_DTYPE_FLOAT16, true);
+    add_tensor(optimizer.get(), group, count, run.half_parameters.data(), NAB_DTYPE_FLOAT16, bfloat16_gradients.data(),
+               NAB_DTYPE_BFLOAT16, false);
+    add_tensor(optimizer.get(), group, count, run.float_parameters.data(), NAB_DTYPE_FLOAT32, half_gradients.data(),
+               NAB_DTYPE_FLOAT16, false);
+    for (int s = 0; s < 4; ++s) {
+        for (std::size_t i = 0; i < count; ++i) {
+            half_gradients[i] = encode_sixteen_bit(0.01 * random.normal(), NAB_DTYPE_FLOAT16);
+            bfloat16_gradients[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
+        }
+        EXPECT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
+    }
+    for (uint32_t id = 0; id < 3; ++id) {
+        for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
+            run.states.push_back(read_state(optimizer.get(), id, kind));
+        }
+    }
+    run.states.push_back(read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS));
+    return run;
+}
+
+TEST(MixedPrecisionTest, BitIdenticalForEverySimdLevelAndThreadCount) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    const MixedRun baseline = run_mixed(seed, 1, NAB_SIMD_SCALAR);
+    for (int32_t level : supported_simd_levels()) {
+        for (int32_t threads : {1, 3}) {
+            SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << threads << " threads");
+            const MixedRun run = run_mixed(seed, threads, level);
+            EXPECT_EQ(run.bfloat16_parameters, baseline.bfloat16_parameters);
+            EXPECT_EQ(run.half_parameters, baseline.half_parameters);
+            EXPECT_EQ(std::memcmp(run.float_parameters.data(), baseline.float_parameters.data(),
+                                  run.float_parameters.size() * sizeof(float)),
+                      0);
+            ASSERT_EQ(run.states.size(), baseline.states.size());
+            for (std::size_t k = 0; k < run.states.size(); ++k) {
+                EXPECT_EQ(std::memcmp(run.states[k].data(), baseline.states[k].data(), run.states[k].size() * sizeof(float)),
+                          0)
+                    << "state array " << k;
+            }
+        }
+    }
+}
+
+TEST(MixedPrecisionTest, ZeroingAndCountingReadTwoByteGradients) {
+    const std::size_t count = 70001;
+    for (nab_dtype dtype : {NAB_DTYPE_FLOAT16, NAB_DTYPE_BFLOAT16}) {
+        SCOPED_TRACE(dtype_name(dtype));
+        // One guard element after the tensor: zeroing must stop at 2 * count bytes.
+        std::vector<uint16_t> gradients(count + 1, encode_sixteen_bit(1.5, dtype));
+        const uint16_t infinity = encode_sixteen_bit(INFINITY, dtype);
+        gradients[0] = infinity;
+        gradients[count / 2] = static_cast<uint16_t>(infinity | 0x8000u);
+        gradients[count - 1] = static_cast<uint16_t>(infinity | 1u);  // NaN
+        gradients[count] = infinity;                                   // outside the tensor
+        std::vector<float> parameters(count, 1.0f);
+        OptimizerPtr optimizer = make_optimizer(2);
+        add_tensor(optimizer.get(), add_group(optimizer.get(), default_options()), count, parameters.data(),
+                   NAB_DTYPE_FLOAT32, gradients.data(), dtype, false);
+        uint64_t found = 0;
+        ASSERT_EQ(nab_optimizer_count_nonfinite_gradients(optimizer.get(), &found), NAB_STATUS_OK);
+        EXPECT_EQ(found, 3u);
+        ASSERT_EQ(nab_optimizer_zero_gradients(optimizer.get()), NAB_STATUS_OK);
+        for (std::size_t i = 0; i < count; ++i) ASSERT_EQ(gradients[i], 0u) << "element " << i;
+        EXPECT_EQ(gradients[count], infinity) << "zeroing wrote past the tensor";
+    }
+}
+
+TEST(MixedPrecisionTest, RegistrationChecksTypesMasterCopiesAndTwoByteOverlap) {
+    OptimizerPtr optimizer = make_optimizer(1);
+    add_group(optimizer.get(), default_options());
+    std::vector<uint16_t> storage(64);
+    auto refused = [&](nab_tensor_desc desc, const char* needle) {
+        uint32_t id = 1234;
+        EXPECT_EQ(nab_optimizer_add_tensor(optimizer.get(), &desc, &id), NAB_STATUS_INVALID_ARGUMENT) << needle;
+        EXPECT_TRUE(contains_text(nab_get_last_error(), needle)) << nab_get_last_error();
+        EXPECT_EQ(id, 1234u);
+    };
+    nab_tensor_desc valid{};
+    valid.struct_size = sizeof valid;
+    valid.element_count = 16;
+    valid.parameters = storage.data();
+    valid.gradients = storage.data() + 16;  // bytes 32..63 after parameters' 0..31: no overlap
+    valid.parameter_dtype = NAB_DTYPE_BFLOAT16;
+    valid.gradient_dtype = NAB_DTYPE_FLOAT16;
+    valid.master_parameters = 1;
+    for (int32_t dtype : {3, -1}) {
+        nab_tensor_desc d = valid;
+        d.parameter_dtype = dtype;
+        refused(d, "tensor->parameter_dtype");
+        d = valid;
+        d.gradient_dtype = dtype;
+        refused(d, "tensor->gradient_dtype");
+    }
+    nab_tensor_desc d = valid;
+    d.master_parameters = 2;
+    refused(d, "tensor->master_parameters");
+    d = valid;
+    d.parameter_dtype = NAB_DTYPE_FLOAT32;  // float32 parameters are their own master
+    d.gradients = storage.data() + 32;      // bytes 64.., clear of the parameters' 0..63
+    refused(d, "master_parameters");
+    d = valid;
+    d.reserved = 1;
+    refused(d, "tensor->reserved");
+    d = valid;
+    d.gradients = storage.data() + 15;  // the last parameter element is the first gradient one
+    refused(d, "overlaps");
+    d = valid;
+    d.gradient_dtype = NAB_DTYPE_FLOAT32;
+    d.gradients = storage.data() + 16;
+    d.parameters = storage.data() + 1;  // bfloat16 bytes 2..33 reach the float32 gradients' 32..95
+    refused(d, "overlaps");
+    uint32_t tensors = 99;
+    ASSERT_EQ(nab_optimizer_get_tensor_count(optimizer.get(), &tensors), NAB_STATUS_OK);
+    EXPECT_EQ(tensors, 0u);
+    uint32_t id = 0;
+    EXPECT_EQ(nab_optimizer_add_tensor(optimizer.get(), &valid, &id), NAB_STATUS_OK) << nab_get_last_error();
+}
+
+}  // namespace
+}  // namespace nabtest
