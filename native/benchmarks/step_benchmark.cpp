@@ -1,6 +1,11 @@
 // Parameters/second and bytes/second of the fused step (labml AdaBelief defaults, one tensor)
 // beside the streaming limit kernel with the same traffic and thread count, for 1M and 64M
-// parameters. Compare the two bytes_per_second columns of one run: machines are noisy.
+// parameters. Compare the bytes_per_second columns of one run: machines are noisy.
+//
+// Three forms of the step: float32 (28 bytes per element: read p, g, m, s; write p, m, s);
+// bfloat16 parameters with a float32 master copy and bfloat16 gradients (also 28: read g 2,
+// master 4, m 4, s 4; write master 4, p 2, m 4, s 4); float32 with the gradient pass of the
+// step options on (skip on non-finite and clipping: 32, the gradients are read twice).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -15,7 +20,10 @@
 
 namespace {
 
-constexpr double kBytesPerElement = 28.0;  // read p, g, m, s; write p, m, s
+// What BM_FusedStep's third argument selects.
+enum class StepForm : std::int64_t { Float32 = 0, Bfloat16WithMaster = 1, Float32WithGradientPass = 2 };
+
+double bytes_per_element(StepForm form) { return form == StepForm::Float32WithGradientPass ? 32.0 : 28.0; }
 
 void check(nab_status status) {
     if (status != NAB_STATUS_OK) throw std::runtime_error(nab_get_last_error());
@@ -26,21 +34,26 @@ struct Buffers {
     std::vector<float> p, g, m, s;
 };
 
+// bfloat16 patterns of 0.5 and 1e-3 (the float32 values' upper halves, rounded).
+constexpr std::uint16_t kBfloat16Half = 0x3f00, kBfloat16Thousandth = 0x3a83;
+
 int threads_of(const benchmark::State& state) {
     return state.range(1) == 0 ? nab::cpu::hardware_thread_count() : static_cast<int>(state.range(1));
 }
 
-void report(benchmark::State& state, std::size_t count, int threads) {
+void report(benchmark::State& state, std::size_t count, int threads, double element_bytes) {
     const double elements = static_cast<double>(state.iterations()) * static_cast<double>(count);
     state.counters["params_per_second"] = benchmark::Counter(elements, benchmark::Counter::kIsRate);
-    state.counters["bytes_per_second"] = benchmark::Counter(elements * kBytesPerElement, benchmark::Counter::kIsRate);
+    state.counters["bytes_per_second"] = benchmark::Counter(elements * element_bytes, benchmark::Counter::kIsRate);
     state.counters["threads"] = threads;
 }
 
 void BM_FusedStep(benchmark::State& state) {
     const auto count = static_cast<std::size_t>(state.range(0));
     const int threads = threads_of(state);
+    const auto form = static_cast<StepForm>(state.range(2));
     Buffers buffers(count);
+    std::vector<std::uint16_t> narrow_parameters, narrow_gradients;
     nab_optimizer_config config;
     check(nab_optimizer_config_init(&config));
     config.thread_count = threads;
@@ -51,11 +64,31 @@ void BM_FusedStep(benchmark::State& state) {
     check(nab_group_options_init(&options, NAB_COMPATIBILITY_LABML));
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &options, &group));
-    nab_tensor_desc desc{sizeof desc, group, count, buffers.p.data(), buffers.g.data()};
+    nab_tensor_desc desc{};
+    desc.struct_size = sizeof desc;
+    desc.group_id = group;
+    desc.element_count = count;
+    desc.parameters = buffers.p.data();
+    desc.gradients = buffers.g.data();
+    if (form == StepForm::Bfloat16WithMaster) {
+        narrow_parameters.assign(count, kBfloat16Half);
+        narrow_gradients.assign(count, kBfloat16Thousandth);
+        desc.parameters = narrow_parameters.data();
+        desc.gradients = narrow_gradients.data();
+        desc.parameter_dtype = desc.gradient_dtype = NAB_DTYPE_BFLOAT16;
+        desc.master_parameters = 1;
+    }
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor));
+    if (form == StepForm::Float32WithGradientPass) {
+        nab_step_options step_options;
+        check(nab_step_options_init(&step_options));
+        step_options.skip_nonfinite = 1;
+        step_options.max_gradient_norm = 1.0;
+        check(nab_optimizer_set_step_options(optimizer, &step_options));
+    }
     check(nab_optimizer_step(optimizer));  // first touch of the state outside the timing
     for (auto _ : state) check(nab_optimizer_step(optimizer));
-    report(state, count, threads);
+    report(state, count, threads, bytes_per_element(form));
 }
 
 void BM_StreamingLimit(benchmark::State& state) {
@@ -69,7 +102,7 @@ void BM_StreamingLimit(benchmark::State& state) {
                                     count);
         benchmark::ClobberMemory();
     }
-    report(state, count, threads);
+    report(state, count, threads, bytes_per_element(StepForm::Float32));
 }
 
 // Arguments: {element count, threads (0 = all cores)}.
@@ -80,8 +113,18 @@ void sizes_and_threads(benchmark::internal::Benchmark* b) {
     b->ArgNames({"params", "threads"})->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
+// Arguments: {element count, threads, StepForm}.
+void sizes_threads_and_forms(benchmark::internal::Benchmark* b) {
+    for (std::int64_t count : {std::int64_t{1} << 20, std::int64_t{1} << 26}) {
+        for (std::int64_t threads : {1, 0}) {
+            for (std::int64_t form : {0, 1, 2}) b->Args({count, threads, form});
+        }
+    }
+    b->ArgNames({"params", "threads", "form"})->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
 }  // namespace
 
-BENCHMARK(BM_FusedStep)->Apply(sizes_and_threads);
+BENCHMARK(BM_FusedStep)->Apply(sizes_threads_and_forms);
 BENCHMARK(BM_StreamingLimit)->Apply(sizes_and_threads);
 BENCHMARK_MAIN();
