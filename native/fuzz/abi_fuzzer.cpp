@@ -253,12 +253,27 @@ struct ModelTensor {
     bool has_max = false;
 };
 
+nab_step_options default_step_options() {
+    nab_step_options options;
+    FUZZ_CHECK(nab_step_options_init(&options) == NAB_STATUS_OK, "nab_step_options_init");
+    return options;
+}
+
+bool step_options_valid(const nab_step_options& o) {
+    return o.struct_size == sizeof o && (o.skip_nonfinite == 0 || o.skip_nonfinite == 1) &&
+           (o.compute_gradient_norm == 0 || o.compute_gradient_norm == 1) && o.inverse_gradient_scale > 0.0 &&
+           std::isfinite(o.inverse_gradient_scale) && o.max_gradient_norm >= 0.0 && std::isfinite(o.max_gradient_norm) &&
+           o.reserved == 0;
+}
+
 struct ModelOptimizer {
     nab_optimizer* handle = nullptr;
     std::vector<nab_group_options> groups;
     std::vector<ModelTensor> tensors;
     std::int32_t thread_count = 1;
     std::int32_t simd_level = NAB_SIMD_SCALAR;
+    nab_step_options step_options = default_step_options();
+    std::uint64_t step_calls = 0;  // steps the library ran (skipped ones included)
 
     std::uint64_t state_bytes() const {
         std::uint64_t total = 0;
@@ -473,7 +488,7 @@ private:
     // ---- operations ----
 
     void operation(std::uint8_t opcode) {
-        switch (opcode % 24) {
+        switch (opcode % 25) {
             case 0: create(); break;
             case 1: destroy(); break;
             case 2: add_group(); break;
@@ -497,6 +512,7 @@ private:
             case 20: free_buffer(); break;
             case 21: fill_buffer(); break;
             case 22: library_calls(); break;
+            case 23: set_step_options(); break;
             default: step(1 + in_.byte() % 8); break;
         }
     }
@@ -544,6 +560,39 @@ private:
         o.handle = created;
         o.thread_count = config.thread_count == 0 ? hardware_threads_ : config.thread_count;
         o.simd_level = config.simd_level == NAB_SIMD_AUTO ? best_simd_ : config.simd_level;
+    }
+
+    void set_step_options() {
+        ModelOptimizer& o = pick_optimizer();
+        nab_step_options options = default_step_options();
+        options.skip_nonfinite = in_.byte() & 1;
+        options.compute_gradient_norm = in_.byte() & 1;
+        const std::uint8_t scale = in_.byte();
+        options.inverse_gradient_scale = scale < 128 ? 1.0 : std::ldexp(1.0, scale % 32 - 16);
+        const std::uint8_t norm = in_.byte();
+        options.max_gradient_norm = norm < 160 ? 0.0 : norm / 16.0;
+        // Mostly valid: one byte says which (if any) field to spoil.
+        switch (in_.byte()) {
+            case 255: options.struct_size = (in_.byte() & 1) != 0 ? in_.u32() : static_cast<std::uint32_t>(sizeof options - 8); break;
+            case 254: options.skip_nonfinite = in_.interesting_int32(); break;
+            case 253: options.compute_gradient_norm = in_.interesting_int32(); break;
+            case 252: options.inverse_gradient_scale = in_.interesting_double(); break;
+            case 251: options.max_gradient_norm = in_.interesting_double(); break;
+            case 250: options.reserved = in_.interesting_int32(); break;
+            default: break;
+        }
+        const bool null_options = in_.byte() == 255;
+        const int expected = o.handle == nullptr || null_options || !step_options_valid(options) ? NAB_STATUS_INVALID_ARGUMENT
+                                                                                                 : NAB_STATUS_OK;
+        const nab_status status = nab_optimizer_set_step_options(o.handle, null_options ? nullptr : &options);
+        expect_status(status, expected, "nab_optimizer_set_step_options");
+        if (status == NAB_STATUS_OK) o.step_options = options;
+        if (o.handle == nullptr) return;
+        nab_step_options in_force{};
+        in_force.struct_size = sizeof in_force;
+        expect_status(nab_optimizer_get_step_options(o.handle, &in_force), NAB_STATUS_OK, "nab_optimizer_get_step_options");
+        FUZZ_CHECK(std::memcmp(&in_force, &o.step_options, sizeof in_force) == 0,
+                   "nab_optimizer_get_step_options differs from the options last accepted");
     }
 
     void destroy() {
@@ -668,10 +717,21 @@ private:
         }
         const std::uint8_t flags = in_.byte();
         const bool null_desc = flags == 255, null_out = flags == 254;
+        // The model's buffers are float32; spoil the type fields only with values to be refused
+        // (an unknown type, a master copy of float32 parameters, a non-boolean, reserved != 0).
+        const std::uint8_t spoil = flags >= 250 && flags < 254 ? flags : 0;
+        auto unknown_dtype = [this] {
+            const std::int32_t value = in_.interesting_int32();
+            return value >= NAB_DTYPE_FLOAT32 && value <= NAB_DTYPE_BFLOAT16 ? 3 : value;
+        };
+        if (spoil == 253) desc.parameter_dtype = unknown_dtype();
+        if (spoil == 252) desc.gradient_dtype = unknown_dtype();
+        if (spoil == 251) desc.master_parameters = (in_.byte() & 1) != 0 ? 1 : in_.interesting_int32() | 2;
+        if (spoil == 250) desc.reserved = in_.interesting_int32() | 1;
 
         int expected = NAB_STATUS_OK;
         if (o.handle == nullptr || null_desc || null_out || desc.struct_size != sizeof desc || desc.element_count == 0 ||
-            desc.element_count > kCountLimit || desc.parameters == nullptr) {
+            desc.element_count > kCountLimit || desc.parameters == nullptr || spoil != 0) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (desc.group_id >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
@@ -804,7 +864,7 @@ private:
         StateCall c;
         c.id = pick_id(o.tensors.size());
         const std::uint8_t kind_choice = in_.byte();
-        c.kind = kind_choice < 240 ? static_cast<std::int32_t>(kind_choice % 3) : in_.interesting_int32();
+        c.kind = kind_choice < 240 ? static_cast<std::int32_t>(kind_choice % 4) : in_.interesting_int32();
         const bool known = c.id < o.tensors.size();
         const std::uint64_t actual = known ? o.tensors[c.id].count : 16;
         switch (in_.byte()) {
@@ -815,7 +875,7 @@ private:
         }
         c.null_buffer = in_.byte() >= 244;
         c.buffer.assign(static_cast<std::size_t>(actual), 0.0f);
-        if (c.kind < NAB_STATE_FIRST_MOMENT || c.kind > NAB_STATE_MAX_SECOND_MOMENT || o.handle == nullptr || c.null_buffer) {
+        if (c.kind < NAB_STATE_FIRST_MOMENT || c.kind > NAB_STATE_MASTER_PARAMETERS || o.handle == nullptr || c.null_buffer) {
             c.expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (!known) {
             c.expected = NAB_STATUS_NOT_FOUND;
@@ -823,6 +883,8 @@ private:
             c.expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (reading && c.kind == NAB_STATE_MAX_SECOND_MOMENT && !o.tensors[c.id].has_max) {
             c.expected = NAB_STATUS_INVALID_ARGUMENT;
+        } else if (c.kind == NAB_STATE_MASTER_PARAMETERS) {
+            c.expected = NAB_STATUS_INVALID_ARGUMENT;  // the model's tensors are float32: no master copies
         } else {
             c.expected = NAB_STATUS_OK;
         }
@@ -885,13 +947,32 @@ private:
             for (const ModelTensor& t : o.tensors) {
                 at_limit = at_limit || (t.gradients != nullptr && t.step == std::numeric_limits<std::int64_t>::max());
             }
+            // With skip_nonfinite on, one NaN or Inf in any registered gradient skips the whole step.
+            std::uint64_t nonfinite = 0;
+            for (const ModelTensor& t : o.tensors) {
+                for (std::uint64_t i = 0; t.gradients != nullptr && i < t.count; ++i) {
+                    nonfinite += std::isfinite(t.gradients[i]) ? 0u : 1u;
+                }
+            }
+            const bool skipped = o.step_options.skip_nonfinite == 1 && nonfinite != 0;
             const nab_status status = nab_optimizer_step(o.handle);
             expect_status(status, o.handle == nullptr || at_limit ? NAB_STATUS_INVALID_ARGUMENT : NAB_STATUS_OK,
                           "nab_optimizer_step");
             if (status != NAB_STATUS_OK) return;
+            ++o.step_calls;
             for (ModelTensor& t : o.tensors) {
-                if (t.gradients != nullptr) ++t.step;
+                if (t.gradients != nullptr && !skipped) ++t.step;
             }
+            nab_step_report report{};
+            report.struct_size = sizeof report;
+            expect_status(nab_optimizer_get_last_step_report(o.handle, &report), NAB_STATUS_OK,
+                          "nab_optimizer_get_last_step_report");
+            FUZZ_CHECK(report.step_calls == o.step_calls, "the step report's step_calls");
+            FUZZ_CHECK(report.skipped == (skipped ? 1 : 0), "the step report's skipped flag");
+            const bool checked = o.step_options.skip_nonfinite == 1 || o.step_options.max_gradient_norm > 0.0 ||
+                                 o.step_options.compute_gradient_norm == 1;
+            FUZZ_CHECK(report.gradients_checked == (checked ? 1 : 0), "the step report's gradients_checked");
+            FUZZ_CHECK(report.nonfinite_count == (checked ? nonfinite : 0), "the step report's nonfinite_count");
         }
     }
 

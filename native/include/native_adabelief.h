@@ -276,7 +276,9 @@ typedef struct nab_step_options {
     double inverse_gradient_scale;
     /* > 0: clip by the global L2 norm over all registered gradients, as PyTorch's
      * clip_grad_norm_: with norm = inverse_gradient_scale * ||g||, gradients are multiplied by
-     * min(1, max_gradient_norm / (norm + 1e-6)). 0: no clipping. Default 0. */
+     * min(1, max_gradient_norm / (norm + 1e-6)). 0: no clipping. Default 0. Without
+     * skip_nonfinite, one NaN gradient element makes the norm and so the factor NaN, which then
+     * reaches every parameter (PyTorch behaves the same); use both together. */
     double max_gradient_norm;
     /* 1: compute the norm for the report even when not clipping. Default 0. */
     int32_t compute_gradient_norm;

@@ -86,11 +86,11 @@ void Optimizer::set_learning_rate(std::uint32_t group_id, double learning_rate) 
 }
 
 std::uint32_t Optimizer::add_tensor(std::uint32_t group_id, std::size_t element_count, const TensorBuffers& buffers) {
-    check_group(group_id, "tensor->group_id");
     if (buffers.master_parameters && buffers.parameter_dtype == NAB_DTYPE_FLOAT32) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "tensor->master_parameters = 1 with tensor->parameter_dtype = NAB_DTYPE_FLOAT32: "
                                           "a master copy is for 16-bit parameters (float32 parameters are their own)");
     }
+    check_group(group_id, "tensor->group_id");
     check_no_overlap(buffers.parameters, buffers.parameter_dtype, buffers.gradients, buffers.gradient_dtype, element_count,
                      "tensor->gradients");
     backend_->validate_buffer(buffers.parameters, "tensor->parameters");

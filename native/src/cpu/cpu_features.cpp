@@ -1,6 +1,20 @@
 #include "cpu/cpu_features.h"
 
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#  include <cpuid.h>
+#endif
+
 namespace nab::cpu {
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+namespace {
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c").
+bool has_f16c() noexcept {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+}  // namespace
+#endif
 
 bool simd_level_supported(nab_simd_level level) noexcept {
     switch (level) {
@@ -9,7 +23,7 @@ bool simd_level_supported(nab_simd_level level) noexcept {
         // libgcc's cpu model also checks XGETBV, so these are false where the OS does not save
         // the wider registers.
         // The AVX2 level converts float16 with F16C (every AVX2 CPU has it, but check).
-        case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+        case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2") && has_f16c();
         case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f");
 #endif
         default: return false;
