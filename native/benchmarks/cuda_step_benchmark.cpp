@@ -1,13 +1,21 @@
-// The CUDA step against the device's own copy bandwidth, in one run: for each size, the
-// fused step (labml AdaBelief defaults, one tensor, 28 bytes moved per parameter) and a
-// device-to-device cudaMemcpyAsync of 14 bytes per parameter (which also moves 28: read +
-// write), both timed with CUDA events over many iterations. Prints one line per size and the
-// ratio step/copy; exits 1 if no device is visible.
+// The CUDA step against the device's own copy bandwidth, in one run: for each size and form of
+// the step (labml AdaBelief defaults, one tensor), the fused step and a device-to-device
+// cudaMemcpyAsync of half the step's bytes per parameter (a copy reads and writes, so it
+// moves the same traffic), both timed with CUDA events over many iterations. Prints one line
+// per size and form with step/copy, the step's bandwidth over the copy's; exits 1 if no
+// device is visible.
+//
+// The forms, and the bytes each moves per parameter:
+//   float32              28: read p, g, m, s; write p, m, s
+//   bfloat16+master      28: read g (2), master, m, s; write master, p (2), m, s
+//   float32+grad-pass    32: float32 with skip_nonfinite and clipping on, whose gradient pass
+//                            reads the gradients a second time
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +30,44 @@ void check(nab_status status, const char* what) {
 
 void check_cuda(cudaError_t result, const char* what) {
     if (result != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(result));
+}
+
+struct Form {
+    const char* name;
+    nab_dtype dtype;     // of the parameters and the gradients
+    bool master;         // a float32 master copy of 16-bit parameters
+    bool gradient_pass;  // step options that make the step read the gradients first
+    double bytes_per_parameter;
+};
+
+constexpr Form kForms[] = {{"float32", NAB_DTYPE_FLOAT32, false, false, 28.0},
+                           {"bfloat16+master", NAB_DTYPE_BFLOAT16, true, false, 28.0},
+                           {"float32+grad-pass", NAB_DTYPE_FLOAT32, false, true, 32.0}};
+
+// Fills count elements of `dtype` at `device` with varied values around `scale` (a constant
+// would let every thread take the same path through the 16-bit rounding), by repeated uploads
+// of one host pattern.
+void fill(void* device, nab_dtype dtype, std::uint64_t count, float scale) {
+    constexpr std::uint64_t kPattern = 1 << 20;
+    const std::size_t element_size = dtype == NAB_DTYPE_FLOAT32 ? 4 : 2;
+    std::vector<std::uint8_t> pattern(kPattern * element_size);
+    for (std::uint64_t i = 0; i < kPattern; ++i) {
+        const float value = scale * static_cast<float>(static_cast<int>(i % 1999) - 999) / 999.0f;
+        std::uint32_t bits;
+        std::memcpy(&bits, &value, sizeof bits);
+        if (dtype == NAB_DTYPE_FLOAT32) {
+            std::memcpy(pattern.data() + 4 * i, &bits, 4);
+        } else {
+            const auto upper = static_cast<std::uint16_t>(bits >> 16);  // a bfloat16 near the value
+            std::memcpy(pattern.data() + 2 * i, &upper, 2);
+        }
+    }
+    for (std::uint64_t begin = 0; begin < count; begin += kPattern) {
+        const std::uint64_t n = count - begin < kPattern ? count - begin : kPattern;
+        check(nab_cuda_copy_bytes_to_device(static_cast<std::uint8_t*>(device) + begin * element_size, pattern.data(),
+                                            n * element_size),
+              "fill");
+    }
 }
 
 template <class Work>
@@ -41,7 +87,7 @@ double milliseconds_per_iteration(cudaStream_t stream, int iterations, Work work
     return static_cast<double>(elapsed) / iterations;
 }
 
-void measure(std::uint64_t count, int iterations) {
+void measure(std::uint64_t count, const Form& form, int iterations) {
     cudaStream_t stream = nullptr;
     check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
     nab_optimizer_config config;
@@ -54,26 +100,44 @@ void measure(std::uint64_t count, int iterations) {
     check(nab_group_options_init(&options, NAB_COMPATIBILITY_LABML), "options");
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &options, &group), "group");
-    float *parameters = nullptr, *gradients = nullptr, *copy_source = nullptr, *copy_destination = nullptr;
-    check(nab_cuda_buffer_allocate(0, count, &parameters), "parameters");
-    check(nab_cuda_buffer_allocate(0, count, &gradients), "gradients");
-    const std::uint64_t copy_floats = count * 14 / 4;  // 14 bytes per parameter
-    check(nab_cuda_buffer_allocate(0, copy_floats, &copy_source), "copy source");
-    check(nab_cuda_buffer_allocate(0, copy_floats, &copy_destination), "copy destination");
-    nab_tensor_desc desc{sizeof desc, group, count, parameters, gradients};
+    void *parameters = nullptr, *gradients = nullptr, *copy_source = nullptr, *copy_destination = nullptr;
+    check(nab_cuda_buffer_allocate_typed(0, form.dtype, count, &parameters), "parameters");
+    check(nab_cuda_buffer_allocate_typed(0, form.dtype, count, &gradients), "gradients");
+    fill(parameters, form.dtype, count, 0.5f);
+    fill(gradients, form.dtype, count, 1e-3f);
+    const auto copy_bytes = static_cast<std::uint64_t>(form.bytes_per_parameter / 2 * static_cast<double>(count));
+    // 2-byte elements: the byte count is even, so the copy moves exactly copy_bytes.
+    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, copy_bytes / 2, &copy_source), "copy source");
+    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, copy_bytes / 2, &copy_destination), "copy destination");
+    nab_tensor_desc desc{};
+    desc.struct_size = sizeof desc;
+    desc.group_id = group;
+    desc.element_count = count;
+    desc.parameters = parameters;
+    desc.gradients = gradients;
+    desc.parameter_dtype = desc.gradient_dtype = form.dtype;
+    desc.master_parameters = form.master ? 1 : 0;
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
+    if (form.gradient_pass) {
+        nab_step_options step_options;
+        check(nab_step_options_init(&step_options), "step options");
+        step_options.skip_nonfinite = 1;
+        step_options.max_gradient_norm = 1.0;
+        check(nab_optimizer_set_step_options(optimizer, &step_options), "step options");
+    }
 
-    const double step_ms = milliseconds_per_iteration(stream, iterations, [&] { check(nab_optimizer_step(optimizer), "step"); });
+    const double step_ms =
+        milliseconds_per_iteration(stream, iterations, [&] { check(nab_optimizer_step(optimizer), "step"); });
     const double copy_ms = milliseconds_per_iteration(stream, iterations, [&] {
-        check_cuda(cudaMemcpyAsync(copy_destination, copy_source, copy_floats * 4, cudaMemcpyDeviceToDevice, stream),
+        check_cuda(cudaMemcpyAsync(copy_destination, copy_source, copy_bytes, cudaMemcpyDeviceToDevice, stream),
                    "copy");
     });
-    const double bytes = 28.0 * static_cast<double>(count);
-    std::printf("params=%llu step_us=%.1f step_GBps=%.1f copy_us=%.1f copy_GBps=%.1f step/copy=%.3f\n",
-                static_cast<unsigned long long>(count), step_ms * 1e3, bytes / step_ms / 1e6, copy_ms * 1e3,
+    const double bytes = form.bytes_per_parameter * static_cast<double>(count);
+    std::printf("form=%s params=%llu step_us=%.1f step_GBps=%.1f copy_us=%.1f copy_GBps=%.1f step/copy=%.3f\n",
+                form.name, static_cast<unsigned long long>(count), step_ms * 1e3, bytes / step_ms / 1e6, copy_ms * 1e3,
                 bytes / copy_ms / 1e6, copy_ms / step_ms);
     check(nab_optimizer_destroy(optimizer), "destroy");
-    for (float* buffer : {parameters, gradients, copy_source, copy_destination}) nab_cuda_buffer_free(buffer);
+    for (void* buffer : {parameters, gradients, copy_source, copy_destination}) nab_cuda_buffer_free(buffer);
     cudaStreamDestroy(stream);
 }
 
@@ -93,7 +157,7 @@ int main(int argc, char** argv) {
     try {
         for (std::uint64_t count : {std::uint64_t{1} << 20, std::uint64_t{10'000'000}, std::uint64_t{1} << 26,
                                     std::uint64_t{200'000'000}}) {
-            measure(count, iterations);
+            for (const Form& form : kForms) measure(count, form, iterations);
         }
     } catch (const std::exception& error) {
         std::fprintf(stderr, "cuda_step_benchmark: %s\n", error.what());

@@ -12,7 +12,11 @@ namespace nab::cuda {
 
 namespace {
 
-bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer) % 16 == 0; }
+// Whether an array of `dtype` starts at a multiple of a vector group (kVectorWidth elements),
+// so the kernels may move a group in one access. A null array (absent s_max or master copy) is.
+bool vector_aligned(const void* data, nab_dtype dtype) {
+    return reinterpret_cast<std::uintptr_t>(data) % (kVectorWidth * dtype_size(dtype)) == 0;
+}
 
 LaunchVariant launch_variant_of(const GroupOptions& options) {
     // The launch-fixed switches do not depend on t: plan step 1 and keep those.
@@ -23,6 +27,8 @@ LaunchVariant launch_variant_of(const GroupOptions& options) {
 __global__ void set_learning_rate_kernel(GroupOptions* groups, std::uint32_t group_id, double learning_rate) {
     groups[group_id].learning_rate = learning_rate;
 }
+
+__global__ void set_step_options_kernel(DeviceStepState* state, StepOptions options) { state->options = options; }
 
 __global__ void set_step_kernel(std::int64_t* steps, std::uint32_t tensor_id, std::int64_t step) {
     steps[tensor_id] = step;
@@ -103,7 +109,7 @@ void CudaBackend::copy_state_from_host(float* state, const float* host_source, s
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after writing optimizer state");
 }
 
-void CudaBackend::validate_buffer(const float* data, const char* argument_name) {
+void CudaBackend::validate_buffer(const void* data, const char* argument_name) {
     if (data == nullptr) return;
     cudaPointerAttributes attributes{};
     const cudaError_t queried = cudaPointerGetAttributes(&attributes, data);
@@ -128,14 +134,29 @@ void CudaBackend::append_launch(const std::vector<TensorRecord>& tensors, const 
         const TensorRecord& t = tensors[id];
         if (t.gradients == nullptr) continue;
         if (variant != nullptr && !(launch_variant_of(groups[t.group_id]) == *variant)) continue;
-        DeviceTensor entry{t.parameters, t.gradients, t.first_moment.data(), t.second_moment.data(),
+        DeviceTensor entry{t.parameters,
+                           t.gradients,
+                           t.master_parameters.data(),
+                           t.first_moment.data(),
+                           t.second_moment.data(),
                            variant != nullptr && variant->keeps_max ? t.max_second_moment.data() : nullptr,
-                           t.element_count, launch.block_count, id, t.group_id, 0, 0};
-        // The step needs every array aligned; the zero pass only the gradients.
+                           t.element_count,
+                           launch.block_count,
+                           id,
+                           t.group_id,
+                           t.parameter_dtype,
+                           t.gradient_dtype,
+                           0,
+                           0};
+        // The step needs every array aligned; the zero and gradient passes only the gradients.
+        const bool gradients_aligned = vector_aligned(t.gradients, t.gradient_dtype);
         const bool aligned = variant == nullptr
-                                 ? aligned16(t.gradients)
-                                 : aligned16(t.parameters) && aligned16(t.gradients) && aligned16(t.first_moment.data()) &&
-                                       aligned16(t.second_moment.data()) && aligned16(entry.max_second_moment);
+                                 ? gradients_aligned
+                                 : gradients_aligned && vector_aligned(t.parameters, t.parameter_dtype) &&
+                                       vector_aligned(entry.master, NAB_DTYPE_FLOAT32) &&
+                                       vector_aligned(entry.first_moment, NAB_DTYPE_FLOAT32) &&
+                                       vector_aligned(entry.second_moment, NAB_DTYPE_FLOAT32) &&
+                                       vector_aligned(entry.max_second_moment, NAB_DTYPE_FLOAT32);
         entry.vectorized = aligned ? 1 : 0;
         entries.push_back(entry);
         launch.block_count += blocks_for(t.element_count);
@@ -148,14 +169,18 @@ void CudaBackend::append_launch(const std::vector<TensorRecord>& tensors, const 
     if (launch.entry_count > 0) launches.push_back(launch);
 }
 
-void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
+void CudaBackend::refuse_while_capturing(const char* message) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    use_device(device_ordinal_);
     check_cuda(cudaStreamIsCapturing(stream_, &capture), "cudaStreamIsCapturing");
-    if (capture != cudaStreamCaptureStatusNone) {
-        fail(NAB_STATUS_INVALID_ARGUMENT,
-             "the optimizer's tensors, buffers or options changed since its last step; run one step (or "
-             "nab_optimizer_synchronize) before capturing a CUDA graph, and change only learning rates inside it");
-    }
+    if (capture != cudaStreamCaptureStatusNone) fail(NAB_STATUS_INVALID_ARGUMENT, message);
+}
+
+void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
+    refuse_while_capturing(
+        "the optimizer's tensors, buffers or options changed since its last step; run one step (or "
+        "nab_optimizer_synchronize) before capturing a CUDA graph, and change only learning rates and step options "
+        "inside it");
     // Step counts: bring the device's into the records before the table is rebuilt.
     refresh_steps(tensors);
 
@@ -168,6 +193,7 @@ void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::v
         if (std::find(variants.begin(), variants.end(), v) == variants.end()) variants.push_back(v);
     }
     for (const LaunchVariant& v : variants) append_launch(tensors, groups, &v, entries, launches);
+    const auto step_entry_count = static_cast<std::uint32_t>(entries.size());
     std::vector<Launch> zero_launches;
     append_launch(tensors, groups, nullptr, entries, zero_launches);
 
@@ -179,6 +205,15 @@ void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::v
     group_table_.reserve(std::max<std::size_t>(groups.size(), 1));
     step_counts_.reserve(std::max<std::size_t>(steps.size(), 1));
     plans_.reserve(std::max<std::size_t>(entries.size(), 1));
+    const std::uint64_t gradient_blocks = zero_launches.empty() ? 0 : zero_launches.front().block_count;
+    partials_.reserve(std::max<std::uint64_t>(gradient_blocks, 1));
+    if (step_state_.data() == nullptr) {
+        // Once: the report (and its running step_calls) must survive later table rebuilds.
+        step_state_.reserve(1);
+        const DeviceStepState initial{step_options_, StepReport{}};
+        check_cuda(cudaMemcpyAsync(step_state_.data(), &initial, sizeof initial, cudaMemcpyHostToDevice, stream_),
+                   "upload of the step state");
+    }
     // Pageable sources are staged before cudaMemcpyAsync returns, so the vectors may go.
     if (!entries.empty()) {
         check_cuda(cudaMemcpyAsync(tensor_table_.data(), entries.data(), entries.size() * sizeof(DeviceTensor),
@@ -197,6 +232,7 @@ void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::v
     }
     step_count_size_ = static_cast<std::uint32_t>(steps.size());
     step_launches_ = std::move(launches);
+    step_entry_count_ = step_entry_count;
     zero_launch_ = zero_launches.empty() ? Launch{} : zero_launches.front();
     tables_current_ = true;
 }
@@ -204,12 +240,48 @@ void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::v
 void CudaBackend::step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
     if (!tables_current_) update_tables(tensors, groups);
     use_device(device_ordinal_);
+    // The gradient pass runs once per step, before the decision that every launch obeys.
+    const bool gradient_pass = step_options_.needs_gradient_statistics();
+    if (gradient_pass) {
+        check_cuda(launch_gradient_statistics(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
+                                              zero_launch_.block_count, partials_.data(), stream_),
+                   "the fused gradient pass launch");
+    }
+    check_cuda(launch_plan(tensor_table_.data(), step_entry_count_, group_table_.data(), step_counts_.data(),
+                           plans_.data(), gradient_pass ? partials_.data() : nullptr,
+                           static_cast<std::uint32_t>(zero_launch_.block_count), step_state_.data(), stream_),
+               "the step planning kernel launch");
     for (const Launch& launch : step_launches_) {
         check_cuda(launch_step(launch.variant, tensor_table_.data() + launch.first_entry, launch.entry_count,
-                               launch.block_count, group_table_.data(), step_counts_.data(),
-                               plans_.data() + launch.first_entry, stream_),
+                               launch.block_count, plans_.data() + launch.first_entry, step_state_.data(), stream_),
                    "the fused step kernel launch");
     }
+}
+
+void CudaBackend::set_step_options(const StepOptions& options) {
+    if (step_state_.data() != nullptr) {
+        use_device(device_ordinal_);
+        set_step_options_kernel<<<1, 1, 0, stream_>>>(step_state_.data(), options);
+        check_cuda(cudaGetLastError(), "the step-options update launch");
+    }  // otherwise the first table upload carries them
+    step_options_ = options;
+}
+
+StepReport CudaBackend::last_step_report() {
+    refuse_while_capturing(
+        "nab_optimizer_get_last_step_report waits for the device and cannot be captured in a CUDA graph; call it "
+        "outside the capture");
+    if (step_state_.data() == nullptr) return StepReport{};  // no step yet
+    DeviceStepState state;
+    check_cuda(cudaMemcpyAsync(&state, step_state_.data(), sizeof state, cudaMemcpyDeviceToHost, stream_),
+               "download of the step report");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after downloading the step report");
+    return state.report;
+}
+
+void CudaBackend::initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) {
+    use_device(device_ordinal_);
+    check_cuda(launch_widen(master, parameters, dtype, count, stream_), "the master-copy initialisation launch");
 }
 
 void CudaBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
@@ -223,28 +295,24 @@ void CudaBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::
 std::uint64_t CudaBackend::count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
                                                      const std::vector<GroupOptions>& groups) {
     // The count comes back to the host synchronously, which a stream being captured forbids.
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    use_device(device_ordinal_);
-    check_cuda(cudaStreamIsCapturing(stream_, &capture), "cudaStreamIsCapturing");
-    if (capture != cudaStreamCaptureStatusNone) {
-        fail(NAB_STATUS_INVALID_ARGUMENT,
-             "nab_optimizer_count_nonfinite_gradients waits for its result and cannot be captured in a CUDA graph; "
-             "call it outside the capture");
-    }
+    refuse_while_capturing(
+        "nab_optimizer_count_nonfinite_gradients waits for its result and cannot be captured in a CUDA graph; "
+        "call it outside the capture");
     if (!tables_current_) update_tables(tensors, groups);
     if (zero_launch_.entry_count == 0) return 0;
     use_device(device_ordinal_);
-    nonfinite_count_.reserve(1);
-    check_cuda(cudaMemsetAsync(nonfinite_count_.data(), 0, sizeof(unsigned long long), stream_),
-               "cudaMemsetAsync of the non-finite counter");
-    check_cuda(launch_count_nonfinite(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
-                                      zero_launch_.block_count, nonfinite_count_.data(), stream_),
-               "the fused non-finite count kernel launch");
-    unsigned long long count = 0;
-    check_cuda(cudaMemcpyAsync(&count, nonfinite_count_.data(), sizeof count, cudaMemcpyDeviceToHost, stream_),
+    gradient_totals_.reserve(1);
+    check_cuda(launch_gradient_statistics(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
+                                          zero_launch_.block_count, partials_.data(), stream_),
+               "the fused gradient pass launch");
+    check_cuda(launch_sum_statistics(partials_.data(), static_cast<std::uint32_t>(zero_launch_.block_count),
+                                     gradient_totals_.data(), stream_),
+               "the gradient totals launch");
+    GradientStatistics totals;
+    check_cuda(cudaMemcpyAsync(&totals, gradient_totals_.data(), sizeof totals, cudaMemcpyDeviceToHost, stream_),
                "download of the non-finite count");
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after counting non-finite gradients");
-    return static_cast<std::uint64_t>(count);
+    return totals.nonfinite_count;
 }
 
 void CudaBackend::learning_rate_changed(std::uint32_t group_id, double learning_rate) {

@@ -15,7 +15,7 @@ int device_count() noexcept {
     return count;
 }
 
-float* allocate_buffer(int device_ordinal, std::size_t element_count) {
+void* allocate_buffer(int device_ordinal, std::size_t byte_count) {
     const int count = device_count();
     if (device_ordinal < 0 || device_ordinal >= count) {
         fail(NAB_STATUS_INVALID_ARGUMENT, "device_ordinal = " + std::to_string(device_ordinal) +
@@ -23,15 +23,15 @@ float* allocate_buffer(int device_ordinal, std::size_t element_count) {
                                               " CUDA device(s)");
     }
     use_device(device_ordinal);
-    float* data = nullptr;
-    const cudaError_t allocated = cudaMalloc(&data, element_count * sizeof(float));
+    void* data = nullptr;
+    const cudaError_t allocated = cudaMalloc(&data, byte_count);
     if (allocated == cudaErrorMemoryAllocation) {
         cudaGetLastError();
-        fail(NAB_STATUS_OUT_OF_MEMORY, "cudaMalloc of " + std::to_string(element_count * sizeof(float)) +
-                                           " bytes failed: out of device memory");
+        fail(NAB_STATUS_OUT_OF_MEMORY,
+             "cudaMalloc of " + std::to_string(byte_count) + " bytes failed: out of device memory");
     }
     check_cuda(allocated, "cudaMalloc");
-    const cudaError_t zeroed = cudaMemset(data, 0, element_count * sizeof(float));
+    const cudaError_t zeroed = cudaMemset(data, 0, byte_count);
     if (zeroed != cudaSuccess) {
         cudaFree(data);
         check_cuda(zeroed, "cudaMemset of a new buffer");
@@ -39,15 +39,15 @@ float* allocate_buffer(int device_ordinal, std::size_t element_count) {
     return data;
 }
 
-void free_buffer(float* data) { check_cuda(cudaFree(data), "cudaFree"); }
+void free_buffer(void* data) { check_cuda(cudaFree(data), "cudaFree"); }
 
-void copy_to_device(float* device_destination, const float* host_source, std::size_t element_count) {
-    check_cuda(cudaMemcpy(device_destination, host_source, element_count * sizeof(float), cudaMemcpyHostToDevice),
+void copy_to_device(void* device_destination, const void* host_source, std::size_t byte_count) {
+    check_cuda(cudaMemcpy(device_destination, host_source, byte_count, cudaMemcpyHostToDevice),
                "cudaMemcpy to the device");
 }
 
-void copy_to_host(float* host_destination, const float* device_source, std::size_t element_count) {
-    check_cuda(cudaMemcpy(host_destination, device_source, element_count * sizeof(float), cudaMemcpyDeviceToHost),
+void copy_to_host(void* host_destination, const void* device_source, std::size_t byte_count) {
+    check_cuda(cudaMemcpy(host_destination, device_source, byte_count, cudaMemcpyDeviceToHost),
                "cudaMemcpy to the host");
 }
 

@@ -1,15 +1,20 @@
 // The tables a CUDA launch reads from device memory: one entry per tensor of the launch
-// (its arrays and its place in the grid) and, separately, the groups' options and the
-// tensors' step counts, which stay on the device so a captured graph advances on replay.
+// (its arrays, their element types and its place in the grid) and, separately, the groups'
+// options, the tensors' step counts and the step state, which stay on the device so a
+// captured graph advances on replay.
 #pragma once
 
 #include <cstdint>
 
+#include "core/gradient_scaling.h"
+#include "native_adabelief.h"
+
 namespace nab::cuda {
 
 struct DeviceTensor {
-    float* parameters;
-    const float* gradients;
+    void* parameters;          // element_count elements of parameter_dtype
+    const void* gradients;     // element_count elements of gradient_dtype
+    float* master;             // float32 master copy of 16-bit parameters; null unless the tensor has one
     float* first_moment;
     float* second_moment;
     float* max_second_moment;  // null unless the launch keeps s_max
@@ -17,8 +22,21 @@ struct DeviceTensor {
     std::uint64_t first_block;  // this tensor's first block in the grid
     std::uint32_t tensor_id;    // index into the step counts
     std::uint32_t group_id;     // index into the groups
-    std::uint32_t vectorized;   // 1 when every array above is 16-byte aligned
+    nab_dtype parameter_dtype;
+    nab_dtype gradient_dtype;
+    // 1 when every array the launch touches starts at a multiple of kVectorWidth elements of its
+    // own type (16 bytes for float32, 8 for 16-bit), so 4 elements move in one load or store.
+    std::uint32_t vectorized;
     std::uint32_t reserved;
+};
+
+// What the step's gradient decision reads and writes on the device. The options are written
+// by the host (upload, or a queued kernel when they change), so a replayed CUDA graph sees new
+// values; the report is written by the planning kernel of every step and read by the step
+// kernels (the skip flag) and by last_step_report (report.step_calls is the running count).
+struct DeviceStepState {
+    StepOptions options;
+    StepReport report;
 };
 
 }  // namespace nab::cuda

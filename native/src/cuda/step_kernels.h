@@ -3,8 +3,10 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 
+#include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
 #include "core/step_coefficients.h"
 #include "cuda/device_tables.h"
@@ -23,20 +25,39 @@ struct LaunchVariant {
     }
 };
 
-// One step of every tensor in `tensors` (device memory, sorted by first_block): their step
-// counts + 1, their plans written to `plans` (one per tensor), then the fused update.
-// Asynchronous on `stream`; returns the launch error, if any.
+// The gradient pass: per block of a zero-gradients layout, the sum of squares (in double) and
+// the count of non-finite elements of the gradients as stored, written to partials[block]
+// (block_count entries; no atomics, so the totals do not depend on scheduling).
+cudaError_t launch_gradient_statistics(const DeviceTensor* tensors, std::uint32_t tensor_count,
+                                       std::uint64_t block_count, GradientStatistics* partials, cudaStream_t stream);
+
+// Adds up partial_count partials in a fixed order into *total.
+cudaError_t launch_sum_statistics(const GradientStatistics* partials, std::uint32_t partial_count,
+                                  GradientStatistics* total, cudaStream_t stream);
+
+// Once per step, before every launch_step of it: decides the step from the device's step
+// options and, when `partials` is not null, the gradient pass's partial_count partials
+// (decide_gradient_scaling), writes state->report and advances report.step_calls; then, unless
+// the step is skipped, advances the step count of every tensor in `tensors` (all step
+// launches' entries) and writes its plan, gradient scale included, to `plans`. `partials`
+// null means this step has no gradient pass, so nothing is checked or clipped.
+cudaError_t launch_plan(const DeviceTensor* tensors, std::uint32_t tensor_count, const GroupOptions* groups,
+                        std::int64_t* steps, TensorStepPlan* plans, const GradientStatistics* partials,
+                        std::uint32_t partial_count, DeviceStepState* state, cudaStream_t stream);
+
+// The fused update of every tensor in `tensors` (device memory, sorted by first_block) with
+// its plan, unless state->report says the step is skipped. Asynchronous on `stream`; returns
+// the launch error, if any.
 cudaError_t launch_step(const LaunchVariant& variant, const DeviceTensor* tensors, std::uint32_t tensor_count,
-                        std::uint64_t block_count, const GroupOptions* groups, std::int64_t* steps,
-                        TensorStepPlan* plans, cudaStream_t stream);
+                        std::uint64_t block_count, const TensorStepPlan* plans, const DeviceStepState* state,
+                        cudaStream_t stream);
 
 // Zeroes the gradients of every tensor in `tensors` (laid out like a step launch).
 cudaError_t launch_zero_gradients(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
                                   cudaStream_t stream);
 
-// Adds the number of NaN and +-Inf gradient elements of every tensor in `tensors` (laid out
-// like the zero-gradients launch) to *total, a device counter the caller zeroed.
-cudaError_t launch_count_nonfinite(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
-                                  unsigned long long* total, cudaStream_t stream);
+// master[i] = parameters[i] widened to float32, for count elements of `dtype`.
+cudaError_t launch_widen(float* master, const void* parameters, nab_dtype dtype, std::size_t count,
+                         cudaStream_t stream);
 
 }  // namespace nab::cuda

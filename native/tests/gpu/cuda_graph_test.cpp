@@ -1,9 +1,14 @@
-// A captured CUDA graph of one step, replayed 10 times with a learning-rate change before
-// each replay, equals 10 eager steps with the same learning rates: step counts and options
-// live on the device. Built only when the CUDA toolkit is present; skipped without a device.
+// A captured CUDA graph of one step, replayed 10 times with a learning-rate (or step-options)
+// change before each replay, equals 10 eager steps with the same changes: step counts, group
+// options and step options live on the device, and so do the skip decision and the gradient
+// scale. Built only when the CUDA toolkit is present; skipped without a device.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -46,7 +51,7 @@ TenSteps run_ten_steps(bool use_graph) {
     check(nab_cuda_copy_to_device(parameters, host.data(), count), "upload");
     for (std::size_t i = 0; i < count; ++i) host[i] = static_cast<float>((i % 13) - 6) * 0.003f;
     check(nab_cuda_copy_to_device(gradients, host.data(), count), "upload");
-    nab_tensor_desc desc{sizeof desc, group, count, parameters, gradients};
+    const nab_tensor_desc desc = tensor_desc(group, count, parameters, gradients);
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
 
     auto learning_rate = [](int step) { return 1e-3 * (1.0 + step); };
@@ -95,6 +100,220 @@ TEST(CudaGraphTest, TenReplaysOfACapturedStepEqualTenEagerSteps) {
     EXPECT_EQ(graph.step, 10);
     EXPECT_EQ(eager.parameters, graph.parameters);  // same kernels, same inputs: bit-identical
     EXPECT_EQ(eager.first_moment, graph.first_moment);
+}
+
+// ---- Step options in a graph ------------------------------------------------------------------
+
+struct OptionSteps {
+    Bytes parameters;  // bfloat16
+    std::vector<float> master, first_moment, float_parameters, float_first_moment;
+    std::int64_t steps[2] = {0, 0};
+    nab_step_report skipped_report{}, last_report{};
+};
+
+nab_step_report last_report(nab_optimizer* optimizer) {
+    nab_step_report report{};
+    report.struct_size = sizeof report;
+    check(nab_optimizer_get_last_step_report(optimizer, &report), "nab_optimizer_get_last_step_report");
+    return report;
+}
+
+// Ten steps of a bfloat16 tensor with a master copy (group 0) and a float32 tensor (group 1,
+// amsgrad: a second step launch), skipping non-finite gradients and clipping, with the inverse
+// scale and the clipping limit changed before every step and a NaN gradient before step 4.
+OptionSteps run_with_changing_step_options(bool use_graph) {
+    constexpr std::size_t count = 300'001, small_count = 1001, nan_index = 7;
+    constexpr int steps = 10, nonfinite_step = 4;
+    OptionSteps out;
+    cudaStream_t stream = nullptr;
+    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    nab_optimizer_config config;
+    check(nab_optimizer_config_init(&config), "config");
+    config.device_type = NAB_DEVICE_CUDA;
+    nab_optimizer* optimizer = nullptr;
+    check(nab_optimizer_create(&config, &optimizer), "create");
+    check(nab_optimizer_set_cuda_stream(optimizer, stream), "stream");
+    nab_group_options o;
+    check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
+    o.beta2 = 0.9;
+    std::uint32_t groups[2] = {0, 0}, tensors[2] = {0, 0};
+    check(nab_optimizer_add_group(optimizer, &o, &groups[0]), "group");
+    o.amsgrad = 1;
+    check(nab_optimizer_add_group(optimizer, &o, &groups[1]), "group");
+
+    std::mt19937_64 random(8);
+    void *parameters = nullptr, *gradients = nullptr, *float_parameters = nullptr, *float_gradients = nullptr;
+    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, count, &parameters), "alloc");
+    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, count, &gradients), "alloc");
+    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_FLOAT32, small_count, &float_parameters), "alloc");
+    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_FLOAT32, small_count, &float_gradients), "alloc");
+    std::vector<std::uint16_t> sixteen(count);
+    for (std::uint16_t& v : sixteen) v = random_sixteen_bit(random, NAB_DTYPE_BFLOAT16, 125, 128);
+    check(nab_cuda_copy_bytes_to_device(parameters, sixteen.data(), 2 * count), "upload");
+    for (std::uint16_t& v : sixteen) v = random_sixteen_bit(random, NAB_DTYPE_BFLOAT16, 110, 133);  // "loss-scaled"
+    check(nab_cuda_copy_bytes_to_device(gradients, sixteen.data(), 2 * count), "upload");
+    std::vector<float> host(small_count);
+    for (std::size_t i = 0; i < small_count; ++i) host[i] = static_cast<float>((i % 97) - 48) * 0.01f;
+    check(nab_cuda_copy_to_device(static_cast<float*>(float_parameters), host.data(), small_count), "upload");
+    for (std::size_t i = 0; i < small_count; ++i) host[i] = static_cast<float>((i % 13) - 6) * 30.0f;
+    check(nab_cuda_copy_to_device(static_cast<float*>(float_gradients), host.data(), small_count), "upload");
+    const nab_tensor_desc sixteen_desc =
+        tensor_desc(groups[0], count, parameters, gradients, NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, true);
+    check(nab_optimizer_add_tensor(optimizer, &sixteen_desc, &tensors[0]), "tensor");
+    const nab_tensor_desc float_desc = tensor_desc(groups[1], small_count, float_parameters, float_gradients);
+    check(nab_optimizer_add_tensor(optimizer, &float_desc, &tensors[1]), "tensor");
+
+    auto set_options = [&](int step) {
+        nab_step_options options;
+        check(nab_step_options_init(&options), "nab_step_options_init");
+        options.skip_nonfinite = 1;
+        options.inverse_gradient_scale = 1.0 / (128 << (step % 3));
+        options.max_gradient_norm = step % 2 == 0 ? 0.5 : 1e6;  // clipping on the even steps only
+        check(nab_optimizer_set_step_options(optimizer, &options), "nab_optimizer_set_step_options");
+    };
+    // A NaN into the float32 gradients before one step, the original value back after it, in
+    // stream order (pageable sources are staged before cudaMemcpyAsync returns).
+    auto write_gradient = [&](float value) {
+        check_cuda(cudaMemcpyAsync(static_cast<float*>(float_gradients) + nan_index, &value, sizeof value,
+                                   cudaMemcpyHostToDevice, stream),
+                   "gradient write");
+    };
+    set_options(0);
+    check(nab_optimizer_step(optimizer), "first eager step");  // uploads the tables
+    cudaGraphExec_t exec = nullptr;
+    if (use_graph) {
+        cudaGraph_t graph = nullptr;
+        check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+        check(nab_optimizer_step(optimizer), "captured step");
+        nab_step_report refused{};
+        refused.struct_size = sizeof refused;
+        const nab_status status = nab_optimizer_get_last_step_report(optimizer, &refused);
+        check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
+        if (status != NAB_STATUS_INVALID_ARGUMENT) {
+            throw std::runtime_error("nab_optimizer_get_last_step_report was not refused during the capture");
+        }
+        check_cuda(cudaGraphInstantiate(&exec, graph, nullptr, nullptr, 0), "instantiate");
+        check_cuda(cudaGraphDestroy(graph), "destroy graph");
+    }
+    for (int step = 1; step < steps; ++step) {
+        set_options(step);
+        if (step == nonfinite_step) write_gradient(std::numeric_limits<float>::quiet_NaN());
+        if (step == nonfinite_step + 1) write_gradient(host[nan_index]);
+        if (use_graph) {
+            check_cuda(cudaGraphLaunch(exec, stream), "replay");
+        } else {
+            check(nab_optimizer_step(optimizer), "eager step");
+        }
+        if (step == nonfinite_step) out.skipped_report = last_report(optimizer);
+    }
+    if (exec != nullptr) check_cuda(cudaGraphExecDestroy(exec), "destroy exec");
+    check(nab_optimizer_synchronize(optimizer), "synchronize");
+    out.last_report = last_report(optimizer);
+    out.parameters.resize(2 * count);
+    check(nab_cuda_copy_bytes_to_host(out.parameters.data(), parameters, out.parameters.size()), "download");
+    auto read = [&](std::uint32_t tensor, nab_state_kind kind, std::size_t n) {
+        std::vector<float> values(n);
+        check(nab_optimizer_read_state(optimizer, tensor, kind, values.data(), n), "read_state");
+        return values;
+    };
+    out.master = read(tensors[0], NAB_STATE_MASTER_PARAMETERS, count);
+    out.first_moment = read(tensors[0], NAB_STATE_FIRST_MOMENT, count);
+    out.float_first_moment = read(tensors[1], NAB_STATE_FIRST_MOMENT, small_count);
+    out.float_parameters.resize(small_count);
+    check(nab_cuda_copy_to_host(out.float_parameters.data(), static_cast<float*>(float_parameters), small_count),
+          "download");
+    for (int t = 0; t < 2; ++t) {
+        nab_tensor_info info{};
+        info.struct_size = sizeof info;
+        check(nab_optimizer_get_tensor_info(optimizer, tensors[t], &info), "info");
+        out.steps[t] = info.step;
+    }
+    nab_optimizer_destroy(optimizer);
+    for (void* buffer : {parameters, gradients, float_parameters, float_gradients}) nab_cuda_buffer_free(buffer);
+    cudaStreamDestroy(stream);
+    return out;
+}
+
+TEST(CudaGraphTest, ReplaysSeeNewStepOptionsAndSkipANonFiniteStepOnTheDevice) {
+    NAB_REQUIRE_CUDA_DEVICE();
+    const OptionSteps eager = run_with_changing_step_options(false);
+    const OptionSteps graph = run_with_changing_step_options(true);
+    for (const OptionSteps* run : {&eager, &graph}) {
+        EXPECT_EQ(run->steps[0], 9);  // ten steps, one skipped
+        EXPECT_EQ(run->steps[1], 9);
+        EXPECT_EQ(run->skipped_report.skipped, 1);
+        EXPECT_EQ(run->skipped_report.nonfinite_count, 1u);
+        EXPECT_EQ(run->skipped_report.step_calls, 5u);
+        EXPECT_EQ(run->last_report.gradients_checked, 1);
+        EXPECT_EQ(run->last_report.skipped, 0);
+        EXPECT_EQ(run->last_report.step_calls, 10u);
+        // Step 9: odd, so no clipping; its inverse scale is 1 / (128 << 0).
+        EXPECT_EQ(run->last_report.gradient_scale, 1.0 / 128);
+    }
+    // Same kernels, same inputs, same order of additions: bit-identical.
+    EXPECT_EQ(eager.parameters, graph.parameters);
+    EXPECT_EQ(eager.master, graph.master);
+    EXPECT_EQ(eager.first_moment, graph.first_moment);
+    EXPECT_EQ(eager.float_parameters, graph.float_parameters);
+    EXPECT_EQ(eager.float_first_moment, graph.float_first_moment);
+    EXPECT_EQ(std::memcmp(&eager.last_report, &graph.last_report, sizeof eager.last_report), 0);
+}
+
+// Whether a step makes the gradient pass is fixed when it is captured (like the launch
+// variants): a graph captured while the options asked for no check has no pass to decide
+// from, so after skip_nonfinite is turned on its replays still step unchecked, and the report
+// says so (gradients_checked = 0) instead of claiming a check. Capture again to add the pass.
+TEST(CudaGraphTest, AGraphCapturedWithoutTheGradientPassReportsItsStepsUnchecked) {
+    NAB_REQUIRE_CUDA_DEVICE();
+    constexpr std::size_t count = 4096;
+    cudaStream_t stream = nullptr;
+    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    nab_optimizer_config config;
+    check(nab_optimizer_config_init(&config), "config");
+    config.device_type = NAB_DEVICE_CUDA;
+    nab_optimizer* optimizer = nullptr;
+    check(nab_optimizer_create(&config, &optimizer), "create");
+    check(nab_optimizer_set_cuda_stream(optimizer, stream), "stream");
+    nab_group_options o;
+    check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
+    std::uint32_t group = 0, tensor = 0;
+    check(nab_optimizer_add_group(optimizer, &o, &group), "group");
+    float *parameters = nullptr, *gradients = nullptr;
+    check(nab_cuda_buffer_allocate(0, count, &parameters), "alloc");
+    check(nab_cuda_buffer_allocate(0, count, &gradients), "alloc");
+    std::vector<float> host(count, 0.25f);
+    host[3] = std::numeric_limits<float>::quiet_NaN();
+    check(nab_cuda_copy_to_device(gradients, host.data(), count), "upload");
+    const nab_tensor_desc desc = tensor_desc(group, count, parameters, gradients);
+    check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
+    check(nab_optimizer_step(optimizer), "first eager step");
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+    check(nab_optimizer_step(optimizer), "captured step");
+    check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
+    check_cuda(cudaGraphInstantiate(&exec, graph, nullptr, nullptr, 0), "instantiate");
+    nab_step_options options;
+    check(nab_step_options_init(&options), "nab_step_options_init");
+    options.skip_nonfinite = 1;
+    check(nab_optimizer_set_step_options(optimizer, &options), "nab_optimizer_set_step_options");
+    check_cuda(cudaGraphLaunch(exec, stream), "replay");
+    const nab_step_report replayed = last_report(optimizer);
+    EXPECT_EQ(replayed.gradients_checked, 0);
+    EXPECT_EQ(replayed.skipped, 0);
+    EXPECT_EQ(replayed.step_calls, 2u);
+    check(nab_optimizer_step(optimizer), "eager step");  // launched now with the pass
+    const nab_step_report eager = last_report(optimizer);
+    EXPECT_EQ(eager.gradients_checked, 1);
+    EXPECT_EQ(eager.skipped, 1);
+    EXPECT_EQ(eager.nonfinite_count, 1u);
+    EXPECT_EQ(eager.step_calls, 3u);
+    check_cuda(cudaGraphExecDestroy(exec), "destroy exec");
+    check_cuda(cudaGraphDestroy(graph), "destroy graph");
+    nab_optimizer_destroy(optimizer);
+    nab_cuda_buffer_free(parameters);
+    nab_cuda_buffer_free(gradients);
+    cudaStreamDestroy(stream);
 }
 
 }  // namespace

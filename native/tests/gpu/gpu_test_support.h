@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -25,32 +27,66 @@ namespace nab::gpu_test {
 
 void check(nab_status status, const std::string& what);
 
+// The raw contents of a caller buffer: element_count elements of some nab_dtype.
+using Bytes = std::vector<std::uint8_t>;
+
+std::size_t element_size(nab_dtype dtype);
+
+// A tensor description with struct_size set and nothing reserved.
+nab_tensor_desc tensor_desc(std::uint32_t group, std::uint64_t element_count, void* parameters, void* gradients,
+                            nab_dtype parameter_dtype = NAB_DTYPE_FLOAT32, nab_dtype gradient_dtype = NAB_DTYPE_FLOAT32,
+                            bool master = false);
+
+// A random finite 16-bit pattern of `dtype` (NAB_DTYPE_FLOAT16 or NAB_DTYPE_BFLOAT16): random
+// sign and fraction, biased exponent field in [lowest_exponent, highest_exponent] (0 gives the
+// subnormals and zero). Built from the fields, so the tests need no conversion of their own.
+std::uint16_t random_sixteen_bit(std::mt19937_64& random, nab_dtype dtype, unsigned lowest_exponent,
+                                 unsigned highest_exponent);
+
+enum class NonFinite { Nan, PositiveInfinity, NegativeInfinity };
+
+// Overwrites element `index` of `values` (elements of `dtype`) with a NaN or an infinity.
+void put_nonfinite(Bytes& values, nab_dtype dtype, std::size_t index, NonFinite kind);
+
 struct TensorSpec {
     std::uint32_t group;
     std::uint64_t element_count;
-    std::uint64_t misalignment;  // floats to offset the parameter and gradient pointers by
+    std::uint64_t misalignment;  // elements to offset the parameter and gradient pointers by
+    nab_dtype parameter_dtype = NAB_DTYPE_FLOAT32;
+    nab_dtype gradient_dtype = NAB_DTYPE_FLOAT32;
+    bool master = false;  // a float32 master copy (16-bit parameters only)
 };
 
-// One problem: groups, tensors, and per-step gradients (empty = null for that step).
+// One problem: groups, tensors, per-step gradients (empty = null for that step) and the step
+// options in force for every step.
 struct Problem {
     std::vector<nab_group_options> groups;
     std::vector<TensorSpec> tensors;
-    std::vector<std::vector<float>> initial_parameters;
-    std::vector<std::vector<std::vector<float>>> gradients;  // [step][tensor][element]
+    std::vector<Bytes> initial_parameters;      // [tensor]
+    std::vector<std::vector<Bytes>> gradients;  // [step][tensor]
+    nab_step_options step_options;
 };
 
+// Parameters around 1, gradients of magnitudes 1e-3 .. 10 (16-bit ones from 2^-24, subnormals
+// and zeros included), default step options.
 Problem random_problem(std::vector<nab_group_options> groups, std::vector<TensorSpec> tensors, int steps,
                        std::uint64_t seed, bool some_null_gradients);
 
 struct Result {
-    std::vector<std::vector<float>> parameters, first_moment, second_moment, max_second_moment;
+    std::vector<nab_dtype> parameter_dtypes;
+    std::vector<Bytes> parameters;  // as stored, in each tensor's parameter_dtype
+    std::vector<std::vector<float>> first_moment, second_moment, max_second_moment, master;  // empty when absent
     std::vector<std::int64_t> steps;
+    std::vector<nab_step_report> reports;  // after each step
 };
 
 Result run_on_cpu(const Problem& problem);
 Result run_on_cuda(const Problem& problem);
 
-// "" when every value agrees within rel_tolerance (relative to max(|cpu|, floor)).
+// "" when the results agree, else the first difference: equal step counts and reports
+// (gradient_norm and gradient_scale within 1e-12 relative: the two backends add the squares in
+// different orders), 16-bit parameters bit for bit, float32 parameters and state within
+// rel_tolerance (relative to max(|cpu|, floor)); rel_tolerance 0 asks for identical bits.
 std::string compare(const Result& cpu, const Result& cuda, double rel_tolerance);
 
 }  // namespace nab::gpu_test
