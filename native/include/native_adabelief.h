@@ -257,7 +257,8 @@ typedef struct nab_tensor_info {
 /* What every step does to the gradients before the update: loss-scale removal, the
  * non-finite check with skipping, clipping by the global L2 norm. Fill with
  * nab_step_options_init() and set with nab_optimizer_set_step_options(); they stay in force
- * for every later step. Valid: inverse_gradient_scale finite and > 0; max_gradient_norm
+ * for every later step. Valid: inverse_gradient_scale > 0 and finite also when rounded to
+ * float32 (the step multiplies by it in float32); max_gradient_norm
  * finite and >= 0; booleans 0 or 1; reserved 0.
  *
  * With any of skip_nonfinite, max_gradient_norm > 0 or compute_gradient_norm on, each step
@@ -487,7 +488,10 @@ NAB_API nab_status nab_optimizer_step(nab_optimizer* optimizer);
 NAB_API nab_status nab_step_options_init(nab_step_options* options);
 
 /* Sets the step options every later step uses (copied). On CUDA the new values are queued on
- * the stream, so a replayed CUDA graph sees them as it sees a new learning rate. Errors:
+ * the stream, so a replayed CUDA graph sees them as it sees a new learning rate; but whether a
+ * step makes the gradient pass at all is fixed when the graph is captured: a graph captured
+ * without any check keeps stepping unchecked (its reports say gradients_checked = 0) until it
+ * is captured again with the checks on. Errors:
  * INVALID_ARGUMENT naming the first invalid field and its value, BUSY, DEVICE_ERROR. */
 NAB_API nab_status nab_optimizer_set_step_options(nab_optimizer* optimizer, const nab_step_options* options);
 
@@ -540,10 +544,11 @@ NAB_API nab_status nab_optimizer_synchronize(nab_optimizer* optimizer);
  * get_tensor_info and nab_optimizer_synchronize wait for the stream.
  *
  * CUDA graphs: after one eager step (which uploads the tensor tables), the step may be
- * captured and replayed; the step counts and group options live on the device, and
- * nab_optimizer_set_learning_rate between replays is seen by the next replay. Any other
- * change (tensors, buffers, options) requires a new capture; a step that would need new
- * tables during a capture is refused with INVALID_ARGUMENT.
+ * captured and replayed; the step counts, group options and step options live on the device,
+ * and nab_optimizer_set_learning_rate / nab_optimizer_set_step_options between replays are
+ * seen by the next replay. Any other change (tensors, buffers, group options) requires a new
+ * capture; a step that would need new tables during a capture is refused with
+ * INVALID_ARGUMENT.
  *
  * The CUDA runtime is linked statically: the library loads and runs on the CPU on machines
  * without an NVIDIA driver, where these functions report no devices or DEVICE_ERROR.

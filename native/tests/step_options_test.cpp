@@ -246,8 +246,8 @@ TEST(StepOptionsTest, DefaultsValidationAndTheReportBeforeAnyStep) {
     nab_optimizer* opt = optimizer.get();
     EXPECT_TRUE(same_step_options(current_options(opt), defaults));
     // Valid extremes; then a non-default set that every refusal must leave in force.
-    set_options(opt, 1, 1e-300, 0.0, 1);
-    set_options(opt, 0, 1e300, 1e300, 0);
+    set_options(opt, 1, 1e-44, 0.0, 1);
+    set_options(opt, 0, 3e38, 1e300, 0);
     const nab_step_options accepted = step_options(1, 0.25, 2.5, 1);
     NAB_ASSERT_OK(nab_optimizer_set_step_options(opt, &accepted));
     EXPECT_TRUE(same_step_options(current_options(opt), accepted));
@@ -260,6 +260,8 @@ TEST(StepOptionsTest, DefaultsValidationAndTheReportBeforeAnyStep) {
     const std::vector<Bad> cases = {
         NAB_BAD(inverse_gradient_scale, 0.0, "0"), NAB_BAD(inverse_gradient_scale, -1.0, "-1"),
         NAB_BAD(inverse_gradient_scale, kNaN, "nan"), NAB_BAD(inverse_gradient_scale, kInf, "inf"),
+        // Valid doubles that a float32 turns into 0 or infinity (the step multiplies in float32).
+        NAB_BAD(inverse_gradient_scale, 1e-46, "1e-46"), NAB_BAD(inverse_gradient_scale, 1e39, "1e+39"),
         NAB_BAD(max_gradient_norm, -1.0, "-1"), NAB_BAD(max_gradient_norm, kNaN, "nan"),
         NAB_BAD(max_gradient_norm, kInf, "inf"), NAB_BAD(skip_nonfinite, 2, "2"), NAB_BAD(skip_nonfinite, -1, "-1"),
         NAB_BAD(compute_gradient_norm, 2, "2"), NAB_BAD(compute_gradient_norm, -1, "-1"), NAB_BAD(reserved, 1, "1"),

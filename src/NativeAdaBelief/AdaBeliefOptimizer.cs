@@ -161,14 +161,21 @@ public sealed class AdaBeliefOptimizer : IDisposable
     }
 
     /// <summary>
-    /// Advances every tensor that has a gradient by one step: weight decay, moments, step count,
-    /// parameter update, in one fused native call. Tensors without a gradient are skipped
-    /// entirely. Allocates nothing on the managed heap. On the CPU it returns when the step is
-    /// done; on CUDA when its kernels are queued on the optimizer's stream (see
-    /// <see cref="Synchronize"/> and <see cref="SetCudaStream"/>). Gradients are not checked: a
-    /// NaN or infinite gradient element makes that element's state non-finite (see
-    /// <see cref="CountNonFiniteGradients"/> for the check to run first).
+    /// Advances every tensor that has a gradient by one step: gradient scaling (see
+    /// <see cref="StepOptions"/>), weight decay, moments, step count, parameter update, in one
+    /// fused native call. Tensors without a gradient are skipped entirely. Allocates nothing on
+    /// the managed heap. On the CPU it returns when the step is done; on CUDA when its kernels
+    /// are queued on the optimizer's stream (see <see cref="Synchronize"/> and
+    /// <see cref="SetCudaStream"/>).
     /// </summary>
+    /// <remarks>
+    /// <para>With the default <see cref="StepOptions"/> gradients are not checked: a NaN or
+    /// infinite gradient element makes that element's state non-finite. Set
+    /// <see cref="NativeAdaBelief.StepOptions.SkipNonFinite"/> (or use a
+    /// <see cref="DynamicLossScaler"/>) to skip such a step as a whole, or call
+    /// <see cref="CountNonFiniteGradients"/> first and decide yourself.
+    /// <see cref="GetLastStepReport"/> says what the last step did.</para>
+    /// </remarks>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
     /// <exception cref="ArgumentException">A tensor that would step has <see cref="OptimizerTensor.Step"/> =
@@ -177,6 +184,51 @@ public sealed class AdaBeliefOptimizer : IDisposable
     {
         using var call = Enter();
         NativeStatus.Check(NativeMethods.nab_optimizer_step(call.Pointer));
+    }
+
+    /// <summary>
+    /// What every later <see cref="Step"/> does to the gradients before the update: the inverse
+    /// loss scale, skipping steps with non-finite gradients, clipping by the global L2 norm
+    /// (see <see cref="NativeAdaBelief.StepOptions"/>). Reading returns the options in force;
+    /// setting validates and replaces all of them (they stay in force until set again). The
+    /// default is <c>new StepOptions()</c>: nothing checked, scale 1, no clipping.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to invalid options (nothing is changed).</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
+    public StepOptions StepOptions
+    {
+        get => StepOptions.FromNative(GetStepOptionsNative());
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value, nameof(StepOptions));
+            value.Validate();
+            SetStepOptionsNative(value.ToNative(), nameof(StepOptions));
+        }
+    }
+
+    /// <summary>
+    /// What the last <see cref="Step"/> did with the gradients: whether it checked them, whether
+    /// it was skipped, how many non-finite elements it found, the global gradient norm and the
+    /// factor the gradients were multiplied by. Before any step: nothing checked, not skipped,
+    /// scale 1, <see cref="StepReport.StepCalls"/> 0. Allocates nothing on the managed heap.
+    /// </summary>
+    /// <returns>The report.</returns>
+    /// <remarks>
+    /// A CUDA optimizer waits for its stream and copies the report from the device: this is the
+    /// one host synchronisation of a loss-scaled CUDA training loop (the skip decision and the
+    /// clipping factor themselves stay on the device).
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
+    /// <exception cref="NativeAdaBeliefException">A queued CUDA kernel failed.</exception>
+    public unsafe StepReport GetLastStepReport()
+    {
+        using var call = Enter();
+        nab_step_report native = default;
+        native.struct_size = (uint)sizeof(nab_step_report);
+        NativeStatus.Check(NativeMethods.nab_optimizer_get_last_step_report(call.Pointer, &native));
+        return StepReport.FromNative(native);
     }
 
     /// <summary>
@@ -220,19 +272,19 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// </summary>
     /// <returns>The number of non-finite gradient elements; 0 when every gradient is finite.</returns>
     /// <remarks>
-    /// <para><see cref="Step"/> never checks its gradients (that would cost a second pass over
-    /// memory on every step): a non-finite gradient element makes that element's moments and
-    /// parameter non-finite for good. Where that can happen (exploding losses, mixed precision),
-    /// call this after computing the gradients and skip the step when it returns non-zero:</para>
+    /// <para>With the default <see cref="StepOptions"/>, <see cref="Step"/> does not check its
+    /// gradients: a non-finite gradient element makes that element's moments and parameter
+    /// non-finite for good. <see cref="NativeAdaBelief.StepOptions.SkipNonFinite"/> makes the
+    /// step do this count itself, fused with the step, and skip when it is not 0 (without a
+    /// host round trip on CUDA). This method is the stand-alone check for a caller that
+    /// decides itself:</para>
     /// <code>
     /// if (optimizer.CountNonFiniteGradients() == 0) optimizer.Step();
     /// optimizer.ZeroGrad();
     /// </code>
-    /// <para>It reads every gradient once (4 bytes per element, about a seventh of a step's
-    /// memory traffic), changes nothing, and allocates nothing on the managed heap. On a CUDA
-    /// optimizer it waits for the work queued before it and for its own result. Skipping steps
-    /// automatically together with dynamic loss scaling is planned for the mixed-precision work,
-    /// not part of this version.</para>
+    /// <para>It reads every gradient once (4 bytes per float32 element, 2 per 16-bit one),
+    /// changes nothing, and allocates nothing on the managed heap. On a CUDA optimizer it waits
+    /// for the work queued before it and for its own result.</para>
     /// </remarks>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
@@ -245,7 +297,8 @@ public sealed class AdaBeliefOptimizer : IDisposable
     }
 
     /// <summary>
-    /// Saves the whole optimizer state (options of every group, step counts, m, s, s_max) to
+    /// Saves the whole optimizer state (options of every group, step counts, m, s, s_max, the
+    /// tensors' element types and float32 master copies) to
     /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.
     /// </summary>
     /// <param name="stream">A writable stream; written from its current position, not closed.</param>
@@ -261,7 +314,8 @@ public sealed class AdaBeliefOptimizer : IDisposable
 
     /// <summary>
     /// Restores the state saved by <see cref="SaveCheckpoint(Stream)"/> into this optimizer, which
-    /// must have the same groups and tensors (counts, groups and sizes) registered. Everything is
+    /// must have the same groups and tensors (counts, groups, sizes, element types and master
+    /// copies) registered. Everything is
     /// checked before anything is changed: on any problem an <see cref="InvalidDataException"/>
     /// says what is wrong and the optimizer is left exactly as it was.
     /// </summary>
@@ -285,8 +339,12 @@ public sealed class AdaBeliefOptimizer : IDisposable
 
     internal Lock Sync => _sync;
 
-    /// <summary>Registers a tensor (called by <see cref="ParameterGroup"/>); releases the keep-alives on failure.</summary>
-    internal unsafe OptimizerTensor AddTensor(ParameterGroup group, float* parameters, float* gradients, long length,
+    /// <summary>
+    /// Registers a tensor (called by <see cref="ParameterGroup"/>): checks what the native library
+    /// would refuse less clearly, then adds it; releases the keep-alives on failure.
+    /// </summary>
+    internal unsafe OptimizerTensor AddTensor(ParameterGroup group, void* parameters, TensorElementType parameterType,
+        void* gradients, TensorElementType gradientType, long length, bool keepMasterCopy,
         MemoryKeepAlive keepParameters, MemoryKeepAlive keepGradients)
     {
         try
@@ -296,7 +354,15 @@ public sealed class AdaBeliefOptimizer : IDisposable
             {
                 throw new ArgumentNullException(nameof(parameters), "The parameter buffer must not be null.");
             }
-            TensorMemory.CheckNoOverlap(parameters, gradients, length);
+            ElementTypes.CheckDefined(parameterType, nameof(parameterType));
+            ElementTypes.CheckDefined(gradientType, nameof(gradientType));
+            if (keepMasterCopy && !ElementTypes.Is16Bit(parameterType))
+            {
+                throw new ArgumentException(
+                    $"keepMasterCopy = true needs 16-bit parameters (Float16 or BFloat16), but the parameters are {parameterType}: "
+                    + "float32 parameters are their own master copy.", nameof(keepMasterCopy));
+            }
+            TensorMemory.CheckNoOverlap(parameters, parameterType, gradients, gradientType, length);
             var desc = new nab_tensor_desc
             {
                 struct_size = (uint)sizeof(nab_tensor_desc),
@@ -304,6 +370,9 @@ public sealed class AdaBeliefOptimizer : IDisposable
                 element_count = (ulong)length,
                 parameters = parameters,
                 gradients = gradients,
+                parameter_dtype = ElementTypes.ToNative(parameterType),
+                gradient_dtype = ElementTypes.ToNative(gradientType),
+                master_parameters = keepMasterCopy ? 1 : 0,
             };
             lock (_sync)
             {
@@ -323,5 +392,23 @@ public sealed class AdaBeliefOptimizer : IDisposable
             keepGradients.Release();
             throw;
         }
+    }
+
+    /// <summary>The step options in force, as the native struct (allocation-free; for <see cref="DynamicLossScaler"/>).</summary>
+    internal unsafe nab_step_options GetStepOptionsNative()
+    {
+        using var call = Enter();
+        nab_step_options native = default;
+        native.struct_size = (uint)sizeof(nab_step_options);
+        NativeStatus.Check(NativeMethods.nab_optimizer_get_step_options(call.Pointer, &native));
+        return native;
+    }
+
+    /// <summary>Sets the step options from the native struct (validated natively).</summary>
+    internal unsafe void SetStepOptionsNative(nab_step_options native, string paramName)
+    {
+        native.struct_size = (uint)sizeof(nab_step_options);
+        using var call = Enter();
+        NativeStatus.Check(NativeMethods.nab_optimizer_set_step_options(call.Pointer, &native), paramName);
     }
 }

@@ -3,8 +3,9 @@ using NativeAdaBelief.Interop;
 namespace NativeAdaBelief;
 
 /// <summary>
-/// One tensor registered with an optimizer: its parameters and gradients (caller-owned memory)
-/// and the state the optimizer owns for it (m, s, s_max and its own step count t).
+/// One tensor registered with an optimizer: its parameters and gradients (caller-owned memory,
+/// float32 or 16-bit) and the state the optimizer owns for it (m, s, s_max, an optional float32
+/// master copy of 16-bit parameters, and its own step count t).
 /// </summary>
 /// <remarks>
 /// A tensor whose gradients are absent (<see cref="ClearGradients"/>) is skipped by
@@ -29,7 +30,7 @@ public sealed class OptimizerTensor
     /// <summary>The tensor's id: its index in <see cref="AdaBeliefOptimizer.Tensors"/>.</summary>
     public int Id { get; }
 
-    /// <summary>Number of float elements.</summary>
+    /// <summary>Number of elements (of the parameters, the gradients and every state array).</summary>
     public long Length { get; }
 
     /// <summary>
@@ -54,6 +55,18 @@ public sealed class OptimizerTensor
     /// <summary>True when the tensor has an s_max (its group has had AMSGrad on).</summary>
     public bool HasMaxSecondMoment => Info().has_max_second_moment != 0;
 
+    /// <summary>The element type of the parameters (fixed when the tensor was registered).</summary>
+    public TensorElementType ParameterType => ElementTypes.FromNative(Info().parameter_dtype);
+
+    /// <summary>The element type of the gradients (fixed when the tensor was registered, also while it has none).</summary>
+    public TensorElementType GradientType => ElementTypes.FromNative(Info().gradient_dtype);
+
+    /// <summary>
+    /// True when the optimizer keeps a float32 master copy of the 16-bit parameters
+    /// (<see cref="StateKind.MasterParameters"/>): registered with <c>keepMasterCopy: true</c>.
+    /// </summary>
+    public bool HasMasterParameters => Info().has_master_parameters != 0;
+
     private unsafe nab_tensor_info Info()
     {
         using var call = Optimizer.Enter();
@@ -65,50 +78,100 @@ public sealed class OptimizerTensor
 
     // ---- Gradients. ----
 
-    /// <summary>Uses <paramref name="gradients"/> (same length) as this tensor's gradients from the next step on.</summary>
+    /// <summary>Uses <paramref name="gradients"/> (same length) as this tensor's float32 gradients from the next step on.</summary>
     /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length differs or the buffer overlaps the parameters.</exception>
+    /// <exception cref="ArgumentException">The length differs, the buffer overlaps the parameters, or the tensor's gradients are not float32.</exception>
     public unsafe void SetGradients(NativeBuffer gradients)
     {
         ArgumentNullException.ThrowIfNull(gradients);
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* g = TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep);
-        ReplaceGradients(g, keep);
+        CheckElementType(TensorElementType.Float32, GradientType, "gradients");
+        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
     }
 
-    /// <summary>Uses a device buffer (same length, same device as the optimizer) as this tensor's gradients.</summary>
+    /// <summary>Uses a device buffer (same length, same device as the optimizer) as this tensor's float32 gradients.</summary>
     /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length differs, the buffer overlaps the parameters, or it is not memory of the optimizer's device.</exception>
+    /// <exception cref="ArgumentException">The length differs, the buffer overlaps the parameters, it is not memory of the optimizer's device, or the tensor's gradients are not float32.</exception>
     public unsafe void SetGradients(CudaBuffer gradients)
     {
         ArgumentNullException.ThrowIfNull(gradients);
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* g = TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep);
-        ReplaceGradients(g, keep);
+        CheckElementType(TensorElementType.Float32, GradientType, "gradients");
+        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
     }
 
-    /// <summary>Uses managed memory (same length, pinned while registered) as this tensor's gradients.</summary>
+    /// <summary>Uses managed memory (same length, pinned while registered) as this tensor's float32 gradients.</summary>
     /// <param name="gradients">The gradient memory.</param>
-    /// <exception cref="ArgumentException">The length differs or the memory overlaps the parameters.</exception>
-    public unsafe void SetGradients(Memory<float> gradients)
+    /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not float32.</exception>
+    public unsafe void SetGradients(Memory<float> gradients) => SetManagedGradients(gradients);
+
+    /// <summary>Uses raw memory as this tensor's float32 gradients (null: none); the caller keeps it valid while registered.</summary>
+    /// <param name="gradients">Address of <see cref="Length"/> floats, or null.</param>
+    /// <exception cref="ArgumentException">The tensor's gradients are not float32 (and <paramref name="gradients"/> is not null).</exception>
+    public unsafe void SetGradients(float* gradients) =>
+        SetGradients(gradients, gradients == null ? GradientType : TensorElementType.Float32);
+
+    /// <summary>Uses a typed native buffer (same length and element type as registered) as this tensor's gradients.</summary>
+    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
+    /// <exception cref="ArgumentException">The length or element type differs, or the buffer overlaps the parameters.</exception>
+    public unsafe void SetGradients<T>(NativeBuffer<T> gradients) where T : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(gradients);
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* g = TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep);
-        ReplaceGradients(g, keep);
+        CheckElementType(gradients.ElementType, GradientType, "gradients");
+        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
     }
 
-    /// <summary>Uses raw memory as this tensor's gradients (null: none); the caller keeps it valid while registered.</summary>
-    /// <param name="gradients">Address of <see cref="Length"/> floats, or null.</param>
-    public unsafe void SetGradients(float* gradients)
+    /// <summary>Uses a typed device buffer (same length, element type and device as registered) as this tensor's gradients.</summary>
+    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
+    /// <exception cref="ArgumentException">The length or element type differs, the buffer overlaps the parameters, or it is not memory of the optimizer's device.</exception>
+    public unsafe void SetGradients<T>(CudaBuffer<T> gradients) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(gradients);
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        CheckElementType(gradients.ElementType, GradientType, "gradients");
+        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
+    }
+
+    /// <summary>Uses managed float16 memory (same length, pinned while registered) as this tensor's gradients.</summary>
+    /// <param name="gradients">The gradient memory.</param>
+    /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not float16.</exception>
+    public void SetGradients(Memory<Half> gradients) => SetManagedGradients(gradients);
+
+    /// <summary>Uses managed bfloat16 memory (same length, pinned while registered) as this tensor's gradients.</summary>
+    /// <param name="gradients">The gradient memory.</param>
+    /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not bfloat16.</exception>
+    public void SetGradients(Memory<BFloat16> gradients) => SetManagedGradients(gradients);
+
+    /// <summary>Uses raw memory of the given element type as this tensor's gradients (null: none); the caller keeps it valid while registered.</summary>
+    /// <param name="gradients">Address of <see cref="Length"/> elements of <paramref name="elementType"/>, or null.</param>
+    /// <param name="elementType">What the memory holds: the tensor's <see cref="GradientType"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="GradientType"/>, or the memory overlaps the parameters.</exception>
+    public unsafe void SetGradients(void* gradients, TensorElementType elementType)
     {
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        ElementTypes.CheckDefined(elementType, nameof(elementType));
+        CheckElementType(elementType, GradientType, "gradients");
         ReplaceGradients(gradients, MemoryKeepAlive.None);
     }
 
     /// <summary>Removes the gradients: the tensor is skipped by steps until gradients are set again.</summary>
-    public unsafe void ClearGradients() => SetGradients((float*)null);
+    public unsafe void ClearGradients()
+    {
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        ReplaceGradients(null, MemoryKeepAlive.None);
+    }
 
-    private unsafe void ReplaceGradients(float* gradients, MemoryKeepAlive keep)
+    private unsafe void SetManagedGradients<T>(Memory<T> gradients) where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        CheckElementType(ElementTypes.Of<T>(), GradientType, "gradients");
+        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
+    }
+
+    private unsafe void ReplaceGradients(void* gradients, MemoryKeepAlive keep)
     {
         try
         {
@@ -128,38 +191,92 @@ public sealed class OptimizerTensor
 
     // ---- Parameters. ----
 
-    /// <summary>Points the tensor at a new parameter buffer of the same length.</summary>
+    /// <summary>Points the tensor at a new float32 parameter buffer of the same length.</summary>
     /// <param name="parameters">The new parameters; kept alive by the optimizer while registered.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float32.</exception>
     public unsafe void SetParameters(NativeBuffer parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* p = TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep);
-        ReplaceParameters(p, keep);
+        CheckElementType(TensorElementType.Float32, ParameterType, "parameters");
+        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
     }
 
-    /// <summary>Points the tensor at new managed parameter memory of the same length (pinned while registered).</summary>
+    /// <summary>Points the tensor at new managed float32 parameter memory of the same length (pinned while registered).</summary>
     /// <param name="parameters">The new parameters.</param>
-    public unsafe void SetParameters(Memory<float> parameters)
+    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float32.</exception>
+    public void SetParameters(Memory<float> parameters) => SetManagedParameters(parameters);
+
+    /// <summary>Points the tensor at new raw float32 parameter memory of the same length; the caller keeps it valid.</summary>
+    /// <param name="parameters">Address of <see cref="Length"/> floats; not null.</param>
+    /// <exception cref="ArgumentException">The tensor's parameters are not float32.</exception>
+    public unsafe void SetParameters(float* parameters) => SetParameters(parameters, TensorElementType.Float32);
+
+    /// <summary>
+    /// Points the tensor at a new typed native parameter buffer (same length and element type as
+    /// registered). A master copy, if any, is kept as it is: write
+    /// <see cref="StateKind.MasterParameters"/> to load new values into it.
+    /// </summary>
+    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="parameters">The new parameters; kept alive by the optimizer while registered.</param>
+    /// <exception cref="ArgumentException">The length or element type differs, or the buffer overlaps the gradients.</exception>
+    public unsafe void SetParameters<T>(NativeBuffer<T> parameters) where T : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(parameters);
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        float* p = TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep);
-        ReplaceParameters(p, keep);
+        CheckElementType(parameters.ElementType, ParameterType, "parameters");
+        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
     }
 
-    /// <summary>Points the tensor at new raw parameter memory of the same length; the caller keeps it valid.</summary>
-    /// <param name="parameters">Address of <see cref="Length"/> floats; not null.</param>
-    public unsafe void SetParameters(float* parameters)
+    /// <summary>
+    /// Points the tensor at a new typed device parameter buffer (same length, element type and
+    /// device as registered). A master copy, if any, is kept as it is.
+    /// </summary>
+    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="parameters">The new parameters; kept alive by the optimizer while registered.</param>
+    /// <exception cref="ArgumentException">The length or element type differs, the buffer overlaps the gradients, or it is not memory of the optimizer's device.</exception>
+    public unsafe void SetParameters<T>(CudaBuffer<T> parameters) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        CheckElementType(parameters.ElementType, ParameterType, "parameters");
+        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
+    }
+
+    /// <summary>Points the tensor at new managed float16 parameter memory of the same length (pinned while registered). A master copy, if any, is kept as it is.</summary>
+    /// <param name="parameters">The new parameters.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float16.</exception>
+    public void SetParameters(Memory<Half> parameters) => SetManagedParameters(parameters);
+
+    /// <summary>Points the tensor at new managed bfloat16 parameter memory of the same length (pinned while registered). A master copy, if any, is kept as it is.</summary>
+    /// <param name="parameters">The new parameters.</param>
+    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not bfloat16.</exception>
+    public void SetParameters(Memory<BFloat16> parameters) => SetManagedParameters(parameters);
+
+    /// <summary>Points the tensor at new raw parameter memory of the given element type and the same length; the caller keeps it valid. A master copy, if any, is kept as it is.</summary>
+    /// <param name="parameters">Address of <see cref="Length"/> elements of <paramref name="elementType"/>; not null.</param>
+    /// <param name="elementType">What the memory holds: the tensor's <see cref="ParameterType"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="ParameterType"/>, or the memory overlaps the gradients.</exception>
+    public unsafe void SetParameters(void* parameters, TensorElementType elementType)
     {
         if (parameters == null)
         {
             throw new ArgumentNullException(nameof(parameters), "The parameter buffer must not be null.");
         }
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        ElementTypes.CheckDefined(elementType, nameof(elementType));
+        CheckElementType(elementType, ParameterType, "parameters");
         ReplaceParameters(parameters, MemoryKeepAlive.None);
     }
 
-    private unsafe void ReplaceParameters(float* parameters, MemoryKeepAlive keep)
+    private unsafe void SetManagedParameters<T>(Memory<T> parameters) where T : unmanaged
+    {
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        CheckElementType(ElementTypes.Of<T>(), ParameterType, "parameters");
+        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
+    }
+
+    private unsafe void ReplaceParameters(void* parameters, MemoryKeepAlive keep)
     {
         try
         {
@@ -177,12 +294,23 @@ public sealed class OptimizerTensor
         }
     }
 
+    /// <summary>Refuses memory whose element type is not the one the tensor was registered with.</summary>
+    private void CheckElementType(TensorElementType actual, TensorElementType registered, string paramName)
+    {
+        if (actual != registered)
+        {
+            throw new ArgumentException(
+                $"The new {paramName} hold {actual} elements, but tensor {Id} was registered with {registered} {paramName}: "
+                + "a tensor's element types cannot change (register a new tensor instead).", paramName);
+        }
+    }
+
     // ---- State (for inspection, tests and checkpoints). ----
 
-    /// <summary>Copies one state array into <paramref name="destination"/> (exactly <see cref="Length"/> elements).</summary>
+    /// <summary>Copies one state array (always float32) into <paramref name="destination"/> (exactly <see cref="Length"/> elements).</summary>
     /// <param name="kind">Which array.</param>
     /// <param name="destination">Where to copy it.</param>
-    /// <exception cref="ArgumentException">The destination length differs, or s_max is asked for but does not exist.</exception>
+    /// <exception cref="ArgumentException">The destination length differs, or s_max or the master copy is asked for but does not exist.</exception>
     public unsafe void ReadState(StateKind kind, Span<float> destination)
     {
         CheckStateArguments(kind, destination.Length, nameof(destination));
@@ -206,9 +334,14 @@ public sealed class OptimizerTensor
         return result;
     }
 
-    /// <summary>Overwrites one state array from <paramref name="source"/> (exactly <see cref="Length"/> elements). Writing s_max creates it if missing.</summary>
+    /// <summary>
+    /// Overwrites one state array from <paramref name="source"/> (exactly <see cref="Length"/>
+    /// elements). Writing s_max creates it if missing. Writing the master copy changes only the
+    /// master copy (the 16-bit parameters follow at the next step); a tensor without one refuses it.
+    /// </summary>
     /// <param name="kind">Which array.</param>
     /// <param name="source">The new contents.</param>
+    /// <exception cref="ArgumentException">The source length differs, or the master copy is written to a tensor without one.</exception>
     public unsafe void WriteState(StateKind kind, ReadOnlySpan<float> source)
     {
         CheckStateArguments(kind, source.Length, nameof(source));

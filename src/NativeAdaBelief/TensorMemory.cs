@@ -4,38 +4,62 @@ using NativeAdaBelief.Interop;
 namespace NativeAdaBelief;
 
 /// <summary>
-/// Turns the three kinds of memory a tensor can be registered with (native buffers, managed
-/// memory, raw pointers) into a pointer plus what keeps it alive, with the checks they share.
+/// Turns the kinds of memory a tensor can be registered with (native buffers, device buffers,
+/// managed memory, raw pointers) into a pointer plus what keeps it alive, with the checks they
+/// share.
 /// </summary>
 internal static unsafe class TensorMemory
 {
-    /// <summary>A native buffer: its address, with a reference on its handle.</summary>
-    internal static float* From(NativeBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    /// <summary>A native float buffer: its address, with a reference on its handle.</summary>
+    internal static void* From(NativeBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
     {
         ArgumentNullException.ThrowIfNull(buffer, paramName);
         CheckLength(buffer.Length, expectedLength, paramName);
         NativeBufferHandle handle = buffer.AddReference();
         keepAlive = MemoryKeepAlive.Referenced(handle);
-        return (float*)handle.DangerousGetHandle();
+        return (void*)handle.DangerousGetHandle();
     }
 
-    /// <summary>A CUDA buffer: its device address, with a reference on its handle.</summary>
-    internal static float* From(CudaBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    /// <summary>A typed native buffer: its address, with a reference on its handle.</summary>
+    internal static void* From<T>(NativeBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(buffer, paramName);
+        CheckLength(buffer.Length, expectedLength, paramName);
+        NativeBufferHandle handle = buffer.AddReference();
+        keepAlive = MemoryKeepAlive.Referenced(handle);
+        return (void*)handle.DangerousGetHandle();
+    }
+
+    /// <summary>A CUDA float buffer: its device address, with a reference on its handle.</summary>
+    internal static void* From(CudaBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
     {
         ArgumentNullException.ThrowIfNull(buffer, paramName);
         CheckLength(buffer.Length, expectedLength, paramName);
         CudaBufferHandle handle = buffer.AddReference();
         keepAlive = MemoryKeepAlive.Referenced(handle);
-        return (float*)handle.DangerousGetHandle();
+        return (void*)handle.DangerousGetHandle();
+    }
+
+    /// <summary>A typed CUDA buffer: its device address, with a reference on its handle.</summary>
+    internal static void* From<T>(CudaBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+        where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(buffer, paramName);
+        CheckLength(buffer.Length, expectedLength, paramName);
+        CudaBufferHandle handle = buffer.AddReference();
+        keepAlive = MemoryKeepAlive.Referenced(handle);
+        return (void*)handle.DangerousGetHandle();
     }
 
     /// <summary>Managed memory: pinned until the keep-alive is released.</summary>
-    internal static float* From(Memory<float> memory, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    internal static void* From<T>(Memory<T> memory, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+        where T : unmanaged
     {
         CheckLength(memory.Length, expectedLength, paramName);
         MemoryHandle pin = memory.Pin();
         keepAlive = MemoryKeepAlive.Pinned(pin);
-        return (float*)pin.Pointer;
+        return pin.Pointer;
     }
 
     /// <summary>Fails unless a buffer has the tensor's element count (when one is expected).</summary>
@@ -52,15 +76,17 @@ internal static unsafe class TensorMemory
         }
     }
 
-    /// <summary>Fails when a gradient range overlaps the parameter range.</summary>
-    internal static void CheckNoOverlap(float* parameters, float* gradients, long length)
+    /// <summary>Fails when a gradient range overlaps the parameter range (each measured in its own element type's bytes).</summary>
+    internal static void CheckNoOverlap(void* parameters, TensorElementType parameterType, void* gradients, TensorElementType gradientType, long length)
     {
         if (gradients == null)
         {
             return;
         }
-        nuint p = (nuint)parameters, g = (nuint)gradients, bytes = (nuint)length * sizeof(float);
-        if (p < g + bytes && g < p + bytes)
+        nuint p = (nuint)parameters, g = (nuint)gradients;
+        nuint parameterBytes = (nuint)length * (nuint)ElementTypes.Size(parameterType);
+        nuint gradientBytes = (nuint)length * (nuint)ElementTypes.Size(gradientType);
+        if (p < g + gradientBytes && g < p + parameterBytes)
         {
             throw new ArgumentException(
                 $"The gradient buffer (0x{g:x}) overlaps the parameter buffer (0x{p:x}, {length} elements): they must be distinct memory.",

@@ -106,7 +106,10 @@ public sealed class CheckpointTests : IDisposable
             JsonElement meta = header.RootElement.GetProperty("__metadata__");
             Assert.All(meta.EnumerateObject(), p => Assert.Equal(JsonValueKind.String, p.Value.ValueKind));
             Assert.Equal("native-adabelief.optimizer", meta.GetProperty("format").GetString());
-            Assert.Equal("1", meta.GetProperty("format_version").GetString());
+            Assert.Equal("2", meta.GetProperty("format_version").GetString());
+            Assert.Equal("F32", meta.GetProperty("tensor.0.parameter_dtype").GetString());
+            Assert.Equal("F32", meta.GetProperty("tensor.0.gradient_dtype").GetString());
+            Assert.Equal("false", meta.GetProperty("tensor.0.master_parameters").GetString());
             Assert.Equal("labml,adabelief_pytorch", meta.GetProperty("compatibility").GetString());
             Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file.AsSpan(8 + (int)n))), meta.GetProperty("data_sha256").GetString());
             Assert.Equal("7", meta.GetProperty("tensor.0.step").GetString());
@@ -236,7 +239,7 @@ public sealed class CheckpointTests : IDisposable
             using var target = new TrainingRig(seed: 5);
             AdaBeliefOptimizer o = target.Optimizer;
 
-            AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["format_version"] = "2"), "format_version is '2'");
+            AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["format_version"] = "3"), "format_version is '3'");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["format"] = "something-else"), "not written by NativeAdaBelief");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) =>
                 m["group.0.options"] = m["group.0.options"]!.ToString().Replace("\"learning_rate\":0.001", "\"learning_rate\":-3", StringComparison.Ordinal)), "LearningRate");

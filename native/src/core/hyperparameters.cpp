@@ -133,8 +133,11 @@ StepOptions read_step_options(const nab_step_options* options, const char* argum
     result.compute_gradient_norm =
         read_flag(options->compute_gradient_norm, field_name(argument_name, "compute_gradient_norm"));
     const double scale = options->inverse_gradient_scale;
-    if (!(scale > 0.0 && std::isfinite(scale))) {
-        refuse(field_name(argument_name, "inverse_gradient_scale"), format_value(scale), "must be finite and > 0");
+    // The step multiplies by it as a float32: it must stay finite and nonzero there too.
+    const float applied = static_cast<float>(scale);
+    if (!(scale > 0.0 && std::isfinite(scale) && applied > 0.0f && std::isfinite(applied))) {
+        refuse(field_name(argument_name, "inverse_gradient_scale"), format_value(scale),
+               "must be > 0 and finite as a float32 (about 1.4e-45 to 3.4e38)");
     }
     result.inverse_gradient_scale = scale;
     check_non_negative_finite(options->max_gradient_norm, field_name(argument_name, "max_gradient_norm"));

@@ -92,6 +92,14 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_tensor_desc, parameters));
     fprintf(out, ", \"gradients\": %lu",
             (unsigned long)offsetof(struct nab_tensor_desc, gradients));
+    fprintf(out, ", \"parameter_dtype\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_desc, parameter_dtype));
+    fprintf(out, ", \"gradient_dtype\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_desc, gradient_dtype));
+    fprintf(out, ", \"master_parameters\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_desc, master_parameters));
+    fprintf(out, ", \"reserved\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_desc, reserved));
     fprintf(out, "}},\n");
     fprintf(out, "  \"nab_tensor_info\": {\"size\": %lu, \"fields\": {",
             (unsigned long)sizeof(struct nab_tensor_info));
@@ -107,6 +115,48 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_tensor_info, has_max_second_moment));
     fprintf(out, ", \"has_gradients\": %lu",
             (unsigned long)offsetof(struct nab_tensor_info, has_gradients));
+    fprintf(out, ", \"parameter_dtype\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_info, parameter_dtype));
+    fprintf(out, ", \"gradient_dtype\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_info, gradient_dtype));
+    fprintf(out, ", \"has_master_parameters\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_info, has_master_parameters));
+    fprintf(out, ", \"reserved\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_info, reserved));
+    fprintf(out, "}},\n");
+    fprintf(out, "  \"nab_step_options\": {\"size\": %lu, \"fields\": {",
+            (unsigned long)sizeof(struct nab_step_options));
+    fprintf(out, "\"struct_size\": %lu",
+            (unsigned long)offsetof(struct nab_step_options, struct_size));
+    fprintf(out, ", \"skip_nonfinite\": %lu",
+            (unsigned long)offsetof(struct nab_step_options, skip_nonfinite));
+    fprintf(out, ", \"inverse_gradient_scale\": %lu",
+            (unsigned long)offsetof(struct nab_step_options, inverse_gradient_scale));
+    fprintf(out, ", \"max_gradient_norm\": %lu",
+            (unsigned long)offsetof(struct nab_step_options, max_gradient_norm));
+    fprintf(out, ", \"compute_gradient_norm\": %lu",
+            (unsigned long)offsetof(struct nab_step_options, compute_gradient_norm));
+    fprintf(out, ", \"reserved\": %lu",
+            (unsigned long)offsetof(struct nab_step_options, reserved));
+    fprintf(out, "}},\n");
+    fprintf(out, "  \"nab_step_report\": {\"size\": %lu, \"fields\": {",
+            (unsigned long)sizeof(struct nab_step_report));
+    fprintf(out, "\"struct_size\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, struct_size));
+    fprintf(out, ", \"gradients_checked\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, gradients_checked));
+    fprintf(out, ", \"skipped\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, skipped));
+    fprintf(out, ", \"reserved\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, reserved));
+    fprintf(out, ", \"nonfinite_count\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, nonfinite_count));
+    fprintf(out, ", \"gradient_norm\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, gradient_norm));
+    fprintf(out, ", \"gradient_scale\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, gradient_scale));
+    fprintf(out, ", \"step_calls\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, step_calls));
     fprintf(out, "}}\n");
     fprintf(out, "}\n");
 

@@ -14,7 +14,7 @@ internal static class Checkpoint
 {
     private const int CopyChunkBytes = 1 << 20;
 
-    /// <summary>One state array's place in the data section.</summary>
+    /// <summary>One state array's place in the data section (every array is float32, the master copy included).</summary>
     private readonly record struct Slot(int Tensor, StateKind Kind, long Begin, long Length);
 
     // =====================================================================================
@@ -98,8 +98,12 @@ internal static class Checkpoint
             metadata[CheckpointFormat.TensorGroupKey(t)] = CheckpointFormat.Invariant(tensor.Group.Id);
             metadata[CheckpointFormat.TensorStepKey(t)] = CheckpointFormat.Invariant(tensor.Step);
             metadata[CheckpointFormat.TensorElementCountKey(t)] = CheckpointFormat.Invariant(tensor.Length);
+            bool hasMaster = tensor.HasMasterParameters;
+            metadata[CheckpointFormat.TensorParameterTypeKey(t)] = ElementTypes.SafetensorsName(tensor.ParameterType);
+            metadata[CheckpointFormat.TensorGradientTypeKey(t)] = ElementTypes.SafetensorsName(tensor.GradientType);
+            metadata[CheckpointFormat.TensorMasterParametersKey(t)] = CheckpointFormat.BooleanText(hasMaster);
             largest = Math.Max(largest, tensor.Length);
-            foreach (StateKind kind in StatesOf(tensor.HasMaxSecondMoment))
+            foreach (StateKind kind in StatesOf(tensor.HasMaxSecondMoment, hasMaster))
             {
                 slots.Add(new Slot(t, kind, offset, tensor.Length));
                 offset += tensor.Length * sizeof(float);
@@ -148,10 +152,20 @@ internal static class Checkpoint
         }
     }
 
-    private static IEnumerable<StateKind> StatesOf(bool hasMax) =>
-        hasMax
-            ? [StateKind.FirstMoment, StateKind.SecondMoment, StateKind.MaxSecondMoment]
-            : [StateKind.FirstMoment, StateKind.SecondMoment];
+    /// <summary>The state arrays a tensor has, in the order a checkpoint stores them.</summary>
+    private static IEnumerable<StateKind> StatesOf(bool hasMax, bool hasMaster)
+    {
+        yield return StateKind.FirstMoment;
+        yield return StateKind.SecondMoment;
+        if (hasMax)
+        {
+            yield return StateKind.MaxSecondMoment;
+        }
+        if (hasMaster)
+        {
+            yield return StateKind.MasterParameters;
+        }
+    }
 
     private delegate void ChunkAction(ReadOnlySpan<byte> chunk);
 
@@ -323,12 +337,21 @@ internal static class Checkpoint
         {
             throw new InvalidDataException($"The checkpoint's format is '{format}', not '{CheckpointFormat.FormatName}': it was not written by NativeAdaBelief.");
         }
-        string version = Required(CheckpointFormat.KeyFormatVersion);
+        string versionText = Required(CheckpointFormat.KeyFormatVersion);
         _ = Required(CheckpointFormat.KeyLibraryVersion); // informational, but part of the format
-        if (version != CheckpointFormat.Invariant(CheckpointFormat.FormatVersion))
+        int version = -1;
+        for (int v = CheckpointFormat.OldestReadableFormatVersion; v <= CheckpointFormat.FormatVersion; v++)
+        {
+            if (versionText == CheckpointFormat.Invariant(v))
+            {
+                version = v;
+            }
+        }
+        if (version < 0)
         {
             throw new InvalidDataException(
-                $"The checkpoint's format_version is '{version}'; this library reads version {CheckpointFormat.FormatVersion}.");
+                $"The checkpoint's format_version is '{versionText}'; this library reads versions "
+                + $"{CheckpointFormat.OldestReadableFormatVersion} to {CheckpointFormat.FormatVersion}.");
         }
 
         // The metadata checksum covers every metadata entry (data_sha256 included).
@@ -405,8 +428,45 @@ internal static class Checkpoint
             steps[t] = Count(Required(CheckpointFormat.TensorStepKey(t)), CheckpointFormat.TensorStepKey(t));
             largest = Math.Max(largest, tensor.Length);
 
-            foreach (StateKind kind in (StateKind[])[StateKind.FirstMoment, StateKind.SecondMoment, StateKind.MaxSecondMoment])
+            // Element types and the master copy (format version 1 knew only float32 tensors).
+            TensorElementType parameterType = TensorElementType.Float32, gradientType = TensorElementType.Float32;
+            bool hasMaster = false;
+            if (version >= 2)
             {
+                parameterType = ElementType(Required(CheckpointFormat.TensorParameterTypeKey(t)), CheckpointFormat.TensorParameterTypeKey(t));
+                gradientType = ElementType(Required(CheckpointFormat.TensorGradientTypeKey(t)), CheckpointFormat.TensorGradientTypeKey(t));
+                hasMaster = Flag(Required(CheckpointFormat.TensorMasterParametersKey(t)), CheckpointFormat.TensorMasterParametersKey(t));
+            }
+            string fromVersion1 = version < 2 ? " (format version 1 holds only float32 tensors without master copies)" : "";
+            TensorElementType actualParameterType = tensor.ParameterType, actualGradientType = tensor.GradientType;
+            if (parameterType != actualParameterType)
+            {
+                throw new InvalidDataException(
+                    $"Tensor {t} has {parameterType} parameters in the checkpoint but {actualParameterType} parameters in this optimizer{fromVersion1}: "
+                    + "a checkpoint restores only into tensors of the same element types.");
+            }
+            if (gradientType != actualGradientType)
+            {
+                throw new InvalidDataException(
+                    $"Tensor {t} has {gradientType} gradients in the checkpoint but {actualGradientType} gradients in this optimizer{fromVersion1}: "
+                    + "a checkpoint restores only into tensors of the same element types.");
+            }
+            bool actualMaster = tensor.HasMasterParameters;
+            if (hasMaster != actualMaster)
+            {
+                throw new InvalidDataException(
+                    (hasMaster
+                        ? $"Tensor {t} has a float32 master copy of its parameters in the checkpoint but none in this optimizer"
+                        : $"Tensor {t} has no float32 master copy of its parameters in the checkpoint but has one in this optimizer")
+                    + $"{fromVersion1}: register it with keepMasterCopy: {CheckpointFormat.BooleanText(hasMaster)}, as when the checkpoint was saved.");
+            }
+
+            foreach (StateKind kind in (StateKind[])[StateKind.FirstMoment, StateKind.SecondMoment, StateKind.MaxSecondMoment, StateKind.MasterParameters])
+            {
+                if (kind == StateKind.MasterParameters && !hasMaster)
+                {
+                    continue; // an entry there is refused below as unexpected
+                }
                 string name = CheckpointFormat.StateName(t, kind);
                 if (!header.Entries.TryGetValue(name, out CheckpointEntry? entry))
                 {
@@ -445,9 +505,9 @@ internal static class Checkpoint
                 throw new InvalidDataException($"The checkpoint has an unexpected tensor '{name}'.");
             }
         }
-        if (meta.Count != ExpectedMetadataCount(groups.Count, tensors.Count))
+        if (meta.Count != ExpectedMetadataCount(version, groups.Count, tensors.Count))
         {
-            string unexpected = meta.Keys.FirstOrDefault(k => !IsKnownKey(k, groups.Count, tensors.Count)) ?? "?";
+            string unexpected = meta.Keys.FirstOrDefault(k => !IsKnownKey(k, version, groups.Count, tensors.Count)) ?? "?";
             throw new InvalidDataException($"The checkpoint's metadata has an unexpected key '{unexpected}'.");
         }
 
@@ -468,9 +528,10 @@ internal static class Checkpoint
         return new Plan(options, steps, [.. slots], hasMax, end, largest);
     }
 
-    private static int ExpectedMetadataCount(int groups, int tensors) => 8 + groups + 3 * tensors;
+    private static int ExpectedMetadataCount(int version, int groups, int tensors) =>
+        8 + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
 
-    private static bool IsKnownKey(string key, int groups, int tensors)
+    private static bool IsKnownKey(string key, int version, int groups, int tensors)
     {
         if (key is CheckpointFormat.KeyFormat or CheckpointFormat.KeyFormatVersion or CheckpointFormat.KeyLibraryVersion
             or CheckpointFormat.KeyGroupCount or CheckpointFormat.KeyTensorCount or CheckpointFormat.KeyCompatibility
@@ -491,9 +552,27 @@ internal static class Checkpoint
             {
                 return true;
             }
+            if (version >= 2
+                && (key == CheckpointFormat.TensorParameterTypeKey(t) || key == CheckpointFormat.TensorGradientTypeKey(t)
+                    || key == CheckpointFormat.TensorMasterParametersKey(t)))
+            {
+                return true;
+            }
         }
         return false;
     }
+
+    private static TensorElementType ElementType(string text, string key) =>
+        ElementTypes.TryParseSafetensorsName(text, out TensorElementType type)
+            ? type
+            : throw new InvalidDataException($"Metadata '{key}' must be one of F32, F16 or BF16, not '{text}'.");
+
+    private static bool Flag(string text, string key) => text switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => throw new InvalidDataException($"Metadata '{key}' must be 'true' or 'false', not '{text}'."),
+    };
 
     private static long Count(string text, string key) =>
         CheckpointFormat.TryParseCount(text, out long value)

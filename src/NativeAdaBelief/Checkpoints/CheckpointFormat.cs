@@ -8,13 +8,19 @@ namespace NativeAdaBelief;
 
 /// <summary>
 /// The names, keys and encodings of the checkpoint format (docs/checkpoint-format.md): a
-/// safetensors file whose <c>__metadata__</c> carries the optimizer's options, step counts and
-/// two SHA-256 checksums, and whose tensors are the per-tensor state arrays.
+/// safetensors file whose <c>__metadata__</c> carries the optimizer's options, step counts,
+/// element types and two SHA-256 checksums, and whose tensors are the per-tensor state arrays.
 /// </summary>
 internal static class CheckpointFormat
 {
     internal const string FormatName = "native-adabelief.optimizer";
-    internal const int FormatVersion = 1;
+
+    /// <summary>The version this library writes: 2 added the element types and master copies.</summary>
+    internal const int FormatVersion = 2;
+
+    /// <summary>The oldest version this library reads (1: float32 tensors only, no element-type keys).</summary>
+    internal const int OldestReadableFormatVersion = 1;
+
     internal const string MetadataEntry = "__metadata__";
     internal const string DType = "F32";
 
@@ -35,6 +41,16 @@ internal static class CheckpointFormat
     internal static string TensorStepKey(int tensor) => $"tensor.{tensor}.step";
     internal static string TensorElementCountKey(int tensor) => $"tensor.{tensor}.element_count";
 
+    // Since format version 2.
+    internal static string TensorParameterTypeKey(int tensor) => $"tensor.{tensor}.parameter_dtype";
+    internal static string TensorGradientTypeKey(int tensor) => $"tensor.{tensor}.gradient_dtype";
+    internal static string TensorMasterParametersKey(int tensor) => $"tensor.{tensor}.master_parameters";
+
+    /// <summary>How many metadata keys each tensor has in a file of <paramref name="version"/>.</summary>
+    internal static int KeysPerTensor(int version) => version >= 2 ? 6 : 3;
+
+    internal static string BooleanText(bool value) => value ? "true" : "false";
+
     /// <summary>The safetensors entry name of one state array, e.g. <c>tensor.3.s_max</c>.</summary>
     internal static string StateName(int tensor, StateKind kind) => $"tensor.{tensor}.{StateSuffix(kind)}";
 
@@ -43,6 +59,7 @@ internal static class CheckpointFormat
         StateKind.FirstMoment => "m",
         StateKind.SecondMoment => "s",
         StateKind.MaxSecondMoment => "s_max",
+        StateKind.MasterParameters => "master",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 

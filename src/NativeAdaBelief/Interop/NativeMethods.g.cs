@@ -32,8 +32,8 @@ internal static unsafe partial class NativeMethods
     /// against and refuses to run on a mismatch; it changes whenever a declaration here changes
     /// incompatibly.
     /// </summary>
-    /// <remarks>C: #define NAB_ABI_VERSION 1</remarks>
-    internal const uint NAB_ABI_VERSION = 1;
+    /// <remarks>C: #define NAB_ABI_VERSION 2</remarks>
+    internal const uint NAB_ABI_VERSION = 2;
 
     /// <summary>
     /// The ABI version this library implements (NAB_ABI_VERSION of its build).
@@ -227,22 +227,25 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_get_tensor_info(nint optimizer, uint tensor_id, nab_tensor_info* out_info);
 
     /// <summary>
-    /// Points a tensor at a new parameter buffer (same element count; not null; not overlapping
-    /// the gradients). Errors: INVALID_ARGUMENT, NOT_FOUND, BUSY.
+    /// Points a tensor at a new parameter buffer (same element count and dtype as registered; not
+    /// null; not overlapping the gradients). A master copy, if any, is kept as it is (write
+    /// NAB_STATE_MASTER_PARAMETERS to load new values into it). Errors: INVALID_ARGUMENT,
+    /// NOT_FOUND, BUSY.
     /// </summary>
-    /// <remarks>C: nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id, float* parameters)</remarks>
+    /// <remarks>C: nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id, void* parameters)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_optimizer_set_tensor_parameters(nint optimizer, uint tensor_id, float* parameters);
+    internal static partial nab_status nab_optimizer_set_tensor_parameters(nint optimizer, uint tensor_id, void* parameters);
 
     /// <summary>
-    /// Points a tensor at a new gradient buffer (not overlapping the parameters), or null to skip
-    /// the tensor in later steps. Errors: INVALID_ARGUMENT, NOT_FOUND, BUSY.
+    /// Points a tensor at a new gradient buffer (same dtype as registered; not overlapping the
+    /// parameters), or null to skip the tensor in later steps. Errors: INVALID_ARGUMENT,
+    /// NOT_FOUND, BUSY.
     /// </summary>
-    /// <remarks>C: nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id, float* gradients)</remarks>
+    /// <remarks>C: nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id, void* gradients)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_optimizer_set_tensor_gradients(nint optimizer, uint tensor_id, float* gradients);
+    internal static partial nab_status nab_optimizer_set_tensor_gradients(nint optimizer, uint tensor_id, void* gradients);
 
     /// <summary>
     /// Sets a tensor's step count t (&gt;= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
@@ -256,7 +259,7 @@ internal static unsafe partial class NativeMethods
     /// <summary>
     /// Copies element_count floats of one state array (nab_state_kind) into destination, which
     /// the caller owns. element_count must equal the tensor's. Errors: INVALID_ARGUMENT (null,
-    /// wrong count, unknown kind, s_max that does not exist), NOT_FOUND, BUSY.
+    /// wrong count, unknown kind, an s_max or master copy that does not exist), NOT_FOUND, BUSY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, float* destination, uint64_t element_count)</remarks>
     [LibraryImport(LibraryName)]
@@ -265,7 +268,9 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
-    /// writing s_max to a tensor that has none allocates it.
+    /// writing s_max to a tensor that has none allocates it. Writing the master copy changes only
+    /// the master copy (the 16-bit parameters follow at the next step); a tensor without one
+    /// refuses it.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, const float* source, uint64_t element_count)</remarks>
     [LibraryImport(LibraryName)]
@@ -274,15 +279,18 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Advances every tensor of every group that has a gradient by one step, in one fused pass
-    /// over all of them (chunked across the worker threads). Per tensor: weight decay, moments,
-    /// step count t+1, parameter update, exactly as the group's compatibility mode specifies.
-    /// Tensors with a null gradient are skipped entirely. A CPU optimizer returns when the step
-    /// is done; a CUDA optimizer queues one fused launch (per distinct combination of the
-    /// template switches amsgrad / square / L2 among the groups) on its stream and returns.
-    /// Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose step count is already
-    /// INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR, OUT_OF_MEMORY (tables after a layout
-    /// change). Non-finite gradients are not checked here: they propagate into that tensor's
-    /// state (see nab_optimizer_count_nonfinite_gradients for the opt-in check).
+    /// over all of them (chunked across the worker threads). Per tensor: gradient scaling (see
+    /// nab_step_options), weight decay, moments, step count t+1, parameter update, exactly as the
+    /// group's compatibility mode specifies. Tensors with a null gradient are skipped entirely.
+    /// When the step options ask for it, a fused gradient pass comes first (see nab_step_options)
+    /// and the step may be skipped as a whole. A CPU optimizer returns when the step is done; a
+    /// CUDA optimizer queues the gradient pass (if any), one planning launch and one fused launch
+    /// (per distinct combination of the template switches amsgrad / square / L2 among the groups)
+    /// on its stream and returns: the skip decision and the clipping factor stay on the device,
+    /// nothing waits for the host. Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose
+    /// step count is already INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR,
+    /// OUT_OF_MEMORY (tables after a layout change). Without skip_nonfinite, a non-finite
+    /// gradient propagates into that tensor's state.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_step(nab_optimizer* optimizer)</remarks>
     [LibraryImport(LibraryName)]
@@ -290,8 +298,51 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_step(nint optimizer);
 
     /// <summary>
-    /// Sets every registered (non-null) gradient buffer to zero in one fused pass (one launch on
-    /// CUDA). Errors: as nab_optimizer_step.
+    /// Fills *options with the defaults (nothing checked, scale 1, no clipping) and sets
+    /// struct_size. Thread-safe. Errors: INVALID_ARGUMENT for a null options.
+    /// </summary>
+    /// <remarks>C: nab_status nab_step_options_init(nab_step_options* options)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_step_options_init(nab_step_options* options);
+
+    /// <summary>
+    /// Sets the step options every later step uses (copied). On CUDA the new values are queued on
+    /// the stream, so a replayed CUDA graph sees them as it sees a new learning rate; but whether a
+    /// step makes the gradient pass at all is fixed when the graph is captured: a graph captured
+    /// without any check keeps stepping unchecked (its reports say gradients_checked = 0) until it
+    /// is captured again with the checks on. Errors:
+    /// INVALID_ARGUMENT naming the first invalid field and its value, BUSY, DEVICE_ERROR.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_set_step_options(nab_optimizer* optimizer, const nab_step_options* options)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_set_step_options(nint optimizer, nab_step_options* options);
+
+    /// <summary>
+    /// Copies the step options in force into *out_options (whose struct_size the caller sets).
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_get_step_options(nab_optimizer* optimizer, nab_step_options* out_options)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_get_step_options(nint optimizer, nab_step_options* out_options);
+
+    /// <summary>
+    /// Describes what the last step did with the gradients (*out_report's struct_size set by the
+    /// caller). Before any step: nothing checked, not skipped, scale 1, step_calls 0. A CUDA
+    /// optimizer waits for its stream and copies the report from the device (this is the one
+    /// host synchronisation of a loss-scaled CUDA loop; a caller that does not need the report
+    /// every step calls this less often). Errors: INVALID_ARGUMENT, BUSY, DEVICE_ERROR, and
+    /// INVALID_ARGUMENT for a CUDA stream that is being captured.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_get_last_step_report(nab_optimizer* optimizer, nab_step_report* out_report)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_get_last_step_report(nint optimizer, nab_step_report* out_report);
+
+    /// <summary>
+    /// Sets every registered (non-null) gradient buffer to zero (all bits 0, any dtype) in one
+    /// fused pass (one launch on CUDA). Errors: as nab_optimizer_step.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer)</remarks>
     [LibraryImport(LibraryName)]
@@ -305,15 +356,13 @@ internal static unsafe partial class NativeMethods
     /// the total to *out_count (0 means every gradient is finite). Nothing is written but
     /// *out_count: no gradient, parameter, state array or step count changes.
     ///
-    /// A step never checks its gradients itself (that would cost a second pass over memory on
-    /// every step): a non-finite gradient element turns that element's m, s (and s_max) and
-    /// parameter non-finite, and they stay so. A caller who cannot rule that out calls this
-    /// between computing the gradients and nab_optimizer_step, and skips the step (and zeroes the
-    /// gradients) when the count is not 0. Skipping steps automatically with dynamic loss scaling
-    /// is planned (the mixed-precision work), not part of this version.
+    /// A step checks its gradients only when its step options ask for it (skip_nonfinite, which
+    /// does this count fused with the step and skips automatically, without a host round trip on
+    /// CUDA); otherwise a non-finite gradient element turns that element's m, s (and s_max) and
+    /// parameter non-finite. This function is the stand-alone check for callers that decide
+    /// themselves.
     ///
-    /// Cost: one read of every gradient byte (4 bytes per element, a seventh of a step's memory
-    /// traffic). Threading: as every call on an optimizer (BUSY if another thread is inside it).
+    /// Cost: one read of every gradient byte (4 or 2 bytes per element). Threading: as every call on an optimizer (BUSY if another thread is inside it).
     /// A CUDA optimizer queues the reduction on its stream after the work queued before it and
     /// waits for the result, so the call is synchronous there too; it cannot be captured in a
     /// CUDA graph. Errors: INVALID_ARGUMENT (null optimizer or out_count), BUSY, DEVICE_ERROR,
@@ -367,12 +416,24 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_cuda_buffer_allocate(int device_ordinal, ulong element_count, float** out_data);
 
     /// <summary>
-    /// Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device.
+    /// Allocates element_count zeroed elements of `dtype` (nab_dtype) of device memory on
+    /// device_ordinal, for 16-bit parameters and gradients; *out_data owns it until
+    /// nab_cuda_buffer_free. Errors as nab_cuda_buffer_allocate, and INVALID_ARGUMENT for an
+    /// unknown dtype.
     /// </summary>
-    /// <remarks>C: nab_status nab_cuda_buffer_free(float* data)</remarks>
+    /// <remarks>C: nab_status nab_cuda_buffer_allocate_typed(int32_t device_ordinal, int32_t dtype, uint64_t element_count, void** out_data)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_buffer_free(float* data);
+    internal static partial nab_status nab_cuda_buffer_allocate_typed(int device_ordinal, int dtype, ulong element_count, void** out_data);
+
+    /// <summary>
+    /// Frees a buffer from nab_cuda_buffer_allocate or nab_cuda_buffer_allocate_typed (null
+    /// accepted). Waits for the device.
+    /// </summary>
+    /// <remarks>C: nab_status nab_cuda_buffer_free(void* data)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_cuda_buffer_free(void* data);
 
     /// <summary>
     /// Copies element_count floats from host memory to device memory, synchronously.
@@ -391,6 +452,23 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_cuda_copy_to_host(float* host_destination, float* device_source, ulong element_count);
 
     /// <summary>
+    /// Copies byte_count bytes (any element type) from host memory to device memory,
+    /// synchronously. Errors: INVALID_ARGUMENT (null, zero count), UNSUPPORTED, DEVICE_ERROR.
+    /// </summary>
+    /// <remarks>C: nab_status nab_cuda_copy_bytes_to_device(void* device_destination, const void* host_source, uint64_t byte_count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_cuda_copy_bytes_to_device(void* device_destination, void* host_source, ulong byte_count);
+
+    /// <summary>
+    /// Copies byte_count bytes from device memory to host memory, synchronously.
+    /// </summary>
+    /// <remarks>C: nab_status nab_cuda_copy_bytes_to_host(void* host_destination, const void* device_source, uint64_t byte_count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_cuda_copy_bytes_to_host(void* host_destination, void* device_source, ulong byte_count);
+
+    /// <summary>
     /// Allocates element_count zeroed floats, 64-byte aligned; *out_data owns them until
     /// nab_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, overflow),
     /// OUT_OF_MEMORY.
@@ -401,13 +479,24 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_buffer_allocate(ulong element_count, float** out_data);
 
     /// <summary>
-    /// Frees a buffer from nab_buffer_allocate (null accepted). Thread-safe. The buffer must not
-    /// be registered with a live optimizer that will still step it.
+    /// Allocates element_count zeroed elements of `dtype` (nab_dtype), 64-byte aligned, for 16-bit
+    /// parameters and gradients; *out_data owns them until nab_buffer_free. Errors as
+    /// nab_buffer_allocate, and INVALID_ARGUMENT for an unknown dtype.
     /// </summary>
-    /// <remarks>C: nab_status nab_buffer_free(float* data)</remarks>
+    /// <remarks>C: nab_status nab_buffer_allocate_typed(int32_t dtype, uint64_t element_count, void** out_data)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_buffer_free(float* data);
+    internal static partial nab_status nab_buffer_allocate_typed(int dtype, ulong element_count, void** out_data);
+
+    /// <summary>
+    /// Frees a buffer from nab_buffer_allocate or nab_buffer_allocate_typed (null accepted).
+    /// Thread-safe. The buffer must not be registered with a live optimizer that will still step
+    /// it.
+    /// </summary>
+    /// <remarks>C: nab_status nab_buffer_free(void* data)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_buffer_free(void* data);
 
     /// <summary>
     /// Bytes of host memory this library currently holds in state arrays and native buffers
@@ -547,6 +636,35 @@ internal enum nab_state_kind : int
     /// s_max: running maximum of s; exists only once the tensor's group has had amsgrad on.
     /// </summary>
     NAB_STATE_MAX_SECOND_MOMENT = 2,
+
+    /// <summary>
+    /// The float32 master copy of a 16-bit parameter tensor; exists only for tensors added
+    /// with master_parameters = 1. The step updates it and writes its rounding into the
+    /// caller's 16-bit parameters.
+    /// </summary>
+    NAB_STATE_MASTER_PARAMETERS = 3,
+}
+
+/// <summary>
+/// Element type of a caller's parameter or gradient buffer.
+/// </summary>
+/// <remarks>C: enum nab_dtype</remarks>
+internal enum nab_dtype : int
+{
+    /// <summary>
+    /// IEEE-754 binary32 (4 bytes).
+    /// </summary>
+    NAB_DTYPE_FLOAT32 = 0,
+
+    /// <summary>
+    /// IEEE-754 binary16 (2 bytes): 5 exponent bits, 10 mantissa bits; largest finite 65504.
+    /// </summary>
+    NAB_DTYPE_FLOAT16 = 1,
+
+    /// <summary>
+    /// bfloat16 (2 bytes): the upper half of a float32; float32's range, 7 mantissa bits.
+    /// </summary>
+    NAB_DTYPE_BFLOAT16 = 2,
 }
 
 /// <summary>
@@ -745,26 +863,54 @@ internal unsafe struct nab_tensor_desc
     public uint group_id;
 
     /// <summary>
-    /// Number of float32 elements; at least 1.
+    /// Number of elements; at least 1.
     /// </summary>
     /// <remarks>C: uint64_t element_count</remarks>
     public ulong element_count;
 
     /// <summary>
-    /// element_count floats, read and written by every step. Owned by the caller; must stay
-    /// valid until replaced or the optimizer is destroyed. Not null.
+    /// element_count elements of parameter_dtype, read and written by every step. Owned by the
+    /// caller; must stay valid until replaced or the optimizer is destroyed. Not null.
     /// </summary>
-    /// <remarks>C: float* parameters</remarks>
-    public float* parameters;
+    /// <remarks>C: void* parameters</remarks>
+    public void* parameters;
 
     /// <summary>
-    /// element_count floats, read by every step, written only by
+    /// element_count elements of gradient_dtype, read by every step, written only by
     /// nab_optimizer_zero_gradients. Owned by the caller. Null means "no gradient": the tensor
     /// is skipped by the step (no decay, no moment update, step count unchanged). Must not
     /// overlap parameters.
     /// </summary>
-    /// <remarks>C: float* gradients</remarks>
-    public float* gradients;
+    /// <remarks>C: void* gradients</remarks>
+    public void* gradients;
+
+    /// <summary>
+    /// nab_dtype of parameters. Default (0) NAB_DTYPE_FLOAT32.
+    /// </summary>
+    /// <remarks>C: int32_t parameter_dtype</remarks>
+    public int parameter_dtype;
+
+    /// <summary>
+    /// nab_dtype of gradients. Default (0) NAB_DTYPE_FLOAT32.
+    /// </summary>
+    /// <remarks>C: int32_t gradient_dtype</remarks>
+    public int gradient_dtype;
+
+    /// <summary>
+    /// Boolean; only with 16-bit parameters. 1: the optimizer keeps a float32 master copy
+    /// (NAB_STATE_MASTER_PARAMETERS, initialised from the parameters when the tensor is
+    /// added); each step updates the master copy and writes its rounding to nearest even into
+    /// the parameters, so small updates accumulate instead of being rounded away. 0: the step
+    /// widens the 16-bit parameters, updates them in float32 and rounds them back.
+    /// </summary>
+    /// <remarks>C: int32_t master_parameters</remarks>
+    public int master_parameters;
+
+    /// <summary>
+    /// Must be 0.
+    /// </summary>
+    /// <remarks>C: int32_t reserved</remarks>
+    public int reserved;
 }
 
 /// <summary>
@@ -809,4 +955,147 @@ internal struct nab_tensor_info
     /// </summary>
     /// <remarks>C: int32_t has_gradients</remarks>
     public int has_gradients;
+
+    /// <summary>
+    /// nab_dtype of the parameters.
+    /// </summary>
+    /// <remarks>C: int32_t parameter_dtype</remarks>
+    public int parameter_dtype;
+
+    /// <summary>
+    /// nab_dtype of the gradients.
+    /// </summary>
+    /// <remarks>C: int32_t gradient_dtype</remarks>
+    public int gradient_dtype;
+
+    /// <summary>
+    /// 1 when the optimizer keeps a float32 master copy of the parameters, else 0.
+    /// </summary>
+    /// <remarks>C: int32_t has_master_parameters</remarks>
+    public int has_master_parameters;
+
+    /// <summary>
+    /// Always 0.
+    /// </summary>
+    /// <remarks>C: int32_t reserved</remarks>
+    public int reserved;
+}
+
+/// <summary>
+/// What every step does to the gradients before the update: loss-scale removal, the
+/// non-finite check with skipping, clipping by the global L2 norm. Fill with
+/// nab_step_options_init() and set with nab_optimizer_set_step_options(); they stay in force
+/// for every later step. Valid: inverse_gradient_scale &gt; 0 and finite also when rounded to
+/// float32 (the step multiplies by it in float32); max_gradient_norm
+/// finite and &gt;= 0; booleans 0 or 1; reserved 0.
+///
+/// With any of skip_nonfinite, max_gradient_norm &gt; 0 or compute_gradient_norm on, each step
+/// first makes one fused read-only pass over every registered gradient (4 bytes per float32
+/// element, 2 per 16-bit one) that counts the non-finite elements and sums the squares in
+/// double, in an order fixed by the tensor sizes (so the result does not depend on threads).
+/// </summary>
+/// <remarks>C: struct nab_step_options; layout checked against the C compiler by StructLayoutTests.</remarks>
+[StructLayout(LayoutKind.Sequential)]
+internal struct nab_step_options
+{
+    /// <summary>
+    /// sizeof(nab_step_options) as compiled by the caller.
+    /// </summary>
+    /// <remarks>C: uint32_t struct_size</remarks>
+    public uint struct_size;
+
+    /// <summary>
+    /// 1: when any registered gradient holds a NaN or +-Inf, skip the whole step: no
+    /// parameter, state array or step count changes (the report says so). Default 0.
+    /// </summary>
+    /// <remarks>C: int32_t skip_nonfinite</remarks>
+    public int skip_nonfinite;
+
+    /// <summary>
+    /// Every gradient element is multiplied by this inside the step (1 / loss scale with
+    /// mixed-precision loss scaling). The caller's gradient buffers are never written.
+    /// Default 1.
+    /// </summary>
+    /// <remarks>C: double inverse_gradient_scale</remarks>
+    public double inverse_gradient_scale;
+
+    /// <summary>
+    /// &gt; 0: clip by the global L2 norm over all registered gradients, as PyTorch's
+    /// clip_grad_norm_: with norm = inverse_gradient_scale * ||g||, gradients are multiplied by
+    /// min(1, max_gradient_norm / (norm + 1e-6)). 0: no clipping. Default 0. Without
+    /// skip_nonfinite, one NaN gradient element makes the norm and so the factor NaN, which then
+    /// reaches every parameter (PyTorch behaves the same); use both together.
+    /// </summary>
+    /// <remarks>C: double max_gradient_norm</remarks>
+    public double max_gradient_norm;
+
+    /// <summary>
+    /// 1: compute the norm for the report even when not clipping. Default 0.
+    /// </summary>
+    /// <remarks>C: int32_t compute_gradient_norm</remarks>
+    public int compute_gradient_norm;
+
+    /// <summary>
+    /// Must be 0.
+    /// </summary>
+    /// <remarks>C: int32_t reserved</remarks>
+    public int reserved;
+}
+
+/// <summary>
+/// What the last nab_optimizer_step did with the gradients.
+/// </summary>
+/// <remarks>C: struct nab_step_report; layout checked against the C compiler by StructLayoutTests.</remarks>
+[StructLayout(LayoutKind.Sequential)]
+internal struct nab_step_report
+{
+    /// <summary>
+    /// sizeof(nab_step_report) as compiled by the caller (set before the call).
+    /// </summary>
+    /// <remarks>C: uint32_t struct_size</remarks>
+    public uint struct_size;
+
+    /// <summary>
+    /// 1 when the step made the gradient pass (any check or norm requested), else 0.
+    /// </summary>
+    /// <remarks>C: int32_t gradients_checked</remarks>
+    public int gradients_checked;
+
+    /// <summary>
+    /// 1 when the step was skipped because of non-finite gradients (skip_nonfinite), else 0.
+    /// </summary>
+    /// <remarks>C: int32_t skipped</remarks>
+    public int skipped;
+
+    /// <summary>
+    /// Always 0.
+    /// </summary>
+    /// <remarks>C: int32_t reserved</remarks>
+    public int reserved;
+
+    /// <summary>
+    /// NaN, +Inf and -Inf gradient elements found (0 when not checked).
+    /// </summary>
+    /// <remarks>C: uint64_t nonfinite_count</remarks>
+    public ulong nonfinite_count;
+
+    /// <summary>
+    /// The global L2 norm of the gradients after the inverse scale, before clipping (NaN when
+    /// not checked; non-finite when a gradient is).
+    /// </summary>
+    /// <remarks>C: double gradient_norm</remarks>
+    public double gradient_norm;
+
+    /// <summary>
+    /// The factor every gradient element was multiplied by: inverse_gradient_scale times the
+    /// clipping coefficient (as computed in double; the step applies it rounded to float32).
+    /// </summary>
+    /// <remarks>C: double gradient_scale</remarks>
+    public double gradient_scale;
+
+    /// <summary>
+    /// Number of steps this optimizer has run, skipped ones included.
+    /// </summary>
+    /// <remarks>C: uint64_t step_calls</remarks>
+    public ulong step_calls;
 }

@@ -11,4 +11,11 @@ public enum StateKind
 
     /// <summary>s_max: the running maximum of s; exists only once the tensor's group has had AMSGrad on.</summary>
     MaxSecondMoment = 2,
+
+    /// <summary>
+    /// The float32 master copy of 16-bit parameters; exists only for tensors registered with
+    /// <c>keepMasterCopy: true</c> (<see cref="OptimizerTensor.HasMasterParameters"/>). Every step
+    /// updates it and writes its rounding to nearest, ties to even, into the 16-bit parameters.
+    /// </summary>
+    MasterParameters = 3,
 }

@@ -94,6 +94,27 @@ public sealed class StructLayoutTests
             string.Join(", ", missing));
     }
 
+    /// <summary>
+    /// The structs and fields of the mixed-precision ABI (version 2) are in the report, so the
+    /// two tests above compare their layouts too: the step options and report, and the element
+    /// types and master-copy flag of the tensor description and info. (A stale report, built from
+    /// an older header, would otherwise pass while checking nothing of them.)
+    /// </summary>
+    [Theory]
+    [InlineData("nab_step_options", "struct_size,skip_nonfinite,inverse_gradient_scale,max_gradient_norm,compute_gradient_norm,reserved")]
+    [InlineData("nab_step_report", "struct_size,gradients_checked,skipped,reserved,nonfinite_count,gradient_norm,gradient_scale,step_calls")]
+    [InlineData("nab_tensor_desc", "struct_size,group_id,element_count,parameters,gradients,parameter_dtype,gradient_dtype,master_parameters,reserved")]
+    [InlineData("nab_tensor_info", "struct_size,group_id,element_count,step,has_max_second_moment,has_gradients,parameter_dtype,gradient_dtype,has_master_parameters,reserved")]
+    public void TheReportCoversTheMixedPrecisionStructs(string name, string fields)
+    {
+        CStruct? c = LoadReport().SingleOrDefault(s => s.Name == name);
+        Assert.True(c is not null, $"{name} is not in the layout report: regenerate and rebuild native/tests/abi_layout");
+        Assert.Equal(fields.Split(','), c.Fields.OrderBy(f => f.Offset).Select(f => f.Field));
+        Type? type = LibraryAssembly.GetType($"{InteropNamespace}.{name}", throwOnError: false);
+        Assert.NotNull(type);
+        Assert.Equal(c.Size, Marshal.SizeOf(type));
+    }
+
     private static HashSet<string> InstanceFields(Type type) =>
         type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
             .Select(f => f.Name)

@@ -10,9 +10,10 @@ namespace NativeAdaBelief.Tests.Reliability;
 /// Property tests of checkpoint loading (CsCheck): randomly damaged checkpoints — truncations,
 /// bit flips, overwritten, inserted and deleted bytes, wrong header lengths, and well-formed,
 /// re-signed files whose JSON header says something wrong (versions, counts, steps, options,
-/// dtypes, shapes, offsets, names, lone surrogates) — and checkpoints of differently built
-/// optimizers. Every load must end in an <see cref="InvalidDataException"/> that says what is
-/// wrong, never in another exception, and must leave the optimizer exactly as it was.
+/// element types, master-copy flags, dtypes, shapes, offsets, names, lone surrogates) — and
+/// checkpoints of differently built optimizers. Every load must end in an
+/// <see cref="InvalidDataException"/> that says what is wrong, never in another exception, and
+/// must leave the optimizer exactly as it was.
 /// (CheckpointTests holds the exhaustive single-bit-flip and truncation sweeps and the named cases.)
 /// </summary>
 public sealed class CheckpointFuzzTests
@@ -262,7 +263,8 @@ public sealed class CheckpointFuzzTests
     }
 
     private static readonly Gen<Damage> HeaderDamage = Gen.Frequency(
-        (2, Gen.Select(Gen.OneOf(Gen.OneOf("0", "2", "10", "1.0", " 1", "1 ", "01", "-1", "", "v1", "1\u0000"), Gen.Int[2, int.MaxValue].Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture))), Gen.Bool,
+        // (Version 1 is readable too, but a version-2 file labelled 1 has keys version 1 lacks: refused.)
+        (2, Gen.Select(Gen.OneOf(Gen.OneOf("0", "1", "3", "10", "2.0", " 2", "2 ", "02", "-2", "", "v2", "2\u0000"), Gen.Int[3, int.MaxValue].Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture))), Gen.Bool,
             (version, asFormat) => asFormat
                 ? Resigned($"format = '{version}'", (_, m) => m["format"] = version)
                 : Resigned($"format_version = '{version}'", (_, m) => m["format_version"] = version))),
@@ -278,6 +280,12 @@ public sealed class CheckpointFuzzTests
                 }
                 m[key] = value;
             }))),
+        // Element types and master-copy flags (format version 2): any other value is either not
+        // a value at all or one that does not match the float32 tensors without master copies.
+        (2, Gen.Select(Gen.Int[0, 2], Gen.OneOf("parameter_dtype", "gradient_dtype"), Gen.OneOf("F16", "BF16", "F64", "I32", "f32", "F32 ", "", "float32", "\u0000"),
+            (t, key, value) => Resigned($"tensor.{t}.{key} = '{value}'", (_, m) => m[$"tensor.{t}.{key}"] = value))),
+        (1, Gen.Select(Gen.Int[0, 2], Gen.OneOf("true", "True", "1", "0", "", "yes", "false "),
+            (t, value) => Resigned($"tensor.{t}.master_parameters = '{value}'", (_, m) => m[$"tensor.{t}.master_parameters"] = value))),
         (2, Gen.Select(Gen.Int[0, 2], BadStep,
             (t, value) => Resigned($"tensor.{t}.step = '{value}'", (_, m) => m[$"tensor.{t}.step"] = value))),
         (4, Gen.Select(Gen.Int[0, 1], BadOptions,

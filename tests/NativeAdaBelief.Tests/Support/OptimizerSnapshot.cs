@@ -1,7 +1,7 @@
 namespace NativeAdaBelief.Tests.Support;
 
 /// <summary>Everything observable about an optimizer's state, for "unchanged" and "identical" checks.</summary>
-internal sealed record OptimizerSnapshot(AdaBeliefOptions[] Options, long[] Steps, float[][] M, float[][] S, float[]?[] SMax)
+internal sealed record OptimizerSnapshot(AdaBeliefOptions[] Options, long[] Steps, float[][] M, float[][] S, float[]?[] SMax, float[]?[] Master)
 {
     public static OptimizerSnapshot Capture(AdaBeliefOptimizer optimizer)
     {
@@ -11,7 +11,8 @@ internal sealed record OptimizerSnapshot(AdaBeliefOptions[] Options, long[] Step
             [.. tensors.Select(t => t.Step)],
             [.. tensors.Select(t => t.ReadState(StateKind.FirstMoment))],
             [.. tensors.Select(t => t.ReadState(StateKind.SecondMoment))],
-            [.. tensors.Select(t => t.HasMaxSecondMoment ? t.ReadState(StateKind.MaxSecondMoment) : null)]);
+            [.. tensors.Select(t => t.HasMaxSecondMoment ? t.ReadState(StateKind.MaxSecondMoment) : null)],
+            [.. tensors.Select(t => t.HasMasterParameters ? t.ReadState(StateKind.MasterParameters) : null)]);
     }
 
     /// <summary>Asserts bit-for-bit equality with <paramref name="other"/>.</summary>
@@ -27,6 +28,11 @@ internal sealed record OptimizerSnapshot(AdaBeliefOptions[] Options, long[] Step
             if (SMax[i] is { } a)
             {
                 AssertBits(a, other.SMax[i]!, $"s_max of tensor {i}");
+            }
+            Assert.True((Master[i] is null) == (other.Master[i] is null), $"master copy presence of tensor {i}");
+            if (Master[i] is { } master)
+            {
+                AssertBits(master, other.Master[i]!, $"master copy of tensor {i}");
             }
         }
     }

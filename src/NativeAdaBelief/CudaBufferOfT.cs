@@ -1,0 +1,152 @@
+using NativeAdaBelief.Interop;
+
+namespace NativeAdaBelief;
+
+/// <summary>
+/// A zero-initialized array of <typeparamref name="T"/> in the memory of one CUDA device,
+/// allocated by the native library: parameters and gradients of any element type (in particular
+/// 16-bit <see cref="Half"/> or <see cref="BFloat16"/>) for an optimizer created with
+/// <see cref="DeviceType.Cuda"/>. Move data in and out with <see cref="Upload"/> and
+/// <see cref="Download"/>. (<see cref="CudaBuffer"/> is the float32 buffer of earlier versions;
+/// <c>CudaBuffer&lt;float&gt;</c> is equivalent.)
+/// </summary>
+/// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; any
+/// other type is refused with <see cref="NotSupportedException"/> when a buffer is created.</typeparam>
+/// <remarks>
+/// Disposing a buffer that is still registered with an optimizer is safe: the optimizer holds a
+/// reference, and the device memory is freed when the optimizer lets go of it.
+/// </remarks>
+public sealed unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
+{
+    private readonly CudaBufferHandle _handle;
+
+    /// <summary>Allocates <paramref name="length"/> zeroed elements on device <paramref name="deviceOrdinal"/>.</summary>
+    /// <param name="length">Number of elements; at least 1.</param>
+    /// <param name="deviceOrdinal">The CUDA device (0 = the first).</param>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half or BFloat16, or the native library was built without CUDA.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is less than 1.</exception>
+    /// <exception cref="ArgumentException">There is no such device.</exception>
+    /// <exception cref="OutOfMemoryException">The device is out of memory.</exception>
+    /// <exception cref="NativeAdaBeliefException">A CUDA error (the message carries CUDA's text).</exception>
+    public CudaBuffer(long length, int deviceOrdinal = 0)
+    {
+        ElementType = ElementTypes.Of<T>();
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1L);
+        NativeRuntime.EnsureInitialized();
+        _handle = new CudaBufferHandle();
+        void* data;
+        NativeStatus.Check(
+            NativeMethods.nab_cuda_buffer_allocate_typed(deviceOrdinal, ElementTypes.ToNative(ElementType), (ulong)length, &data),
+            nameof(deviceOrdinal));
+        _handle.Attach((nint)data);
+        Length = length;
+        DeviceOrdinal = deviceOrdinal;
+    }
+
+    /// <summary>Creates a device buffer holding a copy of <paramref name="values"/>.</summary>
+    /// <param name="values">The initial contents; at least one element.</param>
+    /// <param name="deviceOrdinal">The CUDA device.</param>
+    /// <returns>The new buffer.</returns>
+    public static CudaBuffer<T> FromSpan(ReadOnlySpan<T> values, int deviceOrdinal = 0)
+    {
+        var buffer = new CudaBuffer<T>(values.Length, deviceOrdinal);
+        buffer.Upload(values);
+        return buffer;
+    }
+
+    /// <summary>Number of elements.</summary>
+    public long Length { get; }
+
+    /// <summary>The element type, as the optimizer sees it.</summary>
+    public TensorElementType ElementType { get; }
+
+    /// <summary>The CUDA device the memory belongs to.</summary>
+    public int DeviceOrdinal { get; }
+
+    /// <summary>True once <see cref="Dispose"/> has been called.</summary>
+    public bool IsDisposed => _handle.IsClosed;
+
+    /// <summary>The device address of the first element (for handing to other CUDA code).</summary>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    public nint Address
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            return _handle.DangerousGetHandle();
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/> into the buffer starting at element <paramref name="offset"/> (synchronous).</summary>
+    /// <param name="source">Host values.</param>
+    /// <param name="offset">First element of the buffer to write.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside the buffer.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    public void Upload(ReadOnlySpan<T> source, long offset = 0)
+    {
+        CheckRange(offset, source.Length);
+        if (source.IsEmpty)
+        {
+            return;
+        }
+        fixed (T* host = source)
+        {
+            NativeStatus.Check(NativeMethods.nab_cuda_copy_bytes_to_device((T*)Address + offset, host, (ulong)source.Length * (ulong)sizeof(T)));
+        }
+    }
+
+    /// <summary>Copies elements starting at <paramref name="offset"/> into <paramref name="destination"/> (synchronous).</summary>
+    /// <param name="destination">Host memory to fill.</param>
+    /// <param name="offset">First element of the buffer to read.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside the buffer.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    public void Download(Span<T> destination, long offset = 0)
+    {
+        CheckRange(offset, destination.Length);
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+        fixed (T* host = destination)
+        {
+            NativeStatus.Check(NativeMethods.nab_cuda_copy_bytes_to_host(host, (T*)Address + offset, (ulong)destination.Length * (ulong)sizeof(T)));
+        }
+    }
+
+    /// <summary>The whole buffer copied to a new array (buffers of at most <see cref="int.MaxValue"/> elements).</summary>
+    /// <returns>The values.</returns>
+    /// <exception cref="NotSupportedException">The buffer has more elements than an array can hold.</exception>
+    public T[] ToArray()
+    {
+        if (Length > int.MaxValue)
+        {
+            throw new NotSupportedException($"This buffer has {Length} elements, more than an array can hold; use Download.");
+        }
+        var values = new T[Length];
+        Download(values);
+        return values;
+    }
+
+    private void CheckRange(long offset, int count)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (offset > Length - count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"The range [{offset}, {offset + count}) is not inside the buffer of {Length} elements.");
+        }
+    }
+
+    /// <summary>Takes a reference on the handle for an optimizer that registers this buffer.</summary>
+    internal CudaBufferHandle AddReference()
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        bool added = false;
+        _handle.DangerousAddRef(ref added);
+        return _handle;
+    }
+
+    /// <summary>Frees the device memory (or, while an optimizer still holds it, lets that optimizer free it later). Idempotent.</summary>
+    public void Dispose() => _handle.Dispose();
+}
