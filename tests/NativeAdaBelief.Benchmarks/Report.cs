@@ -170,13 +170,16 @@ internal static class Report
         {
             md.AppendLine("## Native micro-benchmark (Google Benchmark, same run)");
             md.AppendLine();
-            md.AppendLine("The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) beside the same streaming kernel, from `native/benchmarks`:");
+            md.AppendLine("The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) beside the same streaming kernel, from `native/benchmarks`, "
+                + "in three forms: float32 (28 bytes per parameter); bfloat16 parameters and gradients with a float32 master copy (also 28: 2-byte parameters and "
+                + "gradients pay for the master copy); float32 with the step options' gradient pass on (skip on non-finite and clipping: 32, the gradients are read twice). "
+                + "GB/s counts the bytes each form must move ([mixed-precision.md](mixed-precision.md)).");
             md.AppendLine();
-            md.AppendLine("| params | threads | fused step | fused GB/s | limit GB/s | fused ÷ limit |");
-            md.AppendLine("| ---: | --- | ---: | ---: | ---: | ---: |");
+            md.AppendLine("| params | threads | form | fused step | fused GB/s | limit GB/s | fused ÷ limit |");
+            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
             foreach (var row in ReadGoogleBenchmark(input.NativeJson))
             {
-                md.AppendLine($"| {row.Params:N0} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {Time(row.FusedNs)} "
+                md.AppendLine($"| {row.Params:N0} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} | {Time(row.FusedNs)} "
                     + $"| {row.FusedBytesPerSecond / 1e9:F1} | {row.LimitBytesPerSecond / 1e9:F1} | {Percent(row.FusedBytesPerSecond / row.LimitBytesPerSecond)} |");
             }
             md.AppendLine();
@@ -320,12 +323,22 @@ internal static class Report
         return cases;
     }
 
-    private sealed record NativeRow(long Params, int Threads, double FusedNs, double FusedBytesPerSecond, double LimitBytesPerSecond);
+    private sealed record NativeRow(long Params, int Threads, string Form, double FusedNs, double FusedBytesPerSecond, double LimitBytesPerSecond);
+
+    // BM_FusedStep's third argument (native/benchmarks/step_benchmark.cpp, StepForm).
+    private static string NativeFormLabel(int form) => form switch
+    {
+        0 => "float32",
+        1 => "bfloat16 + float32 master",
+        2 => "float32 + gradient pass",
+        _ => $"form {form}",
+    };
 
     private static IEnumerable<NativeRow> ReadGoogleBenchmark(string path)
     {
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-        var rows = new Dictionary<(long, int), (double? FusedNs, double? Fused, double? Limit)>();
+        var fused = new Dictionary<(long Count, int Threads, int Form), (double Ns, double BytesPerSecond)>();
+        var limits = new Dictionary<(long Count, int Threads), double>();
         foreach (JsonElement b in doc.RootElement.GetProperty("benchmarks").EnumerateArray())
         {
             if (b.TryGetProperty("run_type", out JsonElement type) && type.GetString() != "iteration")
@@ -336,6 +349,8 @@ internal static class Report
             string[] parts = name.Split('/');
             long count = long.Parse(parts.First(p => p.StartsWith("params:", StringComparison.Ordinal))[7..], Inv);
             int th = int.Parse(parts.First(p => p.StartsWith("threads:", StringComparison.Ordinal))[8..], Inv);
+            string? formPart = parts.FirstOrDefault(p => p.StartsWith("form:", StringComparison.Ordinal));
+            int form = formPart is null ? 0 : int.Parse(formPart[5..], Inv);
             double bytesPerSecond = b.GetProperty("bytes_per_second").GetDouble();
             double ns = b.GetProperty("real_time").GetDouble() * (b.GetProperty("time_unit").GetString() switch
             {
@@ -344,12 +359,19 @@ internal static class Report
                 "ms" => 1e6,
                 _ => 1e9,
             });
-            var current = rows.GetValueOrDefault((count, th));
-            rows[(count, th)] = parts[0] == "BM_FusedStep" ? (ns, bytesPerSecond, current.Limit) : (current.FusedNs, current.Fused, bytesPerSecond);
+            if (parts[0] == "BM_FusedStep")
+            {
+                fused[(count, th, form)] = (ns, bytesPerSecond);
+            }
+            else
+            {
+                limits[(count, th)] = bytesPerSecond;
+            }
         }
-        return rows.Where(r => r.Value.Fused is not null && r.Value.Limit is not null)
-            .OrderBy(r => r.Key.Item1).ThenBy(r => r.Key.Item2 == 0 ? int.MaxValue : r.Key.Item2)
-            .Select(r => new NativeRow(r.Key.Item1, r.Key.Item2, r.Value.FusedNs!.Value, r.Value.Fused!.Value, r.Value.Limit!.Value))
+        return fused.Where(r => limits.ContainsKey((r.Key.Count, r.Key.Threads)))
+            .OrderBy(r => r.Key.Count).ThenBy(r => r.Key.Threads == 0 ? int.MaxValue : r.Key.Threads).ThenBy(r => r.Key.Form)
+            .Select(r => new NativeRow(r.Key.Count, r.Key.Threads, NativeFormLabel(r.Key.Form), r.Value.Ns, r.Value.BytesPerSecond,
+                limits[(r.Key.Count, r.Key.Threads)]))
             .ToList();
     }
 }
