@@ -56,11 +56,14 @@ public sealed class DynamicLossScaler
     /// <param name="growthFactor">What the scale is multiplied by after <paramref name="growthInterval"/> good steps; finite and &gt; 1. Default 2.</param>
     /// <param name="backoffFactor">What the scale is multiplied by after a skipped step; 0 &lt; it &lt; 1. Default 0.5.</param>
     /// <param name="growthInterval">Consecutive good steps before the scale grows; at least 1. Default 2000.</param>
+    /// <param name="goodSteps">The good steps already counted toward the next growth, 0 to
+    /// <paramref name="growthInterval"/> − 1: to resume a run exactly, pass the saved
+    /// <see cref="Scale"/> and <see cref="GoodSteps"/>. Default 0.</param>
     /// <exception cref="ArgumentNullException"><paramref name="optimizer"/> is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A factor, the scale or the interval is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A factor, the scale, the interval or the good-step count is out of range.</exception>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public DynamicLossScaler(AdaBeliefOptimizer optimizer, double initialScale = 65536.0, double growthFactor = 2.0,
-        double backoffFactor = 0.5, int growthInterval = 2000)
+        double backoffFactor = 0.5, int growthInterval = 2000, int goodSteps = 0)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         if (!(initialScale >= MinimumScale) || !(initialScale <= float.MaxValue))
@@ -80,8 +83,14 @@ public sealed class DynamicLossScaler
             throw new ArgumentOutOfRangeException(nameof(growthInterval), growthInterval,
                 $"growthInterval = {growthInterval} is invalid: it must be at least 1.");
         }
+        if (goodSteps < 0 || goodSteps >= growthInterval)
+        {
+            throw new ArgumentOutOfRangeException(nameof(goodSteps), goodSteps,
+                $"goodSteps = {goodSteps} is invalid: it must be between 0 and growthInterval - 1 = {growthInterval - 1}.");
+        }
         ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
         Optimizer = optimizer;
+        GoodSteps = goodSteps;
         Scale = (float)initialScale;
         GrowthFactor = growthFactor;
         BackoffFactor = backoffFactor;

@@ -54,6 +54,10 @@ public sealed class DynamicLossScalerTests
             Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScaler(rig.Optimizer, backoffFactor: backoff));
         }
         Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScaler(rig.Optimizer, growthInterval: 0));
+        foreach (int good in new[] { -1, 5, 6 })
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicLossScaler(rig.Optimizer, growthInterval: 5, goodSteps: good));
+        }
         Assert.Equal(new StepOptions(), rig.Optimizer.StepOptions); // nothing was set
         rig.Optimizer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => new DynamicLossScaler(rig.Optimizer));
@@ -103,6 +107,46 @@ public sealed class DynamicLossScalerTests
         Assert.Equal(pattern.Count(c => c == 'B'), scaler.SkippedSteps);
         // 1024 ·4 (GGG) ·¼ (B) ·4 ·4 (GGGGGG) ·¼ ·¼ (BB) ·4 ·4 (GGGGGG) ·¼ (B) ·4 (GGG)
         Assert.Equal(1024.0 * 4 / 4 * 4 * 4 / 16 * 16 / 4 * 4, scaler.Scale);
+    }
+
+    [Fact]
+    public void A_scaler_resumed_from_its_scale_and_good_steps_continues_as_the_uninterrupted_one()
+    {
+        using var whole = Rig();
+        using var resumed = Rig();
+        var random = new Random(21);
+        var uninterrupted = new DynamicLossScaler(whole.Optimizer, initialScale: 256, growthInterval: 4);
+        DynamicLossScaler? second = null;
+        const string pattern = "GGGGGGBGGGGGGG"; // G: finite gradients; B: one +Inf
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            if (i == 2 || i == 9)
+            {
+                // "Resume" mid-interval: a fresh scaler from the saved scale and good-step count.
+                second = new DynamicLossScaler(resumed.Optimizer, initialScale: uninterrupted.Scale, growthInterval: 4,
+                    goodSteps: uninterrupted.GoodSteps);
+            }
+            float[][] stored = MixedRig.FillGradients(whole.Storages, random);
+            if (pattern[i] == 'B')
+            {
+                stored[0][3] = whole.Storages[0].SetGradient(3, float.PositiveInfinity);
+            }
+            uninterrupted.Step();
+            if (second is not null)
+            {
+                for (int t = 0; t < stored.Length; t++)
+                {
+                    for (int e = 0; e < stored[t].Length; e++)
+                    {
+                        resumed.Storages[t].SetGradient(e, stored[t][e]);
+                    }
+                }
+                second.Step();
+                Assert.Equal(uninterrupted.Scale, second.Scale);
+                Assert.Equal(uninterrupted.GoodSteps, second.GoodSteps);
+            }
+        }
+        Assert.NotNull(second);
     }
 
     [Fact]
