@@ -1,4 +1,5 @@
 using System.Globalization;
+using NativeAdaBelief.Demo.Model;
 using NativeAdaBelief.Demo.Training;
 
 namespace NativeAdaBelief.Demo;
@@ -30,6 +31,9 @@ internal sealed record DemoSettings
     public string? DataDirectory { get; init; }
     public bool Quick { get; init; }
 
+    /// <summary>The number format of the model's parameters and gradients (<c>--precision</c>; default float32).</summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+
     /// <summary>Use only the first N training images (null: all; --quick: <see cref="QuickTrainImages"/>).</summary>
     public int? TrainLimit { get; init; }
 
@@ -56,6 +60,10 @@ internal sealed record DemoSettings
           --seed N            weight initialization and data order (default 42)
           --threads N         threads for the model and the optimizer step; 0 = all cores (default 0)
           --device cpu|cuda   where the optimizer steps (default cpu); cuda fails clearly where unavailable
+          --precision P       float32 | float16 | bfloat16 (default float32): what the model's parameters and
+                              gradients are held in. 16-bit: NativeBuffer<Half> / NativeBuffer<BFloat16>, float32
+                              master weights in the optimizer, forward and backward in float32; float16 adds
+                              dynamic loss scaling
           --output DIR        folder for the plots and results (default demo-output; ./build.sh demo: artifacts/demo)
           --data DIR          folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, then
                               /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist package)
@@ -141,6 +149,15 @@ internal sealed record DemoSettings
                         },
                     };
                     break;
+                case "--precision":
+                    string precision = Value();
+                    if (!TrainingPrecisions.TryParse(precision, out TrainingPrecision parsed))
+                    {
+                        throw new UsageException($"--precision {precision}: expected float32, float16 or bfloat16.");
+                    }
+                    settings = settings with { Precision = parsed };
+                    given.Add("precision");
+                    break;
                 case "--output" or "-o":
                     settings = settings with { OutputDirectory = NonEmpty(arg, Value()) };
                     break;
@@ -192,6 +209,7 @@ internal sealed record DemoSettings
         TrainCount = trainCount,
         TestCount = testCount,
         Sizes = [.. sizes],
+        Precision = Precision.CliName(),
     };
 
     private static IReadOnlyList<OptimizerKind> ParseOptimizers(string text)

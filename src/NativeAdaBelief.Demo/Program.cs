@@ -137,7 +137,7 @@ namespace NativeAdaBelief.Demo
 
             Console.WriteLine();
             IReadOnlyList<ResultRow> rows = Report.Rows(result.State);
-            AnsiConsole.Write(Report.ConsoleTable(rows));
+            AnsiConsole.Write(Report.ConsoleTable(rows, plan.PrecisionKind));
 
             // The optimizer paths on the 2-D test functions.
             var pathLines = new List<string>();
@@ -201,6 +201,7 @@ namespace NativeAdaBelief.Demo
                 string.Create(CultureInfo.InvariantCulture, $"Data: {data.Source}: {data.TrainCount} training, {data.TestCount} test images"),
                 string.Create(CultureInfo.InvariantCulture,
                     $"Model: MLP {string.Join("-", plan.Sizes)} ({parameters:N0} parameters in {2 * (plan.Sizes.Count - 1)} native buffers), {plan.Epochs} epoch(s) of {plan.BatchesPerEpoch} batches of {plan.BatchSize}, seed {plan.Seed}"),
+                "Precision: " + plan.PrecisionKind.Describe(),
                 "Optimizers: " + optimizers);
         }
 
@@ -225,6 +226,7 @@ namespace NativeAdaBelief.Demo
                 $"{saved.TrainCount} training and {saved.TestCount} test images");
             Check("train-images", saved.TrainCount != requested.TrainCount, $"{saved.TrainCount} training images");
             Check("test-images", saved.TestCount != requested.TestCount, $"{saved.TestCount} test images");
+            Check("precision", saved.Precision != requested.Precision, saved.Precision);
             if (conflicts.Count > 0)
             {
                 throw new UsageException("--resume continues the run the checkpoint was made for; these options contradict it: "

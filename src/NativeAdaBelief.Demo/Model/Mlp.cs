@@ -47,7 +47,9 @@ internal readonly record struct ModelTensor(string Name, NativeBuffer Parameters
 /// <summary>
 /// A multi-layer perceptron (ReLU between layers, softmax cross-entropy on top), forward and
 /// backward written in C# with SIMD matrix products. Every parameter and gradient lives in a
-/// <see cref="NativeBuffer"/>, so the native optimizer steps them in place.
+/// <see cref="NativeBuffer"/>, so the native optimizer steps them in place (in a float16 or
+/// bfloat16 run they are the float32 scratch that a <see cref="SixteenBitParameterStore{T}"/>
+/// widens the 16-bit weights into and narrows the gradients from).
 /// </summary>
 internal sealed unsafe class Mlp : IDisposable
 {
@@ -144,11 +146,18 @@ internal sealed unsafe class Mlp : IDisposable
     /// Forward and backward over the batch in <see cref="Input"/>: writes every gradient buffer
     /// (overwrites; no zeroing needed) and returns the mean cross-entropy loss.
     /// </summary>
-    public double ComputeGradients(int batch, ReadOnlySpan<byte> labels)
+    /// <param name="batch">The number of samples in <see cref="Input"/>.</param>
+    /// <param name="labels">Their classes.</param>
+    /// <param name="lossScale">
+    /// The gradients come out multiplied by it (the gradient of <paramref name="lossScale"/> × the
+    /// mean loss): float16 loss scaling. 1 computes exactly what the demo always computed. The
+    /// returned loss is not scaled.
+    /// </param>
+    public double ComputeGradients(int batch, ReadOnlySpan<byte> labels, float lossScale = 1f)
     {
         CheckBatch(batch, labels);
         Forward(batch);
-        double loss = SoftmaxCrossEntropy(batch, labels, _delta);
+        double loss = SoftmaxCrossEntropy(batch, labels, _delta, lossScale);
         Backward(batch);
         return loss;
     }
@@ -217,12 +226,14 @@ internal sealed unsafe class Mlp : IDisposable
         }
     }
 
-    /// <summary>Softmax over the logits; writes ∂(mean loss)/∂z into <paramref name="delta"/>; returns the mean loss.</summary>
-    private double SoftmaxCrossEntropy(int batch, ReadOnlySpan<byte> labels, float[] delta)
+    /// <summary>Softmax over the logits; writes ∂(lossScale × mean loss)/∂z into <paramref name="delta"/>; returns the mean loss.</summary>
+    private double SoftmaxCrossEntropy(int batch, ReadOnlySpan<byte> labels, float[] delta, float lossScale)
     {
         float[] logits = _activations[^1];
         int classes = OutputSize;
-        float scale = 1f / batch;
+        // lossScale 1 gives 1f / batch, the demo's original factor, bit for bit; a power-of-two
+        // scale (as loss scales are) multiplies it exactly.
+        float scale = lossScale / batch;
         double lossSum = 0;
         for (int row = 0; row < batch; row++)
         {

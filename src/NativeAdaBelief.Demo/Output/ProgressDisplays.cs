@@ -9,7 +9,10 @@ internal static class ProgressText
 {
     public static string Epoch(OptimizerKind kind, EpochRecord r, int epochs) => string.Create(CultureInfo.InvariantCulture,
         $"{kind.DisplayName(),-13} epoch {r.Epoch}/{epochs}: train loss {r.TrainLoss:0.0000}, test loss {r.TestLoss:0.0000}, "
-        + $"test accuracy {r.TestAccuracy * 100:0.00}%, {r.Seconds:0.0} s ({Share(r.StepSeconds, r.Seconds)} in the optimizer step)");
+        + $"test accuracy {r.TestAccuracy * 100:0.00}%, {r.Seconds:0.0} s ({Share(r.StepSeconds, r.Seconds)} in the optimizer step)")
+        + (r.LossScale is { } scale
+            ? string.Create(CultureInfo.InvariantCulture, $", loss scale {scale:R}, {r.SkippedSteps} step(s) skipped so far")
+            : "");
 
     public static string Share(double part, double whole) =>
         whole > 0 ? (part / whole).ToString("0.0%", CultureInfo.InvariantCulture) : "-";

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using NativeAdaBelief.Demo.Model;
 using NativeAdaBelief.Demo.Paths;
 using NativeAdaBelief.Demo.Training;
 using Spectre.Console;
@@ -8,17 +9,21 @@ using Spectre.Console;
 namespace NativeAdaBelief.Demo.Output;
 
 /// <summary>One row of the results table.</summary>
+/// <param name="SkippedSteps">float16 runs: the steps skipped because a gradient overflowed (null otherwise).</param>
+/// <param name="LossScale">float16 runs: the loss scale after the last epoch (null otherwise).</param>
 internal sealed record ResultRow(
     string Optimizer, string LearningRate, int Epochs, double TestAccuracy, double TrainLoss, double TestLoss,
-    double SecondsPerEpoch, double StepShare)
+    double SecondsPerEpoch, double StepShare, long? SkippedSteps = null, double? LossScale = null)
 {
+    /// <summary>The row of <paramref name="run"/> (which has at least one epoch).</summary>
     public static ResultRow From(RunRecord run)
     {
         EpochRecord last = run.Epochs[^1];
         double seconds = run.Epochs.Sum(e => e.Seconds);
         double step = run.Epochs.Sum(e => e.StepSeconds);
         return new ResultRow(run.Kind.DisplayName(), OptimizerKinds.FormatRate(run.LearningRate), run.Epochs.Count,
-            last.TestAccuracy, last.TrainLoss, last.TestLoss, seconds / run.Epochs.Count, seconds > 0 ? step / seconds : 0);
+            last.TestAccuracy, last.TrainLoss, last.TestLoss, seconds / run.Epochs.Count, seconds > 0 ? step / seconds : 0,
+            last.SkippedSteps, last.LossScale);
     }
 }
 
@@ -28,35 +33,51 @@ internal static class Report
     private static readonly string[] Headers =
         ["optimizer", "lr", "epochs", "test acc", "train loss", "test loss", "s/epoch", "step share"];
 
+    /// <summary>The two columns float16 runs add.</summary>
+    private static readonly string[] LossScalingHeaders = ["skipped", "loss scale"];
+
     public static IReadOnlyList<ResultRow> Rows(RunState state) =>
         state.Runs.Where(run => run.Epochs.Count > 0).Select(ResultRow.From).ToList();
 
-    private static string[] Cells(ResultRow row) =>
-    [
-        row.Optimizer,
-        row.LearningRate,
-        row.Epochs.ToString(CultureInfo.InvariantCulture),
-        (row.TestAccuracy * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%",
-        row.TrainLoss.ToString("0.0000", CultureInfo.InvariantCulture),
-        row.TestLoss.ToString("0.0000", CultureInfo.InvariantCulture),
-        row.SecondsPerEpoch.ToString("0.00", CultureInfo.InvariantCulture),
-        (row.StepShare * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%",
-    ];
+    /// <summary>True when a row has loss-scaling results (a float16 run): the table then has two more columns.</summary>
+    private static bool HasLossScaling(IReadOnlyList<ResultRow> rows) => rows.Any(row => row.LossScale is not null);
 
-    /// <summary>The results as a Spectre table.</summary>
-    public static Table ConsoleTable(IReadOnlyList<ResultRow> rows)
+    private static string[] HeadersFor(IReadOnlyList<ResultRow> rows) => HasLossScaling(rows) ? [.. Headers, .. LossScalingHeaders] : Headers;
+
+    private static string[] Cells(ResultRow row, bool lossScaling)
     {
+        string[] cells =
+        [
+            row.Optimizer,
+            row.LearningRate,
+            row.Epochs.ToString(CultureInfo.InvariantCulture),
+            (row.TestAccuracy * 100).ToString("0.00", CultureInfo.InvariantCulture) + "%",
+            row.TrainLoss.ToString("0.0000", CultureInfo.InvariantCulture),
+            row.TestLoss.ToString("0.0000", CultureInfo.InvariantCulture),
+            row.SecondsPerEpoch.ToString("0.00", CultureInfo.InvariantCulture),
+            (row.StepShare * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%",
+        ];
+        return lossScaling
+            ? [.. cells, row.SkippedSteps?.ToString(CultureInfo.InvariantCulture) ?? "-", row.LossScale?.ToString("R", CultureInfo.InvariantCulture) ?? "-"]
+            : cells;
+    }
+
+    /// <summary>The results as a Spectre table, titled with the model and <paramref name="precision"/>.</summary>
+    public static Table ConsoleTable(IReadOnlyList<ResultRow> rows, TrainingPrecision precision)
+    {
+        bool lossScaling = HasLossScaling(rows);
         var table = new Table()
-            .Title("Fashion-MNIST, MLP 784-256-128-10")
-            .Caption("after the last epoch; step share = time in the optimizer's step / training time");
-        foreach (string header in Headers)
+            .Title($"Fashion-MNIST, MLP 784-256-128-10, {precision.CliName()}")
+            .Caption("after the last epoch; step share = time in the optimizer's step / training time"
+                + (lossScaling ? "; skipped = steps skipped because a float16 gradient overflowed" : ""));
+        foreach (string header in HeadersFor(rows))
         {
             table.AddColumn(new TableColumn(header).RightAligned());
         }
         table.Columns[0].LeftAligned();
         foreach (ResultRow row in rows)
         {
-            table.AddRow(Cells(row).Select(Markup.Escape).ToArray());
+            table.AddRow(Cells(row, lossScaling).Select(Markup.Escape).ToArray());
         }
         return table;
     }
@@ -64,12 +85,14 @@ internal static class Report
     /// <summary>The results as a Markdown table.</summary>
     public static string MarkdownTable(IReadOnlyList<ResultRow> rows)
     {
+        bool lossScaling = HasLossScaling(rows);
+        string[] headers = HeadersFor(rows);
         var text = new StringBuilder();
-        text.AppendLine("| " + string.Join(" | ", Headers) + " |");
-        text.AppendLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", Headers.Length - 1)));
+        text.AppendLine("| " + string.Join(" | ", headers) + " |");
+        text.AppendLine("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", headers.Length - 1)));
         foreach (ResultRow row in rows)
         {
-            text.AppendLine("| " + string.Join(" | ", Cells(row)) + " |");
+            text.AppendLine("| " + string.Join(" | ", Cells(row, lossScaling)) + " |");
         }
         return text.ToString();
     }

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using NativeAdaBelief.Demo.Model;
@@ -22,6 +21,17 @@ internal sealed record TrainingPlan
     public required int TestCount { get; init; }
     public required List<int> Sizes { get; init; }
 
+    /// <summary>
+    /// The number format of the parameters and gradients (<see cref="TrainingPrecisions.CliName"/>:
+    /// float32, float16, bfloat16). Checkpoints of earlier versions have none: float32.
+    /// </summary>
+    public string Precision { get; init; } = TrainingPrecision.Float32.CliName();
+
+    /// <summary>The plan's <see cref="Precision"/> as the enum.</summary>
+    /// <exception cref="InvalidDataException">The name is not a precision (a damaged checkpoint).</exception>
+    [JsonIgnore]
+    public TrainingPrecision PrecisionKind => TrainingPrecisions.Parse(Precision);
+
     /// <summary>Lists every field that differs from <paramref name="other"/> ("epochs: 3 vs 5", ...).</summary>
     public List<string> Differences(TrainingPlan other)
     {
@@ -42,6 +52,7 @@ internal sealed record TrainingPlan
         Compare("training images", TrainCount, other.TrainCount);
         Compare("test images", TestCount, other.TestCount);
         Compare("layer sizes", string.Join("-", Sizes), string.Join("-", other.Sizes));
+        Compare("precision", Precision, other.Precision);
         return list;
     }
 
@@ -69,6 +80,14 @@ internal sealed record EpochRecord
 
     /// <summary>The part of <see cref="Seconds"/> spent in the optimizer's step.</summary>
     public required double StepSeconds { get; init; }
+
+    /// <summary>float16 runs: the loss scale at the epoch's end (absent otherwise).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? LossScale { get; init; }
+
+    /// <summary>float16 runs: the steps skipped so far, this epoch's included (absent otherwise).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? SkippedSteps { get; init; }
 }
 
 /// <summary>One optimizer's history.</summary>
@@ -85,8 +104,15 @@ internal sealed class RunRecord
     /// <summary>True when every epoch has run.</summary>
     public bool Finished { get; set; }
 
-    /// <summary>SHA-256 of the final weights (set when finished).</summary>
+    /// <summary>SHA-256 of the final weights (set when finished): of their 16-bit bytes in float16 and bfloat16 runs.</summary>
     public string? ParameterHash { get; set; }
+
+    /// <summary>
+    /// float16 runs: the loss scaling as of the last checkpoint or the end (absent otherwise). A
+    /// resumed run continues from it, so that it scales and skips as an uninterrupted run would.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LossScaleState? LossScaling { get; set; }
 
     [JsonIgnore]
     public OptimizerKind Kind => OptimizerKinds.TryParse(Optimizer, out OptimizerKind kind) ? kind : throw new InvalidDataException($"Unknown optimizer '{Optimizer}'.");
@@ -114,7 +140,12 @@ internal sealed record TrainingPosition
 internal sealed class RunState
 {
     public const string FormatName = "native-adabelief-demo-checkpoint";
-    public const int FormatVersion = 1;
+
+    /// <summary>2: the plan names a precision, and a 16-bit run's model tensors are 16-bit. Version 1 (float32 only) is still read.</summary>
+    public const int FormatVersion = 2;
+
+    /// <summary>The oldest version <see cref="RunCheckpoint.Load"/> reads.</summary>
+    public const int OldestReadableVersion = 1;
 
     public string Format { get; init; } = FormatName;
     public int Version { get; init; } = FormatVersion;
@@ -127,9 +158,11 @@ internal sealed class RunState
 
 /// <summary>
 /// A demo checkpoint: one zip file holding <c>run.json</c> (the <see cref="RunState"/>), the model's
-/// tensors as raw little-endian float32 (<c>model/fc1.weight</c>, ...) and the optimizer's own
-/// state (<c>optimizer.safetensors</c> from <see cref="AdaBeliefOptimizer.SaveCheckpoint(Stream)"/>,
-/// or <c>optimizer.sgd</c>). Written atomically (a temporary file renamed over the old one).
+/// tensors as raw little-endian values of the run's precision (<c>model/fc1.weight</c>, ...: float32,
+/// or float16 / bfloat16 in a 16-bit run) and the optimizer's own state (<c>optimizer.safetensors</c>
+/// from <see cref="AdaBeliefOptimizer.SaveCheckpoint(Stream)"/>, which holds the float32 master
+/// weights of a 16-bit run, or <c>optimizer.sgd</c>). Written atomically (a temporary file renamed
+/// over the old one).
 /// </summary>
 internal sealed class RunCheckpoint
 {
@@ -160,8 +193,8 @@ internal sealed class RunCheckpoint
     /// <summary>The in-progress optimizer's state (null between optimizers).</summary>
     public byte[]? OptimizerState { get; }
 
-    /// <summary>Saves <paramref name="state"/>, and the model and optimizer when a position is set.</summary>
-    public static void Save(string path, RunState state, Mlp? model, ITrainingOptimizer? optimizer)
+    /// <summary>Saves <paramref name="state"/>, and the held model tensors and the optimizer when a position is set.</summary>
+    public static void Save(string path, RunState state, ParameterStore? model, ITrainingOptimizer? optimizer)
     {
         string full = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(full)!;
@@ -178,10 +211,10 @@ internal sealed class RunCheckpoint
                 }
                 if (state.Position is not null && model is not null && optimizer is not null)
                 {
-                    foreach (ModelTensor tensor in model.Tensors)
+                    for (int i = 0; i < model.Count; i++)
                     {
-                        using Stream entry = zip.CreateEntry(ModelPrefix + tensor.Name, CompressionLevel.NoCompression).Open();
-                        entry.Write(MemoryMarshal.AsBytes(tensor.Parameters.Span));
+                        using Stream entry = zip.CreateEntry(ModelPrefix + model.Names[i], CompressionLevel.NoCompression).Open();
+                        entry.Write(model.ParameterBytes(i));
                     }
                     string name = optimizer.Kind == OptimizerKind.Sgd ? SgdOptimizerEntry : NativeOptimizerEntry;
                     using (Stream entry = zip.CreateEntry(name, CompressionLevel.NoCompression).Open())
@@ -218,10 +251,15 @@ internal sealed class RunCheckpoint
                 state = JsonSerializer.Deserialize<RunState>(stream, Json)
                     ?? throw new InvalidDataException($"'{path}': {StateEntry} is empty.");
             }
-            if (state.Format != RunState.FormatName || state.Version != RunState.FormatVersion)
+            if (state.Format != RunState.FormatName || state.Version < RunState.OldestReadableVersion || state.Version > RunState.FormatVersion)
             {
                 throw new InvalidDataException(
-                    $"'{path}' is a '{state.Format}' version {state.Version} file; this demo reads '{RunState.FormatName}' version {RunState.FormatVersion}.");
+                    $"'{path}' is a '{state.Format}' version {state.Version} file; this demo reads '{RunState.FormatName}' versions "
+                    + $"{RunState.OldestReadableVersion} to {RunState.FormatVersion}.");
+            }
+            if (!TrainingPrecisions.TryParse(state.Plan.Precision, out _))
+            {
+                throw new InvalidDataException($"'{path}': the run's precision '{state.Plan.Precision}' is not float32, float16 or bfloat16.");
             }
             var model = new Dictionary<string, byte[]>(StringComparer.Ordinal);
             byte[]? optimizer = null;
@@ -248,24 +286,26 @@ internal sealed class RunCheckpoint
         }
     }
 
-    /// <summary>Copies the saved weights into <paramref name="model"/>, checking names and lengths first.</summary>
-    public void RestoreModel(Mlp model)
+    /// <summary>Copies the saved weights into the held tensors of <paramref name="model"/>, checking names and lengths first.</summary>
+    public void RestoreModel(ParameterStore model)
     {
-        IReadOnlyList<ModelTensor> tensors = model.Tensors;
-        foreach (ModelTensor tensor in tensors)
+        int size = model.BytesPerElement;
+        for (int i = 0; i < model.Count; i++)
         {
-            if (!Model.TryGetValue(tensor.Name, out byte[]? bytes))
+            string name = model.Names[i];
+            if (!Model.TryGetValue(name, out byte[]? bytes))
             {
-                throw new InvalidDataException($"The checkpoint has no weights for {tensor.Name}.");
+                throw new InvalidDataException($"The checkpoint has no weights for {name}.");
             }
-            if (bytes.Length != tensor.Parameters.Length * sizeof(float))
+            if (bytes.Length != model.Length(i) * size)
             {
-                throw new InvalidDataException($"The checkpoint's {tensor.Name} has {bytes.Length / 4} values; the model has {tensor.Parameters.Length}.");
+                throw new InvalidDataException(
+                    $"The checkpoint's {name} has {bytes.Length / size} {model.Precision.CliName()} values; the model has {model.Length(i)}.");
             }
         }
-        foreach (ModelTensor tensor in tensors)
+        for (int i = 0; i < model.Count; i++)
         {
-            MemoryMarshal.Cast<byte, float>(Model[tensor.Name]).CopyTo(tensor.Parameters.Span);
+            model.LoadParameterBytes(i, Model[model.Names[i]]);
         }
     }
 

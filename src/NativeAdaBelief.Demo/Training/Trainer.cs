@@ -130,13 +130,24 @@ internal static class Trainer
 
             using var model = new Mlp(plan.Sizes, plan.BatchSize, threads);
             model.Initialize(plan.Seed);
-            using ITrainingOptimizer optimizer = OptimizerKinds.Create(kind, run.LearningRate, model.Tensors, threads, options.Device);
+            // float32: the model's own buffers. 16-bit: the weights rounded into 16-bit buffers,
+            // which the optimizer steps (with float32 master weights) and the model widens.
+            using ParameterStore store = ParameterStore.For(model, plan.PrecisionKind);
+            using ITrainingOptimizer optimizer = OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device);
 
             TrainingPosition position;
             if (state.Position is { } saved && saved.Optimizer == name && resume is not null)
             {
-                resume.RestoreModel(model);
+                resume.RestoreModel(store);
                 resume.RestoreOptimizer(optimizer);
+                if (run.LossScaling is { } scaling)
+                {
+                    optimizer.RestoreLossScaling(scaling);
+                }
+                else if (optimizer.LossScaling is not null)
+                {
+                    throw new InvalidDataException($"The checkpoint has no loss-scaling state for {name}'s {plan.Precision} run.");
+                }
                 position = saved;
                 progress.Note($"{kind.DisplayName()}: resumed at epoch {saved.Epoch + 1}, batch {saved.NextBatch} of {plan.BatchesPerEpoch}.");
             }
@@ -146,18 +157,19 @@ internal static class Trainer
             }
             resume = null; // only the first optimizer in progress continues from it
 
-            bool finished = TrainOne(plan, data, model, optimizer, run, state, position, options, progress, cancellation);
+            bool finished = TrainOne(plan, data, model, store, optimizer, run, state, position, options, progress, cancellation);
             if (!finished)
             {
                 return new TrainingResult { State = state, Interrupted = true, FinalParameters = finals };
             }
-            finals[name] = model.CopyParameters();
+            finals[name] = store.CopyParameters();
         }
         return new TrainingResult { State = state, Interrupted = false, FinalParameters = finals };
     }
 
-    private static bool TrainOne(TrainingPlan plan, FashionMnist data, Mlp model, ITrainingOptimizer optimizer, RunRecord run,
-        RunState state, TrainingPosition position, TrainerOptions options, ITrainingProgress progress, CancellationToken cancellation)
+    private static bool TrainOne(TrainingPlan plan, FashionMnist data, Mlp model, ParameterStore store, ITrainingOptimizer optimizer,
+        RunRecord run, RunState state, TrainingPosition position, TrainerOptions options, ITrainingProgress progress,
+        CancellationToken cancellation)
     {
         OptimizerKind kind = optimizer.Kind;
         int batches = plan.BatchesPerEpoch;
@@ -185,7 +197,7 @@ internal static class Trainer
                         Optimizer = run.Optimizer, Epoch = epoch, NextBatch = batch, LossSum = lossSum,
                         Seconds = carriedSeconds + clock.Elapsed.TotalSeconds, StepSeconds = stepSeconds,
                     };
-                    SaveCheckpoint(options, state, model, optimizer, progress, stopped: true);
+                    SaveCheckpoint(options, state, run, store, optimizer, progress, stopped: true);
                     return false;
                 }
                 int start = batch * plan.BatchSize;
@@ -197,7 +209,12 @@ internal static class Trainer
                     labels[i] = data.TrainLabels[indices[i]];
                 }
 
-                double loss = model.ComputeGradients(count, labels);
+                // What a 16-bit engine's kernels do around float32 arithmetic (nothing in float32):
+                // widen the weights, compute (the loss gradient times the loss scale in float16),
+                // round the gradients into the 16-bit buffers the optimizer reads.
+                store.WidenParametersIntoModel();
+                double loss = model.ComputeGradients(count, labels, (float)optimizer.LossScale);
+                store.NarrowGradientsFromModel();
                 long before = Stopwatch.GetTimestamp();
                 optimizer.Step();
                 stepSeconds += Stopwatch.GetElapsedTime(before).TotalSeconds;
@@ -209,7 +226,9 @@ internal static class Trainer
             }
 
             double seconds = carriedSeconds + clock.Elapsed.TotalSeconds;
+            store.WidenParametersIntoModel(); // the weights after the epoch's last step
             (double testLoss, double accuracy) = Evaluate(model, data, plan.BatchSize);
+            run.LossScaling = optimizer.LossScaling;
             var record = new EpochRecord
             {
                 Epoch = epoch + 1,
@@ -218,6 +237,8 @@ internal static class Trainer
                 TestAccuracy = accuracy,
                 Seconds = seconds,
                 StepSeconds = stepSeconds,
+                LossScale = run.LossScaling?.Scale,
+                SkippedSteps = run.LossScaling?.SkippedSteps,
             };
             run.Epochs.Add(record);
             progress.EpochCompleted(kind, record);
@@ -232,10 +253,10 @@ internal static class Trainer
             else
             {
                 run.Finished = true;
-                run.ParameterHash = model.ParameterHash();
+                run.ParameterHash = store.ParameterHash();
                 state.Position = null;
             }
-            SaveCheckpoint(options, state, model, optimizer, progress, stopped: false);
+            SaveCheckpoint(options, state, run, store, optimizer, progress, stopped: false);
         }
         progress.OptimizerFinished(kind, run);
         return true;
@@ -262,14 +283,15 @@ internal static class Trainer
         return (lossSum / data.TestCount, (double)correct / data.TestCount);
     }
 
-    private static void SaveCheckpoint(TrainerOptions options, RunState state, Mlp model, ITrainingOptimizer optimizer,
-        ITrainingProgress progress, bool stopped)
+    private static void SaveCheckpoint(TrainerOptions options, RunState state, RunRecord run, ParameterStore store,
+        ITrainingOptimizer optimizer, ITrainingProgress progress, bool stopped)
     {
+        run.LossScaling = optimizer.LossScaling; // the scaler's state belongs with the optimizer's
         if (options.CheckpointPath is null)
         {
             return;
         }
-        RunCheckpoint.Save(options.CheckpointPath, state, model, optimizer);
+        RunCheckpoint.Save(options.CheckpointPath, state, store, optimizer);
         if (stopped)
         {
             TrainingPosition p = state.Position!;
