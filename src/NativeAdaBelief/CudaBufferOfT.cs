@@ -7,8 +7,8 @@ namespace NativeAdaBelief;
 /// allocated by the native library: parameters and gradients of any element type (in particular
 /// 16-bit <see cref="Half"/> or <see cref="BFloat16"/>) for an optimizer created with
 /// <see cref="DeviceType.Cuda"/>. Move data in and out with <see cref="Upload"/> and
-/// <see cref="Download"/>. (<see cref="CudaBuffer"/> is the float32 buffer of earlier versions;
-/// <c>CudaBuffer&lt;float&gt;</c> is equivalent.)
+/// <see cref="Download"/>. (<see cref="CudaBuffer"/> is <c>CudaBuffer&lt;float&gt;</c> under a
+/// shorter name.)
 /// </summary>
 /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; any
 /// other type is refused with <see cref="NotSupportedException"/> when a buffer is created.</typeparam>
@@ -16,7 +16,7 @@ namespace NativeAdaBelief;
 /// Disposing a buffer that is still registered with an optimizer is safe: the optimizer holds a
 /// reference, and the device memory is freed when the optimizer lets go of it.
 /// </remarks>
-public sealed unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
+public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
 {
     private readonly CudaBufferHandle _handle;
 

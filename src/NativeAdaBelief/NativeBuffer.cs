@@ -1,107 +1,35 @@
-using NativeAdaBelief.Interop;
-
 namespace NativeAdaBelief;
 
 /// <summary>
 /// A zero-initialized float32 array in native memory, 64-byte aligned, allocated by the native
 /// library: the fastest kind of memory to register with an optimizer (no pinning, aligned for
-/// the SIMD kernels). Read and write it through <see cref="Span"/>.
+/// the SIMD kernels). It is <see cref="NativeBuffer{T}"/> of <see cref="float"/> under a shorter
+/// name; read and write it through <see cref="NativeBuffer{T}.Span"/>.
 /// </summary>
 /// <remarks>
-/// A span obtained from <see cref="Span"/> is valid until the buffer is disposed; do not keep
-/// one past that. Disposing a buffer that is still registered with an optimizer is safe: the
-/// optimizer holds a reference, and the memory is freed only when the optimizer is disposed or
-/// the tensor is pointed elsewhere.
+/// A span obtained from <see cref="NativeBuffer{T}.Span"/> is valid until the buffer is disposed;
+/// do not keep one past that. Disposing a buffer that is still registered with an optimizer is
+/// safe: the optimizer holds a reference, and the memory is freed only when the optimizer is
+/// disposed or the tensor is pointed elsewhere.
 /// </remarks>
-public sealed unsafe class NativeBuffer : IDisposable
+public sealed class NativeBuffer : NativeBuffer<float>
 {
-    private readonly NativeBufferHandle _handle;
-
     /// <summary>Allocates <paramref name="length"/> zeroed floats.</summary>
     /// <param name="length">Number of elements; at least 1.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is less than 1.</exception>
     /// <exception cref="OutOfMemoryException">The native allocation failed.</exception>
     public NativeBuffer(long length)
+        : base(length)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1L);
-        NativeRuntime.EnsureInitialized();
-        _handle = new NativeBufferHandle();
-        float* data;
-        NativeStatus.Check(NativeMethods.nab_buffer_allocate((ulong)length, &data), nameof(length));
-        _handle.Attach((nint)data);
-        Length = length;
     }
 
     /// <summary>Creates a buffer holding a copy of <paramref name="values"/>.</summary>
     /// <param name="values">The initial contents; at least one element.</param>
     /// <returns>The new buffer.</returns>
-    public static NativeBuffer FromSpan(ReadOnlySpan<float> values)
+    public static new NativeBuffer FromSpan(ReadOnlySpan<float> values)
     {
         var buffer = new NativeBuffer(values.Length);
         values.CopyTo(buffer.Span);
         return buffer;
     }
-
-    /// <summary>Number of float elements.</summary>
-    public long Length { get; }
-
-    /// <summary>True once <see cref="Dispose"/> has been called.</summary>
-    public bool IsDisposed => _handle.IsClosed;
-
-    /// <summary>The whole buffer as a span (buffers of more than <see cref="int.MaxValue"/> elements: use <see cref="AsSpan"/>).</summary>
-    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    /// <exception cref="NotSupportedException">The buffer has more than <see cref="int.MaxValue"/> elements.</exception>
-    public Span<float> Span
-    {
-        get
-        {
-            if (Length > int.MaxValue)
-            {
-                throw new NotSupportedException(
-                    $"This buffer has {Length} elements, more than a Span<float> can hold; use AsSpan(start, length).");
-            }
-            return new Span<float>((float*)Address, (int)Length);
-        }
-    }
-
-    /// <summary>A window of the buffer.</summary>
-    /// <param name="start">First element.</param>
-    /// <param name="length">Number of elements.</param>
-    /// <returns>The span.</returns>
-    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The window is not inside the buffer.</exception>
-    public Span<float> AsSpan(long start, int length)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(start);
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
-        if (start > Length - length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(length), length,
-                $"The window [{start}, {start + length}) is not inside the buffer of {Length} elements.");
-        }
-        return new Span<float>((float*)Address + start, length);
-    }
-
-    /// <summary>The address of the first element (for handing to other native code).</summary>
-    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    public nint Address
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-            return _handle.DangerousGetHandle();
-        }
-    }
-
-    /// <summary>Takes a reference on the handle for an optimizer that registers this buffer.</summary>
-    internal NativeBufferHandle AddReference()
-    {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-        bool added = false;
-        _handle.DangerousAddRef(ref added);
-        return _handle;
-    }
-
-    /// <summary>Frees the memory (or, while an optimizer still holds it, lets that optimizer free it later). Idempotent.</summary>
-    public void Dispose() => _handle.Dispose();
 }

@@ -6,8 +6,8 @@ namespace NativeAdaBelief;
 /// A zero-initialized array of <typeparamref name="T"/> in native memory, 64-byte aligned,
 /// allocated by the native library: host memory for tensors of any element type, in particular
 /// 16-bit parameters and gradients (<see cref="Half"/> or <see cref="BFloat16"/>). Read and
-/// write it through <see cref="Span"/>. (<see cref="NativeBuffer"/> is the float32 buffer of
-/// earlier versions; <c>NativeBuffer&lt;float&gt;</c> is equivalent.)
+/// write it through <see cref="Span"/>. (<see cref="NativeBuffer"/> is <c>NativeBuffer&lt;float&gt;</c>
+/// under a shorter name.)
 /// </summary>
 /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; any
 /// other type is refused with <see cref="NotSupportedException"/> when a buffer is created.</typeparam>
@@ -17,7 +17,7 @@ namespace NativeAdaBelief;
 /// optimizer holds a reference, and the memory is freed only when the optimizer is disposed or
 /// the tensor is pointed elsewhere.
 /// </remarks>
-public sealed unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
+public unsafe class NativeBuffer<T> : IDisposable where T : unmanaged
 {
     private readonly NativeBufferHandle _handle;
 

@@ -78,28 +78,6 @@ public sealed class OptimizerTensor
 
     // ---- Gradients. ----
 
-    /// <summary>Uses <paramref name="gradients"/> (same length) as this tensor's float32 gradients from the next step on.</summary>
-    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length differs, the buffer overlaps the parameters, or the tensor's gradients are not float32.</exception>
-    public unsafe void SetGradients(NativeBuffer gradients)
-    {
-        ArgumentNullException.ThrowIfNull(gradients);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(TensorElementType.Float32, GradientType, "gradients");
-        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
-    }
-
-    /// <summary>Uses a device buffer (same length, same device as the optimizer) as this tensor's float32 gradients.</summary>
-    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length differs, the buffer overlaps the parameters, it is not memory of the optimizer's device, or the tensor's gradients are not float32.</exception>
-    public unsafe void SetGradients(CudaBuffer gradients)
-    {
-        ArgumentNullException.ThrowIfNull(gradients);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(TensorElementType.Float32, GradientType, "gradients");
-        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
-    }
-
     /// <summary>Uses managed memory (same length, pinned while registered) as this tensor's float32 gradients.</summary>
     /// <param name="gradients">The gradient memory.</param>
     /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not float32.</exception>
@@ -190,17 +168,6 @@ public sealed class OptimizerTensor
     }
 
     // ---- Parameters. ----
-
-    /// <summary>Points the tensor at a new float32 parameter buffer of the same length.</summary>
-    /// <param name="parameters">The new parameters; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float32.</exception>
-    public unsafe void SetParameters(NativeBuffer parameters)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(TensorElementType.Float32, ParameterType, "parameters");
-        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
-    }
 
     /// <summary>Points the tensor at new managed float32 parameter memory of the same length (pinned while registered).</summary>
     /// <param name="parameters">The new parameters.</param>

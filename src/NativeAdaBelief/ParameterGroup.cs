@@ -86,15 +86,8 @@ public sealed class ParameterGroup
     /// <returns>The registered tensor.</returns>
     /// <exception cref="ArgumentException">The lengths differ, or the buffers are the same memory.</exception>
     /// <exception cref="ObjectDisposedException">A buffer or the optimizer was disposed.</exception>
-    public unsafe OptimizerTensor AddTensor(NativeBuffer parameters, NativeBuffer? gradients = null)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        return Register(parameters.Length, TensorElementType.Float32,
-            (long n, out MemoryKeepAlive k) => TensorMemory.From(parameters, n, nameof(parameters), out k),
-            TensorElementType.Float32,
-            gradients is null ? null : (Acquire)((long n, out MemoryKeepAlive k) => TensorMemory.From(gradients, n, nameof(gradients), out k)),
-            keepMasterCopy: false);
-    }
+    public OptimizerTensor AddTensor(NativeBuffer parameters, NativeBuffer? gradients = null) =>
+        gradients is null ? AddTensor<float>(parameters) : AddTensor<float, float>(parameters, gradients);
 
     /// <summary>
     /// Registers a tensor whose parameters (and gradients) live in <see cref="CudaBuffer"/>s, for
@@ -106,15 +99,8 @@ public sealed class ParameterGroup
     /// <returns>The registered tensor.</returns>
     /// <exception cref="ArgumentException">The lengths differ, the buffers overlap, or they are not memory of the optimizer's device.</exception>
     /// <exception cref="ObjectDisposedException">A buffer or the optimizer was disposed.</exception>
-    public unsafe OptimizerTensor AddTensor(CudaBuffer parameters, CudaBuffer? gradients = null)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        return Register(parameters.Length, TensorElementType.Float32,
-            (long n, out MemoryKeepAlive k) => TensorMemory.From(parameters, n, nameof(parameters), out k),
-            TensorElementType.Float32,
-            gradients is null ? null : (Acquire)((long n, out MemoryKeepAlive k) => TensorMemory.From(gradients, n, nameof(gradients), out k)),
-            keepMasterCopy: false);
-    }
+    public OptimizerTensor AddTensor(CudaBuffer parameters, CudaBuffer? gradients = null) =>
+        gradients is null ? AddTensor<float>(parameters) : AddTensor<float, float>(parameters, gradients);
 
     /// <summary>
     /// Registers a tensor in managed memory (an array, or any <see cref="Memory{T}"/>). The memory

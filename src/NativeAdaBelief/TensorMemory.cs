@@ -10,17 +10,7 @@ namespace NativeAdaBelief;
 /// </summary>
 internal static unsafe class TensorMemory
 {
-    /// <summary>A native float buffer: its address, with a reference on its handle.</summary>
-    internal static void* From(NativeBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
-    {
-        ArgumentNullException.ThrowIfNull(buffer, paramName);
-        CheckLength(buffer.Length, expectedLength, paramName);
-        NativeBufferHandle handle = buffer.AddReference();
-        keepAlive = MemoryKeepAlive.Referenced(handle);
-        return (void*)handle.DangerousGetHandle();
-    }
-
-    /// <summary>A typed native buffer: its address, with a reference on its handle.</summary>
+    /// <summary>A native buffer (of any element type): its address, with a reference on its handle.</summary>
     internal static void* From<T>(NativeBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
         where T : unmanaged
     {
@@ -31,17 +21,7 @@ internal static unsafe class TensorMemory
         return (void*)handle.DangerousGetHandle();
     }
 
-    /// <summary>A CUDA float buffer: its device address, with a reference on its handle.</summary>
-    internal static void* From(CudaBuffer buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
-    {
-        ArgumentNullException.ThrowIfNull(buffer, paramName);
-        CheckLength(buffer.Length, expectedLength, paramName);
-        CudaBufferHandle handle = buffer.AddReference();
-        keepAlive = MemoryKeepAlive.Referenced(handle);
-        return (void*)handle.DangerousGetHandle();
-    }
-
-    /// <summary>A typed CUDA buffer: its device address, with a reference on its handle.</summary>
+    /// <summary>A CUDA buffer (of any element type): its device address, with a reference on its handle.</summary>
     internal static void* From<T>(CudaBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
         where T : unmanaged
     {
