@@ -262,8 +262,10 @@ nab_step_options default_step_options() {
 bool step_options_valid(const nab_step_options& o) {
     return o.struct_size == sizeof o && (o.skip_nonfinite == 0 || o.skip_nonfinite == 1) &&
            (o.compute_gradient_norm == 0 || o.compute_gradient_norm == 1) && o.inverse_gradient_scale > 0.0 &&
-           std::isfinite(o.inverse_gradient_scale) && o.max_gradient_norm >= 0.0 && std::isfinite(o.max_gradient_norm) &&
-           o.reserved == 0;
+           std::isfinite(o.inverse_gradient_scale) &&
+           // The step multiplies by the scale in float32: it must stay nonzero and finite there.
+           static_cast<float>(o.inverse_gradient_scale) > 0.0f && std::isfinite(static_cast<float>(o.inverse_gradient_scale)) &&
+           o.max_gradient_norm >= 0.0 && std::isfinite(o.max_gradient_norm) && o.reserved == 0;
 }
 
 struct ModelOptimizer {
