@@ -21,6 +21,19 @@ void check_cuda(cudaError_t result, const char* what) {
     if (result != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(result));
 }
 
+// A CUDA optimizer queuing its work on a new non-blocking stream (a capture needs a stream
+// other than the legacy default one). The caller destroys both.
+nab_optimizer* create_optimizer_on_new_stream(cudaStream_t& stream) {
+    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    nab_optimizer_config config;
+    check(nab_optimizer_config_init(&config), "config");
+    config.device_type = NAB_DEVICE_CUDA;
+    nab_optimizer* optimizer = nullptr;
+    check(nab_optimizer_create(&config, &optimizer), "create");
+    check(nab_optimizer_set_cuda_stream(optimizer, stream), "stream");
+    return optimizer;
+}
+
 struct TenSteps {
     std::vector<float> parameters, first_moment;
     std::int64_t step = 0;
@@ -31,13 +44,7 @@ TenSteps run_ten_steps(bool use_graph) {
     constexpr int steps = 10;
     TenSteps out;
     cudaStream_t stream = nullptr;
-    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    nab_optimizer_config config;
-    check(nab_optimizer_config_init(&config), "config");
-    config.device_type = NAB_DEVICE_CUDA;
-    nab_optimizer* optimizer = nullptr;
-    check(nab_optimizer_create(&config, &optimizer), "create");
-    check(nab_optimizer_set_cuda_stream(optimizer, stream), "stream");
+    nab_optimizer* optimizer = create_optimizer_on_new_stream(stream);
     nab_group_options o;
     check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
     o.beta2 = 0.9;
@@ -126,13 +133,7 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
     constexpr int steps = 10, nonfinite_step = 4;
     OptionSteps out;
     cudaStream_t stream = nullptr;
-    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    nab_optimizer_config config;
-    check(nab_optimizer_config_init(&config), "config");
-    config.device_type = NAB_DEVICE_CUDA;
-    nab_optimizer* optimizer = nullptr;
-    check(nab_optimizer_create(&config, &optimizer), "create");
-    check(nab_optimizer_set_cuda_stream(optimizer, stream), "stream");
+    nab_optimizer* optimizer = create_optimizer_on_new_stream(stream);
     nab_group_options o;
     check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
     o.beta2 = 0.9;
@@ -267,13 +268,7 @@ TEST(CudaGraphTest, AGraphCapturedWithoutTheGradientPassReportsItsStepsUnchecked
     NAB_REQUIRE_CUDA_DEVICE();
     constexpr std::size_t count = 4096;
     cudaStream_t stream = nullptr;
-    check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    nab_optimizer_config config;
-    check(nab_optimizer_config_init(&config), "config");
-    config.device_type = NAB_DEVICE_CUDA;
-    nab_optimizer* optimizer = nullptr;
-    check(nab_optimizer_create(&config, &optimizer), "create");
-    check(nab_optimizer_set_cuda_stream(optimizer, stream), "stream");
+    nab_optimizer* optimizer = create_optimizer_on_new_stream(stream);
     nab_group_options o;
     check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
     std::uint32_t group = 0, tensor = 0;
