@@ -64,7 +64,7 @@ void fill(void* device, nab_dtype dtype, std::uint64_t count, float scale) {
     }
     for (std::uint64_t begin = 0; begin < count; begin += kPattern) {
         const std::uint64_t n = count - begin < kPattern ? count - begin : kPattern;
-        check(nab_cuda_copy_bytes_to_device(static_cast<std::uint8_t*>(device) + begin * element_size, pattern.data(),
+        check(nab_cuda_copy_to_device(static_cast<std::uint8_t*>(device) + begin * element_size, pattern.data(),
                                             n * element_size),
               "fill");
     }
@@ -101,14 +101,14 @@ void measure(std::uint64_t count, const Form& form, int iterations) {
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &options, &group), "group");
     void *parameters = nullptr, *gradients = nullptr, *copy_source = nullptr, *copy_destination = nullptr;
-    check(nab_cuda_buffer_allocate_typed(0, form.dtype, count, &parameters), "parameters");
-    check(nab_cuda_buffer_allocate_typed(0, form.dtype, count, &gradients), "gradients");
+    check(nab_cuda_buffer_allocate(0, form.dtype, count, &parameters), "parameters");
+    check(nab_cuda_buffer_allocate(0, form.dtype, count, &gradients), "gradients");
     fill(parameters, form.dtype, count, 0.5f);
     fill(gradients, form.dtype, count, 1e-3f);
     const auto copy_bytes = static_cast<std::uint64_t>(form.bytes_per_parameter / 2 * static_cast<double>(count));
     // 2-byte elements: the byte count is even, so the copy moves exactly copy_bytes.
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, copy_bytes / 2, &copy_source), "copy source");
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, copy_bytes / 2, &copy_destination), "copy destination");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, copy_bytes / 2, &copy_source), "copy source");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, copy_bytes / 2, &copy_destination), "copy destination");
     nab_tensor_desc desc{};
     desc.struct_size = sizeof desc;
     desc.group_id = group;

@@ -66,20 +66,6 @@ namespace {
         if (!(condition)) violated(__LINE__, #condition, (detail));       \
     } while (0)
 
-const char* status_text(int status) {
-    switch (status) {
-        case NAB_STATUS_OK: return "OK";
-        case NAB_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-        case NAB_STATUS_NOT_FOUND: return "NOT_FOUND";
-        case NAB_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-        case NAB_STATUS_UNSUPPORTED: return "UNSUPPORTED";
-        case NAB_STATUS_BUSY: return "BUSY";
-        case NAB_STATUS_DEVICE_ERROR: return "DEVICE_ERROR";
-        case NAB_STATUS_INTERNAL_ERROR: return "INTERNAL_ERROR";
-        default: return "(not a status)";
-    }
-}
-
 // What a call must return: one status, or "some error" where the ABI leaves the choice open.
 constexpr int kAnyError = -1;
 
@@ -87,10 +73,10 @@ constexpr int kAnyError = -1;
 const bool g_trace = std::getenv("NAB_FUZZ_TRACE") != nullptr;
 
 void expect_status(nab_status got, int expected, const char* call) {
-    if (g_trace) std::fprintf(stderr, "  %s -> %s\n", call, status_text(got));
+    if (g_trace) std::fprintf(stderr, "  %s -> %s\n", call, nab_status_name(got));
     const bool matches = expected == kAnyError ? got != NAB_STATUS_OK : static_cast<int>(got) == expected;
-    FUZZ_CHECK(matches, std::string(call) + " returned " + status_text(got) + ", expected " +
-                            (expected == kAnyError ? "an error" : status_text(expected)));
+    FUZZ_CHECK(matches, std::string(call) + " returned " + nab_status_name(got) + ", expected " +
+                            (expected == kAnyError ? "an error" : nab_status_name(expected)));
     if (got != NAB_STATUS_OK) {
         const char* message = nab_get_last_error();
         FUZZ_CHECK(message != nullptr && message[0] != '\0', std::string(call) + " failed without a last-error message");
@@ -198,6 +184,13 @@ constexpr std::uint32_t kUnsetId = 0xdeadbeefu;
 // Bytes nab_get_allocated_bytes counts for one array of `count` floats (64-byte aligned block
 // plus a 64-byte header).
 std::uint64_t block_bytes(std::uint64_t count) { return ((count * sizeof(float) + 63) / 64 + 1) * 64; }
+// The optimizer's step-count array: 8 bytes per tensor, its capacity doubling from 16.
+std::uint64_t step_count_bytes(std::size_t tensor_count) {
+    if (tensor_count == 0) return 0;
+    std::uint64_t capacity = 16;
+    while (capacity < tensor_count) capacity *= 2;
+    return ((capacity * sizeof(std::int64_t) + 63) / 64 + 1) * 64;
+}
 
 bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
@@ -213,7 +206,6 @@ bool options_valid(const nab_group_options& o) {
     const auto beta_ok = [](double beta) { return beta >= 0.0 && beta < 1.0; };
     const auto non_negative_finite = [](double value) { return value >= 0.0 && std::isfinite(value); };
     const auto flag_ok = [](std::int32_t flag) { return flag == 0 || flag == 1; };
-    if (o.struct_size != sizeof(nab_group_options)) return false;
     if (o.compatibility != NAB_COMPATIBILITY_LABML && o.compatibility != NAB_COMPATIBILITY_ADABELIEF_PYTORCH) return false;
     if (!non_negative_finite(o.learning_rate) || !beta_ok(o.beta1) || !beta_ok(o.beta2)) return false;
     if (!non_negative_finite(o.epsilon) || !non_negative_finite(o.weight_decay)) return false;
@@ -260,7 +252,7 @@ nab_step_options default_step_options() {
 }
 
 bool step_options_valid(const nab_step_options& o) {
-    return o.struct_size == sizeof o && (o.skip_nonfinite == 0 || o.skip_nonfinite == 1) &&
+    return (o.skip_nonfinite == 0 || o.skip_nonfinite == 1) &&
            (o.compute_gradient_norm == 0 || o.compute_gradient_norm == 1) && o.inverse_gradient_scale > 0.0 &&
            std::isfinite(o.inverse_gradient_scale) &&
            // The step multiplies by the scale in float32: it must stay nonzero and finite there.
@@ -280,9 +272,109 @@ struct ModelOptimizer {
     std::uint64_t state_bytes() const {
         std::uint64_t total = 0;
         for (const ModelTensor& t : tensors) total += (t.has_max ? 3 : 2) * block_bytes(t.count);
-        return total;
+        return total + step_count_bytes(tensors.size());
     }
 };
+
+// ---- the struct_size promise, modelled ------------------------------------------------------
+// (the header: a smaller struct from an older header is read with defaults for the fields it
+// lacks, and an output struct gets only what fits; a larger one from a newer header is accepted
+// when the bytes beyond this header's struct are zero, and an output struct gets them zeroed;
+// refused: below 4, above NAB_MAX_STRUCT_SIZE, ending inside a field, a non-zero unknown byte.)
+
+// A caller's struct with room behind it for any struct_size the library may read.
+template <class Struct>
+struct CallerStruct {
+    alignas(16) unsigned char bytes[NAB_MAX_STRUCT_SIZE + 16] = {};
+    Struct& value() { return *reinterpret_cast<Struct*>(bytes); }
+};
+
+enum class SizeKind { Exact, Older, Newer, TooSmall, TooLarge, CutsField, NewerNonzero };
+
+struct SizeChoice {
+    std::uint32_t size;
+    SizeKind kind;
+    bool valid() const { return kind == SizeKind::Exact || kind == SizeKind::Older || kind == SizeKind::Newer; }
+    // An output struct's unknown tail is the library's to zero: what it held does not matter.
+    bool valid_for_output() const { return valid() || kind == SizeKind::NewerNonzero; }
+};
+
+// Where a struct of an older header may end (the start of each field after struct_size), and
+// where its 8-byte fields start (ending 4 bytes into one cuts it): the harness's own reading of
+// the header, independent of the library's tables.
+struct StructShape {
+    std::vector<std::uint32_t> field_starts;
+    std::vector<std::uint32_t> wide_field_starts;
+};
+
+#define FIELD_AT(Struct, field) static_cast<std::uint32_t>(offsetof(Struct, field))
+const StructShape kGroupOptionsShape{
+    {FIELD_AT(nab_group_options, compatibility), FIELD_AT(nab_group_options, learning_rate), FIELD_AT(nab_group_options, beta1),
+     FIELD_AT(nab_group_options, epsilon), FIELD_AT(nab_group_options, weight_decay_mode), FIELD_AT(nab_group_options, amsgrad),
+     FIELD_AT(nab_group_options, optimized_update)},
+    {FIELD_AT(nab_group_options, learning_rate), FIELD_AT(nab_group_options, beta2), FIELD_AT(nab_group_options, weight_decay)}};
+const StructShape kConfigShape{
+    {FIELD_AT(nab_optimizer_config, device_type), FIELD_AT(nab_optimizer_config, thread_count),
+     FIELD_AT(nab_optimizer_config, simd_level)},
+    {}};
+const StructShape kTensorDescShape{
+    {FIELD_AT(nab_tensor_desc, group_id), FIELD_AT(nab_tensor_desc, parameters), FIELD_AT(nab_tensor_desc, parameter_dtype),
+     FIELD_AT(nab_tensor_desc, master_parameters), FIELD_AT(nab_tensor_desc, reserved)},
+    {FIELD_AT(nab_tensor_desc, element_count), FIELD_AT(nab_tensor_desc, gradients)}};
+const StructShape kStepOptionsShape{
+    {FIELD_AT(nab_step_options, skip_nonfinite), FIELD_AT(nab_step_options, max_gradient_norm),
+     FIELD_AT(nab_step_options, reserved)},
+    {FIELD_AT(nab_step_options, inverse_gradient_scale), FIELD_AT(nab_step_options, max_gradient_norm)}};
+const StructShape kTensorInfoShape{
+    {FIELD_AT(nab_tensor_info, group_id), FIELD_AT(nab_tensor_info, step), FIELD_AT(nab_tensor_info, has_gradients),
+     FIELD_AT(nab_tensor_info, has_master_parameters)},
+    {FIELD_AT(nab_tensor_info, element_count), FIELD_AT(nab_tensor_info, step)}};
+#undef FIELD_AT
+
+// Picks a struct_size (mostly the exact one) and, for a newer struct with a spoiled tail,
+// writes a non-zero byte beyond the struct.
+template <class Struct>
+SizeChoice choose_size(Input& in, const StructShape& shape, CallerStruct<Struct>& caller) {
+    const std::uint8_t pick = in.byte();
+    const auto pick_from = [&in](const std::vector<std::uint32_t>& values) {
+        return values[static_cast<std::size_t>(in.below(values.size()))];
+    };
+    const std::uint32_t exact = sizeof(Struct);
+    if (pick < 200) return {exact, SizeKind::Exact};
+    if (pick < 210) return {pick_from(shape.field_starts), SizeKind::Older};
+    const std::uint32_t extra = 8 * (1 + static_cast<std::uint32_t>(in.below((NAB_MAX_STRUCT_SIZE - exact) / 8)));
+    if (pick < 220) return {exact + extra, SizeKind::Newer};
+    if (pick < 230) return {static_cast<std::uint32_t>(in.below(4)), SizeKind::TooSmall};
+    if (pick < 240) return {NAB_MAX_STRUCT_SIZE + 1 + static_cast<std::uint32_t>(in.below(1u << 20)), SizeKind::TooLarge};
+    if (pick < 250 && !shape.wide_field_starts.empty()) return {pick_from(shape.wide_field_starts) + 4, SizeKind::CutsField};
+    caller.bytes[exact + in.below(extra)] = static_cast<unsigned char>(1 + in.below(255));
+    return {exact + extra, SizeKind::NewerNonzero};
+}
+
+// What the library reads from an input struct of `size` bytes: the caller's prefix over the
+// defaults.
+template <class Struct>
+Struct as_read(const Struct& caller, std::uint32_t size, const Struct& defaults) {
+    Struct result = defaults;
+    std::memcpy(&result, &caller, std::min<std::size_t>(size, sizeof(Struct)));
+    result.struct_size = sizeof(Struct);
+    return result;
+}
+
+// Checks an output struct after a successful call: the library wrote `expected` up to the
+// caller's size, zeroed what lies beyond its own struct, and touched nothing past the size.
+template <class Struct>
+void check_written(const CallerStruct<Struct>& out, const CallerStruct<Struct>& before, std::uint32_t size,
+                   Struct expected, const char* call) {
+    expected.struct_size = size;
+    const std::size_t known = std::min<std::size_t>(size, sizeof(Struct));
+    FUZZ_CHECK(std::memcmp(out.bytes, &expected, known) == 0, std::string(call) + ": the fields it has room for differ");
+    for (std::size_t i = known; i < sizeof out.bytes; ++i) {
+        const unsigned char wanted = i < size ? 0 : before.bytes[i];
+        FUZZ_CHECK(out.bytes[i] == wanted, std::string(call) + ": byte " + std::to_string(i) + " of a struct of " +
+                                               std::to_string(size) + " bytes was written wrongly");
+    }
+}
 
 // ---- the harness -----------------------------------------------------------------------------
 
@@ -402,15 +494,25 @@ private:
         return 0;
     }
 
-    nab_group_options fuzzed_options() {
-        nab_group_options o;
+    // Group options as a caller hands them (its struct and struct_size), and what the library
+    // must make of them: whether they are valid, and the options it reads.
+    struct FuzzedOptions {
+        CallerStruct<nab_group_options> caller;
+        SizeChoice size{};
+        nab_group_options read{};
+        bool valid() const { return size.valid() && options_valid(read); }
+    };
+
+    FuzzedOptions fuzzed_options() {
+        FuzzedOptions fuzzed;
+        nab_group_options& o = fuzzed.caller.value();
         const std::int32_t compatibility = (in_.byte() & 1) != 0 ? NAB_COMPATIBILITY_ADABELIEF_PYTORCH : NAB_COMPATIBILITY_LABML;
         expect_status(nab_group_options_init(&o, compatibility), NAB_STATUS_OK, "nab_group_options_init");
         const std::uint8_t how_many = in_.byte();
         const int changes = how_many < 128 ? 0 : 1 + how_many % 4;
         for (int c = 0; c < changes; ++c) {
             switch (in_.byte() % 13) {
-                case 0: o.struct_size = (in_.byte() & 1) != 0 ? in_.u32() : static_cast<std::uint32_t>(sizeof o - 8); break;
+                case 0: break;  // the struct_size is chosen below
                 case 1: o.compatibility = in_.interesting_int32(); break;
                 case 2: o.learning_rate = in_.interesting_double(); break;
                 case 3: o.beta1 = in_.interesting_double(); break;
@@ -425,7 +527,12 @@ private:
                 default: o.optimized_update = in_.interesting_int32(); break;
             }
         }
-        return o;
+        fuzzed.size = choose_size(in_, kGroupOptionsShape, fuzzed.caller);
+        o.struct_size = fuzzed.size.size;
+        nab_group_options defaults;
+        expect_status(nab_group_options_init(&defaults, NAB_COMPATIBILITY_LABML), NAB_STATUS_OK, "nab_group_options_init");
+        fuzzed.read = as_read(o, fuzzed.size.size, defaults);
+        return fuzzed;
     }
 
     // ---- invariants ----
@@ -522,11 +629,11 @@ private:
     void create() {
         ModelOptimizer& o = pick_optimizer();
         if (o.handle != nullptr) return;
-        nab_optimizer_config config;
+        CallerStruct<nab_optimizer_config> caller;
+        nab_optimizer_config& config = caller.value();
         expect_status(nab_optimizer_config_init(&config), NAB_STATUS_OK, "nab_optimizer_config_init");
         // Mostly valid: one byte says which (if any) part to spoil.
         const std::uint8_t spoil = in_.byte();
-        if (spoil == 255) config.struct_size = (in_.byte() & 1) != 0 ? in_.u32() : static_cast<std::uint32_t>(sizeof config + 4);
         if (spoil == 254) config.device_type = in_.interesting_int32();
         if (spoil == 253) config.device_ordinal = in_.interesting_int32();
         const std::uint8_t threads = in_.byte();
@@ -536,19 +643,22 @@ private:
         if (cuda_devices_ > 0 && config.device_type == NAB_DEVICE_CUDA) config.device_type = NAB_DEVICE_CPU;
         const bool null_config = spoil == 252;
         const bool null_out = spoil == 251;
+        const SizeChoice size = spoil == 255 ? choose_size(in_, kConfigShape, caller) : SizeChoice{sizeof config, SizeKind::Exact};
+        config.struct_size = size.size;
+        nab_optimizer_config defaults;
+        expect_status(nab_optimizer_config_init(&defaults), NAB_STATUS_OK, "nab_optimizer_config_init");
+        const nab_optimizer_config read = as_read(config, size.size, defaults);
 
         int expected = NAB_STATUS_OK;
-        if (null_out || null_config || config.struct_size != sizeof config || config.thread_count < 0 ||
-            config.simd_level < NAB_SIMD_AUTO || config.simd_level > NAB_SIMD_AVX512) {
+        if (null_out || null_config || !size.valid() || read.device_type < NAB_DEVICE_CPU || read.device_type > NAB_DEVICE_CUDA) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
-        } else if (config.simd_level != NAB_SIMD_AUTO && config.simd_level != NAB_SIMD_SCALAR && config.simd_level > best_simd_) {
+        } else if (read.device_ordinal < 0 || (read.device_type == NAB_DEVICE_CPU && read.device_ordinal != 0) ||
+                   read.thread_count < 0 || read.simd_level < NAB_SIMD_AUTO || read.simd_level > NAB_SIMD_AVX512) {
+            expected = NAB_STATUS_INVALID_ARGUMENT;
+        } else if (read.simd_level != NAB_SIMD_AUTO && read.simd_level != NAB_SIMD_SCALAR && read.simd_level > best_simd_) {
             expected = NAB_STATUS_UNSUPPORTED;
-        } else if (config.device_type == NAB_DEVICE_CPU) {
-            if (config.device_ordinal != 0) expected = NAB_STATUS_INVALID_ARGUMENT;
-        } else if (config.device_type == NAB_DEVICE_CUDA) {
+        } else if (read.device_type == NAB_DEVICE_CUDA) {
             expected = kAnyError;  // UNSUPPORTED without CUDA in the build; no device here otherwise
-        } else {
-            expected = NAB_STATUS_INVALID_ARGUMENT;
         }
 
         nab_optimizer* created = reinterpret_cast<nab_optimizer*>(std::uintptr_t{0x10});
@@ -560,13 +670,15 @@ private:
         }
         FUZZ_CHECK(created != nullptr, "nab_optimizer_create returned OK and a null optimizer");
         o.handle = created;
-        o.thread_count = config.thread_count == 0 ? hardware_threads_ : config.thread_count;
-        o.simd_level = config.simd_level == NAB_SIMD_AUTO ? best_simd_ : config.simd_level;
+        o.thread_count = read.thread_count == 0 ? hardware_threads_ : read.thread_count;
+        o.simd_level = read.simd_level == NAB_SIMD_AUTO ? best_simd_ : read.simd_level;
     }
 
     void set_step_options() {
         ModelOptimizer& o = pick_optimizer();
-        nab_step_options options = default_step_options();
+        CallerStruct<nab_step_options> caller;
+        nab_step_options& options = caller.value();
+        options = default_step_options();
         options.skip_nonfinite = in_.byte() & 1;
         options.compute_gradient_norm = in_.byte() & 1;
         const std::uint8_t scale = in_.byte();
@@ -574,8 +686,9 @@ private:
         const std::uint8_t norm = in_.byte();
         options.max_gradient_norm = norm < 160 ? 0.0 : norm / 16.0;
         // Mostly valid: one byte says which (if any) field to spoil.
+        SizeChoice size{sizeof options, SizeKind::Exact};
         switch (in_.byte()) {
-            case 255: options.struct_size = (in_.byte() & 1) != 0 ? in_.u32() : static_cast<std::uint32_t>(sizeof options - 8); break;
+            case 255: size = choose_size(in_, kStepOptionsShape, caller); break;
             case 254: options.skip_nonfinite = in_.interesting_int32(); break;
             case 253: options.compute_gradient_norm = in_.interesting_int32(); break;
             case 252: options.inverse_gradient_scale = in_.interesting_double(); break;
@@ -583,12 +696,15 @@ private:
             case 250: options.reserved = in_.interesting_int32(); break;
             default: break;
         }
+        options.struct_size = size.size;
+        const nab_step_options read = as_read(options, size.size, default_step_options());
         const bool null_options = in_.byte() == 255;
-        const int expected = o.handle == nullptr || null_options || !step_options_valid(options) ? NAB_STATUS_INVALID_ARGUMENT
-                                                                                                 : NAB_STATUS_OK;
+        const int expected = o.handle == nullptr || null_options || !size.valid() || !step_options_valid(read)
+                                 ? NAB_STATUS_INVALID_ARGUMENT
+                                 : NAB_STATUS_OK;
         const nab_status status = nab_optimizer_set_step_options(o.handle, null_options ? nullptr : &options);
         expect_status(status, expected, "nab_optimizer_set_step_options");
-        if (status == NAB_STATUS_OK) o.step_options = options;
+        if (status == NAB_STATUS_OK) o.step_options = read;
         if (o.handle == nullptr) return;
         nab_step_options in_force{};
         in_force.struct_size = sizeof in_force;
@@ -606,38 +722,40 @@ private:
     void add_group() {
         ModelOptimizer& o = pick_optimizer();
         if (o.groups.size() >= kMaxGroups) return;
-        nab_group_options options = fuzzed_options();
+        FuzzedOptions options = fuzzed_options();
         const std::uint8_t flags = in_.byte();
         const bool null_options = flags == 255, null_out = flags == 254;
         int expected = NAB_STATUS_OK;
-        if (o.handle == nullptr || null_out || null_options || !options_valid(options)) expected = NAB_STATUS_INVALID_ARGUMENT;
+        if (o.handle == nullptr || null_out || null_options || !options.valid()) expected = NAB_STATUS_INVALID_ARGUMENT;
         std::uint32_t id = kUnsetId;
-        const nab_status status = nab_optimizer_add_group(o.handle, null_options ? nullptr : &options, null_out ? nullptr : &id);
+        const nab_status status =
+            nab_optimizer_add_group(o.handle, null_options ? nullptr : &options.caller.value(), null_out ? nullptr : &id);
         expect_status(status, expected, "nab_optimizer_add_group");
         if (status != NAB_STATUS_OK) {
             FUZZ_CHECK(id == kUnsetId, "a failed nab_optimizer_add_group wrote *out_group_id");
             return;
         }
         FUZZ_CHECK(id == o.groups.size(), "new group id " + std::to_string(id));
-        o.groups.push_back(options);
+        o.groups.push_back(options.read);
     }
 
     void set_group_options() {
         ModelOptimizer& o = pick_optimizer();
         const std::uint32_t group = pick_id(o.groups.size());
-        nab_group_options options = fuzzed_options();
+        FuzzedOptions options = fuzzed_options();
         const bool null_options = in_.byte() >= 240;
         int expected = NAB_STATUS_OK;
-        if (o.handle == nullptr || null_options || !options_valid(options)) {
+        if (o.handle == nullptr || null_options || !options.valid()) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (group >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
         }
-        const nab_status status = nab_optimizer_set_group_options(o.handle, group, null_options ? nullptr : &options);
+        const nab_status status =
+            nab_optimizer_set_group_options(o.handle, group, null_options ? nullptr : &options.caller.value());
         expect_status(status, expected, "nab_optimizer_set_group_options");
         if (status != NAB_STATUS_OK) return;
-        o.groups[group] = options;
-        if (options.amsgrad == 1) {
+        o.groups[group] = options.read;
+        if (options.read.amsgrad == 1) {
             for (ModelTensor& t : o.tensors) {
                 if (t.group == group) t.has_max = true;
             }
@@ -647,26 +765,28 @@ private:
     void get_group_options() {
         ModelOptimizer& o = pick_optimizer();
         const std::uint32_t group = pick_id(o.groups.size());
-        nab_group_options out;
-        std::memset(&out, 0xa5, sizeof out);
-        out.struct_size = in_.byte() < 224 ? static_cast<std::uint32_t>(sizeof out) : in_.u32();
+        CallerStruct<nab_group_options> out;
+        std::memset(out.bytes, 0xa5, sizeof out.bytes);
+        const SizeChoice size = choose_size(in_, kGroupOptionsShape, out);
+        out.value().struct_size = size.size;
         const bool null_out = in_.byte() >= 240;
-        const nab_group_options before = out;
+        const CallerStruct<nab_group_options> before = out;
         int expected = NAB_STATUS_OK;
         if (o.handle == nullptr || null_out) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (group >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
-        } else if (out.struct_size != sizeof out) {
+        } else if (!size.valid_for_output()) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         }
-        const nab_status status = nab_optimizer_get_group_options(o.handle, group, null_out ? nullptr : &out);
+        const nab_status status = nab_optimizer_get_group_options(o.handle, group, null_out ? nullptr : &out.value());
         expect_status(status, expected, "nab_optimizer_get_group_options");
         if (status != NAB_STATUS_OK) {
-            FUZZ_CHECK(std::memcmp(&out, &before, sizeof out) == 0, "a failed nab_optimizer_get_group_options wrote its output");
+            FUZZ_CHECK(std::memcmp(out.bytes, before.bytes, sizeof out.bytes) == 0,
+                       "a failed nab_optimizer_get_group_options wrote its output");
             return;
         }
-        FUZZ_CHECK(same_options(out, o.groups[group]), "nab_optimizer_get_group_options differs from the model");
+        check_written(out, before, size.size, o.groups[group], "nab_optimizer_get_group_options");
     }
 
     void set_learning_rate() {
@@ -689,8 +809,8 @@ private:
     void add_tensor() {
         ModelOptimizer& o = pick_optimizer();
         if (o.tensors.size() >= kMaxTensors) return;
-        nab_tensor_desc desc{};
-        desc.struct_size = in_.byte() < 232 ? static_cast<std::uint32_t>(sizeof desc) : in_.u32();
+        CallerStruct<nab_tensor_desc> caller;
+        nab_tensor_desc& desc = caller.value();
         desc.group_id = pick_id(o.groups.size());
         std::size_t parameter_room = 0, gradient_room = 0;
         desc.parameters = pick_pointer(0, &parameter_room);
@@ -730,21 +850,28 @@ private:
         if (spoil == 252) desc.gradient_dtype = unknown_dtype();
         if (spoil == 251) desc.master_parameters = (in_.byte() & 1) != 0 ? 1 : in_.interesting_int32() | 2;
         if (spoil == 250) desc.reserved = in_.interesting_int32() | 1;
+        const SizeChoice size = choose_size(in_, kTensorDescShape, caller);
+        desc.struct_size = size.size;
+        // An older struct lacks its tail: those fields read as 0 (a new tensor's defaults).
+        const nab_tensor_desc read = as_read(desc, size.size, nab_tensor_desc{});
 
+        // The checks in the library's order: the struct and its fields, the count, the
+        // parameters and master copy, then the group, then the buffers.
         int expected = NAB_STATUS_OK;
-        if (o.handle == nullptr || null_desc || null_out || desc.struct_size != sizeof desc || desc.element_count == 0 ||
-            desc.element_count > kCountLimit || desc.parameters == nullptr || spoil != 0) {
+        if (o.handle == nullptr || null_desc || null_out || !size.valid() || read.parameter_dtype != NAB_DTYPE_FLOAT32 ||
+            read.gradient_dtype != NAB_DTYPE_FLOAT32 || read.master_parameters != 0 || read.reserved != 0 ||
+            read.element_count == 0 || read.element_count > kCountLimit || read.parameters == nullptr) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
-        } else if (desc.group_id >= o.groups.size()) {
+        } else if (read.group_id >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
-        } else if (overlaps(static_cast<const float*>(desc.parameters), static_cast<const float*>(desc.gradients),
-                            desc.element_count)) {
+        } else if (overlaps(static_cast<const float*>(read.parameters), static_cast<const float*>(read.gradients),
+                            read.element_count)) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
-        } else if (desc.element_count >= kUnallocatableCount) {
+        } else if (read.element_count >= kUnallocatableCount) {
             expected = NAB_STATUS_OUT_OF_MEMORY;
         }
         // Never hand the library a count that runs past the buffers unless it must refuse first.
-        if (expected == NAB_STATUS_OK) FUZZ_CHECK(desc.element_count <= room, "harness: count beyond the buffer");
+        if (expected == NAB_STATUS_OK) FUZZ_CHECK(read.element_count <= room, "harness: count beyond the buffer");
 
         std::uint32_t id = kUnsetId;
         const nab_status status = nab_optimizer_add_tensor(o.handle, null_desc ? nullptr : &desc, null_out ? nullptr : &id);
@@ -755,33 +882,47 @@ private:
         }
         FUZZ_CHECK(id == o.tensors.size(), "new tensor id " + std::to_string(id));
         ModelTensor t;
-        t.group = desc.group_id;
-        t.count = desc.element_count;
-        t.parameters = static_cast<float*>(desc.parameters);
-        t.gradients = static_cast<float*>(desc.gradients);
-        t.has_max = o.groups[desc.group_id].amsgrad == 1;
+        t.group = read.group_id;
+        t.count = read.element_count;
+        t.parameters = static_cast<float*>(read.parameters);
+        t.gradients = static_cast<float*>(read.gradients);
+        t.has_max = o.groups[read.group_id].amsgrad == 1;
         o.tensors.push_back(t);
     }
 
     void get_tensor_info() {
         ModelOptimizer& o = pick_optimizer();
         const std::uint32_t id = pick_id(o.tensors.size());
-        nab_tensor_info info;
-        std::memset(&info, 0x5a, sizeof info);
-        info.struct_size = in_.byte() < 224 ? static_cast<std::uint32_t>(sizeof info) : in_.u32();
+        CallerStruct<nab_tensor_info> info;
+        std::memset(info.bytes, 0x5a, sizeof info.bytes);
+        const SizeChoice size = choose_size(in_, kTensorInfoShape, info);
+        info.value().struct_size = size.size;
         const bool null_out = in_.byte() >= 240;
-        const nab_tensor_info before = info;
+        const CallerStruct<nab_tensor_info> before = info;
         int expected = NAB_STATUS_OK;
-        if (o.handle == nullptr || null_out || info.struct_size != sizeof info) {
+        if (o.handle == nullptr || null_out) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (id >= o.tensors.size()) {
             expected = NAB_STATUS_NOT_FOUND;
+        } else if (!size.valid_for_output()) {
+            expected = NAB_STATUS_INVALID_ARGUMENT;
         }
-        const nab_status status = nab_optimizer_get_tensor_info(o.handle, id, null_out ? nullptr : &info);
+        const nab_status status = nab_optimizer_get_tensor_info(o.handle, id, null_out ? nullptr : &info.value());
         expect_status(status, expected, "nab_optimizer_get_tensor_info");
         if (status != NAB_STATUS_OK) {
-            FUZZ_CHECK(std::memcmp(&info, &before, sizeof info) == 0, "a failed nab_optimizer_get_tensor_info wrote its output");
+            FUZZ_CHECK(std::memcmp(info.bytes, before.bytes, sizeof info.bytes) == 0,
+                       "a failed nab_optimizer_get_tensor_info wrote its output");
+            return;
         }
+        const ModelTensor& t = o.tensors[id];
+        nab_tensor_info expected_info;
+        std::memset(&expected_info, 0, sizeof expected_info);
+        expected_info.group_id = t.group;
+        expected_info.element_count = t.count;
+        expected_info.step = t.step;
+        expected_info.has_max_second_moment = t.has_max ? 1 : 0;
+        expected_info.has_gradients = t.gradients != nullptr ? 1 : 0;
+        check_written(info, before, size.size, expected_info, "nab_optimizer_get_tensor_info");
     }
 
     void set_tensor_parameters() {
@@ -1109,7 +1250,7 @@ private:
         const bool null_out = in_.byte() >= 248;
         if (null_out) expected = NAB_STATUS_INVALID_ARGUMENT;
         float* data = reinterpret_cast<float*>(std::uintptr_t{0x40});
-        const nab_status status = nab_buffer_allocate(count, null_out ? nullptr : &data);
+        const nab_status status = nab_buffer_allocate(NAB_DTYPE_FLOAT32, count, null_out ? nullptr : reinterpret_cast<void**>(&data));
         expect_status(status, expected, "nab_buffer_allocate");
         if (status != NAB_STATUS_OK) {
             if (!null_out) FUZZ_CHECK(data == nullptr, "a failed nab_buffer_allocate left *out_data non-null");
@@ -1168,9 +1309,9 @@ private:
     void library_calls() {
         switch (in_.byte() % 8) {
             case 0: {
-                const nab_group_options options = fuzzed_options();
-                expect_status(nab_group_options_validate(&options),
-                              options_valid(options) ? NAB_STATUS_OK : NAB_STATUS_INVALID_ARGUMENT, "nab_group_options_validate");
+                FuzzedOptions options = fuzzed_options();
+                expect_status(nab_group_options_validate(&options.caller.value()),
+                              options.valid() ? NAB_STATUS_OK : NAB_STATUS_INVALID_ARGUMENT, "nab_group_options_validate");
                 expect_status(nab_group_options_validate(nullptr), NAB_STATUS_INVALID_ARGUMENT, "nab_group_options_validate(null)");
                 break;
             }
@@ -1208,9 +1349,9 @@ private:
                 if (cuda_devices_ > 0) break;  // host pointers must not reach a real device
                 float* data = reinterpret_cast<float*>(std::uintptr_t{0x40});
                 const std::uint64_t count = (in_.byte() & 1) != 0 ? 0 : 1 + in_.below(1000);
-                expect_status(nab_cuda_buffer_allocate(in_.interesting_int32(), count, &data), kAnyError, "nab_cuda_buffer_allocate");
+                expect_status(nab_cuda_buffer_allocate(in_.interesting_int32(), NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&data)), kAnyError, "nab_cuda_buffer_allocate");
                 FUZZ_CHECK(data == nullptr, "a failed nab_cuda_buffer_allocate left *out_data non-null");
-                expect_status(nab_cuda_buffer_allocate(0, 16, nullptr), NAB_STATUS_INVALID_ARGUMENT, "nab_cuda_buffer_allocate(null)");
+                expect_status(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, 16, nullptr), NAB_STATUS_INVALID_ARGUMENT, "nab_cuda_buffer_allocate(null)");
                 expect_status(nab_cuda_buffer_free(nullptr), NAB_STATUS_OK, "nab_cuda_buffer_free(null)");
                 break;
             }
@@ -1219,10 +1360,11 @@ private:
                 float* a = buffers_[0].data;
                 float* b = buffers_[1].data;
                 const std::uint64_t count = std::min(buffers_[0].count, buffers_[1].count);
-                expect_status(nab_cuda_copy_to_device(a, b, count), kAnyError, "nab_cuda_copy_to_device");
-                expect_status(nab_cuda_copy_to_host(a, b, count), kAnyError, "nab_cuda_copy_to_host");
-                expect_status(nab_cuda_copy_to_device(nullptr, b, count), NAB_STATUS_INVALID_ARGUMENT, "nab_cuda_copy_to_device(null)");
-                expect_status(nab_cuda_copy_to_host(a, nullptr, count), NAB_STATUS_INVALID_ARGUMENT, "nab_cuda_copy_to_host(null)");
+                const std::uint64_t bytes = count * sizeof(float);
+                expect_status(nab_cuda_copy_to_device(a, b, bytes), kAnyError, "nab_cuda_copy_to_device");
+                expect_status(nab_cuda_copy_to_host(a, b, bytes), kAnyError, "nab_cuda_copy_to_host");
+                expect_status(nab_cuda_copy_to_device(nullptr, b, bytes), NAB_STATUS_INVALID_ARGUMENT, "nab_cuda_copy_to_device(null)");
+                expect_status(nab_cuda_copy_to_host(a, nullptr, bytes), NAB_STATUS_INVALID_ARGUMENT, "nab_cuda_copy_to_host(null)");
                 break;
             }
             case 6: {

@@ -7,15 +7,22 @@
  *
  * Conventions that hold for every function below:
  *
- *  - Every function returns an nab_status (except the three queries that cannot fail). On any
- *    status other than NAB_STATUS_OK, nab_get_last_error() returns a message naming the
- *    offending argument and its value, and nothing was changed: validation happens before any
- *    mutation.
+ *  - Every function returns an nab_status (except the library queries that cannot fail). On
+ *    any status other than NAB_STATUS_OK, nab_get_last_error() returns a message naming the
+ *    offending argument and its value (nab_get_last_error_argument() names the argument alone),
+ *    and nothing was changed: validation happens before any mutation.
  *  - Opaque handles (nab_optimizer) are created and destroyed by this library. Pointers to
  *    parameters and gradients belong to the caller; the library never frees them and never
  *    writes a gradient except in nab_optimizer_zero_gradients.
  *  - Structs carry their own size in `struct_size` (set it to sizeof the struct you compiled
- *    against). Later versions only append fields, so an older caller keeps working.
+ *    against). Later versions only append fields, so an older caller keeps working: a struct
+ *    smaller than this library's (from an older header) is read with the missing fields at
+ *    their defaults, and an output struct gets only the fields it has room for; a larger one
+ *    (from a newer header) is accepted when every byte this library does not know is zero
+ *    (what the newer fields' defaults are), and output structs get those bytes zeroed. Refused
+ *    with NAB_STATUS_INVALID_ARGUMENT: a struct_size below 4 or above NAB_MAX_STRUCT_SIZE, one
+ *    that ends inside a field, and a larger struct with a non-zero byte beyond the fields this
+ *    library knows (the message names the byte's offset).
  *  - Booleans are int32_t holding 0 or 1; any other value is refused.
  *  - Threading: one optimizer must not be used from two threads at the same time; a second
  *    concurrent call on the same optimizer is refused with NAB_STATUS_BUSY rather than
@@ -52,7 +59,15 @@ extern "C" {
 /* The ABI version. A caller compares nab_get_abi_version() with the value it was built
  * against and refuses to run on a mismatch; it changes whenever a declaration here changes
  * incompatibly. */
-#define NAB_ABI_VERSION 2
+#define NAB_ABI_VERSION 3
+
+/* The most CPU worker threads an optimizer accepts (nab_optimizer_config.thread_count,
+ * nab_optimizer_set_thread_count): no machine the library targets has more hardware threads,
+ * and an absurd count must not start millions of threads. */
+#define NAB_MAX_THREAD_COUNT 4096
+
+/* The largest struct_size any struct may declare (see the conventions above). */
+#define NAB_MAX_STRUCT_SIZE 4096
 
 /* Outcome of every call. */
 typedef enum nab_status {
@@ -193,7 +208,8 @@ typedef struct nab_optimizer_config {
     /* Device ordinal for NAB_DEVICE_CUDA; must be 0 for the CPU. Default 0. */
     int32_t device_ordinal;
     /* Worker threads for the CPU step, including the caller's thread; 0 means one per
-     * logical core; at most 4096. Default 0. Results are bit-identical for every thread count. */
+     * logical core; at most NAB_MAX_THREAD_COUNT. Default 0. Results are bit-identical for
+     * every thread count. */
     int32_t thread_count;
     /* nab_simd_level for the CPU kernel. Default NAB_SIMD_AUTO. Results are bit-identical
      * for every level. */
@@ -293,10 +309,13 @@ typedef struct nab_step_report {
     uint32_t struct_size;
     /* 1 when the step made the gradient pass (any check or norm requested), else 0. */
     int32_t gradients_checked;
-    /* 1 when the step was skipped because of non-finite gradients (skip_nonfinite), else 0. */
+    /* 1 when the step was skipped: because of non-finite gradients (skip_nonfinite), or on
+     * CUDA because a tensor to be stepped has step count INT64_MAX (step_count_exhausted). */
     int32_t skipped;
-    /* Always 0. */
-    int32_t reserved;
+    /* 1 when a CUDA step was skipped because a tensor to be stepped has step count INT64_MAX,
+     * so t + 1 does not exist (the device checks it; a CPU optimizer refuses such a step with
+     * NAB_STATUS_INVALID_ARGUMENT instead), else 0. */
+    int32_t step_count_exhausted;
     /* NaN, +Inf and -Inf gradient elements found (0 when not checked). */
     uint64_t nonfinite_count;
     /* The global L2 norm of the gradients after the inverse scale, before clipping (NaN when
@@ -324,8 +343,18 @@ NAB_API uint32_t nab_get_abi_version(void);
 NAB_API const char* nab_get_version_string(void);
 
 /* The message of the last failed call on the calling thread ("" if none). Thread-local:
- * valid until the next nab_* call on the same thread; copy it if you need it longer. */
+ * valid until the next failed nab_* call on the same thread; copy it if you need it longer. */
 NAB_API const char* nab_get_last_error(void);
+
+/* The argument, or field of an argument, that the last failed call on the calling thread
+ * refused, as the message names it: "learning_rate", "options.beta1", "tensor->gradients",
+ * "config->device_ordinal". "" when that failure was not about one argument (BUSY, a device
+ * error, out of memory) or nothing failed yet. Thread-local, like nab_get_last_error(). */
+NAB_API const char* nab_get_last_error_argument(void);
+
+/* The name of a status as this header spells it ("NAB_STATUS_INVALID_ARGUMENT"), or
+ * "NAB_STATUS_UNKNOWN" for a value that is none of them. Static storage; never free it. */
+NAB_API const char* nab_status_name(int32_t status);
 
 /* ---------------------------------------------------------------------------------------
  * Defaults. Thread-safe.
@@ -342,6 +371,13 @@ NAB_API nab_status nab_group_options_validate(const nab_group_options* options);
 /* Fills *config with the defaults (CPU, all cores, best SIMD) and sets struct_size.
  * Errors: INVALID_ARGUMENT for a null config. */
 NAB_API nab_status nab_optimizer_config_init(nab_optimizer_config* config);
+
+/* Checks a config's values (the same checks nab_optimizer_create makes before it looks at the
+ * machine) without creating anything: device_type and simd_level defined, device_ordinal 0 for
+ * the CPU and >= 0 for CUDA, 0 <= thread_count <= NAB_MAX_THREAD_COUNT. Whether this machine
+ * has the SIMD level or device is for nab_optimizer_create to say. Errors: INVALID_ARGUMENT
+ * naming the first invalid field and its value. */
+NAB_API nab_status nab_optimizer_config_validate(const nab_optimizer_config* config);
 
 /* The best SIMD level this CPU supports (never NAB_SIMD_AUTO). Thread-safe.
  * Errors: INVALID_ARGUMENT for a null out. */
@@ -368,9 +404,9 @@ NAB_API nab_status nab_optimizer_destroy(nab_optimizer* optimizer);
  * Execution settings.
  * ------------------------------------------------------------------------------------- */
 
-/* Sets the number of CPU worker threads (0 = one per logical core, at most 4096). Errors:
- * INVALID_ARGUMENT (null optimizer, a count outside 0..4096, a CUDA optimizer), BUSY,
- * OUT_OF_MEMORY. */
+/* Sets the number of CPU worker threads (0 = one per logical core, at most
+ * NAB_MAX_THREAD_COUNT). Errors: INVALID_ARGUMENT (null optimizer, a count outside
+ * 0..NAB_MAX_THREAD_COUNT, a CUDA optimizer), BUSY, OUT_OF_MEMORY. */
 NAB_API nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count);
 
 /* The number of CPU threads a step uses (the resolved count, never 0; 1 for a CUDA
@@ -427,9 +463,16 @@ NAB_API nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_
 /* Number of tensors across all groups. */
 NAB_API nab_status nab_optimizer_get_tensor_count(nab_optimizer* optimizer, uint32_t* out_count);
 
-/* Describes a tensor into *out_info (whose struct_size the caller sets). */
+/* Describes a tensor into *out_info (whose struct_size the caller sets). A CUDA optimizer
+ * waits for its stream to read the step count. */
 NAB_API nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tensor_id,
                                                  nab_tensor_info* out_info);
+
+/* Copies every tensor's step count t into out_steps[0 .. count - 1] (index = tensor id) in one
+ * transfer: count must equal nab_optimizer_get_tensor_count's. A CUDA optimizer waits for its
+ * stream once. Errors: INVALID_ARGUMENT (null out_steps with count > 0, count not the tensor
+ * count), BUSY, DEVICE_ERROR. */
+NAB_API nab_status nab_optimizer_get_step_counts(nab_optimizer* optimizer, int64_t* out_steps, uint32_t count);
 
 /* Points a tensor at a new parameter buffer (same element count and dtype as registered; not
  * null; not overlapping the gradients). A master copy, if any, is kept as it is (write
@@ -445,7 +488,8 @@ NAB_API nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, 
                                                       void* gradients);
 
 /* Sets a tensor's step count t (>= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
- * cannot step further: nab_optimizer_step refuses it.) */
+ * cannot step further: nab_optimizer_step refuses it on the CPU and skips the step on CUDA,
+ * see nab_step_report.step_count_exhausted.) */
 NAB_API nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tensor_id,
                                                  int64_t step);
 
@@ -477,8 +521,9 @@ NAB_API nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t 
  * CUDA optimizer queues the gradient pass (if any), one planning launch and one fused launch
  * (per distinct combination of the template switches amsgrad / square / L2 among the groups)
  * on its stream and returns: the skip decision and the clipping factor stay on the device,
- * nothing waits for the host. Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose
- * step count is already INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR,
+ * nothing waits for the host. Errors: INVALID_ARGUMENT (null; on the CPU, a tensor to be
+ * stepped whose step count is already INT64_MAX, so t + 1 does not exist: a CUDA optimizer
+ * checks that on the device and skips the step, see nab_step_report), BUSY, DEVICE_ERROR,
  * OUT_OF_MEMORY (tables after a layout change). Without skip_nonfinite, a non-finite
  * gradient propagates into that tensor's state. */
 NAB_API nab_status nab_optimizer_step(nab_optimizer* optimizer);
@@ -486,6 +531,10 @@ NAB_API nab_status nab_optimizer_step(nab_optimizer* optimizer);
 /* Fills *options with the defaults (nothing checked, scale 1, no clipping) and sets
  * struct_size. Thread-safe. Errors: INVALID_ARGUMENT for a null options. */
 NAB_API nab_status nab_step_options_init(nab_step_options* options);
+
+/* Checks step options against their rules (see nab_step_options) without an optimizer.
+ * Thread-safe. Errors: INVALID_ARGUMENT naming the first invalid field and its value. */
+NAB_API nab_status nab_step_options_validate(const nab_step_options* options);
 
 /* Sets the step options every later step uses (copied). On CUDA the new values are queued on
  * the stream, so a replayed CUDA graph sees them as it sees a new learning rate; but whether a
@@ -564,60 +613,41 @@ NAB_API nab_status nab_cuda_get_device_count(int32_t* out_count);
  * CPU optimizer), BUSY, DEVICE_ERROR. */
 NAB_API nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void* stream);
 
-/* Allocates element_count zeroed floats of device memory on device_ordinal; *out_data owns
- * it until nab_cuda_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, no
- * such device), OUT_OF_MEMORY, UNSUPPORTED (no CUDA in this build), DEVICE_ERROR. */
-NAB_API nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_count, float** out_data);
-
 /* Allocates element_count zeroed elements of `dtype` (nab_dtype) of device memory on
- * device_ordinal, for 16-bit parameters and gradients; *out_data owns it until
- * nab_cuda_buffer_free. Errors as nab_cuda_buffer_allocate, and INVALID_ARGUMENT for an
- * unknown dtype. */
-NAB_API nab_status nab_cuda_buffer_allocate_typed(int32_t device_ordinal, int32_t dtype, uint64_t element_count,
-                                                  void** out_data);
+ * device_ordinal, for parameters and gradients of any element type; *out_data owns it until
+ * nab_cuda_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, unknown dtype,
+ * no such device), OUT_OF_MEMORY, UNSUPPORTED (no CUDA in this build), DEVICE_ERROR. */
+NAB_API nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, int32_t dtype, uint64_t element_count,
+                                            void** out_data);
 
-/* Frees a buffer from nab_cuda_buffer_allocate or nab_cuda_buffer_allocate_typed (null
- * accepted). Waits for the device. */
+/* Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device. */
 NAB_API nab_status nab_cuda_buffer_free(void* data);
-
-/* Copies element_count floats from host memory to device memory, synchronously. */
-NAB_API nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_source,
-                                           uint64_t element_count);
-
-/* Copies element_count floats from device memory to host memory, synchronously. */
-NAB_API nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_source,
-                                         uint64_t element_count);
 
 /* Copies byte_count bytes (any element type) from host memory to device memory,
  * synchronously. Errors: INVALID_ARGUMENT (null, zero count), UNSUPPORTED, DEVICE_ERROR. */
-NAB_API nab_status nab_cuda_copy_bytes_to_device(void* device_destination, const void* host_source,
-                                                 uint64_t byte_count);
+NAB_API nab_status nab_cuda_copy_to_device(void* device_destination, const void* host_source, uint64_t byte_count);
 
-/* Copies byte_count bytes from device memory to host memory, synchronously. */
-NAB_API nab_status nab_cuda_copy_bytes_to_host(void* host_destination, const void* device_source,
-                                               uint64_t byte_count);
+/* Copies byte_count bytes from device memory to host memory, synchronously. Errors as
+ * nab_cuda_copy_to_device. */
+NAB_API nab_status nab_cuda_copy_to_host(void* host_destination, const void* device_source, uint64_t byte_count);
 
 /* ---------------------------------------------------------------------------------------
  * Native buffers: 64-byte aligned arrays for callers without their own allocator.
  * ------------------------------------------------------------------------------------- */
 
-/* Allocates element_count zeroed floats, 64-byte aligned; *out_data owns them until
- * nab_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, overflow),
+/* Allocates element_count zeroed elements of `dtype` (nab_dtype), 64-byte aligned, for
+ * parameters and gradients of any element type; *out_data owns them until nab_buffer_free.
+ * Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, unknown dtype, overflow),
  * OUT_OF_MEMORY. */
-NAB_API nab_status nab_buffer_allocate(uint64_t element_count, float** out_data);
+NAB_API nab_status nab_buffer_allocate(int32_t dtype, uint64_t element_count, void** out_data);
 
-/* Allocates element_count zeroed elements of `dtype` (nab_dtype), 64-byte aligned, for 16-bit
- * parameters and gradients; *out_data owns them until nab_buffer_free. Errors as
- * nab_buffer_allocate, and INVALID_ARGUMENT for an unknown dtype. */
-NAB_API nab_status nab_buffer_allocate_typed(int32_t dtype, uint64_t element_count, void** out_data);
-
-/* Frees a buffer from nab_buffer_allocate or nab_buffer_allocate_typed (null accepted).
+/* Frees a buffer from nab_buffer_allocate (null accepted).
  * Thread-safe. The buffer must not be registered with a live optimizer that will still step
  * it. */
 NAB_API nab_status nab_buffer_free(void* data);
 
-/* Bytes of host memory this library currently holds in state arrays and native buffers
- * (device memory is not counted). Thread-safe. For leak checks: it returns to its earlier value when everything
+/* Bytes of host memory this library currently holds in state arrays, step counts and native
+ * buffers, each block counted with its alignment padding (device memory is not counted). Thread-safe. For leak checks: it returns to its earlier value when everything
  * created since is destroyed. */
 NAB_API nab_status nab_get_allocated_bytes(uint64_t* out_bytes);
 

@@ -109,7 +109,7 @@ protected:
                         const std::function<nab_status()>& call, const std::string& text) {
         const Snapshot before = snapshot();
         const nab_status status = call();
-        EXPECT_EQ(status, expected) << text << " returned " << status_name(status)
+        EXPECT_EQ(status, expected) << text << " returned " << nab_status_name(status)
                                     << " (message: \"" << nab_get_last_error() << "\")";
         if (status != NAB_STATUS_OK) expect_message(field, value_texts, text);
         const Snapshot after = snapshot();
@@ -167,7 +167,8 @@ std::vector<BadOption> bad_options() {
                          o = default_options(NAB_COMPATIBILITY_ADABELIEF_PYTORCH);
                          o.optimized_update = 0;
                      }});
-    for (uint32_t size : {0u, 4u, static_cast<uint32_t>(sizeof(nab_group_options) / 2)}) {
+    // Too small to hold struct_size, ending inside a field (epsilon), or beyond the largest size.
+    for (uint32_t size : {0u, 2u, static_cast<uint32_t>(sizeof(nab_group_options) / 2), NAB_MAX_STRUCT_SIZE + 8u}) {
         cases.push_back({"struct_size=" + std::to_string(size), "struct_size",
                          integer_texts(size), [size](nab_group_options& o) { o.struct_size = size; }});
     }
@@ -256,7 +257,7 @@ TEST_F(AbiErrorsTest, CreateRefusesBadConfigsAndSetsTheOutputToNull) {
     };
     std::vector<Case> cases = {
         {"struct_size", integer_texts(0), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.struct_size = 0; }},
-        {"struct_size", integer_texts(4), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.struct_size = 4; }},
+        {"struct_size", integer_texts(6), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.struct_size = 6; }},
         {"thread_count", integer_texts(-1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = -1; }},
         {"thread_count", integer_texts(-1000), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = -1000; }},
         {"thread_count", integer_texts(100000), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = 100000; }},
@@ -345,7 +346,7 @@ TEST_F(AbiErrorsTest, GroupCallsRefuseNullsUnknownIdsAndBadSizes) {
         EXPECT_REFUSED(NAB_STATUS_NOT_FOUND, "group_id", integer_texts(g), nab_optimizer_get_group_options(opt(), g, &out));
     }
     EXPECT_TRUE(std::memcmp(&out, &out_before, sizeof out) == 0) << "output written by a failed call";
-    for (uint32_t size : {0u, 4u}) {
+    for (uint32_t size : {0u, 2u, 10u}) {  // 10 ends inside learning_rate
         nab_group_options small;
         std::memset(&small, 0xCD, sizeof small);
         small.struct_size = size;
@@ -375,7 +376,7 @@ TEST_F(AbiErrorsTest, AddTensorRefusesBadDescriptions) {
     EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "optimizer", kNullText, nab_optimizer_add_tensor(nullptr, &d, &id));
     EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "tensor", kNullText, nab_optimizer_add_tensor(opt(), nullptr, &id));
     EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "out_tensor_id", kNullText, nab_optimizer_add_tensor(opt(), &d, nullptr));
-    for (uint32_t size : {0u, 4u, static_cast<uint32_t>(sizeof(nab_tensor_desc) - 8)}) {
+    for (uint32_t size : {0u, 3u, 12u}) {  // 12 ends inside element_count
         d = desc_with([size](nab_tensor_desc& x) { x.struct_size = size; });
         EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "struct_size", integer_texts(size), nab_optimizer_add_tensor(opt(), &d, &id));
     }
@@ -432,7 +433,7 @@ TEST_F(AbiErrorsTest, TensorQueriesRefuseNullsUnknownIdsAndBadSizes) {
         EXPECT_REFUSED(NAB_STATUS_NOT_FOUND, "tensor_id", integer_texts(t), nab_optimizer_get_tensor_info(opt(), t, &info));
     }
     EXPECT_TRUE(std::memcmp(&info, &before, sizeof info) == 0) << "output written by a failed call";
-    for (uint32_t size : {0u, 4u}) {
+    for (uint32_t size : {0u, 2u, 12u}) {  // 12 ends inside element_count
         nab_tensor_info small;
         std::memset(&small, 0xCD, sizeof small);
         small.struct_size = size;
@@ -547,11 +548,11 @@ TEST_F(AbiErrorsTest, StepRefusesATensorWhoseStepCountCannotGrow) {
 
 TEST_F(AbiErrorsTest, BufferAllocateRefusesZeroOverflowAndNull) {
     float* data = nullptr;
-    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "element_count", integer_texts(0), nab_buffer_allocate(0, &data));
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "element_count", integer_texts(0), nab_buffer_allocate(NAB_DTYPE_FLOAT32, 0, reinterpret_cast<void**>(&data)));
     for (uint64_t n : {std::numeric_limits<uint64_t>::max(), std::numeric_limits<uint64_t>::max() / 4 + 1}) {
-        EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "element_count", kAnyValue, nab_buffer_allocate(n, &data));
+        EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "element_count", kAnyValue, nab_buffer_allocate(NAB_DTYPE_FLOAT32, n, reinterpret_cast<void**>(&data)));
     }
-    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "out_data", kNullText, nab_buffer_allocate(16, nullptr));
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "out_data", kNullText, nab_buffer_allocate(NAB_DTYPE_FLOAT32, 16, nullptr));
     EXPECT_EQ(data, nullptr);
     NAB_EXPECT_OK(nab_buffer_free(nullptr));
 }
@@ -560,7 +561,7 @@ TEST(AbiBufferTest, BuffersAreZeroedAlignedAndCounted) {
     uint64_t start = 0;
     NAB_ASSERT_OK(nab_get_allocated_bytes(&start));
     float* data = nullptr;
-    NAB_ASSERT_OK(nab_buffer_allocate(1001, &data));
+    NAB_ASSERT_OK(nab_buffer_allocate(NAB_DTYPE_FLOAT32, 1001, reinterpret_cast<void**>(&data)));
     ASSERT_NE(data, nullptr);
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(data) % 64, 0u);
     for (int i = 0; i < 1001; ++i) ASSERT_EQ(data[i], 0.0f) << i;
@@ -630,8 +631,8 @@ TEST(AbiAllocationTest, AllocatedBytesReturnToTheStartAfterEveryCycle) {
             NAB_ASSERT_OK(nab_optimizer_add_group(optimizer.get(), &b, &id));
             float* native_params = nullptr;
             float* native_grads = nullptr;
-            NAB_ASSERT_OK(nab_buffer_allocate(100000, &native_params));
-            NAB_ASSERT_OK(nab_buffer_allocate(100000, &native_grads));
+            NAB_ASSERT_OK(nab_buffer_allocate(NAB_DTYPE_FLOAT32, 100000, reinterpret_cast<void**>(&native_params)));
+            NAB_ASSERT_OK(nab_buffer_allocate(NAB_DTYPE_FLOAT32, 100000, reinterpret_cast<void**>(&native_grads)));
             std::vector<float> p(333, 1.0f), g(333, 0.1f);
             nab_tensor_desc d{};
             d.struct_size = sizeof d;
@@ -732,7 +733,7 @@ TEST(AbiBusyTest, ConcurrentCallsOnOneOptimizerGetBusyAndStateStaysConsistent) {
                     unexpected_text = "BUSY without a message";
                 }
             } else if (status != NAB_STATUS_OK) {
-                if (unexpected.fetch_add(1) == 0) unexpected_text = status_name(status);
+                if (unexpected.fetch_add(1) == 0) unexpected_text = nab_status_name(status);
             }
         }
     });
@@ -748,7 +749,7 @@ TEST(AbiBusyTest, ConcurrentCallsOnOneOptimizerGetBusyAndStateStaysConsistent) {
         } else if (status == NAB_STATUS_BUSY) {
             ++main_busy;
         } else {
-            ADD_FAILURE() << "step returned " << status_name(status) << ": " << nab_get_last_error();
+            ADD_FAILURE() << "step returned " << nab_status_name(status) << ": " << nab_get_last_error();
             break;
         }
         if (saw_busy.load()) ++steps_after_busy;

@@ -37,14 +37,7 @@ public sealed class AdaBeliefOptimizer : IDisposable
     {
         config ??= new OptimizerConfig();
         config.Validate();
-        NativeRuntime.EnsureInitialized();
-
-        nab_optimizer_config native;
-        NativeStatus.Check(NativeMethods.nab_optimizer_config_init(&native));
-        native.device_type = (int)config.Device;
-        native.device_ordinal = config.DeviceOrdinal;
-        native.thread_count = config.ThreadCount;
-        native.simd_level = (int)config.SimdLevel;
+        nab_optimizer_config native = config.ToNative();
 
         _handle = new OptimizerHandle();
         nint raw;
@@ -97,7 +90,7 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// The number of worker threads a step uses, including the caller's (reading gives the resolved
     /// count, never 0). Set 0 for one per logical core. Results are bit-identical for every count.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value or one above <see cref="OptimizerConfig.MaxThreadCount"/>.</exception>
     public unsafe int ThreadCount
     {
         get
@@ -109,9 +102,9 @@ public sealed class AdaBeliefOptimizer : IDisposable
         }
         set
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(ThreadCount));
             using var call = Enter();
-            NativeStatus.Check(NativeMethods.nab_optimizer_set_thread_count(call.Pointer, value), nameof(ThreadCount));
+            NativeValidation.Check(NativeMethods.nab_optimizer_set_thread_count(call.Pointer, value), nameof(AdaBeliefOptimizer),
+                "thread_count", nameof(ThreadCount), value);
         }
     }
 
@@ -131,12 +124,9 @@ public sealed class AdaBeliefOptimizer : IDisposable
         }
         set
         {
-            if (!Enum.IsDefined(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(SimdLevel), value, $"SimdLevel = {value} is not a defined SimdLevel.");
-            }
             using var call = Enter();
-            NativeStatus.Check(NativeMethods.nab_optimizer_set_simd_level(call.Pointer, (int)value), nameof(SimdLevel));
+            NativeValidation.Check(NativeMethods.nab_optimizer_set_simd_level(call.Pointer, (int)value), nameof(AdaBeliefOptimizer),
+                "simd_level", nameof(SimdLevel), value);
         }
     }
 
@@ -302,7 +292,7 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.
     /// </summary>
     /// <param name="stream">A writable stream; written from its current position, not closed.</param>
-    public void SaveCheckpoint(Stream stream) => Checkpoint.Save(this, stream);
+    public void SaveCheckpoint(Stream stream) => CheckpointWriter.Save(this, stream);
 
     /// <summary>
     /// Saves the checkpoint to a file atomically: it is written to a temporary file in the same
@@ -310,7 +300,7 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// file (if any) is untouched and no partial file is left behind.
     /// </summary>
     /// <param name="path">The file to create or replace.</param>
-    public void SaveCheckpoint(string path) => Checkpoint.Save(this, path);
+    public void SaveCheckpoint(string path) => CheckpointWriter.Save(this, path);
 
     /// <summary>
     /// Restores the state saved by <see cref="SaveCheckpoint(Stream)"/> into this optimizer, which
@@ -321,19 +311,43 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// </summary>
     /// <param name="stream">A readable stream positioned at the checkpoint's first byte.</param>
     /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
-    public void LoadCheckpoint(Stream stream) => Checkpoint.Load(this, stream);
+    public void LoadCheckpoint(Stream stream) => CheckpointReader.Load(this, stream);
 
     /// <summary>Restores the state from a checkpoint file; see <see cref="LoadCheckpoint(Stream)"/>.</summary>
     /// <param name="path">The checkpoint file.</param>
     /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
-    public void LoadCheckpoint(string path) => Checkpoint.Load(this, path);
+    public void LoadCheckpoint(string path) => CheckpointReader.Load(this, path);
 
     /// <summary>Destroys the native optimizer and releases the memory it kept pinned or referenced. Idempotent.</summary>
     public void Dispose() => _handle.Dispose();
 
     // ---- Internal plumbing shared by groups, tensors and checkpoints. ----
 
-    internal NativeCall Enter() => new(_handle, this);
+    /// <summary>Every tensor's step count (index = tensor id), in one native call.</summary>
+    internal unsafe long[] ReadStepCounts()
+    {
+        using var call = Enter();
+        var steps = new long[_tensors.Count];
+        fixed (long* s = steps)
+        {
+            NativeStatus.Check(NativeMethods.nab_optimizer_get_step_counts(call.Pointer, s, (uint)steps.Length));
+        }
+        return steps;
+    }
+
+    /// <summary>Holds the native optimizer for one call (and counts the call, see <see cref="NativeCalls"/>).</summary>
+    internal NativeCall Enter()
+    {
+        NativeCalls++;
+        return new(_handle, this);
+    }
+
+    /// <summary>
+    /// Native calls made on this optimizer so far: what the tests use to show that an operation
+    /// costs O(N) calls for N tensors. (Approximate under misuse from several threads, which the
+    /// native side refuses anyway.)
+    /// </summary>
+    internal long NativeCalls { get; private set; }
 
     internal OptimizerHandle Handle => _handle;
 
@@ -349,20 +363,8 @@ public sealed class AdaBeliefOptimizer : IDisposable
     {
         try
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(length, 1L);
-            if (parameters == null)
-            {
-                throw new ArgumentNullException(nameof(parameters), "The parameter buffer must not be null.");
-            }
             ElementTypes.CheckDefined(parameterType, nameof(parameterType));
             ElementTypes.CheckDefined(gradientType, nameof(gradientType));
-            if (keepMasterCopy && !ElementTypes.Is16Bit(parameterType))
-            {
-                throw new ArgumentException(
-                    $"keepMasterCopy = true needs 16-bit parameters (Float16 or BFloat16), but the parameters are {parameterType}: "
-                    + "float32 parameters are their own master copy.", nameof(keepMasterCopy));
-            }
-            TensorMemory.CheckNoOverlap(parameters, parameterType, gradients, gradientType, length);
             var desc = new nab_tensor_desc
             {
                 struct_size = (uint)sizeof(nab_tensor_desc),
@@ -378,9 +380,14 @@ public sealed class AdaBeliefOptimizer : IDisposable
             {
                 using var call = Enter();
                 uint id;
-                NativeStatus.Check(NativeMethods.nab_optimizer_add_tensor(call.Pointer, &desc, &id));
+                nab_status status = NativeMethods.nab_optimizer_add_tensor(call.Pointer, &desc, &id);
+                if (status != nab_status.NAB_STATUS_OK)
+                {
+                    throw RegistrationRefused(status, parameterType, length);
+                }
                 _handle.AddTensor(keepParameters, keepGradients);
-                var tensor = new OptimizerTensor(group, checked((int)id), length);
+                var tensor = new OptimizerTensor(group, checked((int)id), length, parameterType, gradientType, keepMasterCopy,
+                    hasGradients: gradients != null);
                 _tensors.Add(tensor);
                 group.AddTensorInternal(tensor);
                 return tensor;
@@ -392,6 +399,24 @@ public sealed class AdaBeliefOptimizer : IDisposable
             keepGradients.Release();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The exception for a registration the native library refused, naming the managed argument
+    /// that the refused field of <c>nab_tensor_desc</c> stands for.
+    /// </summary>
+    private static Exception RegistrationRefused(nab_status status, TensorElementType parameterType, long length)
+    {
+        string message = NativeStatus.LastError();
+        return NativeStatus.LastErrorArgument() switch
+        {
+            "tensor->element_count" => new ArgumentOutOfRangeException("length", length, message),
+            "tensor->parameters" => new ArgumentException(message, "parameters"),
+            "tensor->gradients" => new ArgumentException(message, "gradients"),
+            "tensor->master_parameters" => new ArgumentException(
+                $"keepMasterCopy = true with {parameterType} parameters is refused: {message}", "keepMasterCopy"),
+            _ => NativeStatus.Create(status, message),
+        };
     }
 
     /// <summary>The step options in force, as the native struct (allocation-free; for <see cref="DynamicLossScaler"/>).</summary>

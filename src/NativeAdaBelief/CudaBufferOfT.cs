@@ -13,13 +13,10 @@ namespace NativeAdaBelief;
 /// <typeparam name="T"><see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>; any
 /// other type is refused with <see cref="NotSupportedException"/> when a buffer is created.</typeparam>
 /// <remarks>
-/// Disposing a buffer that is still registered with an optimizer is safe: the optimizer holds a
-/// reference, and the device memory is freed when the optimizer lets go of it.
+/// See <see cref="TensorBuffer{T}"/> for disposing a registered buffer.
 /// </remarks>
-public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
+public unsafe class CudaBuffer<T> : TensorBuffer<T> where T : unmanaged
 {
-    private readonly CudaBufferHandle _handle;
-
     /// <summary>Allocates <paramref name="length"/> zeroed elements on device <paramref name="deviceOrdinal"/>.</summary>
     /// <param name="length">Number of elements; at least 1.</param>
     /// <param name="deviceOrdinal">The CUDA device (0 = the first).</param>
@@ -29,18 +26,22 @@ public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
     /// <exception cref="OutOfMemoryException">The device is out of memory.</exception>
     /// <exception cref="NativeAdaBeliefException">A CUDA error (the message carries CUDA's text).</exception>
     public CudaBuffer(long length, int deviceOrdinal = 0)
+        : base(Allocate(length, deviceOrdinal), length, DeviceType.Cuda, deviceOrdinal)
     {
-        ElementType = ElementTypes.Of<T>();
+    }
+
+    private static CudaBufferHandle Allocate(long length, int deviceOrdinal)
+    {
+        TensorElementType type = ElementTypes.Of<T>();
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1L);
         NativeRuntime.EnsureInitialized();
-        _handle = new CudaBufferHandle();
+        var handle = new CudaBufferHandle();
         void* data;
         NativeStatus.Check(
-            NativeMethods.nab_cuda_buffer_allocate_typed(deviceOrdinal, ElementTypes.ToNative(ElementType), (ulong)length, &data),
+            NativeMethods.nab_cuda_buffer_allocate(deviceOrdinal, ElementTypes.ToNative(type), (ulong)length, &data),
             nameof(deviceOrdinal));
-        _handle.Attach((nint)data);
-        Length = length;
-        DeviceOrdinal = deviceOrdinal;
+        handle.Attach((nint)data);
+        return handle;
     }
 
     /// <summary>Creates a device buffer holding a copy of <paramref name="values"/>.</summary>
@@ -52,29 +53,6 @@ public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
         var buffer = new CudaBuffer<T>(values.Length, deviceOrdinal);
         buffer.Upload(values);
         return buffer;
-    }
-
-    /// <summary>Number of elements.</summary>
-    public long Length { get; }
-
-    /// <summary>The element type, as the optimizer sees it.</summary>
-    public TensorElementType ElementType { get; }
-
-    /// <summary>The CUDA device the memory belongs to.</summary>
-    public int DeviceOrdinal { get; }
-
-    /// <summary>True once <see cref="Dispose"/> has been called.</summary>
-    public bool IsDisposed => _handle.IsClosed;
-
-    /// <summary>The device address of the first element (for handing to other CUDA code).</summary>
-    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    public nint Address
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-            return _handle.DangerousGetHandle();
-        }
     }
 
     /// <summary>Copies <paramref name="source"/> into the buffer starting at element <paramref name="offset"/> (synchronous).</summary>
@@ -91,7 +69,7 @@ public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
         }
         fixed (T* host = source)
         {
-            NativeStatus.Check(NativeMethods.nab_cuda_copy_bytes_to_device((T*)Address + offset, host, (ulong)source.Length * (ulong)sizeof(T)));
+            NativeStatus.Check(NativeMethods.nab_cuda_copy_to_device((T*)Address + offset, host, (ulong)source.Length * (ulong)sizeof(T)));
         }
     }
 
@@ -109,7 +87,7 @@ public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
         }
         fixed (T* host = destination)
         {
-            NativeStatus.Check(NativeMethods.nab_cuda_copy_bytes_to_host(host, (T*)Address + offset, (ulong)destination.Length * (ulong)sizeof(T)));
+            NativeStatus.Check(NativeMethods.nab_cuda_copy_to_host(host, (T*)Address + offset, (ulong)destination.Length * (ulong)sizeof(T)));
         }
     }
 
@@ -129,7 +107,7 @@ public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
 
     private void CheckRange(long offset, int count)
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (offset > Length - count)
         {
@@ -137,16 +115,4 @@ public unsafe class CudaBuffer<T> : IDisposable where T : unmanaged
                 $"The range [{offset}, {offset + count}) is not inside the buffer of {Length} elements.");
         }
     }
-
-    /// <summary>Takes a reference on the handle for an optimizer that registers this buffer.</summary>
-    internal CudaBufferHandle AddReference()
-    {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-        bool added = false;
-        _handle.DangerousAddRef(ref added);
-        return _handle;
-    }
-
-    /// <summary>Frees the device memory (or, while an optimizer still holds it, lets that optimizer free it later). Idempotent.</summary>
-    public void Dispose() => _handle.Dispose();
 }

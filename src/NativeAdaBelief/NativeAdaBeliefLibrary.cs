@@ -43,7 +43,11 @@ public static class NativeAdaBeliefLibrary
         }
     }
 
-    /// <summary>Bytes of native memory the library currently holds (optimizer state, buffers, bookkeeping); for leak checks.</summary>
+    /// <summary>
+    /// Bytes of native host memory the library currently holds in state arrays, step counts and
+    /// native buffers, each block counted with its 64-byte alignment header (device memory and
+    /// the library's own small bookkeeping are not counted); for leak checks.
+    /// </summary>
     public static unsafe long AllocatedBytes
     {
         get

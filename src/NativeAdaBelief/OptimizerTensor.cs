@@ -14,11 +14,18 @@ namespace NativeAdaBelief;
 /// </remarks>
 public sealed class OptimizerTensor
 {
-    internal OptimizerTensor(ParameterGroup group, int id, long length)
+    // Fixed at registration (the native library refuses any change): kept here, so reading them
+    // costs no native call.
+    internal OptimizerTensor(ParameterGroup group, int id, long length, TensorElementType parameterType,
+        TensorElementType gradientType, bool hasMasterParameters, bool hasGradients)
     {
         Group = group;
         Id = id;
         Length = length;
+        ParameterType = parameterType;
+        GradientType = gradientType;
+        HasMasterParameters = hasMasterParameters;
+        HasGradients = hasGradients;
     }
 
     /// <summary>The group whose hyper-parameters apply.</summary>
@@ -33,39 +40,55 @@ public sealed class OptimizerTensor
     /// <summary>Number of elements (of the parameters, the gradients and every state array).</summary>
     public long Length { get; }
 
-    /// <summary>
-    /// How many steps this tensor has taken (t, which drives its bias corrections). Settable
-    /// (≥ 0), e.g. to restore a run from another tool's state.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
-    public long Step
-    {
-        get => Info().step;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(Step));
-            using var call = Optimizer.Enter();
-            NativeStatus.Check(NativeMethods.nab_optimizer_set_tensor_step(call.Pointer, (uint)Id, value), nameof(Step));
-        }
-    }
-
-    /// <summary>True when a gradient buffer is registered (the next step will update this tensor).</summary>
-    public bool HasGradients => Info().has_gradients != 0;
-
-    /// <summary>True when the tensor has an s_max (its group has had AMSGrad on).</summary>
-    public bool HasMaxSecondMoment => Info().has_max_second_moment != 0;
-
     /// <summary>The element type of the parameters (fixed when the tensor was registered).</summary>
-    public TensorElementType ParameterType => ElementTypes.FromNative(Info().parameter_dtype);
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public TensorElementType ParameterType => Live(field);
 
     /// <summary>The element type of the gradients (fixed when the tensor was registered, also while it has none).</summary>
-    public TensorElementType GradientType => ElementTypes.FromNative(Info().gradient_dtype);
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public TensorElementType GradientType => Live(field);
 
     /// <summary>
     /// True when the optimizer keeps a float32 master copy of the 16-bit parameters
     /// (<see cref="StateKind.MasterParameters"/>): registered with <c>keepMasterCopy: true</c>.
     /// </summary>
-    public bool HasMasterParameters => Info().has_master_parameters != 0;
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public bool HasMasterParameters => Live(field);
+
+    /// <summary>True when a gradient buffer is registered (the next step will update this tensor).</summary>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public bool HasGradients
+    {
+        get => Live(field);
+        private set;
+    }
+
+    /// <summary>A fact this object keeps, while the optimizer it describes still exists.</summary>
+    private T Live<T>(T value)
+    {
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        return value;
+    }
+
+    /// <summary>
+    /// How many steps this tensor has taken (t, which drives its bias corrections). Settable
+    /// (≥ 0), e.g. to restore a run from another tool's state. Reading it asks the native library
+    /// (a CUDA optimizer waits for its stream).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to a negative value.</exception>
+    public unsafe long Step
+    {
+        get => Info().step;
+        set
+        {
+            using var call = Optimizer.Enter();
+            NativeValidation.Check(NativeMethods.nab_optimizer_set_tensor_step(call.Pointer, (uint)Id, value), nameof(OptimizerTensor),
+                "step", nameof(Step), value);
+        }
+    }
+
+    /// <summary>True when the tensor has an s_max (its group has had AMSGrad on).</summary>
+    public bool HasMaxSecondMoment => Info().has_max_second_moment != 0;
 
     private unsafe nab_tensor_info Info()
     {
@@ -78,79 +101,51 @@ public sealed class OptimizerTensor
 
     // ---- Gradients. ----
 
-    /// <summary>Uses managed memory (same length, pinned while registered) as this tensor's float32 gradients.</summary>
+    /// <summary>Uses a buffer the native library allocated (same length and element type as registered, on the optimizer's device) as this tensor's gradients.</summary>
+    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="gradients">The gradient buffer; the optimizer keeps its memory alive while registered.</param>
+    /// <exception cref="ArgumentException">The length, element type or device differs, or the buffer overlaps the parameters.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer or the optimizer was disposed.</exception>
+    public void SetGradients<T>(TensorBuffer<T> gradients) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(gradients);
+        ReplaceGradients(gradients.ElementType, TensorMemory.Acquire(Optimizer, gradients, nameof(gradients)));
+    }
+
+    /// <summary>Uses managed float32 memory (a <c>float[]</c>, or any <see cref="Memory{T}"/>; same length, pinned while registered) as this tensor's gradients.</summary>
     /// <param name="gradients">The gradient memory.</param>
     /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not float32.</exception>
-    public unsafe void SetGradients(Memory<float> gradients) => SetManagedGradients(gradients);
+    public void SetGradients(Memory<float> gradients) => SetGradients<float>(gradients);
 
-    /// <summary>Uses raw memory as this tensor's float32 gradients (null: none); the caller keeps it valid while registered.</summary>
-    /// <param name="gradients">Address of <see cref="Length"/> floats, or null.</param>
-    /// <exception cref="ArgumentException">The tensor's gradients are not float32 (and <paramref name="gradients"/> is not null).</exception>
-    public unsafe void SetGradients(float* gradients) =>
-        SetGradients(gradients, gradients == null ? GradientType : TensorElementType.Float32);
-
-    /// <summary>Uses a typed native buffer (same length and element type as registered) as this tensor's gradients.</summary>
+    /// <summary>Uses managed memory of any element type (same length and element type as registered, pinned while registered) as this tensor's gradients.</summary>
     /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
-    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length or element type differs, or the buffer overlaps the parameters.</exception>
-    public unsafe void SetGradients<T>(NativeBuffer<T> gradients) where T : unmanaged
-    {
-        ArgumentNullException.ThrowIfNull(gradients);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(gradients.ElementType, GradientType, "gradients");
-        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
-    }
-
-    /// <summary>Uses a typed device buffer (same length, element type and device as registered) as this tensor's gradients.</summary>
-    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
-    /// <param name="gradients">The gradient buffer; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length or element type differs, the buffer overlaps the parameters, or it is not memory of the optimizer's device.</exception>
-    public unsafe void SetGradients<T>(CudaBuffer<T> gradients) where T : unmanaged
-    {
-        ArgumentNullException.ThrowIfNull(gradients);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(gradients.ElementType, GradientType, "gradients");
-        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
-    }
-
-    /// <summary>Uses managed float16 memory (same length, pinned while registered) as this tensor's gradients.</summary>
     /// <param name="gradients">The gradient memory.</param>
-    /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not float16.</exception>
-    public void SetGradients(Memory<Half> gradients) => SetManagedGradients(gradients);
+    /// <exception cref="ArgumentException">The length or element type differs, or the memory overlaps the parameters.</exception>
+    public void SetGradients<T>(Memory<T> gradients) where T : unmanaged =>
+        ReplaceGradients(ElementTypes.Of<T>(), TensorMemory.Acquire(gradients, nameof(gradients)));
 
-    /// <summary>Uses managed bfloat16 memory (same length, pinned while registered) as this tensor's gradients.</summary>
-    /// <param name="gradients">The gradient memory.</param>
-    /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not bfloat16.</exception>
-    public void SetGradients(Memory<BFloat16> gradients) => SetManagedGradients(gradients);
-
-    /// <summary>Uses raw memory of the given element type as this tensor's gradients (null: none); the caller keeps it valid while registered.</summary>
-    /// <param name="gradients">Address of <see cref="Length"/> elements of <paramref name="elementType"/>, or null.</param>
+    /// <summary>Uses raw memory of the given element type as this tensor's gradients (0: none); the caller keeps it valid while registered.</summary>
+    /// <param name="gradients">Address of <see cref="Length"/> elements of <paramref name="elementType"/>, or 0.</param>
     /// <param name="elementType">What the memory holds: the tensor's <see cref="GradientType"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="GradientType"/>, or the memory overlaps the parameters.</exception>
-    public unsafe void SetGradients(void* gradients, TensorElementType elementType)
+    public unsafe void SetGradients(nint gradients, TensorElementType elementType)
     {
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
         ElementTypes.CheckDefined(elementType, nameof(elementType));
-        CheckElementType(elementType, GradientType, "gradients");
-        ReplaceGradients(gradients, MemoryKeepAlive.None);
+        ReplaceGradients(elementType, (long _, out MemoryKeepAlive k) =>
+        {
+            k = MemoryKeepAlive.None;
+            return (void*)gradients;
+        });
     }
 
     /// <summary>Removes the gradients: the tensor is skipped by steps until gradients are set again.</summary>
-    public unsafe void ClearGradients()
+    public void ClearGradients() => SetGradients(0, GradientType);
+
+    private unsafe void ReplaceGradients(TensorElementType elementType, Acquisition acquire)
     {
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        ReplaceGradients(null, MemoryKeepAlive.None);
-    }
-
-    private unsafe void SetManagedGradients<T>(Memory<T> gradients) where T : unmanaged
-    {
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(ElementTypes.Of<T>(), GradientType, "gradients");
-        ReplaceGradients(TensorMemory.From(gradients, Length, nameof(gradients), out MemoryKeepAlive keep), keep);
-    }
-
-    private unsafe void ReplaceGradients(void* gradients, MemoryKeepAlive keep)
-    {
+        CheckElementType(elementType, GradientType, "gradients");
+        void* gradients = acquire(Length, out MemoryKeepAlive keep);
         try
         {
             lock (Optimizer.Sync)
@@ -158,6 +153,7 @@ public sealed class OptimizerTensor
                 using var call = Optimizer.Enter();
                 NativeStatus.Check(NativeMethods.nab_optimizer_set_tensor_gradients(call.Pointer, (uint)Id, gradients), "gradients");
                 Optimizer.Handle.ReplaceGradients(Id, keep);
+                HasGradients = gradients != null;
             }
         }
         catch
@@ -169,82 +165,56 @@ public sealed class OptimizerTensor
 
     // ---- Parameters. ----
 
-    /// <summary>Points the tensor at new managed float32 parameter memory of the same length (pinned while registered).</summary>
+    /// <summary>
+    /// Points the tensor at a new buffer the native library allocated (same length and element
+    /// type as registered, on the optimizer's device). A master copy, if any, is kept as it is:
+    /// write <see cref="StateKind.MasterParameters"/> to load new values into it.
+    /// </summary>
+    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
+    /// <param name="parameters">The new parameters; the optimizer keeps their memory alive while registered.</param>
+    /// <exception cref="ArgumentException">The length, element type or device differs, or the buffer overlaps the gradients.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer or the optimizer was disposed.</exception>
+    public void SetParameters<T>(TensorBuffer<T> parameters) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ReplaceParameters(parameters.ElementType, TensorMemory.Acquire(Optimizer, parameters, nameof(parameters)));
+    }
+
+    /// <summary>Points the tensor at new managed float32 parameter memory (a <c>float[]</c>, or any <see cref="Memory{T}"/>) of the same length, pinned while registered.</summary>
     /// <param name="parameters">The new parameters.</param>
     /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float32.</exception>
-    public void SetParameters(Memory<float> parameters) => SetManagedParameters(parameters);
+    public void SetParameters(Memory<float> parameters) => SetParameters<float>(parameters);
 
-    /// <summary>Points the tensor at new raw float32 parameter memory of the same length; the caller keeps it valid.</summary>
-    /// <param name="parameters">Address of <see cref="Length"/> floats; not null.</param>
-    /// <exception cref="ArgumentException">The tensor's parameters are not float32.</exception>
-    public unsafe void SetParameters(float* parameters) => SetParameters(parameters, TensorElementType.Float32);
-
-    /// <summary>
-    /// Points the tensor at a new typed native parameter buffer (same length and element type as
-    /// registered). A master copy, if any, is kept as it is: write
-    /// <see cref="StateKind.MasterParameters"/> to load new values into it.
-    /// </summary>
+    /// <summary>Points the tensor at new managed parameter memory of any element type (same length and element type as registered, pinned while registered). A master copy, if any, is kept as it is.</summary>
     /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
-    /// <param name="parameters">The new parameters; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length or element type differs, or the buffer overlaps the gradients.</exception>
-    public unsafe void SetParameters<T>(NativeBuffer<T> parameters) where T : unmanaged
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(parameters.ElementType, ParameterType, "parameters");
-        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
-    }
-
-    /// <summary>
-    /// Points the tensor at a new typed device parameter buffer (same length, element type and
-    /// device as registered). A master copy, if any, is kept as it is.
-    /// </summary>
-    /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
-    /// <param name="parameters">The new parameters; kept alive by the optimizer while registered.</param>
-    /// <exception cref="ArgumentException">The length or element type differs, the buffer overlaps the gradients, or it is not memory of the optimizer's device.</exception>
-    public unsafe void SetParameters<T>(CudaBuffer<T> parameters) where T : unmanaged
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(parameters.ElementType, ParameterType, "parameters");
-        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
-    }
-
-    /// <summary>Points the tensor at new managed float16 parameter memory of the same length (pinned while registered). A master copy, if any, is kept as it is.</summary>
     /// <param name="parameters">The new parameters.</param>
-    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float16.</exception>
-    public void SetParameters(Memory<Half> parameters) => SetManagedParameters(parameters);
-
-    /// <summary>Points the tensor at new managed bfloat16 parameter memory of the same length (pinned while registered). A master copy, if any, is kept as it is.</summary>
-    /// <param name="parameters">The new parameters.</param>
-    /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not bfloat16.</exception>
-    public void SetParameters(Memory<BFloat16> parameters) => SetManagedParameters(parameters);
+    /// <exception cref="ArgumentException">The length or element type differs.</exception>
+    public void SetParameters<T>(Memory<T> parameters) where T : unmanaged =>
+        ReplaceParameters(ElementTypes.Of<T>(), TensorMemory.Acquire(parameters, nameof(parameters)));
 
     /// <summary>Points the tensor at new raw parameter memory of the given element type and the same length; the caller keeps it valid. A master copy, if any, is kept as it is.</summary>
-    /// <param name="parameters">Address of <see cref="Length"/> elements of <paramref name="elementType"/>; not null.</param>
+    /// <param name="parameters">Address of <see cref="Length"/> elements of <paramref name="elementType"/>; not 0.</param>
     /// <param name="elementType">What the memory holds: the tensor's <see cref="ParameterType"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="ParameterType"/>, or the memory overlaps the gradients.</exception>
-    public unsafe void SetParameters(void* parameters, TensorElementType elementType)
+    public unsafe void SetParameters(nint parameters, TensorElementType elementType)
     {
-        if (parameters == null)
+        if (parameters == 0)
         {
             throw new ArgumentNullException(nameof(parameters), "The parameter buffer must not be null.");
         }
-        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
         ElementTypes.CheckDefined(elementType, nameof(elementType));
-        CheckElementType(elementType, ParameterType, "parameters");
-        ReplaceParameters(parameters, MemoryKeepAlive.None);
+        ReplaceParameters(elementType, (long _, out MemoryKeepAlive k) =>
+        {
+            k = MemoryKeepAlive.None;
+            return (void*)parameters;
+        });
     }
 
-    private unsafe void SetManagedParameters<T>(Memory<T> parameters) where T : unmanaged
+    private unsafe void ReplaceParameters(TensorElementType elementType, Acquisition acquire)
     {
         ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
-        CheckElementType(ElementTypes.Of<T>(), ParameterType, "parameters");
-        ReplaceParameters(TensorMemory.From(parameters, Length, nameof(parameters), out MemoryKeepAlive keep), keep);
-    }
-
-    private unsafe void ReplaceParameters(void* parameters, MemoryKeepAlive keep)
-    {
+        CheckElementType(elementType, ParameterType, "parameters");
+        void* parameters = acquire(Length, out MemoryKeepAlive keep);
         try
         {
             lock (Optimizer.Sync)

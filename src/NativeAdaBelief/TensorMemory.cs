@@ -1,39 +1,56 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using NativeAdaBelief.Interop;
 
 namespace NativeAdaBelief;
 
 /// <summary>
-/// Turns the kinds of memory a tensor can be registered with (native buffers, device buffers,
-/// managed memory, raw pointers) into a pointer plus what keeps it alive, with the checks they
-/// share.
+/// Takes one buffer's address for a tensor (checking its length against
+/// <paramref name="expectedLength"/> when that is not negative) and what keeps the memory alive:
+/// the step every registration and every replacement of a tensor's memory shares.
+/// </summary>
+internal unsafe delegate void* Acquisition(long expectedLength, out MemoryKeepAlive keepAlive);
+
+/// <summary>
+/// Turns the kinds of memory a tensor can be registered with (buffers the native library
+/// allocated, managed memory) into an address plus what keeps it alive, with the length check
+/// they share. (Raw addresses need neither; every other rule, such as overlaps, is the native
+/// library's.)
 /// </summary>
 internal static unsafe class TensorMemory
 {
-    /// <summary>A native buffer (of any element type): its address, with a reference on its handle.</summary>
-    internal static void* From<T>(NativeBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    /// <summary>A buffer the native library allocated, which must be on <paramref name="optimizer"/>'s device.</summary>
+    internal static Acquisition Acquire<T>(AdaBeliefOptimizer optimizer, TensorBuffer<T> buffer, string paramName)
         where T : unmanaged
     {
-        ArgumentNullException.ThrowIfNull(buffer, paramName);
-        CheckLength(buffer.Length, expectedLength, paramName);
-        NativeBufferHandle handle = buffer.AddReference();
-        keepAlive = MemoryKeepAlive.Referenced(handle);
-        return (void*)handle.DangerousGetHandle();
+        if (buffer.Device != optimizer.Device)
+        {
+            throw new ArgumentException(
+                $"{paramName} is {(buffer.Device == DeviceType.Cuda ? "CUDA device" : "host")} memory, but the optimizer runs on "
+                + $"{optimizer.Device}: register {(optimizer.Device == DeviceType.Cuda ? "CudaBuffer" : "NativeBuffer")}s with it.",
+                paramName);
+        }
+        return (long n, out MemoryKeepAlive k) => From(buffer, n, paramName, out k);
     }
 
-    /// <summary>A CUDA buffer (of any element type): its device address, with a reference on its handle.</summary>
-    internal static void* From<T>(CudaBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    /// <summary>Managed memory, pinned while registered.</summary>
+    internal static Acquisition Acquire<T>(Memory<T> memory, string paramName)
+        where T : unmanaged =>
+        (long n, out MemoryKeepAlive k) => From(memory, n, paramName, out k);
+
+    /// <summary>A native or CUDA buffer: its address, with a reference on its memory.</summary>
+    private static void* From<T>(TensorBuffer<T> buffer, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(buffer, paramName);
         CheckLength(buffer.Length, expectedLength, paramName);
-        CudaBufferHandle handle = buffer.AddReference();
+        SafeHandle handle = buffer.AddReference();
         keepAlive = MemoryKeepAlive.Referenced(handle);
         return (void*)handle.DangerousGetHandle();
     }
 
     /// <summary>Managed memory: pinned until the keep-alive is released.</summary>
-    internal static void* From<T>(Memory<T> memory, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
+    private static void* From<T>(Memory<T> memory, long expectedLength, string paramName, out MemoryKeepAlive keepAlive)
         where T : unmanaged
     {
         CheckLength(memory.Length, expectedLength, paramName);
@@ -53,24 +70,6 @@ internal static unsafe class TensorMemory
         {
             throw new ArgumentException(
                 $"{paramName} has {actual} elements but the tensor has {expected}: the lengths must match.", paramName);
-        }
-    }
-
-    /// <summary>Fails when a gradient range overlaps the parameter range (each measured in its own element type's bytes).</summary>
-    internal static void CheckNoOverlap(void* parameters, TensorElementType parameterType, void* gradients, TensorElementType gradientType, long length)
-    {
-        if (gradients == null)
-        {
-            return;
-        }
-        nuint p = (nuint)parameters, g = (nuint)gradients;
-        nuint parameterBytes = (nuint)length * (nuint)ElementTypes.Size(parameterType);
-        nuint gradientBytes = (nuint)length * (nuint)ElementTypes.Size(gradientType);
-        if (p < g + gradientBytes && g < p + parameterBytes)
-        {
-            throw new ArgumentException(
-                $"The gradient buffer (0x{g:x}) overlaps the parameter buffer (0x{p:x}, {length} elements): they must be distinct memory.",
-                "gradients");
         }
     }
 }

@@ -318,7 +318,7 @@ public sealed class CheckpointTests : IDisposable
             rig.Train(1);
             foreach (long failAfter in new long[] { 0, 5, 100, previous.Length / 2, previous.Length - 1 })
             {
-                Assert.Throws<IOException>(() => Checkpoint.Save(rig.Optimizer, path, s => new FailingStream(s, failAfter)));
+                Assert.Throws<IOException>(() => CheckpointWriter.Save(rig.Optimizer, path, s => new FailingStream(s, failAfter)));
                 Assert.Equal(previous, File.ReadAllBytes(path));
                 Assert.Equal([path], Directory.GetFiles(_directory));
             }

@@ -40,13 +40,13 @@ public sealed unsafe class RegistrationTests
         Assert.Throws<ArgumentException>(() => group.AddTensor(both.AsMemory(0, 10), both.AsMemory(0, 10)));
         using var buffer = new NativeBuffer(4);
         Assert.Throws<ArgumentException>(() => group.AddTensor(buffer, buffer));
-        Assert.Throws<ArgumentNullException>(() => group.AddTensor((float*)null, null, 4));
+        Assert.Throws<ArgumentNullException>(() => group.AddTensor(0, TensorElementType.Float32, 0, TensorElementType.Float32, 4));
         float* raw = (float*)NativeMemory.Alloc(16 * sizeof(float));
         try
         {
-            Assert.Throws<ArgumentOutOfRangeException>(() => group.AddTensor(raw, null, 0));
-            Assert.Throws<ArgumentException>(() => group.AddTensor(raw, raw + 3, 8));
-            OptimizerTensor ok = group.AddTensor(raw, raw + 8, 8); // adjacent, not overlapping
+            Assert.Throws<ArgumentOutOfRangeException>(() => group.AddTensor((nint)raw, TensorElementType.Float32, 0, TensorElementType.Float32, 0));
+            Assert.Throws<ArgumentException>(() => group.AddTensor((nint)raw, TensorElementType.Float32, (nint)(raw + 3), TensorElementType.Float32, 8));
+            OptimizerTensor ok = group.AddTensor((nint)raw, TensorElementType.Float32, (nint)(raw + 8), TensorElementType.Float32, 8); // adjacent, not overlapping
             Assert.Equal(8, ok.Length);
         }
         finally

@@ -1,17 +1,19 @@
-// The C ABI: argument checks that need the raw C types, the one-thread-at-a-time guard of
-// each optimizer, and the translation of C++ exceptions into a status plus the thread-local
-// last-error message. No exception leaves this file.
+// The C ABI's entry points: null checks of the raw arguments, the struct readers
+// (api/abi_structs.h), the one-thread-at-a-time guard of each optimizer, and the translation of
+// nab::Error into a status plus the thread-local last error, whose argument name this layer
+// qualifies with what the caller called it ("options.beta1", "tensor->gradients"). No exception
+// leaves this file.
 #include <atomic>
 #include <cstdio>
-#include <memory>
 #include <cstring>
-#include <limits>
+#include <memory>
 #include <new>
 #include <string>
 
+#include "api/abi_structs.h"
+#include "api/last_error.h"
 #include "core/aligned_memory.h"
 #include "core/errors.h"
-#include "core/hyperparameters.h"
 #include "core/optimizer.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/cpu_features.h"
@@ -26,45 +28,76 @@
 static_assert(sizeof(nab_status) == 4, "nab_status must be 32 bits wide");
 
 struct nab_optimizer {
-    explicit nab_optimizer(std::unique_ptr<nab::Backend> backend) : optimizer(std::move(backend)) {}
+    nab_optimizer(std::unique_ptr<nab::Backend> backend, nab_device_type device)
+        : optimizer(std::move(backend)), device_type(device) {}
     nab::Optimizer optimizer;
+    // Which backend the optimizer was created with: the ABI reaches each backend's own
+    // settings (threads and SIMD level, or the CUDA stream) only where they apply.
+    const nab_device_type device_type;
     // Set while a call is inside this optimizer; a second thread gets NAB_STATUS_BUSY.
     std::atomic<bool> in_use{false};
 };
 
 namespace {
 
+using nab::ErrorCode;
 using nab::fail;
+using nab::fail_argument;
 
-void record_error(const char* function, const char* message) noexcept {
-    char text[1024];
-    std::snprintf(text, sizeof text, "%s: %s", function, message);
-    nab::set_last_error(text);
+nab_status status_of(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::InvalidArgument: return NAB_STATUS_INVALID_ARGUMENT;
+        case ErrorCode::NotFound: return NAB_STATUS_NOT_FOUND;
+        case ErrorCode::OutOfMemory: return NAB_STATUS_OUT_OF_MEMORY;
+        case ErrorCode::Unsupported: return NAB_STATUS_UNSUPPORTED;
+        case ErrorCode::Busy: return NAB_STATUS_BUSY;
+        case ErrorCode::DeviceError: return NAB_STATUS_DEVICE_ERROR;
+        case ErrorCode::Internal: break;
+    }
+    return NAB_STATUS_INTERNAL_ERROR;
 }
 
-// Runs body, mapping every exception to a status and the thread's last-error message.
+void record_error(const char* function, const char* message, const char* argument) noexcept {
+    char text[1024];
+    std::snprintf(text, sizeof text, "%s: %s", function, message);
+    nab::api::set_last_error(text, argument);
+}
+
+// Runs body, mapping every exception to a status and the thread's last error.
 template <class Body>
 nab_status guarded(const char* function, Body&& body) noexcept {
     try {
         body();
         return NAB_STATUS_OK;
     } catch (const nab::Error& error) {
-        record_error(function, error.what());
-        return error.status();
+        record_error(function, error.what(), error.argument().c_str());
+        return status_of(error.code());
     } catch (const std::bad_alloc&) {
-        record_error(function, "out of memory");
+        record_error(function, "out of memory", "");
         return NAB_STATUS_OUT_OF_MEMORY;
     } catch (const std::exception& error) {
-        record_error(function, error.what());
+        record_error(function, error.what(), "");
         return NAB_STATUS_INTERNAL_ERROR;
     } catch (...) {
-        record_error(function, "unknown internal error");
+        record_error(function, "unknown internal error", "");
         return NAB_STATUS_INTERNAL_ERROR;
     }
 }
 
-void require(const void* pointer, const char* argument_name) {
-    if (pointer == nullptr) fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " is null");
+// Runs body with the errors that name an argument field qualified by `prefix` ("options.",
+// "tensor->"): the caller's name for the struct the field belongs to.
+template <class Body>
+decltype(auto) naming(const char* prefix, Body&& body) {
+    try {
+        return body();
+    } catch (nab::Error& error) {
+        error.qualify(prefix);
+        throw;
+    }
+}
+
+void require(const void* pointer, const char* argument) {
+    if (pointer == nullptr) fail_argument(argument, "is null");
 }
 
 // Holds an optimizer exclusively for one call.
@@ -74,7 +107,7 @@ public:
         require(optimizer, "optimizer");
         if (optimizer->in_use.exchange(true, std::memory_order_acquire)) {
             optimizer_ = nullptr;
-            fail(NAB_STATUS_BUSY, "the optimizer is being used by another thread; one optimizer takes one call at a time");
+            fail(ErrorCode::Busy, "the optimizer is being used by another thread; one optimizer takes one call at a time");
         }
     }
     ~ExclusiveUse() {
@@ -82,8 +115,7 @@ public:
     }
     ExclusiveUse(const ExclusiveUse&) = delete;
     ExclusiveUse& operator=(const ExclusiveUse&) = delete;
-    nab::Optimizer& operator*() const { return optimizer_->optimizer; }
-    nab::Optimizer* operator->() const { return &optimizer_->optimizer; }
+    nab_optimizer& operator*() const { return *optimizer_; }
 
 private:
     nab_optimizer* optimizer_;
@@ -93,84 +125,49 @@ template <class Body>
 nab_status with_optimizer(const char* function, nab_optimizer* optimizer, Body&& body) noexcept {
     return guarded(function, [&] {
         ExclusiveUse use(optimizer);
-        body(*use);
+        body((*use).optimizer);
     });
 }
 
-void check_struct_size(std::uint32_t actual, std::size_t expected, const char* argument_name) {
-    if (actual != expected) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + "->struct_size = " + std::to_string(actual) +
-                                              " is invalid: must be " + std::to_string(expected));
+// The CPU backend of a CPU optimizer; `setting` names what the caller tried to use.
+nab::cpu::CpuBackend& cpu_backend(nab_optimizer& optimizer, const char* setting) {
+    if (optimizer.device_type != NAB_DEVICE_CPU) {
+        fail(ErrorCode::InvalidArgument,
+             std::string("this optimizer runs on CUDA; ") + setting + " applies only to NAB_DEVICE_CPU");
     }
+    return static_cast<nab::cpu::CpuBackend&>(optimizer.optimizer.backend());
 }
 
-// More workers than this would only cost memory and scheduling: no machine the library targets
-// has more hardware threads, and an absurd count must not try to start millions of threads.
-constexpr std::int32_t kMaxThreadCount = 4096;
-
-void check_thread_count(std::int32_t thread_count, const char* argument_name) {
-    if (thread_count < 0 || thread_count > kMaxThreadCount) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(thread_count) +
-                                              " is invalid: must be between 0 (one thread per logical core) and " +
-                                              std::to_string(kMaxThreadCount));
-    }
+template <class Body>
+nab_status with_cpu_backend(const char* function, nab_optimizer* optimizer, const char* setting, Body&& body) noexcept {
+    return guarded(function, [&] {
+        ExclusiveUse use(optimizer);
+        body(cpu_backend(*use, setting));
+    });
 }
 
-nab_simd_level check_simd_level(std::int32_t level, const char* argument_name) {
-    if (level < NAB_SIMD_AUTO || level > NAB_SIMD_AVX512) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(level) +
-                                              " is invalid: must be NAB_SIMD_AUTO (0), NAB_SIMD_SCALAR (1), "
-                                              "NAB_SIMD_AVX2 (2) or NAB_SIMD_AVX512 (3)");
-    }
-    const auto simd_level = static_cast<nab_simd_level>(level);
+nab_simd_level supported_simd_level(std::int32_t level, const char* argument) {
+    const nab_simd_level simd_level = nab::api::read_simd_level(level, argument);
     if (simd_level != NAB_SIMD_AUTO && !nab::cpu::simd_level_supported(simd_level)) {
-        fail(NAB_STATUS_UNSUPPORTED, std::string(argument_name) + " = " + nab::cpu::simd_level_name(simd_level) +
-                                         " is not supported by this CPU");
+        fail_argument(argument, std::string("= ") + nab::cpu::simd_level_name(simd_level) + " is not supported by this CPU",
+                      ErrorCode::Unsupported);
     }
     return simd_level;
 }
 
-nab_state_kind check_state_kind(std::int32_t kind) {
-    if (kind < NAB_STATE_FIRST_MOMENT || kind > NAB_STATE_MASTER_PARAMETERS) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = " + std::to_string(kind) +
-                                              " is invalid: must be NAB_STATE_FIRST_MOMENT (0), "
-                                              "NAB_STATE_SECOND_MOMENT (1), NAB_STATE_MAX_SECOND_MOMENT (2) or "
-                                              "NAB_STATE_MASTER_PARAMETERS (3)");
-    }
-    return static_cast<nab_state_kind>(kind);
-}
-
-nab_dtype check_dtype(std::int32_t dtype, const char* argument_name) {
-    if (dtype < NAB_DTYPE_FLOAT32 || dtype > NAB_DTYPE_BFLOAT16) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(dtype) +
-                                              " is invalid: must be NAB_DTYPE_FLOAT32 (0), NAB_DTYPE_FLOAT16 (1) or "
-                                              "NAB_DTYPE_BFLOAT16 (2)");
-    }
-    return static_cast<nab_dtype>(dtype);
-}
-
-bool check_flag(std::int32_t value, const char* argument_name) {
-    if (value != 0 && value != 1) {
-        fail(NAB_STATUS_INVALID_ARGUMENT,
-             std::string(argument_name) + " = " + std::to_string(value) + " is invalid: a boolean must be 0 or 1");
-    }
-    return value == 1;
-}
-
-std::size_t check_element_count(std::uint64_t element_count, const char* argument_name) {
+std::size_t element_count_of(std::uint64_t element_count) {
     // Three state arrays of this many floats must be addressable.
-    constexpr std::uint64_t limit = std::numeric_limits<std::size_t>::max() / (4 * sizeof(float));
+    constexpr std::uint64_t limit = SIZE_MAX / (4 * sizeof(float));
     if (element_count == 0 || element_count > limit) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(element_count) +
-                                              " is invalid: must be between 1 and " + std::to_string(limit));
+        fail_argument("element_count", "= " + std::to_string(element_count) + " is invalid: must be between 1 and " +
+                                           std::to_string(limit));
     }
     return static_cast<std::size_t>(element_count);
 }
 
-std::size_t check_byte_count(std::uint64_t byte_count, const char* argument_name) {
-    if (byte_count == 0 || byte_count > std::numeric_limits<std::size_t>::max()) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " = " + std::to_string(byte_count) +
-                                              " is invalid: must be at least 1");
+std::size_t byte_count_of(std::uint64_t byte_count) {
+    if (byte_count == 0 || byte_count > SIZE_MAX) {
+        fail_argument("byte_count", "= " + std::to_string(byte_count) + " is invalid: must be at least 1");
     }
     return static_cast<std::size_t>(byte_count);
 }
@@ -183,36 +180,56 @@ uint32_t nab_get_abi_version(void) { return NAB_ABI_VERSION; }
 
 const char* nab_get_version_string(void) { return NAB_VERSION_STRING; }
 
-const char* nab_get_last_error(void) { return nab::last_error(); }
+const char* nab_get_last_error(void) { return nab::api::last_error(); }
+
+const char* nab_get_last_error_argument(void) { return nab::api::last_error_argument(); }
+
+const char* nab_status_name(int32_t status) {
+    switch (status) {
+        case NAB_STATUS_OK: return "NAB_STATUS_OK";
+        case NAB_STATUS_INVALID_ARGUMENT: return "NAB_STATUS_INVALID_ARGUMENT";
+        case NAB_STATUS_NOT_FOUND: return "NAB_STATUS_NOT_FOUND";
+        case NAB_STATUS_OUT_OF_MEMORY: return "NAB_STATUS_OUT_OF_MEMORY";
+        case NAB_STATUS_UNSUPPORTED: return "NAB_STATUS_UNSUPPORTED";
+        case NAB_STATUS_BUSY: return "NAB_STATUS_BUSY";
+        case NAB_STATUS_DEVICE_ERROR: return "NAB_STATUS_DEVICE_ERROR";
+        case NAB_STATUS_INTERNAL_ERROR: return "NAB_STATUS_INTERNAL_ERROR";
+        default: return "NAB_STATUS_UNKNOWN";
+    }
+}
 
 nab_status nab_group_options_init(nab_group_options* options, int32_t compatibility) {
     return guarded(__func__, [&] {
         require(options, "options");
         if (compatibility != NAB_COMPATIBILITY_LABML && compatibility != NAB_COMPATIBILITY_ADABELIEF_PYTORCH) {
-            fail(NAB_STATUS_INVALID_ARGUMENT, "compatibility = " + std::to_string(compatibility) +
-                                                  " is invalid: must be NAB_COMPATIBILITY_LABML (0) or "
-                                                  "NAB_COMPATIBILITY_ADABELIEF_PYTORCH (1)");
+            fail_argument("compatibility", "= " + std::to_string(compatibility) +
+                                               " is invalid: must be NAB_COMPATIBILITY_LABML (0) or "
+                                               "NAB_COMPATIBILITY_ADABELIEF_PYTORCH (1)");
         }
-        nab::GroupOptions defaults;
-        defaults.compatibility = compatibility == NAB_COMPATIBILITY_LABML ? nab::Compatibility::Labml
-                                                                          : nab::Compatibility::AdaBeliefPytorch;
-        std::memset(options, 0, sizeof *options);
-        options->struct_size = sizeof *options;
-        nab::write_group_options(defaults, options, "options");
+        *options = nab::api::default_group_options(compatibility == NAB_COMPATIBILITY_LABML
+                                                       ? nab::Compatibility::Labml
+                                                       : nab::Compatibility::AdaBeliefPytorch);
     });
 }
 
 nab_status nab_group_options_validate(const nab_group_options* options) {
-    return guarded(__func__, [&] { nab::read_group_options(options, "options"); });
+    return guarded(__func__, [&] {
+        require(options, "options");
+        naming("options.", [&] { nab::api::read_group_options(options); });
+    });
 }
 
 nab_status nab_optimizer_config_init(nab_optimizer_config* config) {
     return guarded(__func__, [&] {
         require(config, "config");
-        std::memset(config, 0, sizeof *config);
-        config->struct_size = sizeof *config;
-        config->device_type = NAB_DEVICE_CPU;
-        config->simd_level = NAB_SIMD_AUTO;
+        *config = nab::api::default_optimizer_config();
+    });
+}
+
+nab_status nab_optimizer_config_validate(const nab_optimizer_config* config) {
+    return guarded(__func__, [&] {
+        require(config, "config");
+        naming("config->", [&] { nab::api::read_optimizer_config(config); });
     });
 }
 
@@ -228,27 +245,15 @@ nab_status nab_optimizer_create(const nab_optimizer_config* config, nab_optimize
         require(out_optimizer, "out_optimizer");
         *out_optimizer = nullptr;
         require(config, "config");
-        check_struct_size(config->struct_size, sizeof(nab_optimizer_config), "config");
-        check_thread_count(config->thread_count, "config->thread_count");
-        const nab_simd_level simd_level = check_simd_level(config->simd_level, "config->simd_level");
-        std::unique_ptr<nab::Backend> backend;
-        switch (config->device_type) {
-            case NAB_DEVICE_CPU:
-                if (config->device_ordinal != 0) {
-                    fail(NAB_STATUS_INVALID_ARGUMENT, "config->device_ordinal = " +
-                                                          std::to_string(config->device_ordinal) +
-                                                          " is invalid: must be 0 for NAB_DEVICE_CPU");
-                }
-                backend = std::make_unique<nab::cpu::CpuBackend>(config->thread_count, simd_level);
-                break;
-            case NAB_DEVICE_CUDA:
-                backend = nab::cuda::create_backend(config->device_ordinal);
-                break;
-            default:
-                fail(NAB_STATUS_INVALID_ARGUMENT, "config->device_type = " + std::to_string(config->device_type) +
-                                                      " is invalid: must be NAB_DEVICE_CPU (0) or NAB_DEVICE_CUDA (1)");
-        }
-        *out_optimizer = new nab_optimizer(std::move(backend));
+        naming("config->", [&] {
+            const nab::api::OptimizerConfig c = nab::api::read_optimizer_config(config);
+            const nab_simd_level simd_level = supported_simd_level(c.simd_level, "simd_level");
+            std::unique_ptr<nab::Backend> backend =
+                c.device_type == NAB_DEVICE_CPU
+                    ? std::unique_ptr<nab::Backend>(std::make_unique<nab::cpu::CpuBackend>(c.thread_count, simd_level))
+                    : nab::cuda::create_backend(c.device_ordinal);
+            *out_optimizer = new nab_optimizer(std::move(backend), c.device_type);
+        });
     });
 }
 
@@ -256,36 +261,38 @@ nab_status nab_optimizer_destroy(nab_optimizer* optimizer) {
     return guarded(__func__, [&] {
         if (optimizer == nullptr) return;
         if (optimizer->in_use.exchange(true, std::memory_order_acquire)) {
-            fail(NAB_STATUS_BUSY, "the optimizer is being used by another thread; destroy it after that call returns");
+            fail(ErrorCode::Busy, "the optimizer is being used by another thread; destroy it after that call returns");
         }
         delete optimizer;
     });
 }
 
 nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count) {
-    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        check_thread_count(thread_count, "thread_count");
-        o.backend().set_thread_count(thread_count);
+    return with_cpu_backend(__func__, optimizer, "thread_count", [&](nab::cpu::CpuBackend& cpu) {
+        nab::api::check_thread_count(thread_count, "thread_count");
+        cpu.set_thread_count(thread_count);
     });
 }
 
 nab_status nab_optimizer_get_thread_count(nab_optimizer* optimizer, int32_t* out_count) {
-    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+    return guarded(__func__, [&] {
+        ExclusiveUse use(optimizer);
         require(out_count, "out_count");
-        *out_count = o.backend().thread_count();
+        *out_count = (*use).device_type == NAB_DEVICE_CPU ? cpu_backend(*use, "thread_count").thread_count() : 1;
     });
 }
 
 nab_status nab_optimizer_set_simd_level(nab_optimizer* optimizer, int32_t simd_level) {
-    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        o.backend().set_simd_level(check_simd_level(simd_level, "simd_level"));
+    return with_cpu_backend(__func__, optimizer, "simd_level", [&](nab::cpu::CpuBackend& cpu) {
+        cpu.set_simd_level(supported_simd_level(simd_level, "simd_level"));
     });
 }
 
 nab_status nab_optimizer_get_simd_level(nab_optimizer* optimizer, int32_t* out_level) {
-    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+    return guarded(__func__, [&] {
+        ExclusiveUse use(optimizer);
         require(out_level, "out_level");
-        *out_level = o.backend().simd_level();
+        *out_level = (*use).device_type == NAB_DEVICE_CPU ? cpu_backend(*use, "simd_level").simd_level() : NAB_SIMD_AUTO;
     });
 }
 
@@ -293,8 +300,8 @@ nab_status nab_optimizer_add_group(nab_optimizer* optimizer, const nab_group_opt
                                    uint32_t* out_group_id) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(out_group_id, "out_group_id");
-        const nab::GroupOptions parsed = nab::read_group_options(options, "options");
-        *out_group_id = o.add_group(parsed);
+        require(options, "options");
+        *out_group_id = naming("options.", [&] { return o.add_group(nab::api::read_group_options(options)); });
     });
 }
 
@@ -308,7 +315,8 @@ nab_status nab_optimizer_get_group_count(nab_optimizer* optimizer, uint32_t* out
 nab_status nab_optimizer_set_group_options(nab_optimizer* optimizer, uint32_t group_id,
                                            const nab_group_options* options) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        const nab::GroupOptions parsed = nab::read_group_options(options, "options");
+        require(options, "options");
+        const nab::GroupOptions parsed = naming("options.", [&] { return nab::api::read_group_options(options); });
         o.set_group_options(group_id, parsed);
     });
 }
@@ -318,7 +326,7 @@ nab_status nab_optimizer_get_group_options(nab_optimizer* optimizer, uint32_t gr
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(out_options, "out_options");
         const nab::GroupOptions& options = o.group_options(group_id);
-        nab::write_group_options(options, out_options, "out_options");
+        naming("out_options->", [&] { nab::api::write_group_options(options, out_options); });
     });
 }
 
@@ -332,18 +340,7 @@ nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_d
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(tensor, "tensor");
         require(out_tensor_id, "out_tensor_id");
-        check_struct_size(tensor->struct_size, sizeof(nab_tensor_desc), "tensor");
-        const std::size_t count = check_element_count(tensor->element_count, "tensor->element_count");
-        require(tensor->parameters, "tensor->parameters");
-        nab::Optimizer::TensorBuffers buffers{tensor->parameters, tensor->gradients,
-                                              check_dtype(tensor->parameter_dtype, "tensor->parameter_dtype"),
-                                              check_dtype(tensor->gradient_dtype, "tensor->gradient_dtype"),
-                                              check_flag(tensor->master_parameters, "tensor->master_parameters")};
-        if (tensor->reserved != 0) {
-            fail(NAB_STATUS_INVALID_ARGUMENT,
-                 "tensor->reserved = " + std::to_string(tensor->reserved) + " is invalid: must be 0");
-        }
-        *out_tensor_id = o.add_tensor(tensor->group_id, count, buffers);
+        *out_tensor_id = naming("tensor->", [&] { return o.add_tensor(nab::api::read_tensor_desc(tensor)); });
     });
 }
 
@@ -357,16 +354,21 @@ nab_status nab_optimizer_get_tensor_count(nab_optimizer* optimizer, uint32_t* ou
 nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tensor_id, nab_tensor_info* out_info) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(out_info, "out_info");
-        check_struct_size(out_info->struct_size, sizeof(nab_tensor_info), "out_info");
-        o.describe_tensor(tensor_id, out_info);
+        const nab::TensorFacts facts = o.tensor_facts(tensor_id);
+        naming("out_info->", [&] { nab::api::write_tensor_info(facts, out_info); });
+    });
+}
+
+nab_status nab_optimizer_get_step_counts(nab_optimizer* optimizer, int64_t* out_steps, uint32_t count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        if (count > 0) require(out_steps, "out_steps");
+        o.read_step_counts(out_steps, count);
     });
 }
 
 nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id, void* parameters) {
-    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        require(parameters, "parameters");
-        o.set_tensor_parameters(tensor_id, parameters);
-    });
+    return with_optimizer(__func__, optimizer,
+                          [&](nab::Optimizer& o) { o.set_tensor_parameters(tensor_id, parameters); });
 }
 
 nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id, void* gradients) {
@@ -381,8 +383,7 @@ nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tens
 nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind,
                                     float* destination, uint64_t element_count) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        const nab_state_kind kind = check_state_kind(state_kind);
-        require(destination, "destination");
+        const nab::StateKind kind = nab::api::read_state_kind(state_kind, "state_kind");
         o.read_state(tensor_id, kind, destination, static_cast<std::size_t>(element_count));
     });
 }
@@ -390,8 +391,7 @@ nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id
 nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind,
                                      const float* source, uint64_t element_count) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        const nab_state_kind kind = check_state_kind(state_kind);
-        require(source, "source");
+        const nab::StateKind kind = nab::api::read_state_kind(state_kind, "state_kind");
         o.write_state(tensor_id, kind, source, static_cast<std::size_t>(element_count));
     });
 }
@@ -403,28 +403,36 @@ nab_status nab_optimizer_step(nab_optimizer* optimizer) {
 nab_status nab_step_options_init(nab_step_options* options) {
     return guarded(__func__, [&] {
         require(options, "options");
-        std::memset(options, 0, sizeof *options);
-        options->struct_size = sizeof *options;
-        nab::write_step_options(nab::StepOptions{}, options, "options");
+        *options = nab::api::default_step_options();
+    });
+}
+
+nab_status nab_step_options_validate(const nab_step_options* options) {
+    return guarded(__func__, [&] {
+        require(options, "options");
+        naming("options.", [&] { nab::api::read_step_options(options); });
     });
 }
 
 nab_status nab_optimizer_set_step_options(nab_optimizer* optimizer, const nab_step_options* options) {
-    return with_optimizer(__func__, optimizer,
-                          [&](nab::Optimizer& o) { o.set_step_options(nab::read_step_options(options, "options")); });
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(options, "options");
+        o.set_step_options(naming("options.", [&] { return nab::api::read_step_options(options); }));
+    });
 }
 
 nab_status nab_optimizer_get_step_options(nab_optimizer* optimizer, nab_step_options* out_options) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
-        nab::write_step_options(o.step_options(), out_options, "out_options");
+        require(out_options, "out_options");
+        naming("out_options->", [&] { nab::api::write_step_options(o.step_options(), out_options); });
     });
 }
 
 nab_status nab_optimizer_get_last_step_report(nab_optimizer* optimizer, nab_step_report* out_report) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
         require(out_report, "out_report");
-        check_struct_size(out_report->struct_size, sizeof(nab_step_report), "out_report");
-        nab::write_step_report(o.last_step_report(), out_report, "out_report");
+        const nab::StepReport report = o.last_step_report();
+        naming("out_report->", [&] { nab::api::write_step_report(report, out_report); });
     });
 }
 
@@ -451,26 +459,23 @@ nab_status nab_cuda_get_device_count(int32_t* out_count) {
 }
 
 nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void* stream) {
-    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.backend().set_cuda_stream(stream); });
-}
-
-nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_count, float** out_data) {
     return guarded(__func__, [&] {
-        require(out_data, "out_data");
-        *out_data = nullptr;
-        const std::size_t count = check_element_count(element_count, "element_count");
-        *out_data = static_cast<float*>(nab::cuda::allocate_buffer(device_ordinal, count * sizeof(float)));
+        ExclusiveUse use(optimizer);
+        if ((*use).device_type != NAB_DEVICE_CUDA) {
+            fail(ErrorCode::InvalidArgument,
+                 "this optimizer runs on the CPU; a CUDA stream applies only to NAB_DEVICE_CUDA");
+        }
+        nab::cuda::set_stream((*use).optimizer.backend(), stream);
     });
 }
 
-nab_status nab_cuda_buffer_allocate_typed(int32_t device_ordinal, int32_t dtype, uint64_t element_count,
-                                          void** out_data) {
+nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, int32_t dtype, uint64_t element_count, void** out_data) {
     return guarded(__func__, [&] {
         require(out_data, "out_data");
         *out_data = nullptr;
-        const nab_dtype type = check_dtype(dtype, "dtype");
-        const std::size_t count = check_element_count(element_count, "element_count");
-        *out_data = nab::cuda::allocate_buffer(device_ordinal, count * nab::dtype_size(type));
+        const nab::ElementType type = nab::api::read_element_type(dtype, "dtype");
+        const std::size_t count = element_count_of(element_count);
+        *out_data = nab::cuda::allocate_buffer(device_ordinal, count * nab::element_size(type));
     });
 }
 
@@ -480,56 +485,29 @@ nab_status nab_cuda_buffer_free(void* data) {
     });
 }
 
-nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_source, uint64_t element_count) {
+nab_status nab_cuda_copy_to_device(void* device_destination, const void* host_source, uint64_t byte_count) {
     return guarded(__func__, [&] {
         require(device_destination, "device_destination");
         require(host_source, "host_source");
-        nab::cuda::copy_to_device(device_destination, host_source,
-                                  check_element_count(element_count, "element_count") * sizeof(float));
+        nab::cuda::copy_to_device(device_destination, host_source, byte_count_of(byte_count));
     });
 }
 
-nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_source, uint64_t element_count) {
+nab_status nab_cuda_copy_to_host(void* host_destination, const void* device_source, uint64_t byte_count) {
     return guarded(__func__, [&] {
         require(host_destination, "host_destination");
         require(device_source, "device_source");
-        nab::cuda::copy_to_host(host_destination, device_source,
-                                check_element_count(element_count, "element_count") * sizeof(float));
+        nab::cuda::copy_to_host(host_destination, device_source, byte_count_of(byte_count));
     });
 }
 
-nab_status nab_cuda_copy_bytes_to_device(void* device_destination, const void* host_source, uint64_t byte_count) {
-    return guarded(__func__, [&] {
-        require(device_destination, "device_destination");
-        require(host_source, "host_source");
-        nab::cuda::copy_to_device(device_destination, host_source, check_byte_count(byte_count, "byte_count"));
-    });
-}
-
-nab_status nab_cuda_copy_bytes_to_host(void* host_destination, const void* device_source, uint64_t byte_count) {
-    return guarded(__func__, [&] {
-        require(host_destination, "host_destination");
-        require(device_source, "device_source");
-        nab::cuda::copy_to_host(host_destination, device_source, check_byte_count(byte_count, "byte_count"));
-    });
-}
-
-nab_status nab_buffer_allocate(uint64_t element_count, float** out_data) {
+nab_status nab_buffer_allocate(int32_t dtype, uint64_t element_count, void** out_data) {
     return guarded(__func__, [&] {
         require(out_data, "out_data");
         *out_data = nullptr;
-        const std::size_t count = check_element_count(element_count, "element_count");
-        *out_data = static_cast<float*>(nab::aligned_allocate(count * sizeof(float)));
-    });
-}
-
-nab_status nab_buffer_allocate_typed(int32_t dtype, uint64_t element_count, void** out_data) {
-    return guarded(__func__, [&] {
-        require(out_data, "out_data");
-        *out_data = nullptr;
-        const nab_dtype type = check_dtype(dtype, "dtype");
-        const std::size_t count = check_element_count(element_count, "element_count");
-        *out_data = nab::aligned_allocate(count * nab::dtype_size(type));
+        const nab::ElementType type = nab::api::read_element_type(dtype, "dtype");
+        const std::size_t count = element_count_of(element_count);
+        *out_data = nab::aligned_allocate(count * nab::element_size(type));
     });
 }
 

@@ -25,7 +25,7 @@ static_assert(sizeof(BlockPrefix) <= kAlignment, "prefix must fit in the alignme
 
 void* aligned_allocate(std::size_t bytes) {
     if (bytes > std::numeric_limits<std::size_t>::max() - 2 * kAlignment) {
-        fail(NAB_STATUS_OUT_OF_MEMORY, "allocation of " + std::to_string(bytes) + " bytes is too large");
+        fail(ErrorCode::OutOfMemory, "allocation of " + std::to_string(bytes) + " bytes is too large");
     }
     const std::size_t total = ((bytes + kAlignment - 1) / kAlignment + 1) * kAlignment;
     void* block = nullptr;
@@ -35,7 +35,7 @@ void* aligned_allocate(std::size_t bytes) {
     if (posix_memalign(&block, kAlignment, total) != 0) block = nullptr;
 #endif
     if (block == nullptr) {
-        fail(NAB_STATUS_OUT_OF_MEMORY, "could not allocate " + std::to_string(bytes) + " bytes");
+        fail(ErrorCode::OutOfMemory, "could not allocate " + std::to_string(bytes) + " bytes");
     }
     std::memset(block, 0, total);
     static_cast<BlockPrefix*>(block)->bytes = total;

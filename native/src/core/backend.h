@@ -1,5 +1,8 @@
-// Where an optimizer keeps its state and how it runs a step: the CPU (cpu/cpu_backend.h) or
-// a CUDA device (cuda/cuda_backend.h). The optimizer validates; a backend only executes.
+// Where an optimizer keeps its state and runs its step: the CPU (cpu/cpu_backend.h) or a CUDA
+// device (cuda/cuda_backend.h). The optimizer owns every piece of state (groups, tensors,
+// state arrays, step counts, step options) and checks every rule; a backend executes: it
+// provides the memory the state lives in, runs the step, the zeroing and the gradient pass
+// over the optimizer's tables, and reports what the last step did.
 #pragma once
 
 #include <cstddef>
@@ -7,24 +10,26 @@
 #include <utility>
 #include <vector>
 
+#include "core/element_type.h"
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
-#include "native_adabelief.h"
 
 namespace nab {
 
 class Backend;
 
-// One state array (m, s or s_max) in a backend's memory; freed through that backend.
-class StateArray {
+// `count` elements of T in a backend's memory (host memory for the CPU, device memory for
+// CUDA), zeroed when allocated and freed through that backend.
+template <class T>
+class BackendArray {
 public:
-    StateArray() = default;
-    StateArray(Backend& owner, std::size_t count);
-    StateArray(StateArray&& other) noexcept
+    BackendArray() = default;
+    BackendArray(Backend& owner, std::size_t count);
+    BackendArray(BackendArray&& other) noexcept
         : owner_(std::exchange(other.owner_, nullptr)),
           data_(std::exchange(other.data_, nullptr)),
           count_(std::exchange(other.count_, 0)) {}
-    StateArray& operator=(StateArray&& other) noexcept {
+    BackendArray& operator=(BackendArray&& other) noexcept {
         if (this != &other) {
             release();
             owner_ = std::exchange(other.owner_, nullptr);
@@ -33,93 +38,112 @@ public:
         }
         return *this;
     }
-    StateArray(const StateArray&) = delete;
-    StateArray& operator=(const StateArray&) = delete;
-    ~StateArray() { release(); }
+    BackendArray(const BackendArray&) = delete;
+    BackendArray& operator=(const BackendArray&) = delete;
+    ~BackendArray() { release(); }
 
-    float* data() const noexcept { return data_; }
+    T* data() const noexcept { return data_; }
     std::size_t size() const noexcept { return count_; }
     bool empty() const noexcept { return data_ == nullptr; }
 
 private:
     void release() noexcept;
     Backend* owner_ = nullptr;
-    float* data_ = nullptr;
+    T* data_ = nullptr;
     std::size_t count_ = 0;
 };
 
-// Bytes per element of a caller buffer.
-constexpr std::size_t dtype_size(nab_dtype dtype) noexcept { return dtype == NAB_DTYPE_FLOAT32 ? 4 : 2; }
+// m, s, s_max and master copies.
+using StateArray = BackendArray<float>;
 
-// A registered tensor: the caller's buffers and the optimizer's state for it.
+// A registered tensor: the caller's buffers and the optimizer's state arrays for it. (Its step
+// count is entry `id` of the optimizer's step-count array, which lives in backend memory so
+// that a CUDA graph replay advances it on the device.)
 struct TensorRecord {
     std::uint32_t group_id;
     std::size_t element_count;
-    void* parameters;  // element_count elements of parameter_dtype
-    void* gradients;   // element_count elements of gradient_dtype; null: skipped by the step
-    nab_dtype parameter_dtype = NAB_DTYPE_FLOAT32;
-    nab_dtype gradient_dtype = NAB_DTYPE_FLOAT32;
+    void* parameters;  // element_count elements of parameter_type
+    void* gradients;   // element_count elements of gradient_type; null: skipped by the step
+    ElementType parameter_type = ElementType::Float32;
+    ElementType gradient_type = ElementType::Float32;
     StateArray first_moment;
     StateArray second_moment;
     StateArray max_second_moment;  // empty until the group has amsgrad on
     StateArray master_parameters;  // float32 copy of 16-bit parameters; empty unless asked for
-    std::int64_t step = 0;
+};
+
+// What a step, a zeroing or a gradient pass works on: the optimizer's tables and settings. The
+// backend writes only the state arrays and the step counts of the tensors it steps.
+struct StepWork {
+    const std::vector<TensorRecord>& tensors;
+    const std::vector<GroupOptions>& groups;
+    const StepOptions& step_options;
+    // One count per tensor (index = tensor id), in this backend's memory.
+    std::int64_t* step_counts;
+    // Changes whenever anything a backend may have copied into its own tables changes: tensors,
+    // their buffers or state arrays, group options (not a learning rate alone), the step-count
+    // array, or guard_step_counts.
+    std::uint64_t layout_generation;
+    // Some count may be near kLastStepCount (core/step_counts.h): check every stepped count.
+    bool guard_step_counts;
+};
+
+// Implemented by a backend whose queued or captured work (CUDA graphs) reads the learning
+// rates and the step options from its own memory: the optimizer tells it of every change, so
+// a replay sees the new values without a new step call.
+class SettingsMirror {
+public:
+    virtual void learning_rate_changed(std::uint32_t group_id, double learning_rate) = 0;
+    virtual void step_options_changed(const StepOptions& options) = 0;
+
+protected:
+    ~SettingsMirror() = default;
 };
 
 class Backend {
 public:
     virtual ~Backend() = default;
 
-    // Zeroed memory for `count` floats of state; throws nab::Error on failure.
-    virtual float* allocate_state(std::size_t count) = 0;
-    virtual void free_state(float* data) noexcept = 0;
-    virtual void copy_state_to_host(float* host_destination, const float* state, std::size_t count) = 0;
-    virtual void copy_state_from_host(float* state, const float* host_source, std::size_t count) = 0;
+    // Memory for the optimizer's state: `bytes` zeroed bytes (throws nab::Error on failure),
+    // its release, and copies between it and host memory or within it.
+    virtual void* allocate(std::size_t bytes) = 0;
+    virtual void release(void* data) noexcept = 0;
+    virtual void download(void* host_destination, const void* source, std::size_t bytes) = 0;
+    virtual void upload(void* destination, const void* host_source, std::size_t bytes) = 0;
+    virtual void copy(void* destination, const void* source, std::size_t bytes) = 0;
 
-    // One step over every tensor with a gradient under the step options in force (see
-    // set_step_options): the gradient pass when they ask for it, then (unless it decides to
-    // skip) the update, which advances the step counts.
-    virtual void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) = 0;
-    // The step options later steps use (validated by the caller).
-    virtual void set_step_options(const StepOptions& options) = 0;
+    // Refuses (nab::Error naming `argument`) a caller buffer this backend cannot read and
+    // write, before the optimizer records it: e.g. host memory handed to a CUDA optimizer.
+    virtual void check_caller_buffer(const void* /*data*/, const char* /*argument*/) {}
+    // Widens 16-bit parameters into a new master copy of `count` elements.
+    virtual void initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) = 0;
+
+    // One step over every tensor with a gradient: the gradient pass when the step options ask
+    // for it, then (unless it decides to skip) the update, which advances the step counts.
+    // Refuses a step that would advance a count past kLastStepCount: the CPU before changing
+    // anything (nab::Error), CUDA on the device (the step is skipped and its report says so).
+    virtual void step(const StepWork& work) = 0;
     // What the last step did (waits for it on asynchronous backends).
     virtual StepReport last_step_report() = 0;
-    // Widens 16-bit parameters into a new master copy (element_count elements).
-    virtual void initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) = 0;
     // Zeroes every registered gradient.
-    virtual void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) = 0;
-    // Counts the NaN and +-Inf elements of every registered gradient (read-only; waits for
-    // the result on asynchronous backends).
-    virtual std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
-                                                    const std::vector<GroupOptions>& groups) = 0;
-
-    // Refuses (nab::Error) a caller buffer this backend cannot read and write, before the
-    // optimizer records it: e.g. host memory handed to a CUDA optimizer.
-    virtual void validate_buffer(const void* /*data*/, const char* /*argument_name*/) {}
+    virtual void zero_gradients(const StepWork& work) = 0;
+    // Counts the NaN and +-Inf elements of every registered gradient (read-only; waits for the
+    // result on asynchronous backends).
+    virtual std::uint64_t count_nonfinite_gradients(const StepWork& work) = 0;
     // Waits until the work queued by earlier calls has finished (CUDA); no-op on the CPU.
     virtual void synchronize() {}
 
-    // Notifications from the optimizer, for backends that mirror its tables (CUDA).
-    virtual void layout_changed() {}
-    virtual void learning_rate_changed(std::uint32_t /*group_id*/, double /*learning_rate*/) {}
-    // Brings TensorRecord::step up to date where the backend advances it on its own
-    // (CUDA graph replays), and pushes a changed one back.
-    virtual void refresh_steps(std::vector<TensorRecord>& /*tensors*/) {}
-    virtual void step_count_changed(std::uint32_t /*tensor_id*/, std::int64_t /*step*/) {}
-
-    // Execution settings; a backend refuses the ones that do not apply to it.
-    virtual void set_thread_count(int thread_count) = 0;
-    virtual int thread_count() const noexcept = 0;
-    virtual void set_simd_level(nab_simd_level simd_level) = 0;
-    virtual nab_simd_level simd_level() const noexcept = 0;
-    virtual void set_cuda_stream(void* stream) = 0;
+    // Null unless the backend mirrors settings (see SettingsMirror).
+    virtual SettingsMirror* settings_mirror() noexcept { return nullptr; }
 };
 
-inline StateArray::StateArray(Backend& owner, std::size_t count)
-    : owner_(&owner), data_(owner.allocate_state(count)), count_(count) {}
+template <class T>
+BackendArray<T>::BackendArray(Backend& owner, std::size_t count)
+    : owner_(&owner), data_(static_cast<T*>(owner.allocate(count * sizeof(T)))), count_(count) {}
 
-inline void StateArray::release() noexcept {
-    if (owner_ != nullptr && data_ != nullptr) owner_->free_state(data_);
+template <class T>
+void BackendArray<T>::release() noexcept {
+    if (owner_ != nullptr && data_ != nullptr) owner_->release(data_);
     data_ = nullptr;
 }
 

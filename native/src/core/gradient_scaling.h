@@ -1,4 +1,4 @@
-// What a step does to the gradients before the update (nab_step_options): the inverse loss
+// What a step does to the gradients before the update (the step options): the inverse loss
 // scale, the non-finite check that skips the step, clipping by the global L2 norm. The
 // decision is plain arithmetic on the fused gradient pass's two totals, shared by the host
 // (CPU backend) and the device (the CUDA planning kernel, so the skip flag and the clipping
@@ -31,10 +31,13 @@ struct GradientStatistics {
     std::uint64_t nonfinite_count = 0;
 };
 
-// What one step did with the gradients (nab_step_report's fields).
+// What one step did with the gradients.
 struct StepReport {
     bool gradients_checked = false;
     bool skipped = false;
+    // The step was skipped because a stepped tensor's count was kLastStepCount (CUDA, where
+    // the check runs on the device; the CPU refuses such a step with an error instead).
+    bool step_count_exhausted = false;
     std::uint64_t nonfinite_count = 0;
     double gradient_norm = NAN;
     double gradient_scale = 1.0;  // inverse scale x clipping coefficient

@@ -1,8 +1,10 @@
-// A group's hyper-parameters in C++ form, their defaults, and the spec's validity checks.
+// A group's hyper-parameters and the step options in C++ form, their defaults, and the rules
+// every value must satisfy. This is the one home of those rules: the C ABI checks a caller's
+// struct by converting it and calling validate() (api/abi_structs.cpp), the C# wrapper by
+// calling the ABI's validators, and the optimizer never holds a value that failed them.
 #pragma once
 
 #include "core/gradient_scaling.h"
-#include "native_adabelief.h"
 
 namespace nab {
 
@@ -25,20 +27,12 @@ struct GroupOptions {
     bool optimized_update = true;
 };
 
-// Reads and checks a caller's struct (struct_size included). Throws nab::Error
-// (INVALID_ARGUMENT) naming `argument_name.field` and the value; `argument_name` is the
-// parameter's name in the calling ABI function.
-GroupOptions read_group_options(const nab_group_options* options, const char* argument_name);
+// Throws nab::Error (InvalidArgument) naming the first field that breaks a rule (by its field
+// name, e.g. "beta1") and its value.
+void validate(const GroupOptions& options);
+void validate(const StepOptions& options);
 
-// Writes options into a caller's struct whose struct_size the caller set.
-void write_group_options(const GroupOptions& options, nab_group_options* out, const char* argument_name);
-
-// The spec's check of a learning rate: finite and >= 0.
-void check_learning_rate(double learning_rate, const char* argument_name);
-
-// The step options (nab_step_options) read and checked, and written back; and a step report.
-StepOptions read_step_options(const nab_step_options* options, const char* argument_name);
-void write_step_options(const StepOptions& options, nab_step_options* out, const char* argument_name);
-void write_step_report(const StepReport& report, nab_step_report* out, const char* argument_name);
+// The rule of a learning rate alone (finite and >= 0), for changing only it; `argument` names it.
+void validate_learning_rate(double learning_rate, const char* argument);
 
 }  // namespace nab

@@ -4,14 +4,11 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/step_counts.h"
 
 namespace nab {
 
 namespace {
-
-std::string id_text(const char* argument_name, std::uint32_t id) {
-    return std::string(argument_name) + " = " + std::to_string(id);
-}
 
 // True when [a, a + a_bytes) and [b, b + b_bytes) share memory.
 bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
@@ -20,40 +17,57 @@ bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b, std::siz
     return first < second + b_bytes && second < first + a_bytes;
 }
 
-void check_no_overlap(const void* parameters, nab_dtype parameter_dtype, const void* gradients, nab_dtype gradient_dtype,
-                      std::size_t count, const char* argument_name) {
-    if (buffers_overlap(parameters, count * dtype_size(parameter_dtype), gradients, count * dtype_size(gradient_dtype))) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) +
-                                              " overlaps the tensor's other buffer: parameters and gradients "
-                                              "must be separate memory");
+// The one home of the rule that a tensor's parameters and gradients are separate memory;
+// `argument` names the buffer being set.
+void check_no_overlap(const void* parameters, ElementType parameter_type, const void* gradients,
+                      ElementType gradient_type, std::size_t count, const char* argument) {
+    if (buffers_overlap(parameters, count * element_size(parameter_type), gradients, count * element_size(gradient_type))) {
+        fail_argument(argument, "overlaps the tensor's other buffer: parameters and gradients must be separate memory");
     }
+}
+
+const char* state_kind_name(StateKind kind) {
+    switch (kind) {
+        case StateKind::FirstMoment: return "the first moment (m)";
+        case StateKind::SecondMoment: return "the second moment (s)";
+        case StateKind::MaxSecondMoment: return "s_max";
+        case StateKind::MasterParameters: break;
+    }
+    return "the master copy";
 }
 
 }  // namespace
 
 Optimizer::Optimizer(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
-void Optimizer::check_group(std::uint32_t group_id, const char* argument_name) const {
+void Optimizer::check_group(std::uint32_t group_id, const char* argument) const {
     if (group_id >= groups_.size()) {
-        fail(NAB_STATUS_NOT_FOUND, id_text(argument_name, group_id) + " is not a group of this optimizer (it has " +
-                                       std::to_string(groups_.size()) + ")");
+        fail_argument(argument, "= " + std::to_string(group_id) + " is not a group of this optimizer (it has " +
+                                    std::to_string(groups_.size()) + ")",
+                      ErrorCode::NotFound);
     }
 }
 
-TensorRecord& Optimizer::tensor(std::uint32_t tensor_id, const char* argument_name) {
+TensorRecord& Optimizer::tensor(std::uint32_t tensor_id) {
     if (tensor_id >= tensors_.size()) {
-        fail(NAB_STATUS_NOT_FOUND, id_text(argument_name, tensor_id) + " is not a tensor of this optimizer (it has " +
-                                       std::to_string(tensors_.size()) + ")");
+        fail_argument("tensor_id", "= " + std::to_string(tensor_id) + " is not a tensor of this optimizer (it has " +
+                                       std::to_string(tensors_.size()) + ")",
+                      ErrorCode::NotFound);
     }
     return tensors_[tensor_id];
 }
 
+StepWork Optimizer::work() {
+    return StepWork{tensors_, groups_, step_options_, step_counts_.data(), layout_generation_, guard_step_counts_};
+}
+
 std::uint32_t Optimizer::add_group(const GroupOptions& options) {
+    validate(options);
     if (groups_.size() >= std::numeric_limits<std::uint32_t>::max()) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer already has the maximum number of groups");
+        fail(ErrorCode::InvalidArgument, "this optimizer already has the maximum number of groups");
     }
     groups_.push_back(options);
-    backend_->layout_changed();
+    layout_changed();
     return static_cast<std::uint32_t>(groups_.size() - 1);
 }
 
@@ -64,6 +78,7 @@ const GroupOptions& Optimizer::group_options(std::uint32_t group_id) const {
 
 void Optimizer::set_group_options(std::uint32_t group_id, const GroupOptions& options) {
     check_group(group_id, "group_id");
+    validate(options);
     // Allocate every missing s_max before touching anything, so a failure changes nothing.
     std::vector<std::pair<TensorRecord*, StateArray>> new_maxima;
     if (options.amsgrad) {
@@ -75,162 +90,178 @@ void Optimizer::set_group_options(std::uint32_t group_id, const GroupOptions& op
     }
     for (auto& [t, maxima] : new_maxima) t->max_second_moment = std::move(maxima);
     groups_[group_id] = options;
-    backend_->layout_changed();
+    layout_changed();
 }
 
 void Optimizer::set_learning_rate(std::uint32_t group_id, double learning_rate) {
     check_group(group_id, "group_id");
-    check_learning_rate(learning_rate, "learning_rate");
-    backend_->learning_rate_changed(group_id, learning_rate);
+    validate_learning_rate(learning_rate, "learning_rate");
+    if (SettingsMirror* mirror = backend_->settings_mirror()) mirror->learning_rate_changed(group_id, learning_rate);
     groups_[group_id].learning_rate = learning_rate;
 }
 
-std::uint32_t Optimizer::add_tensor(std::uint32_t group_id, std::size_t element_count, const TensorBuffers& buffers) {
-    if (buffers.master_parameters && buffers.parameter_dtype == NAB_DTYPE_FLOAT32) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "tensor->master_parameters = 1 with tensor->parameter_dtype = NAB_DTYPE_FLOAT32: "
-                                          "a master copy is for 16-bit parameters (float32 parameters are their own)");
+void Optimizer::reserve_step_count() {
+    if (tensors_.size() < step_counts_.size()) return;
+    const std::size_t capacity = step_counts_.size() < 16 ? 16 : 2 * step_counts_.size();
+    BackendArray<std::int64_t> grown(*backend_, capacity);
+    if (!tensors_.empty()) backend_->copy(grown.data(), step_counts_.data(), tensors_.size() * sizeof(std::int64_t));
+    step_counts_ = std::move(grown);
+    layout_changed();
+}
+
+std::uint32_t Optimizer::add_tensor(const TensorSpec& spec) {
+    // Three state arrays of this many floats must be addressable.
+    constexpr std::size_t element_limit = std::numeric_limits<std::size_t>::max() / (4 * sizeof(float));
+    if (spec.element_count == 0 || spec.element_count > element_limit) {
+        fail_argument("element_count", "= " + std::to_string(spec.element_count) + " is invalid: must be between 1 and " +
+                                           std::to_string(element_limit));
     }
-    check_group(group_id, "tensor->group_id");
-    check_no_overlap(buffers.parameters, buffers.parameter_dtype, buffers.gradients, buffers.gradient_dtype, element_count,
-                     "tensor->gradients");
-    backend_->validate_buffer(buffers.parameters, "tensor->parameters");
-    backend_->validate_buffer(buffers.gradients, "tensor->gradients");
+    if (spec.parameters == nullptr) fail_argument("parameters", "is null");
+    if (spec.master_parameters && !is_16_bit(spec.parameter_type)) {
+        fail_argument("master_parameters", "= 1 is invalid with float32 parameters: a master copy is for 16-bit "
+                                           "parameters (float32 parameters are their own)");
+    }
+    check_group(spec.group_id, "group_id");
+    check_no_overlap(spec.parameters, spec.parameter_type, spec.gradients, spec.gradient_type, spec.element_count,
+                     "gradients");
+    backend_->check_caller_buffer(spec.parameters, "parameters");
+    backend_->check_caller_buffer(spec.gradients, "gradients");
     if (tensors_.size() >= std::numeric_limits<std::uint32_t>::max()) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer already has the maximum number of tensors");
+        fail(ErrorCode::InvalidArgument, "this optimizer already has the maximum number of tensors");
     }
-    TensorRecord t{group_id,
-                   element_count,
-                   buffers.parameters,
-                   buffers.gradients,
-                   buffers.parameter_dtype,
-                   buffers.gradient_dtype,
-                   StateArray(*backend_, element_count),
-                   StateArray(*backend_, element_count),
+    // Everything that can fail comes before the first change.
+    TensorRecord t{spec.group_id,
+                   spec.element_count,
+                   spec.parameters,
+                   spec.gradients,
+                   spec.parameter_type,
+                   spec.gradient_type,
+                   StateArray(*backend_, spec.element_count),
+                   StateArray(*backend_, spec.element_count),
                    StateArray(),
-                   StateArray(),
-                   0};
-    if (groups_[group_id].amsgrad) t.max_second_moment = StateArray(*backend_, element_count);
-    if (buffers.master_parameters) {
-        t.master_parameters = StateArray(*backend_, element_count);
-        backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_dtype, element_count);
+                   StateArray()};
+    if (groups_[spec.group_id].amsgrad) t.max_second_moment = StateArray(*backend_, spec.element_count);
+    if (spec.master_parameters) {
+        t.master_parameters = StateArray(*backend_, spec.element_count);
+        backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_type, spec.element_count);
     }
-    tensors_.push_back(std::move(t));
-    backend_->layout_changed();
+    reserve_step_count();
+    tensors_.push_back(std::move(t));  // its count, entry tensors_.size() - 1, is already 0
+    layout_changed();
     return static_cast<std::uint32_t>(tensors_.size() - 1);
 }
 
-void Optimizer::describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out) {
-    const TensorRecord& t = tensor(tensor_id, "tensor_id");
-    backend_->refresh_steps(tensors_);
-    out->group_id = t.group_id;
-    out->element_count = t.element_count;
-    out->step = t.step;
-    out->has_max_second_moment = t.max_second_moment.empty() ? 0 : 1;
-    out->has_gradients = t.gradients == nullptr ? 0 : 1;
-    out->parameter_dtype = t.parameter_dtype;
-    out->gradient_dtype = t.gradient_dtype;
-    out->has_master_parameters = t.master_parameters.empty() ? 0 : 1;
-    out->reserved = 0;
+TensorFacts Optimizer::tensor_facts(std::uint32_t tensor_id) {
+    const TensorRecord& t = tensor(tensor_id);
+    std::int64_t step = 0;
+    backend_->download(&step, step_counts_.data() + tensor_id, sizeof step);
+    return TensorFacts{t.group_id,
+                       t.element_count,
+                       step,
+                       !t.max_second_moment.empty(),
+                       t.gradients != nullptr,
+                       t.parameter_type,
+                       t.gradient_type,
+                       !t.master_parameters.empty()};
+}
+
+void Optimizer::read_step_counts(std::int64_t* destination, std::size_t count) {
+    if (count != tensors_.size()) {
+        fail_argument("count", "= " + std::to_string(count) + " does not match the tensor count " +
+                                   std::to_string(tensors_.size()));
+    }
+    if (count != 0) backend_->download(destination, step_counts_.data(), count * sizeof(std::int64_t));
 }
 
 void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, void* parameters) {
-    TensorRecord& t = tensor(tensor_id, "tensor_id");
-    check_no_overlap(parameters, t.parameter_dtype, t.gradients, t.gradient_dtype, t.element_count, "parameters");
-    backend_->validate_buffer(parameters, "parameters");
+    if (parameters == nullptr) fail_argument("parameters", "is null");
+    TensorRecord& t = tensor(tensor_id);
+    check_no_overlap(parameters, t.parameter_type, t.gradients, t.gradient_type, t.element_count, "parameters");
+    backend_->check_caller_buffer(parameters, "parameters");
     t.parameters = parameters;
-    backend_->layout_changed();
+    layout_changed();
 }
 
 void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, void* gradients) {
-    TensorRecord& t = tensor(tensor_id, "tensor_id");
-    check_no_overlap(t.parameters, t.parameter_dtype, gradients, t.gradient_dtype, t.element_count, "gradients");
+    TensorRecord& t = tensor(tensor_id);
+    check_no_overlap(t.parameters, t.parameter_type, gradients, t.gradient_type, t.element_count, "gradients");
     if (gradients == t.gradients) return;
-    backend_->validate_buffer(gradients, "gradients");
+    backend_->check_caller_buffer(gradients, "gradients");
     t.gradients = gradients;
-    backend_->layout_changed();
+    layout_changed();
 }
 
 void Optimizer::set_tensor_step(std::uint32_t tensor_id, std::int64_t step) {
-    TensorRecord& t = tensor(tensor_id, "tensor_id");
-    if (step < 0) fail(NAB_STATUS_INVALID_ARGUMENT, "step = " + std::to_string(step) + " is invalid: must be >= 0");
-    backend_->step_count_changed(tensor_id, step);
-    t.step = step;
+    tensor(tensor_id);
+    if (step < 0) fail_argument("step", "= " + std::to_string(step) + " is invalid: must be >= 0");
+    backend_->upload(step_counts_.data() + tensor_id, &step, sizeof step);
+    if (step >= kStepCountGuardThreshold && !guard_step_counts_) {
+        guard_step_counts_ = true;
+        layout_changed();
+    }
 }
 
-StateArray& Optimizer::state_array(TensorRecord& t, nab_state_kind kind) {
+StateArray& Optimizer::state_array(TensorRecord& t, StateKind kind) {
     switch (kind) {
-        case NAB_STATE_FIRST_MOMENT: return t.first_moment;
-        case NAB_STATE_SECOND_MOMENT: return t.second_moment;
-        case NAB_STATE_MAX_SECOND_MOMENT: return t.max_second_moment;
-        case NAB_STATE_MASTER_PARAMETERS: break;
+        case StateKind::FirstMoment: return t.first_moment;
+        case StateKind::SecondMoment: return t.second_moment;
+        case StateKind::MaxSecondMoment: return t.max_second_moment;
+        case StateKind::MasterParameters: break;
     }
     return t.master_parameters;
 }
 
 void Optimizer::check_state_access(std::uint32_t tensor_id, std::size_t element_count) {
-    const TensorRecord& t = tensor(tensor_id, "tensor_id");
+    const TensorRecord& t = tensor(tensor_id);
     if (element_count != t.element_count) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "element_count = " + std::to_string(element_count) +
-                                              " does not match tensor " + std::to_string(tensor_id) + "'s " +
-                                              std::to_string(t.element_count));
+        fail_argument("element_count", "= " + std::to_string(element_count) + " does not match tensor " +
+                                           std::to_string(tensor_id) + "'s " + std::to_string(t.element_count));
     }
 }
 
-void Optimizer::fail_missing_state(std::uint32_t tensor_id, nab_state_kind kind) {
-    if (kind == NAB_STATE_MASTER_PARAMETERS) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = NAB_STATE_MASTER_PARAMETERS (3): tensor " + std::to_string(tensor_id) +
-                                              " has no master copy (it was added with master_parameters = 0)");
+void Optimizer::read_state(std::uint32_t tensor_id, StateKind kind, float* destination, std::size_t element_count) {
+    if (destination == nullptr) fail_argument("destination", "is null");
+    check_state_access(tensor_id, element_count);
+    StateArray& array = state_array(tensors_[tensor_id], kind);
+    if (array.empty()) {
+        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) + " asks for " + state_kind_name(kind) +
+                                        ", which tensor " + std::to_string(tensor_id) + " does not have" +
+                                        (kind == StateKind::MasterParameters
+                                             ? " (it was added without a master copy)"
+                                             : " (its group never had amsgrad on)"));
     }
-    fail(NAB_STATUS_INVALID_ARGUMENT, "state_kind = NAB_STATE_MAX_SECOND_MOMENT (2): tensor " + std::to_string(tensor_id) +
-                                          " has no s_max (its group never had amsgrad on)");
+    backend_->download(destination, array.data(), element_count * sizeof(float));
 }
 
-void Optimizer::read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination,
-                           std::size_t element_count) {
+void Optimizer::write_state(std::uint32_t tensor_id, StateKind kind, const float* source, std::size_t element_count) {
+    if (source == nullptr) fail_argument("source", "is null");
     check_state_access(tensor_id, element_count);
     StateArray& array = state_array(tensors_[tensor_id], kind);
-    if (array.empty()) fail_missing_state(tensor_id, kind);
-    backend_->copy_state_to_host(destination, array.data(), element_count);
-}
-
-void Optimizer::write_state(std::uint32_t tensor_id, nab_state_kind kind, const float* source,
-                            std::size_t element_count) {
-    check_state_access(tensor_id, element_count);
-    StateArray& array = state_array(tensors_[tensor_id], kind);
-    if (array.empty() && kind == NAB_STATE_MASTER_PARAMETERS) fail_missing_state(tensor_id, kind);
+    if (array.empty() && kind == StateKind::MasterParameters) {
+        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
+                                        " asks for the master copy, which tensor " + std::to_string(tensor_id) +
+                                        " does not have (it was added without a master copy)");
+    }
     if (array.empty()) {  // s_max may be absent: writing it creates it
         StateArray created(*backend_, element_count);
-        backend_->copy_state_from_host(created.data(), source, element_count);
+        backend_->upload(created.data(), source, element_count * sizeof(float));
         array = std::move(created);
-        backend_->layout_changed();
+        layout_changed();
         return;
     }
-    backend_->copy_state_from_host(array.data(), source, element_count);
-}
-
-void Optimizer::step() {
-    // t + 1 must exist: a tensor whose count is already the largest int64 cannot step (it would
-    // overflow, undefined behaviour). Refused before anything runs, so nothing changes.
-    for (std::size_t id = 0; id < tensors_.size(); ++id) {
-        const TensorRecord& t = tensors_[id];
-        if (t.gradients != nullptr && t.step == std::numeric_limits<std::int64_t>::max()) {
-            fail(NAB_STATUS_INVALID_ARGUMENT, "tensor " + std::to_string(id) + " has step count " + std::to_string(t.step) +
-                                                  ", the largest there is, and cannot take another step (give it a smaller "
-                                                  "one with nab_optimizer_set_tensor_step)");
-        }
-    }
-    backend_->step(tensors_, groups_);
+    backend_->upload(array.data(), source, element_count * sizeof(float));
 }
 
 void Optimizer::set_step_options(const StepOptions& options) {
-    backend_->set_step_options(options);
+    validate(options);
+    if (SettingsMirror* mirror = backend_->settings_mirror()) mirror->step_options_changed(options);
     step_options_ = options;
 }
 
-void Optimizer::synchronize() { backend_->synchronize(); }
+void Optimizer::step() { backend_->step(work()); }
 
-void Optimizer::zero_gradients() { backend_->zero_gradients(tensors_, groups_); }
+void Optimizer::zero_gradients() { backend_->zero_gradients(work()); }
 
-std::uint64_t Optimizer::count_nonfinite_gradients() { return backend_->count_nonfinite_gradients(tensors_, groups_); }
+std::uint64_t Optimizer::count_nonfinite_gradients() { return backend_->count_nonfinite_gradients(work()); }
 
 }  // namespace nab

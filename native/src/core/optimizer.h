@@ -1,6 +1,7 @@
-// The optimizer: parameter groups, tensors with their state, and the step over all of them.
-// Every public method validates its arguments first and throws nab::Error before changing
-// anything; api/c_api.cpp turns that into a status.
+// The optimizer: parameter groups, tensors with their state, the step counts and the step
+// options, and the step over all of them. It owns every piece of that state and checks every
+// rule before changing anything (throwing nab::Error, which api/ turns into a status); its
+// backend executes the work on the memory it provides.
 #pragma once
 
 #include <cstddef>
@@ -9,11 +10,38 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/element_type.h"
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
-#include "native_adabelief.h"
 
 namespace nab {
+
+// The state arrays an optimizer keeps per tensor (numbered as the ABI's nab_state_kind, which
+// messages quote).
+enum class StateKind { FirstMoment = 0, SecondMoment = 1, MaxSecondMoment = 2, MasterParameters = 3 };
+
+// The caller's side of one tensor.
+struct TensorSpec {
+    std::uint32_t group_id = 0;
+    std::size_t element_count = 0;
+    void* parameters = nullptr;
+    void* gradients = nullptr;  // null: none yet
+    ElementType parameter_type = ElementType::Float32;
+    ElementType gradient_type = ElementType::Float32;
+    bool master_parameters = false;  // keep a float32 master copy of 16-bit parameters
+};
+
+// What the optimizer knows about one tensor.
+struct TensorFacts {
+    std::uint32_t group_id;
+    std::size_t element_count;
+    std::int64_t step;
+    bool has_max_second_moment;
+    bool has_gradients;
+    ElementType parameter_type;
+    ElementType gradient_type;
+    bool has_master_parameters;
+};
 
 class Optimizer {
 public:
@@ -27,22 +55,16 @@ public:
     void set_group_options(std::uint32_t group_id, const GroupOptions& options);
     void set_learning_rate(std::uint32_t group_id, double learning_rate);
 
-    // The caller's side of one tensor (nab_tensor_desc, already read).
-    struct TensorBuffers {
-        void* parameters;
-        void* gradients;
-        nab_dtype parameter_dtype;
-        nab_dtype gradient_dtype;
-        bool master_parameters;
-    };
-    std::uint32_t add_tensor(std::uint32_t group_id, std::size_t element_count, const TensorBuffers& buffers);
+    std::uint32_t add_tensor(const TensorSpec& spec);
     std::uint32_t tensor_count() const noexcept { return static_cast<std::uint32_t>(tensors_.size()); }
-    void describe_tensor(std::uint32_t tensor_id, nab_tensor_info* out);
+    TensorFacts tensor_facts(std::uint32_t tensor_id);
     void set_tensor_parameters(std::uint32_t tensor_id, void* parameters);
     void set_tensor_gradients(std::uint32_t tensor_id, void* gradients);
     void set_tensor_step(std::uint32_t tensor_id, std::int64_t step);
-    void read_state(std::uint32_t tensor_id, nab_state_kind kind, float* destination, std::size_t element_count);
-    void write_state(std::uint32_t tensor_id, nab_state_kind kind, const float* source, std::size_t element_count);
+    // Every tensor's step count in one copy (`count` must be the tensor count).
+    void read_step_counts(std::int64_t* destination, std::size_t count);
+    void read_state(std::uint32_t tensor_id, StateKind kind, float* destination, std::size_t element_count);
+    void write_state(std::uint32_t tensor_id, StateKind kind, const float* source, std::size_t element_count);
 
     void set_step_options(const StepOptions& options);
     const StepOptions& step_options() const noexcept { return step_options_; }
@@ -51,20 +73,28 @@ public:
     void step();
     void zero_gradients();
     std::uint64_t count_nonfinite_gradients();
-    void synchronize();
+    void synchronize() { backend_->synchronize(); }
 
 private:
-    void check_group(std::uint32_t group_id, const char* argument_name) const;
-    TensorRecord& tensor(std::uint32_t tensor_id, const char* argument_name);
-    StateArray& state_array(TensorRecord& t, nab_state_kind kind);
-    [[noreturn]] void fail_missing_state(std::uint32_t tensor_id, nab_state_kind kind);
+    void check_group(std::uint32_t group_id, const char* argument) const;
+    TensorRecord& tensor(std::uint32_t tensor_id);
+    StateArray& state_array(TensorRecord& t, StateKind kind);
     void check_state_access(std::uint32_t tensor_id, std::size_t element_count);
+    // Room for one more step count (the array grows by doubling, keeping the counts).
+    void reserve_step_count();
+    void layout_changed() noexcept { ++layout_generation_; }
+    StepWork work();
 
-    // Declared first so it outlives the state arrays it frees.
+    // Declared first so it outlives the arrays it frees.
     std::unique_ptr<Backend> backend_;
     std::vector<GroupOptions> groups_;
     std::vector<TensorRecord> tensors_;
+    // Step count t of tensor i at index i; capacity >= tensors_.size().
+    BackendArray<std::int64_t> step_counts_;
     StepOptions step_options_;
+    std::uint64_t layout_generation_ = 0;
+    // True once the caller set a count at or above kStepCountGuardThreshold.
+    bool guard_step_counts_ = false;
 };
 
 }  // namespace nab

@@ -6,6 +6,7 @@
 #include "core/aligned_memory.h"
 #include "core/errors.h"
 #include "core/step_coefficients.h"
+#include "core/step_counts.h"
 #include "cpu/cpu_features.h"
 
 namespace nab::cpu {
@@ -26,20 +27,20 @@ ConversionKernels conversions_for(nab_simd_level level) {
     }
 }
 
-void widen(const ConversionKernels& conversions, const void* source, nab_dtype dtype, float* destination,
+void widen(const ConversionKernels& conversions, const void* source, ElementType type, float* destination,
            std::size_t count) {
     const auto* bits = static_cast<const std::uint16_t*>(source);
-    if (dtype == NAB_DTYPE_FLOAT16) {
+    if (type == ElementType::Float16) {
         conversions.widen_half(bits, destination, count);
     } else {
         conversions.widen_bfloat16(bits, destination, count);
     }
 }
 
-void narrow(const ConversionKernels& conversions, const float* source, void* destination, nab_dtype dtype,
+void narrow(const ConversionKernels& conversions, const float* source, void* destination, ElementType type,
             std::size_t count) {
     auto* bits = static_cast<std::uint16_t*>(destination);
-    if (dtype == NAB_DTYPE_FLOAT16) {
+    if (type == ElementType::Float16) {
         conversions.narrow_half(source, bits, count);
     } else {
         conversions.narrow_bfloat16(source, bits, count);
@@ -64,26 +65,22 @@ void CpuBackend::set_simd_level(nab_simd_level simd_level) {
     conversions_ = conversions_for(simd_level_);
 }
 
-void CpuBackend::set_cuda_stream(void*) {
-    fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer runs on the CPU; a CUDA stream applies only to NAB_DEVICE_CUDA");
+void* CpuBackend::allocate(std::size_t bytes) { return aligned_allocate(bytes); }
+
+void CpuBackend::release(void* data) noexcept { aligned_free(data); }
+
+void CpuBackend::download(void* host_destination, const void* source, std::size_t bytes) {
+    std::memcpy(host_destination, source, bytes);
 }
 
-float* CpuBackend::allocate_state(std::size_t count) {
-    return static_cast<float*>(aligned_allocate(count * sizeof(float)));
+void CpuBackend::upload(void* destination, const void* host_source, std::size_t bytes) {
+    std::memcpy(destination, host_source, bytes);
 }
 
-void CpuBackend::free_state(float* data) noexcept { aligned_free(data); }
+void CpuBackend::copy(void* destination, const void* source, std::size_t bytes) { std::memcpy(destination, source, bytes); }
 
-void CpuBackend::copy_state_to_host(float* host_destination, const float* state, std::size_t count) {
-    std::memcpy(host_destination, state, count * sizeof(float));
-}
-
-void CpuBackend::copy_state_from_host(float* state, const float* host_source, std::size_t count) {
-    std::memcpy(state, host_source, count * sizeof(float));
-}
-
-void CpuBackend::initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) {
-    widen(conversions_, parameters, dtype, master, count);
+void CpuBackend::initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) {
+    widen(conversions_, parameters, type, master, count);
 }
 
 RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
@@ -121,7 +118,7 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
 }
 
 void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const {
-    if (tensor.parameter_dtype == NAB_DTYPE_FLOAT32 && tensor.gradient_dtype == NAB_DTYPE_FLOAT32) {
+    if (tensor.parameter_type == ElementType::Float32 && tensor.gradient_type == ElementType::Float32) {
         tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
         return;
     }
@@ -133,32 +130,32 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
     const TensorArrays& a = tensor.arrays;
     for (std::size_t block = begin; block < end; block += kConversionBlock) {
         const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
-        const std::size_t gradient_offset = block * dtype_size(tensor.gradient_dtype);
-        const std::size_t parameter_offset = block * dtype_size(tensor.parameter_dtype);
+        const std::size_t gradient_offset = block * element_size(tensor.gradient_type);
+        const std::size_t parameter_offset = block * element_size(tensor.parameter_type);
         const void* gradients = static_cast<const char*>(tensor.gradients) + gradient_offset;
         void* parameters = static_cast<char*>(tensor.parameters) + parameter_offset;
         TensorArrays view{a.parameters != nullptr ? a.parameters + block : parameter_block,
                           a.gradients != nullptr ? a.gradients + block : gradient_block, a.first_moment + block,
                           a.second_moment + block,
                           a.max_second_moment != nullptr ? a.max_second_moment + block : nullptr};
-        if (a.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_dtype, gradient_block, count);
-        if (a.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_dtype, parameter_block, count);
+        if (a.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_type, gradient_block, count);
+        if (a.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_type, parameter_block, count);
         tensor.kernel(view, 0, count, tensor.coefficients);
-        if (tensor.parameter_dtype != NAB_DTYPE_FLOAT32) {
-            narrow(conversions_, view.parameters, parameters, tensor.parameter_dtype, count);
+        if (tensor.parameter_type != ElementType::Float32) {
+            narrow(conversions_, view.parameters, parameters, tensor.parameter_type, count);
         }
     }
 }
 
-GradientStatistics CpuBackend::chunk_statistics(const void* gradients, nab_dtype dtype, std::size_t begin,
+GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                                 std::size_t end) const {
-    if (dtype == NAB_DTYPE_FLOAT32) return float_statistics(static_cast<const float*>(gradients) + begin, end - begin);
+    if (type == ElementType::Float32) return float_statistics(static_cast<const float*>(gradients) + begin, end - begin);
     // Widening is exact and keeps NaN and Inf, so the float32 routine counts and sums the same.
     GradientStatistics total;
     alignas(64) float block_values[kConversionBlock];
     for (std::size_t block = begin; block < end; block += kConversionBlock) {
         const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
-        widen(conversions_, static_cast<const char*>(gradients) + block * dtype_size(dtype), dtype, block_values, count);
+        widen(conversions_, static_cast<const char*>(gradients) + block * element_size(type), type, block_values, count);
         accumulate(total, float_statistics(block_values, count));
     }
     return total;
@@ -176,65 +173,78 @@ GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecor
     chunk_totals_.assign(chunk_count, GradientStatistics{});
     run_chunked(tensors.size(), gradient_count, [&](std::size_t index, const Chunk& chunk) {
         const TensorRecord& t = tensors[chunk.item];
-        chunk_totals_[index] = chunk_statistics(t.gradients, t.gradient_dtype, chunk.begin, chunk.end);
+        chunk_totals_[index] = chunk_statistics(t.gradients, t.gradient_type, chunk.begin, chunk.end);
     });
     GradientStatistics total;
     for (const GradientStatistics& chunk : chunk_totals_) accumulate(total, chunk);
     return total;
 }
 
-void CpuBackend::step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
+void CpuBackend::step(const StepWork& work) {
+    const std::vector<TensorRecord>& tensors = work.tensors;
+    // t + 1 must exist: refused before anything runs, so nothing changes.
+    for (std::size_t id = 0; id < tensors.size(); ++id) {
+        if (tensors[id].gradients != nullptr && !can_take_step(work.step_counts[id])) {
+            fail(ErrorCode::InvalidArgument, "tensor " + std::to_string(id) + " has step count " +
+                                                 std::to_string(work.step_counts[id]) +
+                                                 ", the largest there is, and cannot take another step (set a "
+                                                 "smaller count first)");
+        }
+    }
     ++step_calls_;
     GradientStatistics statistics;
-    if (step_options_.needs_gradient_statistics()) statistics = gradient_statistics(tensors);
-    last_report_ = decide_gradient_scaling(step_options_, statistics, step_calls_);
+    if (work.step_options.needs_gradient_statistics()) statistics = gradient_statistics(tensors);
+    last_report_ = decide_gradient_scaling(work.step_options, statistics, step_calls_);
     if (last_report_.skipped) return;
     const float gradient_scale = static_cast<float>(last_report_.gradient_scale);
 
     step_tensors_.clear();
     // The tensors of a group usually share their step count, and so their plan: compute it once
     // per (group, t) rather than per tensor (two pow calls and a kernel lookup each).
-    plans_.assign(groups.size(), CachedPlan{});
-    for (const TensorRecord& t : tensors) {
+    plans_.assign(work.groups.size(), CachedPlan{});
+    for (std::size_t id = 0; id < tensors.size(); ++id) {
+        const TensorRecord& t = tensors[id];
         if (t.gradients == nullptr) continue;
         CachedPlan& cached = plans_[t.group_id];
-        if (cached.step != t.step + 1) {
-            cached.step = t.step + 1;
-            cached.plan = plan_tensor_step(groups[t.group_id], cached.step);
+        const std::int64_t step = work.step_counts[id] + 1;
+        if (cached.step != step) {
+            cached.step = step;
+            cached.plan = plan_tensor_step(work.groups[t.group_id], step);
             cached.plan.coefficients.gradient_scale = gradient_scale;
             cached.kernel = kernel_for(cached.plan.variant);
         }
-        float* float_parameters = !t.master_parameters.empty()                 ? t.master_parameters.data()
-                                  : t.parameter_dtype == NAB_DTYPE_FLOAT32 ? static_cast<float*>(t.parameters)
-                                                                           : nullptr;
+        float* float_parameters = !t.master_parameters.empty()                    ? t.master_parameters.data()
+                                  : t.parameter_type == ElementType::Float32 ? static_cast<float*>(t.parameters)
+                                                                              : nullptr;
         const float* float_gradients =
-            t.gradient_dtype == NAB_DTYPE_FLOAT32 ? static_cast<const float*>(t.gradients) : nullptr;
+            t.gradient_type == ElementType::Float32 ? static_cast<const float*>(t.gradients) : nullptr;
         const TensorArrays arrays{float_parameters, float_gradients, t.first_moment.data(), t.second_moment.data(),
                                   t.max_second_moment.data()};
-        step_tensors_.push_back({arrays, t.parameters, t.gradients, t.parameter_dtype, t.gradient_dtype,
+        step_tensors_.push_back({arrays, t.parameters, t.gradients, t.parameter_type, t.gradient_type,
                                  t.element_count, cached.kernel, cached.plan.coefficients});
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },
         [&](std::size_t, const Chunk& chunk) { run_step_range(step_tensors_[chunk.item], chunk.begin, chunk.end); });
-    for (TensorRecord& t : tensors) {
-        if (t.gradients != nullptr) ++t.step;
+    for (std::size_t id = 0; id < tensors.size(); ++id) {
+        if (tensors[id].gradients != nullptr) ++work.step_counts[id];
     }
 }
 
-void CpuBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>&) {
+void CpuBackend::zero_gradients(const StepWork& work) {
+    const std::vector<TensorRecord>& tensors = work.tensors;
     run_chunked(
         tensors.size(), [&](std::size_t item) { return tensors[item].gradients == nullptr ? 0 : tensors[item].element_count; },
         [&](std::size_t, const Chunk& chunk) {
             const TensorRecord& t = tensors[chunk.item];
-            const std::size_t element_size = dtype_size(t.gradient_dtype);
-            std::memset(static_cast<char*>(t.gradients) + chunk.begin * element_size, 0,
-                        (chunk.end - chunk.begin) * element_size);
+            const std::size_t bytes_per_element = element_size(t.gradient_type);
+            std::memset(static_cast<char*>(t.gradients) + chunk.begin * bytes_per_element, 0,
+                        (chunk.end - chunk.begin) * bytes_per_element);
         });
 }
 
-std::uint64_t CpuBackend::count_nonfinite_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>&) {
-    return gradient_statistics(tensors).nonfinite_count;
+std::uint64_t CpuBackend::count_nonfinite_gradients(const StepWork& work) {
+    return gradient_statistics(work.tensors).nonfinite_count;
 }
 
 }  // namespace nab::cpu

@@ -27,8 +27,8 @@ struct StepTensor {
                           // gradients: the float32 gradients, else null
     void* parameters;     // the caller's parameters, whatever their type
     const void* gradients;
-    nab_dtype parameter_dtype;
-    nab_dtype gradient_dtype;
+    ElementType parameter_type;
+    ElementType gradient_type;
     std::size_t element_count;
     RangeKernel kernel;
     ElementCoefficients<float> coefficients;
@@ -39,27 +39,26 @@ public:
     // thread_count 0 = one per logical core. simd_level must be supported (or AUTO).
     CpuBackend(int thread_count, nab_simd_level simd_level);
 
-    float* allocate_state(std::size_t count) override;
-    void free_state(float* data) noexcept override;
-    void copy_state_to_host(float* host_destination, const float* state, std::size_t count) override;
-    void copy_state_from_host(float* state, const float* host_source, std::size_t count) override;
+    void* allocate(std::size_t bytes) override;
+    void release(void* data) noexcept override;
+    void download(void* host_destination, const void* source, std::size_t bytes) override;
+    void upload(void* destination, const void* host_source, std::size_t bytes) override;
+    void copy(void* destination, const void* source, std::size_t bytes) override;
+    void initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) override;
 
     // Plans every tensor on the host, then runs all chunks of all tensors in one pass. The
     // tables keep their capacity from step to step: a steady training loop allocates nothing.
-    void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
-    void set_step_options(const StepOptions& options) override { step_options_ = options; }
+    void step(const StepWork& work) override;
     StepReport last_step_report() override { return last_report_; }
-    void initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) override;
-    void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
+    void zero_gradients(const StepWork& work) override;
     // The gradient pass's count alone.
-    std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
-                                            const std::vector<GroupOptions>& groups) override;
+    std::uint64_t count_nonfinite_gradients(const StepWork& work) override;
 
-    void set_thread_count(int thread_count) override;
-    int thread_count() const noexcept override { return pool_->thread_count(); }
-    void set_simd_level(nab_simd_level simd_level) override;
-    nab_simd_level simd_level() const noexcept override { return simd_level_; }
-    void set_cuda_stream(void* stream) override;
+    // The CPU backend's own settings (the ABI reaches them for CPU optimizers only).
+    void set_thread_count(int thread_count);
+    int thread_count() const noexcept { return pool_->thread_count(); }
+    void set_simd_level(nab_simd_level simd_level);
+    nab_simd_level simd_level() const noexcept { return simd_level_; }
 
 private:
     RangeKernel kernel_for(const KernelVariant& variant) const;
@@ -67,7 +66,7 @@ private:
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
     // own slot and the slots are added in chunk order, so any thread count gives the same bits.
     GradientStatistics gradient_statistics(const std::vector<TensorRecord>& tensors);
-    GradientStatistics chunk_statistics(const void* gradients, nab_dtype dtype, std::size_t begin,
+    GradientStatistics chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                         std::size_t end) const;
 
     struct Chunk {
@@ -82,7 +81,6 @@ private:
     std::unique_ptr<ThreadPool> pool_;
     nab_simd_level simd_level_;
     ConversionKernels conversions_;
-    StepOptions step_options_;
     StepReport last_report_;
     std::uint64_t step_calls_ = 0;
     std::vector<Chunk> chunks_;

@@ -9,9 +9,13 @@
 
 namespace nab::cuda {
 
-// A backend on device `device_ordinal`; throws nab::Error (UNSUPPORTED without CUDA in the
-// build, DEVICE_ERROR when there is no such device or no driver).
+// A backend on device `device_ordinal`; throws nab::Error (Unsupported without CUDA in the
+// build, DeviceError when there is no driver, InvalidArgument naming "device_ordinal" when
+// there is no such device).
 std::unique_ptr<Backend> create_backend(int device_ordinal);
+
+// Makes a backend from create_backend queue its work on `stream` (a cudaStream_t).
+void set_stream(Backend& backend, void* stream);
 
 // Devices visible to this process; 0 without a driver or without CUDA in the build.
 int device_count() noexcept;

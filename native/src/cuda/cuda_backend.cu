@@ -12,10 +12,10 @@ namespace nab::cuda {
 
 namespace {
 
-// Whether an array of `dtype` starts at a multiple of a vector group (kVectorWidth elements),
+// Whether an array of `type` starts at a multiple of a vector group (kVectorWidth elements),
 // so the kernels may move a group in one access. A null array (absent s_max or master copy) is.
-bool vector_aligned(const void* data, nab_dtype dtype) {
-    return reinterpret_cast<std::uintptr_t>(data) % (kVectorWidth * dtype_size(dtype)) == 0;
+bool vector_aligned(const void* data, ElementType type) {
+    return reinterpret_cast<std::uintptr_t>(data) % (kVectorWidth * element_size(type)) == 0;
 }
 
 LaunchVariant launch_variant_of(const GroupOptions& options) {
@@ -29,10 +29,6 @@ __global__ void set_learning_rate_kernel(GroupOptions* groups, std::uint32_t gro
 }
 
 __global__ void set_step_options_kernel(DeviceStepState* state, StepOptions options) { state->options = options; }
-
-__global__ void set_step_kernel(std::int64_t* steps, std::uint32_t tensor_id, std::int64_t step) {
-    steps[tensor_id] = step;
-}
 
 }  // namespace
 
@@ -57,9 +53,8 @@ CudaBackend::CudaBackend(int device_ordinal) : device_ordinal_(device_ordinal) {
     int count = 0;
     check_cuda(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
     if (device_ordinal < 0 || device_ordinal >= count) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "config->device_ordinal = " + std::to_string(device_ordinal) +
-                                              " is invalid: this machine has " + std::to_string(count) +
-                                              " CUDA device(s)");
+        fail_argument("device_ordinal", "= " + std::to_string(device_ordinal) + " is invalid: this machine has " +
+                                            std::to_string(count) + " CUDA device(s)");
     }
     use_device(device_ordinal_);
 }
@@ -71,18 +66,17 @@ CudaBackend::~CudaBackend() {
     cudaStreamSynchronize(stream_);
 }
 
-float* CudaBackend::allocate_state(std::size_t count) {
+void* CudaBackend::allocate(std::size_t bytes) {
     use_device(device_ordinal_);
-    float* data = nullptr;
-    const cudaError_t allocated = cudaMalloc(&data, count * sizeof(float));
+    void* data = nullptr;
+    const cudaError_t allocated = cudaMalloc(&data, bytes);
     if (allocated == cudaErrorMemoryAllocation) {
         cudaGetLastError();  // clear the (non-sticky) error
-        fail(NAB_STATUS_OUT_OF_MEMORY, "cudaMalloc of " + std::to_string(count * sizeof(float)) +
-                                           " bytes of optimizer state on device " + std::to_string(device_ordinal_) +
-                                           " failed: out of device memory");
+        fail(ErrorCode::OutOfMemory, "cudaMalloc of " + std::to_string(bytes) + " bytes of optimizer state on device " +
+                                         std::to_string(device_ordinal_) + " failed: out of device memory");
     }
     check_cuda(allocated, "cudaMalloc of optimizer state");
-    const cudaError_t zeroed = cudaMemsetAsync(data, 0, count * sizeof(float), stream_);
+    const cudaError_t zeroed = cudaMemsetAsync(data, 0, bytes, stream_);
     if (zeroed != cudaSuccess) {
         cudaFree(data);
         check_cuda(zeroed, "cudaMemsetAsync of new optimizer state");
@@ -90,50 +84,53 @@ float* CudaBackend::allocate_state(std::size_t count) {
     return data;
 }
 
-void CudaBackend::free_state(float* data) noexcept {
+void CudaBackend::release(void* data) noexcept {
     cudaSetDevice(device_ordinal_);
     cudaFree(data);  // cudaFree waits for the device, so no queued step still reads it
 }
 
-void CudaBackend::copy_state_to_host(float* host_destination, const float* state, std::size_t count) {
+void CudaBackend::download(void* host_destination, const void* source, std::size_t bytes) {
     use_device(device_ordinal_);
-    check_cuda(cudaMemcpyAsync(host_destination, state, count * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+    check_cuda(cudaMemcpyAsync(host_destination, source, bytes, cudaMemcpyDeviceToHost, stream_),
                "cudaMemcpyAsync of optimizer state to the host");
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after reading optimizer state");
 }
 
-void CudaBackend::copy_state_from_host(float* state, const float* host_source, std::size_t count) {
+void CudaBackend::upload(void* destination, const void* host_source, std::size_t bytes) {
     use_device(device_ordinal_);
-    check_cuda(cudaMemcpyAsync(state, host_source, count * sizeof(float), cudaMemcpyHostToDevice, stream_),
+    check_cuda(cudaMemcpyAsync(destination, host_source, bytes, cudaMemcpyHostToDevice, stream_),
                "cudaMemcpyAsync of optimizer state from the host");
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after writing optimizer state");
 }
 
-void CudaBackend::validate_buffer(const void* data, const char* argument_name) {
+void CudaBackend::copy(void* destination, const void* source, std::size_t bytes) {
+    use_device(device_ordinal_);
+    check_cuda(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToDevice, stream_),
+               "cudaMemcpyAsync of optimizer state within the device");
+}
+
+void CudaBackend::check_caller_buffer(const void* data, const char* argument) {
     if (data == nullptr) return;
     cudaPointerAttributes attributes{};
     const cudaError_t queried = cudaPointerGetAttributes(&attributes, data);
     if (queried != cudaSuccess) {
         cudaGetLastError();
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) + " is not memory CUDA knows (" +
-                                              cudaGetErrorString(queried) + ")");
+        fail_argument(argument, std::string("is not memory CUDA knows (") + cudaGetErrorString(queried) + ")");
     }
     const bool device_memory = attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
     if (!device_memory || attributes.device != device_ordinal_) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, std::string(argument_name) +
-                                              " is not device memory of CUDA device " + std::to_string(device_ordinal_) +
-                                              " (a CUDA optimizer steps device pointers; see nab_cuda_buffer_allocate)");
+        fail_argument(argument, "is not device memory of CUDA device " + std::to_string(device_ordinal_) +
+                                    " (a CUDA optimizer steps device pointers; see nab_cuda_buffer_allocate)");
     }
 }
 
-void CudaBackend::append_launch(const std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups,
-                                const LaunchVariant* variant, std::vector<DeviceTensor>& entries,
+void CudaBackend::append_launch(const StepWork& work, const LaunchVariant* variant, std::vector<DeviceTensor>& entries,
                                 std::vector<Launch>& launches) {
     Launch launch{variant != nullptr ? *variant : LaunchVariant{}, static_cast<std::uint32_t>(entries.size()), 0, 0};
-    for (std::uint32_t id = 0; id < tensors.size(); ++id) {
-        const TensorRecord& t = tensors[id];
+    for (std::uint32_t id = 0; id < work.tensors.size(); ++id) {
+        const TensorRecord& t = work.tensors[id];
         if (t.gradients == nullptr) continue;
-        if (variant != nullptr && !(launch_variant_of(groups[t.group_id]) == *variant)) continue;
+        if (variant != nullptr && !(launch_variant_of(work.groups[t.group_id]) == *variant)) continue;
         DeviceTensor entry{t.parameters,
                            t.gradients,
                            t.master_parameters.data(),
@@ -144,27 +141,27 @@ void CudaBackend::append_launch(const std::vector<TensorRecord>& tensors, const 
                            launch.block_count,
                            id,
                            t.group_id,
-                           t.parameter_dtype,
-                           t.gradient_dtype,
+                           t.parameter_type,
+                           t.gradient_type,
                            0,
                            0};
         // The step needs every array aligned; the zero and gradient passes only the gradients.
-        const bool gradients_aligned = vector_aligned(t.gradients, t.gradient_dtype);
+        const bool gradients_aligned = vector_aligned(t.gradients, t.gradient_type);
         const bool aligned = variant == nullptr
                                  ? gradients_aligned
-                                 : gradients_aligned && vector_aligned(t.parameters, t.parameter_dtype) &&
-                                       vector_aligned(entry.master, NAB_DTYPE_FLOAT32) &&
-                                       vector_aligned(entry.first_moment, NAB_DTYPE_FLOAT32) &&
-                                       vector_aligned(entry.second_moment, NAB_DTYPE_FLOAT32) &&
-                                       vector_aligned(entry.max_second_moment, NAB_DTYPE_FLOAT32);
+                                 : gradients_aligned && vector_aligned(t.parameters, t.parameter_type) &&
+                                       vector_aligned(entry.master, ElementType::Float32) &&
+                                       vector_aligned(entry.first_moment, ElementType::Float32) &&
+                                       vector_aligned(entry.second_moment, ElementType::Float32) &&
+                                       vector_aligned(entry.max_second_moment, ElementType::Float32);
         entry.vectorized = aligned ? 1 : 0;
         entries.push_back(entry);
         launch.block_count += blocks_for(t.element_count);
     }
     launch.entry_count = static_cast<std::uint32_t>(entries.size()) - launch.first_entry;
     if (launch.block_count > 0x7fffffffu) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "one step would need " + std::to_string(launch.block_count) +
-                                              " CUDA blocks, more than a grid holds");
+        fail(ErrorCode::InvalidArgument,
+             "one step would need " + std::to_string(launch.block_count) + " CUDA blocks, more than a grid holds");
     }
     if (launch.entry_count > 0) launches.push_back(launch);
 }
@@ -173,44 +170,39 @@ void CudaBackend::refuse_while_capturing(const char* message) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     use_device(device_ordinal_);
     check_cuda(cudaStreamIsCapturing(stream_, &capture), "cudaStreamIsCapturing");
-    if (capture != cudaStreamCaptureStatusNone) fail(NAB_STATUS_INVALID_ARGUMENT, message);
+    if (capture != cudaStreamCaptureStatusNone) fail(ErrorCode::InvalidArgument, message);
 }
 
-void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
+void CudaBackend::update_tables(const StepWork& work) {
+    if (tables_uploaded_ && tables_generation_ == work.layout_generation) return;
     refuse_while_capturing(
         "the optimizer's tensors, buffers or options changed since its last step; run one step (or "
         "nab_optimizer_synchronize) before capturing a CUDA graph, and change only learning rates and step options "
         "inside it");
-    // Step counts: bring the device's into the records before the table is rebuilt.
-    refresh_steps(tensors);
 
     std::vector<DeviceTensor> entries;
     std::vector<Launch> launches;
     std::vector<LaunchVariant> variants;
-    for (const TensorRecord& t : tensors) {
+    for (const TensorRecord& t : work.tensors) {
         if (t.gradients == nullptr) continue;
-        const LaunchVariant v = launch_variant_of(groups[t.group_id]);
+        const LaunchVariant v = launch_variant_of(work.groups[t.group_id]);
         if (std::find(variants.begin(), variants.end(), v) == variants.end()) variants.push_back(v);
     }
-    for (const LaunchVariant& v : variants) append_launch(tensors, groups, &v, entries, launches);
+    for (const LaunchVariant& v : variants) append_launch(work, &v, entries, launches);
     const auto step_entry_count = static_cast<std::uint32_t>(entries.size());
     std::vector<Launch> zero_launches;
-    append_launch(tensors, groups, nullptr, entries, zero_launches);
-
-    std::vector<std::int64_t> steps(tensors.size());
-    for (std::size_t id = 0; id < tensors.size(); ++id) steps[id] = tensors[id].step;
+    append_launch(work, nullptr, entries, zero_launches);
 
     use_device(device_ordinal_);
     tensor_table_.reserve(std::max<std::size_t>(entries.size(), 1));
-    group_table_.reserve(std::max<std::size_t>(groups.size(), 1));
-    step_counts_.reserve(std::max<std::size_t>(steps.size(), 1));
+    group_table_.reserve(std::max<std::size_t>(work.groups.size(), 1));
     plans_.reserve(std::max<std::size_t>(entries.size(), 1));
     const std::uint64_t gradient_blocks = zero_launches.empty() ? 0 : zero_launches.front().block_count;
     partials_.reserve(std::max<std::uint64_t>(gradient_blocks, 1));
     if (step_state_.data() == nullptr) {
         // Once: the report (and its running step_calls) must survive later table rebuilds.
         step_state_.reserve(1);
-        const DeviceStepState initial{step_options_, StepReport{}};
+        const DeviceStepState initial{work.step_options, StepReport{}, 0};
         check_cuda(cudaMemcpyAsync(step_state_.data(), &initial, sizeof initial, cudaMemcpyHostToDevice, stream_),
                    "upload of the step state");
     }
@@ -220,34 +212,35 @@ void CudaBackend::update_tables(std::vector<TensorRecord>& tensors, const std::v
                                    cudaMemcpyHostToDevice, stream_),
                    "upload of the tensor table");
     }
-    if (!groups.empty()) {
-        check_cuda(cudaMemcpyAsync(group_table_.data(), groups.data(), groups.size() * sizeof(GroupOptions),
+    if (!work.groups.empty()) {
+        check_cuda(cudaMemcpyAsync(group_table_.data(), work.groups.data(), work.groups.size() * sizeof(GroupOptions),
                                    cudaMemcpyHostToDevice, stream_),
                    "upload of the group table");
     }
-    if (!steps.empty()) {
-        check_cuda(cudaMemcpyAsync(step_counts_.data(), steps.data(), steps.size() * sizeof(std::int64_t),
-                                   cudaMemcpyHostToDevice, stream_),
-                   "upload of the step counts");
-    }
-    step_count_size_ = static_cast<std::uint32_t>(steps.size());
+    uploaded_group_count_ = static_cast<std::uint32_t>(work.groups.size());
     step_launches_ = std::move(launches);
     step_entry_count_ = step_entry_count;
     zero_launch_ = zero_launches.empty() ? Launch{} : zero_launches.front();
-    tables_current_ = true;
+    tables_uploaded_ = true;
+    tables_generation_ = work.layout_generation;
 }
 
-void CudaBackend::step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
-    if (!tables_current_) update_tables(tensors, groups);
+void CudaBackend::step(const StepWork& work) {
+    update_tables(work);
     use_device(device_ordinal_);
     // The gradient pass runs once per step, before the decision that every launch obeys.
-    const bool gradient_pass = step_options_.needs_gradient_statistics();
+    const bool gradient_pass = work.step_options.needs_gradient_statistics();
     if (gradient_pass) {
         check_cuda(launch_gradient_statistics(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
                                               zero_launch_.block_count, partials_.data(), stream_),
                    "the fused gradient pass launch");
     }
-    check_cuda(launch_plan(tensor_table_.data(), step_entry_count_, group_table_.data(), step_counts_.data(),
+    if (work.guard_step_counts) {
+        check_cuda(launch_step_count_guard(tensor_table_.data(), step_entry_count_, work.step_counts, step_state_.data(),
+                                           stream_),
+                   "the step-count guard launch");
+    }
+    check_cuda(launch_plan(tensor_table_.data(), step_entry_count_, group_table_.data(), work.step_counts,
                            plans_.data(), gradient_pass ? partials_.data() : nullptr,
                            static_cast<std::uint32_t>(zero_launch_.block_count), step_state_.data(), stream_),
                "the step planning kernel launch");
@@ -258,13 +251,18 @@ void CudaBackend::step(std::vector<TensorRecord>& tensors, const std::vector<Gro
     }
 }
 
-void CudaBackend::set_step_options(const StepOptions& options) {
-    if (step_state_.data() != nullptr) {
-        use_device(device_ordinal_);
-        set_step_options_kernel<<<1, 1, 0, stream_>>>(step_state_.data(), options);
-        check_cuda(cudaGetLastError(), "the step-options update launch");
-    }  // otherwise the first table upload carries them
-    step_options_ = options;
+void CudaBackend::step_options_changed(const StepOptions& options) {
+    if (step_state_.data() == nullptr) return;  // the first table upload carries them
+    use_device(device_ordinal_);
+    set_step_options_kernel<<<1, 1, 0, stream_>>>(step_state_.data(), options);
+    check_cuda(cudaGetLastError(), "the step-options update launch");
+}
+
+void CudaBackend::learning_rate_changed(std::uint32_t group_id, double learning_rate) {
+    if (group_id >= uploaded_group_count_) return;  // the next table upload carries it
+    use_device(device_ordinal_);
+    set_learning_rate_kernel<<<1, 1, 0, stream_>>>(group_table_.data(), group_id, learning_rate);
+    check_cuda(cudaGetLastError(), "the learning-rate update launch");
 }
 
 StepReport CudaBackend::last_step_report() {
@@ -279,26 +277,25 @@ StepReport CudaBackend::last_step_report() {
     return state.report;
 }
 
-void CudaBackend::initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) {
+void CudaBackend::initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) {
     use_device(device_ordinal_);
-    check_cuda(launch_widen(master, parameters, dtype, count, stream_), "the master-copy initialisation launch");
+    check_cuda(launch_widen(master, parameters, type, count, stream_), "the master-copy initialisation launch");
 }
 
-void CudaBackend::zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) {
-    if (!tables_current_) update_tables(tensors, groups);
+void CudaBackend::zero_gradients(const StepWork& work) {
+    update_tables(work);
     use_device(device_ordinal_);
     check_cuda(launch_zero_gradients(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
                                      zero_launch_.block_count, stream_),
                "the fused zero-gradients kernel launch");
 }
 
-std::uint64_t CudaBackend::count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
-                                                     const std::vector<GroupOptions>& groups) {
+std::uint64_t CudaBackend::count_nonfinite_gradients(const StepWork& work) {
     // The count comes back to the host synchronously, which a stream being captured forbids.
     refuse_while_capturing(
         "nab_optimizer_count_nonfinite_gradients waits for its result and cannot be captured in a CUDA graph; "
         "call it outside the capture");
-    if (!tables_current_) update_tables(tensors, groups);
+    update_tables(work);
     if (zero_launch_.entry_count == 0) return 0;
     use_device(device_ordinal_);
     gradient_totals_.reserve(1);
@@ -315,40 +312,7 @@ std::uint64_t CudaBackend::count_nonfinite_gradients(std::vector<TensorRecord>& 
     return totals.nonfinite_count;
 }
 
-void CudaBackend::learning_rate_changed(std::uint32_t group_id, double learning_rate) {
-    if (!tables_current_) return;  // the next table upload carries it
-    use_device(device_ordinal_);
-    set_learning_rate_kernel<<<1, 1, 0, stream_>>>(group_table_.data(), group_id, learning_rate);
-    check_cuda(cudaGetLastError(), "the learning-rate update launch");
-}
-
-void CudaBackend::refresh_steps(std::vector<TensorRecord>& tensors) {
-    if (step_count_size_ == 0) return;
-    std::vector<std::int64_t> steps(step_count_size_);
-    use_device(device_ordinal_);
-    check_cuda(cudaMemcpyAsync(steps.data(), step_counts_.data(), steps.size() * sizeof(std::int64_t),
-                               cudaMemcpyDeviceToHost, stream_),
-               "download of the step counts");
-    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after downloading step counts");
-    for (std::size_t id = 0; id < steps.size(); ++id) tensors[id].step = steps[id];
-}
-
-void CudaBackend::step_count_changed(std::uint32_t tensor_id, std::int64_t step) {
-    if (tensor_id >= step_count_size_) return;  // not on the device yet: the next upload carries it
-    use_device(device_ordinal_);
-    set_step_kernel<<<1, 1, 0, stream_>>>(step_counts_.data(), tensor_id, step);
-    check_cuda(cudaGetLastError(), "the step-count update launch");
-}
-
-void CudaBackend::set_thread_count(int) {
-    fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer runs on CUDA; thread_count applies only to NAB_DEVICE_CPU");
-}
-
-void CudaBackend::set_simd_level(nab_simd_level) {
-    fail(NAB_STATUS_INVALID_ARGUMENT, "this optimizer runs on CUDA; simd_level applies only to NAB_DEVICE_CPU");
-}
-
-void CudaBackend::set_cuda_stream(void* stream) {
+void CudaBackend::set_stream(void* stream) {
     // Work already queued on the old stream must finish before the new stream may reuse the
     // same state and tables.
     use_device(device_ordinal_);
@@ -362,5 +326,7 @@ void CudaBackend::synchronize() {
 }
 
 std::unique_ptr<Backend> create_backend(int device_ordinal) { return std::make_unique<CudaBackend>(device_ordinal); }
+
+void set_stream(Backend& backend, void* stream) { static_cast<CudaBackend&>(backend).set_stream(stream); }
 
 }  // namespace nab::cuda

@@ -1,9 +1,10 @@
 // The CUDA backend: state in device memory, one fused launch per step (per distinct launch
 // variant among the groups, usually one) after a planning launch and, when the step options
 // ask for it, a fused gradient pass; on the caller's stream, without host synchronisation, and
-// safe to capture in a CUDA graph: step counts, the groups' options (learning rate included)
-// and the step options live on the device and are read there by every launch, and the skip
-// decision and gradient scale are made and used there.
+// safe to capture in a CUDA graph: the step counts live in device memory (the optimizer's
+// array), the groups' options and the step options are mirrored into device tables read by
+// every launch (SettingsMirror), and the skip decision and gradient scale are made and used
+// there.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -35,40 +36,36 @@ private:
     std::size_t capacity_ = 0;
 };
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public Backend, public SettingsMirror {
 public:
     explicit CudaBackend(int device_ordinal);
     ~CudaBackend() override;
 
-    float* allocate_state(std::size_t count) override;
-    void free_state(float* data) noexcept override;
-    void copy_state_to_host(float* host_destination, const float* state, std::size_t count) override;
-    void copy_state_from_host(float* state, const float* host_source, std::size_t count) override;
+    void* allocate(std::size_t bytes) override;
+    void release(void* data) noexcept override;
+    void download(void* host_destination, const void* source, std::size_t bytes) override;
+    void upload(void* destination, const void* host_source, std::size_t bytes) override;
+    void copy(void* destination, const void* source, std::size_t bytes) override;
+    void check_caller_buffer(const void* data, const char* argument) override;
+    void initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) override;
 
-    void step(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
-    // Queues the new options on the stream once they live on the device (like a learning rate).
-    void set_step_options(const StepOptions& options) override;
+    void step(const StepWork& work) override;
     // Refused while the stream is being captured; otherwise a synchronous copy of the device's.
     StepReport last_step_report() override;
-    void initialize_master(float* master, const void* parameters, nab_dtype dtype, std::size_t count) override;
-    void zero_gradients(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups) override;
+    void zero_gradients(const StepWork& work) override;
     // The gradient pass over the zero-gradients table and the sum of its partials, then a
     // synchronous copy of the count.
-    std::uint64_t count_nonfinite_gradients(std::vector<TensorRecord>& tensors,
-                                            const std::vector<GroupOptions>& groups) override;
-
-    void validate_buffer(const void* data, const char* argument_name) override;
-    void layout_changed() override { tables_current_ = false; }
-    void learning_rate_changed(std::uint32_t group_id, double learning_rate) override;
-    void refresh_steps(std::vector<TensorRecord>& tensors) override;
-    void step_count_changed(std::uint32_t tensor_id, std::int64_t step) override;
-
-    void set_thread_count(int thread_count) override;
-    int thread_count() const noexcept override { return 1; }
-    void set_simd_level(nab_simd_level simd_level) override;
-    nab_simd_level simd_level() const noexcept override { return NAB_SIMD_AUTO; }
-    void set_cuda_stream(void* stream) override;
+    std::uint64_t count_nonfinite_gradients(const StepWork& work) override;
     void synchronize() override;
+
+    SettingsMirror* settings_mirror() noexcept override { return this; }
+    // Queued on the stream once the tables exist (a replayed graph sees them); otherwise the
+    // first table upload carries them.
+    void learning_rate_changed(std::uint32_t group_id, double learning_rate) override;
+    void step_options_changed(const StepOptions& options) override;
+
+    // The CUDA backend's own setting (the ABI reaches it for CUDA optimizers only).
+    void set_stream(void* stream);
 
 private:
     struct Launch {
@@ -78,29 +75,28 @@ private:
         std::uint64_t block_count;
     };
 
-    // Fails with INVALID_ARGUMENT and `message` while the stream is being captured.
+    // Fails with InvalidArgument and `message` while the stream is being captured.
     void refuse_while_capturing(const char* message);
-    // Rebuilds and uploads the tensor tables, groups and step counts after a layout change
-    // (and the step state, the first time).
-    void update_tables(std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups);
-    void append_launch(const std::vector<TensorRecord>& tensors, const std::vector<GroupOptions>& groups,
-                       const LaunchVariant* variant, std::vector<DeviceTensor>& entries, std::vector<Launch>& launches);
+    // Rebuilds and uploads the tensor and group tables when the optimizer's layout changed
+    // since the last upload (and the step state, the first time).
+    void update_tables(const StepWork& work);
+    void append_launch(const StepWork& work, const LaunchVariant* variant, std::vector<DeviceTensor>& entries,
+                       std::vector<Launch>& launches);
 
     int device_ordinal_;
     cudaStream_t stream_ = nullptr;
-    bool tables_current_ = false;
+    bool tables_uploaded_ = false;
+    std::uint64_t tables_generation_ = 0;  // the optimizer's layout generation they were built from
+    std::uint32_t uploaded_group_count_ = 0;
     std::vector<Launch> step_launches_;
     std::uint32_t step_entry_count_ = 0;  // the step launches' entries: the first ones of the table
     Launch zero_launch_{};  // also the layout of the gradient pass
-    StepOptions step_options_;  // the host's copy: whether a step launches the gradient pass
     DeviceArray<DeviceTensor> tensor_table_;
     DeviceArray<GroupOptions> group_table_;
-    DeviceArray<std::int64_t> step_counts_;
     DeviceArray<TensorStepPlan> plans_;  // one per tensor table entry, written by each step
     DeviceArray<DeviceStepState> step_state_;  // allocated with the first tables, then kept
     DeviceArray<GradientStatistics> partials_;  // one per block of the gradient pass
     DeviceArray<GradientStatistics> gradient_totals_;  // the sum count_nonfinite_gradients reads
-    std::uint32_t step_count_size_ = 0;  // tensors whose counts live in step_counts_
 };
 
 }  // namespace nab::cuda

@@ -18,16 +18,15 @@ int device_count() noexcept {
 void* allocate_buffer(int device_ordinal, std::size_t byte_count) {
     const int count = device_count();
     if (device_ordinal < 0 || device_ordinal >= count) {
-        fail(NAB_STATUS_INVALID_ARGUMENT, "device_ordinal = " + std::to_string(device_ordinal) +
-                                              " is invalid: this machine has " + std::to_string(count) +
-                                              " CUDA device(s)");
+        fail_argument("device_ordinal", "= " + std::to_string(device_ordinal) + " is invalid: this machine has " +
+                                            std::to_string(count) + " CUDA device(s)");
     }
     use_device(device_ordinal);
     void* data = nullptr;
     const cudaError_t allocated = cudaMalloc(&data, byte_count);
     if (allocated == cudaErrorMemoryAllocation) {
         cudaGetLastError();
-        fail(NAB_STATUS_OUT_OF_MEMORY,
+        fail(ErrorCode::OutOfMemory,
              "cudaMalloc of " + std::to_string(byte_count) + " bytes failed: out of device memory");
     }
     check_cuda(allocated, "cudaMalloc");

@@ -1,4 +1,4 @@
-// CUDA runtime errors as nab::Error(DEVICE_ERROR) carrying CUDA's own text.
+// CUDA runtime errors as nab::Error(DeviceError) carrying CUDA's own text.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -11,7 +11,7 @@ namespace nab::cuda {
 
 inline void check_cuda(cudaError_t result, const char* what) {
     if (result != cudaSuccess) {
-        fail(NAB_STATUS_DEVICE_ERROR, std::string(what) + " failed: " + cudaGetErrorName(result) + ": " +
+        fail(ErrorCode::DeviceError, std::string(what) + " failed: " + cudaGetErrorName(result) + ": " +
                                           cudaGetErrorString(result));
     }
 }

@@ -6,11 +6,12 @@ namespace nab::cuda {
 
 namespace {
 [[noreturn]] void no_cuda() {
-    fail(NAB_STATUS_UNSUPPORTED, "this build of the library has no CUDA backend (it was built without nvcc)");
+    fail(ErrorCode::Unsupported, "this build of the library has no CUDA backend (it was built without nvcc)");
 }
 }  // namespace
 
 std::unique_ptr<Backend> create_backend(int) { no_cuda(); }
+void set_stream(Backend&, void*) { no_cuda(); }
 int device_count() noexcept { return 0; }
 void* allocate_buffer(int, std::size_t) { no_cuda(); }
 void free_buffer(void*) { no_cuda(); }

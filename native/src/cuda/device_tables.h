@@ -6,14 +6,14 @@
 
 #include <cstdint>
 
+#include "core/element_type.h"
 #include "core/gradient_scaling.h"
-#include "native_adabelief.h"
 
 namespace nab::cuda {
 
 struct DeviceTensor {
-    void* parameters;          // element_count elements of parameter_dtype
-    const void* gradients;     // element_count elements of gradient_dtype
+    void* parameters;          // element_count elements of parameter_type
+    const void* gradients;     // element_count elements of gradient_type
     float* master;             // float32 master copy of 16-bit parameters; null unless the tensor has one
     float* first_moment;
     float* second_moment;
@@ -22,8 +22,8 @@ struct DeviceTensor {
     std::uint64_t first_block;  // this tensor's first block in the grid
     std::uint32_t tensor_id;    // index into the step counts
     std::uint32_t group_id;     // index into the groups
-    nab_dtype parameter_dtype;
-    nab_dtype gradient_dtype;
+    ElementType parameter_type;
+    ElementType gradient_type;
     // 1 when every array the launch touches starts at a multiple of kVectorWidth elements of its
     // own type (16 bytes for float32, 8 for 16-bit), so 4 elements move in one load or store.
     std::uint32_t vectorized;
@@ -37,6 +37,9 @@ struct DeviceTensor {
 struct DeviceStepState {
     StepOptions options;
     StepReport report;
+    // Written by the step-count guard kernel when it runs (1: a stepped tensor is at
+    // kLastStepCount), read by the planning kernel.
+    std::uint32_t step_count_exhausted;
 };
 
 }  // namespace nab::cuda

@@ -10,6 +10,7 @@
 #include "core/gradient_scaling.h"
 #include "core/half_precision.h"
 #include "core/step_coefficients.h"
+#include "core/step_counts.h"
 #include "core/update_math.h"
 #include "cuda/launch_layout.h"
 #include "cuda/step_kernels.h"
@@ -66,32 +67,32 @@ __device__ __forceinline__ void store_bits(std::uint16_t* data, const std::uint1
     }
 }
 
-// Elements i .. i + Width - 1 of a caller buffer of `dtype`, widened to float.
+// Elements i .. i + Width - 1 of a caller buffer of `type`, widened to float.
 template <unsigned Width>
-__device__ __forceinline__ void load_widened(const void* data, nab_dtype dtype, std::uint64_t i, float (&out)[Width]) {
-    if (dtype == NAB_DTYPE_FLOAT32) {
+__device__ __forceinline__ void load_widened(const void* data, ElementType type, std::uint64_t i, float (&out)[Width]) {
+    if (type == ElementType::Float32) {
         load_floats<Width>(static_cast<const float*>(data) + i, out);
         return;
     }
     std::uint16_t bits[Width];
     load_bits<Width>(static_cast<const std::uint16_t*>(data) + i, bits);
-    if (dtype == NAB_DTYPE_BFLOAT16) {
+    if (type == ElementType::BFloat16) {
         for (unsigned k = 0; k < Width; ++k) out[k] = bfloat16_to_float(bits[k]);
     } else {
         for (unsigned k = 0; k < Width; ++k) out[k] = half_to_float(bits[k]);
     }
 }
 
-// Stores floats into elements i .. i + Width - 1 of a caller buffer of `dtype`, rounding to
+// Stores floats into elements i .. i + Width - 1 of a caller buffer of `type`, rounding to
 // nearest even where it is 16-bit.
 template <unsigned Width>
-__device__ __forceinline__ void store_narrowed(void* data, nab_dtype dtype, std::uint64_t i, const float (&in)[Width]) {
-    if (dtype == NAB_DTYPE_FLOAT32) {
+__device__ __forceinline__ void store_narrowed(void* data, ElementType type, std::uint64_t i, const float (&in)[Width]) {
+    if (type == ElementType::Float32) {
         store_floats<Width>(static_cast<float*>(data) + i, in);
         return;
     }
     std::uint16_t bits[Width];
-    if (dtype == NAB_DTYPE_BFLOAT16) {
+    if (type == ElementType::BFloat16) {
         for (unsigned k = 0; k < Width; ++k) bits[k] = float_to_bfloat16(in[k]);
     } else {
         for (unsigned k = 0; k < Width; ++k) bits[k] = float_to_half(in[k]);
@@ -106,14 +107,14 @@ __device__ __forceinline__ void store_narrowed(void* data, nab_dtype dtype, std:
 // never diverge. (Specialising every combination of parameter type, gradient type and master
 // copy instead would compile each step kernel's body 15 times rather than twice.)
 struct AllFloat32 {
-    __device__ static nab_dtype parameter_dtype(const DeviceTensor&) { return NAB_DTYPE_FLOAT32; }
-    __device__ static nab_dtype gradient_dtype(const DeviceTensor&) { return NAB_DTYPE_FLOAT32; }
+    __device__ static ElementType parameter_type(const DeviceTensor&) { return ElementType::Float32; }
+    __device__ static ElementType gradient_type(const DeviceTensor&) { return ElementType::Float32; }
     __device__ static float* master(const DeviceTensor&) { return nullptr; }
 };
 
 struct TypesFromTable {
-    __device__ static nab_dtype parameter_dtype(const DeviceTensor& t) { return t.parameter_dtype; }
-    __device__ static nab_dtype gradient_dtype(const DeviceTensor& t) { return t.gradient_dtype; }
+    __device__ static ElementType parameter_type(const DeviceTensor& t) { return t.parameter_type; }
+    __device__ static ElementType gradient_type(const DeviceTensor& t) { return t.gradient_type; }
     __device__ static float* master(const DeviceTensor& t) { return t.master; }
 };
 
@@ -140,11 +141,11 @@ __device__ __forceinline__ void update_group(const DeviceTensor& t, std::uint64_
                                              const ElementCoefficients<float>& c) {
     float* const master = Types::master(t);
     float p[Width], g[Width], m[Width], s[Width], s_max[Width] = {};
-    load_widened<Width>(t.gradients, Types::gradient_dtype(t), i, g);
+    load_widened<Width>(t.gradients, Types::gradient_type(t), i, g);
     if (master != nullptr) {
         load_floats<Width>(master + i, p);
     } else {
-        load_widened<Width>(t.parameters, Types::parameter_dtype(t), i, p);
+        load_widened<Width>(t.parameters, Types::parameter_type(t), i, p);
     }
     load_floats<Width>(t.first_moment + i, m);
     load_floats<Width>(t.second_moment + i, s);
@@ -153,7 +154,7 @@ __device__ __forceinline__ void update_group(const DeviceTensor& t, std::uint64_
         update_element<L2, Square, KeepsMax, FromMax, Rule>(p[k], g[k], m[k], s[k], s_max[k], c);
     }
     if (master != nullptr) store_floats<Width>(master + i, p);
-    store_narrowed<Width>(t.parameters, Types::parameter_dtype(t), i, p);
+    store_narrowed<Width>(t.parameters, Types::parameter_type(t), i, p);
     store_floats<Width>(t.first_moment + i, m);
     store_floats<Width>(t.second_moment + i, s);
     if (KeepsMax) store_floats<Width>(t.max_second_moment + i, s_max);
@@ -204,7 +205,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     if (skipped) return;
     const TensorStepPlan plan = plans[index];
     const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
-    if (t.parameter_dtype == NAB_DTYPE_FLOAT32 && t.gradient_dtype == NAB_DTYPE_FLOAT32 && t.master == nullptr) {
+    if (t.parameter_type == ElementType::Float32 && t.gradient_type == ElementType::Float32 && t.master == nullptr) {
         update_block<AllFloat32, L2, Square, KeepsMax>(t, range, plan);
     } else {
         update_block<TypesFromTable, L2, Square, KeepsMax>(t, range, plan);
@@ -257,7 +258,7 @@ __device__ __forceinline__ void add_gradient_statistics(const DeviceTensor& t, E
     for_each_group(t, range, [&](std::uint64_t i, auto width) {
         constexpr unsigned Width = decltype(width)::value;
         float g[Width];
-        load_widened<Width>(t.gradients, Types::gradient_dtype(t), i, g);
+        load_widened<Width>(t.gradients, Types::gradient_type(t), i, g);
         for (unsigned k = 0; k < Width; ++k) {
             const double x = g[k];  // the square of a float is exact in double
             totals.sum_of_squares += x * x;
@@ -273,7 +274,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     const DeviceTensor t = tensors[tensor_of_block(tensors, tensor_count, blockIdx.x)];
     const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
     GradientStatistics totals;
-    if (t.gradient_dtype == NAB_DTYPE_FLOAT32) {
+    if (t.gradient_type == ElementType::Float32) {
         add_gradient_statistics<AllFloat32>(t, range, totals);
     } else {
         add_gradient_statistics<TypesFromTable>(t, range, totals);
@@ -331,6 +332,12 @@ __global__ void __launch_bounds__(kPlanThreads)
         options.compute_gradient_norm = false;
     }
     StepReport decision = decide_gradient_scaling(options, statistics, 0);
+    if (state->step_count_exhausted != 0) {
+        // The guard kernel found a stepped tensor at the largest count: t + 1 does not exist,
+        // so the whole step is skipped, as the CPU refuses it as a whole.
+        decision.skipped = true;
+        decision.step_count_exhausted = true;
+    }
     if (blockIdx.x == 0 && threadIdx.x == 0) {
         // The only thread that touches the report: no other reads it while it changes.
         decision.step_calls = state->report.step_calls + 1;
@@ -346,6 +353,19 @@ __global__ void __launch_bounds__(kPlanThreads)
     steps[t.tensor_id] = step;
 }
 
+// One block: whether any stepped tensor's count is kLastStepCount, into the step state that
+// the planning kernel reads next. Launched only while some count may be that large.
+__global__ void __launch_bounds__(kPlanThreads)
+    step_count_guard_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, const std::int64_t* steps,
+                            DeviceStepState* state) {
+    int exhausted = 0;
+    for (std::uint32_t i = threadIdx.x; i < tensor_count; i += kPlanThreads) {
+        if (!can_take_step(steps[tensors[i].tensor_id])) exhausted = 1;
+    }
+    exhausted = __syncthreads_or(exhausted);
+    if (threadIdx.x == 0) state->step_count_exhausted = static_cast<std::uint32_t>(exhausted);
+}
+
 // ---- Gradients and master copies ------------------------------------------------------------
 
 template <class Types>
@@ -354,7 +374,7 @@ __device__ __forceinline__ void zero_range(const DeviceTensor& t, ElementRange r
     for_each_group(t, range, [&](std::uint64_t i, auto width) {
         constexpr unsigned Width = decltype(width)::value;
         const float zeros[Width] = {};  // +0.0 narrows to all-zero bits in every element type
-        store_narrowed<Width>(gradients, Types::gradient_dtype(t), i, zeros);
+        store_narrowed<Width>(gradients, Types::gradient_type(t), i, zeros);
     });
 }
 
@@ -362,7 +382,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     zero_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count) {
     const DeviceTensor t = tensors[tensor_of_block(tensors, tensor_count, blockIdx.x)];
     const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
-    if (t.gradient_dtype == NAB_DTYPE_FLOAT32) {
+    if (t.gradient_type == ElementType::Float32) {
         zero_range<AllFloat32>(t, range);
     } else {
         zero_range<TypesFromTable>(t, range);
@@ -370,11 +390,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 }
 
 // Runs once per tensor with a master copy, when it is added: plain and scalar.
-__global__ void widen_kernel(float* master, const void* parameters, nab_dtype dtype, std::uint64_t count) {
+__global__ void widen_kernel(float* master, const void* parameters, ElementType type, std::uint64_t count) {
     const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
     for (std::uint64_t i = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < count; i += stride) {
         float value[1];
-        load_widened<1>(parameters, dtype, i, value);
+        load_widened<1>(parameters, type, i, value);
         master[i] = value[0];
     }
 }
@@ -399,6 +419,12 @@ cudaError_t launch_gradient_statistics(const DeviceTensor* tensors, std::uint32_
 cudaError_t launch_sum_statistics(const GradientStatistics* partials, std::uint32_t partial_count,
                                   GradientStatistics* total, cudaStream_t stream) {
     sum_statistics_kernel<<<1, kPlanThreads, 0, stream>>>(partials, partial_count, total);
+    return cudaGetLastError();
+}
+
+cudaError_t launch_step_count_guard(const DeviceTensor* tensors, std::uint32_t tensor_count, const std::int64_t* steps,
+                                    DeviceStepState* state, cudaStream_t stream) {
+    step_count_guard_kernel<<<1, kPlanThreads, 0, stream>>>(tensors, tensor_count, steps, state);
     return cudaGetLastError();
 }
 
@@ -435,14 +461,14 @@ cudaError_t launch_zero_gradients(const DeviceTensor* tensors, std::uint32_t ten
     return cudaGetLastError();
 }
 
-cudaError_t launch_widen(float* master, const void* parameters, nab_dtype dtype, std::size_t count,
+cudaError_t launch_widen(float* master, const void* parameters, ElementType type, std::size_t count,
                          cudaStream_t stream) {
     if (count == 0) return cudaSuccess;
     constexpr unsigned kThreads = 256;
     constexpr std::uint64_t kMaxBlocks = 4096;  // enough to fill any device; the loop strides the rest
     const std::uint64_t wanted = (count + kThreads - 1) / kThreads;
     const auto blocks = static_cast<unsigned>(wanted < kMaxBlocks ? wanted : kMaxBlocks);
-    widen_kernel<<<blocks, kThreads, 0, stream>>>(master, parameters, dtype, count);
+    widen_kernel<<<blocks, kThreads, 0, stream>>>(master, parameters, type, count);
     return cudaGetLastError();
 }
 

@@ -35,6 +35,12 @@ cudaError_t launch_gradient_statistics(const DeviceTensor* tensors, std::uint32_
 cudaError_t launch_sum_statistics(const GradientStatistics* partials, std::uint32_t partial_count,
                                   GradientStatistics* total, cudaStream_t stream);
 
+// Before launch_plan, while some step count may be kLastStepCount (core/step_counts.h): sets
+// state->step_count_exhausted when a tensor of `tensors` has that count, which makes the plan
+// skip the whole step.
+cudaError_t launch_step_count_guard(const DeviceTensor* tensors, std::uint32_t tensor_count, const std::int64_t* steps,
+                                    DeviceStepState* state, cudaStream_t stream);
+
 // Once per step, before every launch_step of it: decides the step from the device's step
 // options and, when `partials` is not null, the gradient pass's partial_count partials
 // (decide_gradient_scaling), writes state->report and advances report.step_calls; then, unless
@@ -56,8 +62,8 @@ cudaError_t launch_step(const LaunchVariant& variant, const DeviceTensor* tensor
 cudaError_t launch_zero_gradients(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
                                   cudaStream_t stream);
 
-// master[i] = parameters[i] widened to float32, for count elements of `dtype`.
-cudaError_t launch_widen(float* master, const void* parameters, nab_dtype dtype, std::size_t count,
+// master[i] = parameters[i] widened to float32, for count elements of `type`.
+cudaError_t launch_widen(float* master, const void* parameters, ElementType type, std::size_t count,
                          cudaStream_t stream);
 
 }  // namespace nab::cuda

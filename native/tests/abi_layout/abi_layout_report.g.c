@@ -147,8 +147,8 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_step_report, gradients_checked));
     fprintf(out, ", \"skipped\": %lu",
             (unsigned long)offsetof(struct nab_step_report, skipped));
-    fprintf(out, ", \"reserved\": %lu",
-            (unsigned long)offsetof(struct nab_step_report, reserved));
+    fprintf(out, ", \"step_count_exhausted\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, step_count_exhausted));
     fprintf(out, ", \"nonfinite_count\": %lu",
             (unsigned long)offsetof(struct nab_step_report, nonfinite_count));
     fprintf(out, ", \"gradient_norm\": %lu",

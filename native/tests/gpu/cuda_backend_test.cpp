@@ -48,7 +48,7 @@ TEST(CudaBackendTest, WithoutADeviceCreatingACudaOptimizerFailsClearlyAndTheCpuS
     const std::string message = nab_get_last_error();
     EXPECT_NE(message.find("CUDA"), std::string::npos) << message;
     float* buffer = nullptr;
-    EXPECT_NE(nab_cuda_buffer_allocate(0, 16, &buffer), NAB_STATUS_OK);
+    EXPECT_NE(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, 16, reinterpret_cast<void**>(&buffer)), NAB_STATUS_OK);
     EXPECT_EQ(buffer, nullptr);
 
     const Problem problem = random_problem({options(NAB_COMPATIBILITY_LABML, 0, 0, 0, 1, 1, 1)}, {{0, 100, 0}}, 3,
@@ -163,8 +163,8 @@ TEST(CudaBackendTest, CountsNonFiniteGradientsExactly) {
         const std::uint64_t misalignment = t % 2;  // odd tensors start one float past 16-byte alignment
         float* parameters = nullptr;
         float* gradients = nullptr;
-        check(nab_cuda_buffer_allocate(0, sizes[t] + 1, &parameters), "parameters");
-        check(nab_cuda_buffer_allocate(0, sizes[t] + 1, &gradients), "gradients");
+        check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, sizes[t] + 1, reinterpret_cast<void**>(&parameters)), "parameters");
+        check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, sizes[t] + 1, reinterpret_cast<void**>(&gradients)), "gradients");
         buffers.push_back(parameters);
         buffers.push_back(gradients);
         std::vector<float> g(sizes[t]);
@@ -184,7 +184,7 @@ TEST(CudaBackendTest, CountsNonFiniteGradientsExactly) {
         g.back() = std::numeric_limits<float>::quiet_NaN();
         ++expected;
         if (t == 3) ++in_tensor_3;
-        check(nab_cuda_copy_to_device(gradients + misalignment, g.data(), g.size()), "copy");
+        check(nab_cuda_copy_to_device(gradients + misalignment, g.data(), g.size() * sizeof(float)), "copy");
         host_gradients.push_back(g);
         const nab_tensor_desc desc = tensor_desc(group, sizes[t], parameters + misalignment, gradients + misalignment);
         check(nab_optimizer_add_tensor(optimizer, &desc, &id), "add tensor");
@@ -193,7 +193,7 @@ TEST(CudaBackendTest, CountsNonFiniteGradientsExactly) {
     EXPECT_EQ(count, expected);
     for (std::size_t t = 0; t < sizes.size(); ++t) {  // read-only
         std::vector<float> back(sizes[t]);
-        check(nab_cuda_copy_to_host(back.data(), buffers[2 * t + 1] + t % 2, sizes[t]), "copy back");
+        check(nab_cuda_copy_to_host(back.data(), buffers[2 * t + 1] + t % 2, sizes[t] * sizeof(float)), "copy back");
         EXPECT_EQ(std::memcmp(back.data(), host_gradients[t].data(), back.size() * sizeof(float)), 0) << t;
     }
     check(nab_optimizer_set_tensor_gradients(optimizer, 3, nullptr), "clear tensor 3");
@@ -265,8 +265,8 @@ TEST(CudaBackendTest, TheReportBeforeAnyStepAndWithoutAGradientPassSaysNothingWa
     const nab_group_options o = two_kernel_groups().front();
     check(nab_optimizer_add_group(optimizer, &o, &group), "group");
     void *parameters = nullptr, *gradients = nullptr;
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, 100, &parameters), "parameters");
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, 100, &gradients), "gradients");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, 100, &parameters), "parameters");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, 100, &gradients), "gradients");
     const nab_tensor_desc desc =
         tensor_desc(group, 100, parameters, gradients, NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, true);
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
@@ -384,8 +384,8 @@ TEST(CudaBackendTest, CountsAndZeroesSixteenBitGradients) {
         std::uint64_t expected = 0;
         for (std::size_t t = 0; t < sizes.size(); ++t) {
             void *parameters = nullptr, *gradients = nullptr;
-            check(nab_cuda_buffer_allocate_typed(0, dtype, sizes[t] + misalignments[t], &parameters), "parameters");
-            check(nab_cuda_buffer_allocate_typed(0, dtype, sizes[t] + misalignments[t], &gradients), "gradients");
+            check(nab_cuda_buffer_allocate(0, dtype, sizes[t] + misalignments[t], &parameters), "parameters");
+            check(nab_cuda_buffer_allocate(0, dtype, sizes[t] + misalignments[t], &gradients), "gradients");
             buffers.push_back(parameters);
             buffers.push_back(gradients);
             Bytes g(2 * sizes[t]);
@@ -403,7 +403,7 @@ TEST(CudaBackendTest, CountsAndZeroesSixteenBitGradients) {
             put_nonfinite(g, dtype, sizes[t] - 1, NonFinite::Nan);  // the tail element of every tensor
             ++expected;
             auto* gradient_data = static_cast<std::uint16_t*>(gradients) + misalignments[t];
-            check(nab_cuda_copy_bytes_to_device(gradient_data, g.data(), g.size()), "upload");
+            check(nab_cuda_copy_to_device(gradient_data, g.data(), g.size()), "upload");
             gradient_pointers.push_back(gradient_data);
             uploaded.push_back(g);
             auto* parameter_data = static_cast<std::uint16_t*>(parameters) + misalignments[t];
@@ -415,7 +415,7 @@ TEST(CudaBackendTest, CountsAndZeroesSixteenBitGradients) {
         EXPECT_EQ(count, expected);
         for (std::size_t t = 0; t < sizes.size(); ++t) {  // read-only
             Bytes back(uploaded[t].size());
-            check(nab_cuda_copy_bytes_to_host(back.data(), gradient_pointers[t], back.size()), "download");
+            check(nab_cuda_copy_to_host(back.data(), gradient_pointers[t], back.size()), "download");
             EXPECT_EQ(back, uploaded[t]) << t;
         }
         check(nab_optimizer_zero_gradients(optimizer), "zero");
@@ -423,7 +423,7 @@ TEST(CudaBackendTest, CountsAndZeroesSixteenBitGradients) {
         EXPECT_EQ(count, 0u);
         for (std::size_t t = 0; t < sizes.size(); ++t) {
             Bytes back(uploaded[t].size(), 0xff);
-            check(nab_cuda_copy_bytes_to_host(back.data(), gradient_pointers[t], back.size()), "download");
+            check(nab_cuda_copy_to_host(back.data(), gradient_pointers[t], back.size()), "download");
             EXPECT_EQ(back, Bytes(back.size(), 0)) << t;
         }
         nab_optimizer_destroy(optimizer);

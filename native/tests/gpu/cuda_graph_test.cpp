@@ -51,13 +51,13 @@ TenSteps run_ten_steps(bool use_graph) {
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &o, &group), "group");
     float *parameters = nullptr, *gradients = nullptr;
-    check(nab_cuda_buffer_allocate(0, count, &parameters), "alloc");
-    check(nab_cuda_buffer_allocate(0, count, &gradients), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&parameters)), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&gradients)), "alloc");
     std::vector<float> host(count);
     for (std::size_t i = 0; i < count; ++i) host[i] = static_cast<float>((i % 97) - 48) * 0.01f;
-    check(nab_cuda_copy_to_device(parameters, host.data(), count), "upload");
+    check(nab_cuda_copy_to_device(parameters, host.data(), count * sizeof(float)), "upload");
     for (std::size_t i = 0; i < count; ++i) host[i] = static_cast<float>((i % 13) - 6) * 0.003f;
-    check(nab_cuda_copy_to_device(gradients, host.data(), count), "upload");
+    check(nab_cuda_copy_to_device(gradients, host.data(), count * sizeof(float)), "upload");
     const nab_tensor_desc desc = tensor_desc(group, count, parameters, gradients);
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
 
@@ -85,7 +85,7 @@ TenSteps run_ten_steps(bool use_graph) {
     }
     check(nab_optimizer_synchronize(optimizer), "synchronize");
     out.parameters.resize(count);
-    check(nab_cuda_copy_to_host(out.parameters.data(), parameters, count), "download");
+    check(nab_cuda_copy_to_host(out.parameters.data(), parameters, count * sizeof(float)), "download");
     out.first_moment.resize(count);
     check(nab_optimizer_read_state(optimizer, tensor, NAB_STATE_FIRST_MOMENT, out.first_moment.data(), count), "m");
     nab_tensor_info info{};
@@ -144,20 +144,20 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
 
     std::mt19937_64 random(8);
     void *parameters = nullptr, *gradients = nullptr, *float_parameters = nullptr, *float_gradients = nullptr;
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, count, &parameters), "alloc");
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_BFLOAT16, count, &gradients), "alloc");
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_FLOAT32, small_count, &float_parameters), "alloc");
-    check(nab_cuda_buffer_allocate_typed(0, NAB_DTYPE_FLOAT32, small_count, &float_gradients), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, count, &parameters), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, count, &gradients), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, small_count, &float_parameters), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, small_count, &float_gradients), "alloc");
     std::vector<std::uint16_t> sixteen(count);
     for (std::uint16_t& v : sixteen) v = random_sixteen_bit(random, NAB_DTYPE_BFLOAT16, 125, 128);
-    check(nab_cuda_copy_bytes_to_device(parameters, sixteen.data(), 2 * count), "upload");
+    check(nab_cuda_copy_to_device(parameters, sixteen.data(), 2 * count), "upload");
     for (std::uint16_t& v : sixteen) v = random_sixteen_bit(random, NAB_DTYPE_BFLOAT16, 110, 133);  // "loss-scaled"
-    check(nab_cuda_copy_bytes_to_device(gradients, sixteen.data(), 2 * count), "upload");
+    check(nab_cuda_copy_to_device(gradients, sixteen.data(), 2 * count), "upload");
     std::vector<float> host(small_count);
     for (std::size_t i = 0; i < small_count; ++i) host[i] = static_cast<float>((i % 97) - 48) * 0.01f;
-    check(nab_cuda_copy_to_device(static_cast<float*>(float_parameters), host.data(), small_count), "upload");
+    check(nab_cuda_copy_to_device(static_cast<float*>(float_parameters), host.data(), small_count * sizeof(float)), "upload");
     for (std::size_t i = 0; i < small_count; ++i) host[i] = static_cast<float>((i % 13) - 6) * 30.0f;
-    check(nab_cuda_copy_to_device(static_cast<float*>(float_gradients), host.data(), small_count), "upload");
+    check(nab_cuda_copy_to_device(static_cast<float*>(float_gradients), host.data(), small_count * sizeof(float)), "upload");
     const nab_tensor_desc sixteen_desc =
         tensor_desc(groups[0], count, parameters, gradients, NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, true);
     check(nab_optimizer_add_tensor(optimizer, &sixteen_desc, &tensors[0]), "tensor");
@@ -211,7 +211,7 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
     check(nab_optimizer_synchronize(optimizer), "synchronize");
     out.last_report = last_report(optimizer);
     out.parameters.resize(2 * count);
-    check(nab_cuda_copy_bytes_to_host(out.parameters.data(), parameters, out.parameters.size()), "download");
+    check(nab_cuda_copy_to_host(out.parameters.data(), parameters, out.parameters.size()), "download");
     auto read = [&](std::uint32_t tensor, nab_state_kind kind, std::size_t n) {
         std::vector<float> values(n);
         check(nab_optimizer_read_state(optimizer, tensor, kind, values.data(), n), "read_state");
@@ -221,7 +221,7 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
     out.first_moment = read(tensors[0], NAB_STATE_FIRST_MOMENT, count);
     out.float_first_moment = read(tensors[1], NAB_STATE_FIRST_MOMENT, small_count);
     out.float_parameters.resize(small_count);
-    check(nab_cuda_copy_to_host(out.float_parameters.data(), static_cast<float*>(float_parameters), small_count),
+    check(nab_cuda_copy_to_host(out.float_parameters.data(), static_cast<float*>(float_parameters), small_count * sizeof(float)),
           "download");
     for (int t = 0; t < 2; ++t) {
         nab_tensor_info info{};
@@ -274,11 +274,11 @@ TEST(CudaGraphTest, AGraphCapturedWithoutTheGradientPassReportsItsStepsUnchecked
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &o, &group), "group");
     float *parameters = nullptr, *gradients = nullptr;
-    check(nab_cuda_buffer_allocate(0, count, &parameters), "alloc");
-    check(nab_cuda_buffer_allocate(0, count, &gradients), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&parameters)), "alloc");
+    check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&gradients)), "alloc");
     std::vector<float> host(count, 0.25f);
     host[3] = std::numeric_limits<float>::quiet_NaN();
-    check(nab_cuda_copy_to_device(gradients, host.data(), count), "upload");
+    check(nab_cuda_copy_to_device(gradients, host.data(), count * sizeof(float)), "upload");
     const nab_tensor_desc desc = tensor_desc(group, count, parameters, gradients);
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
     check(nab_optimizer_step(optimizer), "first eager step");

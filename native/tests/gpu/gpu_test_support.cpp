@@ -137,8 +137,8 @@ public:
     void* gradients(std::size_t t) const { return gradients_[t]; }
     void upload(void* destination, const Bytes& values) {
         if (on_device_) {
-            check(nab_cuda_copy_bytes_to_device(destination, values.data(), values.size()),
-                  "nab_cuda_copy_bytes_to_device");
+            check(nab_cuda_copy_to_device(destination, values.data(), values.size()),
+                  "nab_cuda_copy_to_device");
         } else {
             std::memcpy(destination, values.data(), values.size());
         }
@@ -146,7 +146,7 @@ public:
     Bytes download(const void* source, std::size_t byte_count) {
         Bytes values(byte_count);
         if (on_device_) {
-            check(nab_cuda_copy_bytes_to_host(values.data(), source, byte_count), "nab_cuda_copy_bytes_to_host");
+            check(nab_cuda_copy_to_host(values.data(), source, byte_count), "nab_cuda_copy_to_host");
         } else {
             std::memcpy(values.data(), source, byte_count);
         }
@@ -157,9 +157,9 @@ private:
     std::uint8_t* allocate(nab_dtype dtype, std::size_t count) {
         void* data = nullptr;
         if (on_device_) {
-            check(nab_cuda_buffer_allocate_typed(0, dtype, count, &data), "nab_cuda_buffer_allocate_typed");
+            check(nab_cuda_buffer_allocate(0, dtype, count, &data), "nab_cuda_buffer_allocate");
         } else {
-            check(nab_buffer_allocate_typed(dtype, count, &data), "nab_buffer_allocate_typed");
+            check(nab_buffer_allocate(dtype, count, &data), "nab_buffer_allocate");
         }
         owned_.push_back(data);
         return static_cast<std::uint8_t*>(data);

@@ -9,20 +9,6 @@
 
 namespace nabtest {
 
-const char* status_name(nab_status status) {
-    switch (status) {
-        case NAB_STATUS_OK: return "OK";
-        case NAB_STATUS_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-        case NAB_STATUS_NOT_FOUND: return "NOT_FOUND";
-        case NAB_STATUS_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-        case NAB_STATUS_UNSUPPORTED: return "UNSUPPORTED";
-        case NAB_STATUS_BUSY: return "BUSY";
-        case NAB_STATUS_DEVICE_ERROR: return "DEVICE_ERROR";
-        case NAB_STATUS_INTERNAL_ERROR: return "INTERNAL_ERROR";
-    }
-    return "(unknown status)";
-}
-
 uint64_t fresh_seed() {
     if (const char* fixed = std::getenv("NAB_TEST_SEED"); fixed != nullptr && *fixed != '\0') {
         return std::strtoull(fixed, nullptr, 10);

@@ -18,21 +18,19 @@ namespace nabtest {
 
 // ---- status assertions -------------------------------------------------------------------
 
-const char* status_name(nab_status status);
-
 // ASSERT/EXPECT a call returns OK; on failure print the status name and the library's message.
 #define NAB_ASSERT_OK(expr)                                                                  \
     do {                                                                                     \
         const nab_status nab_status_ = (expr);                                               \
         ASSERT_EQ(nab_status_, NAB_STATUS_OK)                                                \
-            << #expr << " -> " << ::nabtest::status_name(nab_status_) << ": "                \
+            << #expr << " -> " << nab_status_name(nab_status_) << ": "                \
             << nab_get_last_error();                                                         \
     } while (0)
 #define NAB_EXPECT_OK(expr)                                                                  \
     do {                                                                                     \
         const nab_status nab_status_ = (expr);                                               \
         EXPECT_EQ(nab_status_, NAB_STATUS_OK)                                                \
-            << #expr << " -> " << ::nabtest::status_name(nab_status_) << ": "                \
+            << #expr << " -> " << nab_status_name(nab_status_) << ": "                \
             << nab_get_last_error();                                                         \
     } while (0)
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace NativeAdaBelief.Interop;
 
-/// <summary>Owns device memory from <c>nab_cuda_buffer_allocate</c> or <c>nab_cuda_buffer_allocate_typed</c>; frees it exactly once.</summary>
+/// <summary>Owns device memory from <c>nab_cuda_buffer_allocate</c>; frees it exactly once.</summary>
 internal sealed class CudaBufferHandle : SafeHandle
 {
     internal CudaBufferHandle() : base(0, ownsHandle: true)

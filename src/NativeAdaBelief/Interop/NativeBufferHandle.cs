@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace NativeAdaBelief.Interop;
 
-/// <summary>Owns one array from <c>nab_buffer_allocate</c> or <c>nab_buffer_allocate_typed</c>; frees it with <c>nab_buffer_free</c>.</summary>
+/// <summary>Owns one array from <c>nab_buffer_allocate</c>; frees it with <c>nab_buffer_free</c>.</summary>
 internal sealed class NativeBufferHandle : SafeHandle
 {
     internal NativeBufferHandle() : base(0, ownsHandle: true)

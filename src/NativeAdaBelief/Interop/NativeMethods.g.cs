@@ -32,8 +32,22 @@ internal static unsafe partial class NativeMethods
     /// against and refuses to run on a mismatch; it changes whenever a declaration here changes
     /// incompatibly.
     /// </summary>
-    /// <remarks>C: #define NAB_ABI_VERSION 2</remarks>
-    internal const uint NAB_ABI_VERSION = 2;
+    /// <remarks>C: #define NAB_ABI_VERSION 3</remarks>
+    internal const uint NAB_ABI_VERSION = 3;
+
+    /// <summary>
+    /// The most CPU worker threads an optimizer accepts (nab_optimizer_config.thread_count,
+    /// nab_optimizer_set_thread_count): no machine the library targets has more hardware threads,
+    /// and an absurd count must not start millions of threads.
+    /// </summary>
+    /// <remarks>C: #define NAB_MAX_THREAD_COUNT 4096</remarks>
+    internal const uint NAB_MAX_THREAD_COUNT = 4096;
+
+    /// <summary>
+    /// The largest struct_size any struct may declare (see the conventions above).
+    /// </summary>
+    /// <remarks>C: #define NAB_MAX_STRUCT_SIZE 4096</remarks>
+    internal const uint NAB_MAX_STRUCT_SIZE = 4096;
 
     /// <summary>
     /// The ABI version this library implements (NAB_ABI_VERSION of its build).
@@ -53,12 +67,32 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// The message of the last failed call on the calling thread ("" if none). Thread-local:
-    /// valid until the next nab_* call on the same thread; copy it if you need it longer.
+    /// valid until the next failed nab_* call on the same thread; copy it if you need it longer.
     /// </summary>
     /// <remarks>C: const char* nab_get_last_error(void)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial byte* nab_get_last_error();
+
+    /// <summary>
+    /// The argument, or field of an argument, that the last failed call on the calling thread
+    /// refused, as the message names it: "learning_rate", "options.beta1", "tensor-&gt;gradients",
+    /// "config-&gt;device_ordinal". "" when that failure was not about one argument (BUSY, a device
+    /// error, out of memory) or nothing failed yet. Thread-local, like nab_get_last_error().
+    /// </summary>
+    /// <remarks>C: const char* nab_get_last_error_argument(void)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial byte* nab_get_last_error_argument();
+
+    /// <summary>
+    /// The name of a status as this header spells it ("NAB_STATUS_INVALID_ARGUMENT"), or
+    /// "NAB_STATUS_UNKNOWN" for a value that is none of them. Static storage; never free it.
+    /// </summary>
+    /// <remarks>C: const char* nab_status_name(int32_t status)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial byte* nab_status_name(int status);
 
     /// <summary>
     /// Fills *options with the defaults of the given compatibility mode (the spec's table) and
@@ -86,6 +120,18 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nab_status nab_optimizer_config_init(nab_optimizer_config* config);
+
+    /// <summary>
+    /// Checks a config's values (the same checks nab_optimizer_create makes before it looks at the
+    /// machine) without creating anything: device_type and simd_level defined, device_ordinal 0 for
+    /// the CPU and &gt;= 0 for CUDA, 0 &lt;= thread_count &lt;= NAB_MAX_THREAD_COUNT. Whether this machine
+    /// has the SIMD level or device is for nab_optimizer_create to say. Errors: INVALID_ARGUMENT
+    /// naming the first invalid field and its value.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_config_validate(const nab_optimizer_config* config)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_config_validate(nab_optimizer_config* config);
 
     /// <summary>
     /// The best SIMD level this CPU supports (never NAB_SIMD_AUTO). Thread-safe.
@@ -119,9 +165,9 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_destroy(nint optimizer);
 
     /// <summary>
-    /// Sets the number of CPU worker threads (0 = one per logical core, at most 4096). Errors:
-    /// INVALID_ARGUMENT (null optimizer, a count outside 0..4096, a CUDA optimizer), BUSY,
-    /// OUT_OF_MEMORY.
+    /// Sets the number of CPU worker threads (0 = one per logical core, at most
+    /// NAB_MAX_THREAD_COUNT). Errors: INVALID_ARGUMENT (null optimizer, a count outside
+    /// 0..NAB_MAX_THREAD_COUNT, a CUDA optimizer), BUSY, OUT_OF_MEMORY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count)</remarks>
     [LibraryImport(LibraryName)]
@@ -219,12 +265,24 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_get_tensor_count(nint optimizer, uint* out_count);
 
     /// <summary>
-    /// Describes a tensor into *out_info (whose struct_size the caller sets).
+    /// Describes a tensor into *out_info (whose struct_size the caller sets). A CUDA optimizer
+    /// waits for its stream to read the step count.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint32_t tensor_id, nab_tensor_info* out_info)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nab_status nab_optimizer_get_tensor_info(nint optimizer, uint tensor_id, nab_tensor_info* out_info);
+
+    /// <summary>
+    /// Copies every tensor's step count t into out_steps[0 .. count - 1] (index = tensor id) in one
+    /// transfer: count must equal nab_optimizer_get_tensor_count's. A CUDA optimizer waits for its
+    /// stream once. Errors: INVALID_ARGUMENT (null out_steps with count &gt; 0, count not the tensor
+    /// count), BUSY, DEVICE_ERROR.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_get_step_counts(nab_optimizer* optimizer, int64_t* out_steps, uint32_t count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_get_step_counts(nint optimizer, long* out_steps, uint count);
 
     /// <summary>
     /// Points a tensor at a new parameter buffer (same element count and dtype as registered; not
@@ -249,7 +307,8 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Sets a tensor's step count t (&gt;= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
-    /// cannot step further: nab_optimizer_step refuses it.)
+    /// cannot step further: nab_optimizer_step refuses it on the CPU and skips the step on CUDA,
+    /// see nab_step_report.step_count_exhausted.)
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tensor_id, int64_t step)</remarks>
     [LibraryImport(LibraryName)]
@@ -287,8 +346,9 @@ internal static unsafe partial class NativeMethods
     /// CUDA optimizer queues the gradient pass (if any), one planning launch and one fused launch
     /// (per distinct combination of the template switches amsgrad / square / L2 among the groups)
     /// on its stream and returns: the skip decision and the clipping factor stay on the device,
-    /// nothing waits for the host. Errors: INVALID_ARGUMENT (null; a tensor to be stepped whose
-    /// step count is already INT64_MAX, so t + 1 does not exist), BUSY, DEVICE_ERROR,
+    /// nothing waits for the host. Errors: INVALID_ARGUMENT (null; on the CPU, a tensor to be
+    /// stepped whose step count is already INT64_MAX, so t + 1 does not exist: a CUDA optimizer
+    /// checks that on the device and skips the step, see nab_step_report), BUSY, DEVICE_ERROR,
     /// OUT_OF_MEMORY (tables after a layout change). Without skip_nonfinite, a non-finite
     /// gradient propagates into that tensor's state.
     /// </summary>
@@ -305,6 +365,15 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nab_status nab_step_options_init(nab_step_options* options);
+
+    /// <summary>
+    /// Checks step options against their rules (see nab_step_options) without an optimizer.
+    /// Thread-safe. Errors: INVALID_ARGUMENT naming the first invalid field and its value.
+    /// </summary>
+    /// <remarks>C: nab_status nab_step_options_validate(const nab_step_options* options)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_step_options_validate(nab_step_options* options);
 
     /// <summary>
     /// Sets the step options every later step uses (copied). On CUDA the new values are queued on
@@ -406,29 +475,18 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_set_cuda_stream(nint optimizer, void* stream);
 
     /// <summary>
-    /// Allocates element_count zeroed floats of device memory on device_ordinal; *out_data owns
-    /// it until nab_cuda_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, no
-    /// such device), OUT_OF_MEMORY, UNSUPPORTED (no CUDA in this build), DEVICE_ERROR.
-    /// </summary>
-    /// <remarks>C: nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, uint64_t element_count, float** out_data)</remarks>
-    [LibraryImport(LibraryName)]
-    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_buffer_allocate(int device_ordinal, ulong element_count, float** out_data);
-
-    /// <summary>
     /// Allocates element_count zeroed elements of `dtype` (nab_dtype) of device memory on
-    /// device_ordinal, for 16-bit parameters and gradients; *out_data owns it until
-    /// nab_cuda_buffer_free. Errors as nab_cuda_buffer_allocate, and INVALID_ARGUMENT for an
-    /// unknown dtype.
+    /// device_ordinal, for parameters and gradients of any element type; *out_data owns it until
+    /// nab_cuda_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, unknown dtype,
+    /// no such device), OUT_OF_MEMORY, UNSUPPORTED (no CUDA in this build), DEVICE_ERROR.
     /// </summary>
-    /// <remarks>C: nab_status nab_cuda_buffer_allocate_typed(int32_t device_ordinal, int32_t dtype, uint64_t element_count, void** out_data)</remarks>
+    /// <remarks>C: nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, int32_t dtype, uint64_t element_count, void** out_data)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_buffer_allocate_typed(int device_ordinal, int dtype, ulong element_count, void** out_data);
+    internal static partial nab_status nab_cuda_buffer_allocate(int device_ordinal, int dtype, ulong element_count, void** out_data);
 
     /// <summary>
-    /// Frees a buffer from nab_cuda_buffer_allocate or nab_cuda_buffer_allocate_typed (null
-    /// accepted). Waits for the device.
+    /// Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device.
     /// </summary>
     /// <remarks>C: nab_status nab_cuda_buffer_free(void* data)</remarks>
     [LibraryImport(LibraryName)]
@@ -436,60 +494,36 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_cuda_buffer_free(void* data);
 
     /// <summary>
-    /// Copies element_count floats from host memory to device memory, synchronously.
-    /// </summary>
-    /// <remarks>C: nab_status nab_cuda_copy_to_device(float* device_destination, const float* host_source, uint64_t element_count)</remarks>
-    [LibraryImport(LibraryName)]
-    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_copy_to_device(float* device_destination, float* host_source, ulong element_count);
-
-    /// <summary>
-    /// Copies element_count floats from device memory to host memory, synchronously.
-    /// </summary>
-    /// <remarks>C: nab_status nab_cuda_copy_to_host(float* host_destination, const float* device_source, uint64_t element_count)</remarks>
-    [LibraryImport(LibraryName)]
-    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_copy_to_host(float* host_destination, float* device_source, ulong element_count);
-
-    /// <summary>
     /// Copies byte_count bytes (any element type) from host memory to device memory,
     /// synchronously. Errors: INVALID_ARGUMENT (null, zero count), UNSUPPORTED, DEVICE_ERROR.
     /// </summary>
-    /// <remarks>C: nab_status nab_cuda_copy_bytes_to_device(void* device_destination, const void* host_source, uint64_t byte_count)</remarks>
+    /// <remarks>C: nab_status nab_cuda_copy_to_device(void* device_destination, const void* host_source, uint64_t byte_count)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_copy_bytes_to_device(void* device_destination, void* host_source, ulong byte_count);
+    internal static partial nab_status nab_cuda_copy_to_device(void* device_destination, void* host_source, ulong byte_count);
 
     /// <summary>
-    /// Copies byte_count bytes from device memory to host memory, synchronously.
+    /// Copies byte_count bytes from device memory to host memory, synchronously. Errors as
+    /// nab_cuda_copy_to_device.
     /// </summary>
-    /// <remarks>C: nab_status nab_cuda_copy_bytes_to_host(void* host_destination, const void* device_source, uint64_t byte_count)</remarks>
+    /// <remarks>C: nab_status nab_cuda_copy_to_host(void* host_destination, const void* device_source, uint64_t byte_count)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_cuda_copy_bytes_to_host(void* host_destination, void* device_source, ulong byte_count);
+    internal static partial nab_status nab_cuda_copy_to_host(void* host_destination, void* device_source, ulong byte_count);
 
     /// <summary>
-    /// Allocates element_count zeroed floats, 64-byte aligned; *out_data owns them until
-    /// nab_buffer_free. Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, overflow),
+    /// Allocates element_count zeroed elements of `dtype` (nab_dtype), 64-byte aligned, for
+    /// parameters and gradients of any element type; *out_data owns them until nab_buffer_free.
+    /// Thread-safe. Errors: INVALID_ARGUMENT (null, zero count, unknown dtype, overflow),
     /// OUT_OF_MEMORY.
     /// </summary>
-    /// <remarks>C: nab_status nab_buffer_allocate(uint64_t element_count, float** out_data)</remarks>
+    /// <remarks>C: nab_status nab_buffer_allocate(int32_t dtype, uint64_t element_count, void** out_data)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_buffer_allocate(ulong element_count, float** out_data);
+    internal static partial nab_status nab_buffer_allocate(int dtype, ulong element_count, void** out_data);
 
     /// <summary>
-    /// Allocates element_count zeroed elements of `dtype` (nab_dtype), 64-byte aligned, for 16-bit
-    /// parameters and gradients; *out_data owns them until nab_buffer_free. Errors as
-    /// nab_buffer_allocate, and INVALID_ARGUMENT for an unknown dtype.
-    /// </summary>
-    /// <remarks>C: nab_status nab_buffer_allocate_typed(int32_t dtype, uint64_t element_count, void** out_data)</remarks>
-    [LibraryImport(LibraryName)]
-    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
-    internal static partial nab_status nab_buffer_allocate_typed(int dtype, ulong element_count, void** out_data);
-
-    /// <summary>
-    /// Frees a buffer from nab_buffer_allocate or nab_buffer_allocate_typed (null accepted).
+    /// Frees a buffer from nab_buffer_allocate (null accepted).
     /// Thread-safe. The buffer must not be registered with a live optimizer that will still step
     /// it.
     /// </summary>
@@ -499,8 +533,8 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_buffer_free(void* data);
 
     /// <summary>
-    /// Bytes of host memory this library currently holds in state arrays and native buffers
-    /// (device memory is not counted). Thread-safe. For leak checks: it returns to its earlier value when everything
+    /// Bytes of host memory this library currently holds in state arrays, step counts and native
+    /// buffers, each block counted with its alignment padding (device memory is not counted). Thread-safe. For leak checks: it returns to its earlier value when everything
     /// created since is destroyed.
     /// </summary>
     /// <remarks>C: nab_status nab_get_allocated_bytes(uint64_t* out_bytes)</remarks>
@@ -830,7 +864,8 @@ internal struct nab_optimizer_config
 
     /// <summary>
     /// Worker threads for the CPU step, including the caller's thread; 0 means one per
-    /// logical core; at most 4096. Default 0. Results are bit-identical for every thread count.
+    /// logical core; at most NAB_MAX_THREAD_COUNT. Default 0. Results are bit-identical for
+    /// every thread count.
     /// </summary>
     /// <remarks>C: int32_t thread_count</remarks>
     public int thread_count;
@@ -1062,16 +1097,19 @@ internal struct nab_step_report
     public int gradients_checked;
 
     /// <summary>
-    /// 1 when the step was skipped because of non-finite gradients (skip_nonfinite), else 0.
+    /// 1 when the step was skipped: because of non-finite gradients (skip_nonfinite), or on
+    /// CUDA because a tensor to be stepped has step count INT64_MAX (step_count_exhausted).
     /// </summary>
     /// <remarks>C: int32_t skipped</remarks>
     public int skipped;
 
     /// <summary>
-    /// Always 0.
+    /// 1 when a CUDA step was skipped because a tensor to be stepped has step count INT64_MAX,
+    /// so t + 1 does not exist (the device checks it; a CPU optimizer refuses such a step with
+    /// NAB_STATUS_INVALID_ARGUMENT instead), else 0.
     /// </summary>
-    /// <remarks>C: int32_t reserved</remarks>
-    public int reserved;
+    /// <remarks>C: int32_t step_count_exhausted</remarks>
+    public int step_count_exhausted;
 
     /// <summary>
     /// NaN, +Inf and -Inf gradient elements found (0 when not checked).

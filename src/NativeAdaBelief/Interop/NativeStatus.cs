@@ -29,6 +29,16 @@ internal static class NativeStatus
         return text == null ? "" : Marshal.PtrToStringUTF8((nint)text) ?? "";
     }
 
+    /// <summary>
+    /// The argument or field the calling thread's last failed native call refused, as the native
+    /// library names it ("options.beta1", "tensor->gradients"); "" when it named none.
+    /// </summary>
+    internal static unsafe string LastErrorArgument()
+    {
+        byte* text = NativeMethods.nab_get_last_error_argument();
+        return text == null ? "" : Marshal.PtrToStringUTF8((nint)text) ?? "";
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void Throw(nab_status status, string? paramName)

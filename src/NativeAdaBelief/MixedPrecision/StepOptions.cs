@@ -1,4 +1,3 @@
-using System.Globalization;
 using NativeAdaBelief.Interop;
 
 namespace NativeAdaBelief;
@@ -51,28 +50,28 @@ public sealed record StepOptions
     public bool ComputeGradientNorm { get; init; }
 
     /// <summary>
-    /// Checks every value. Throws <see cref="ArgumentOutOfRangeException"/> naming the first
-    /// invalid property and its value; changes nothing.
+    /// Checks every value with the native library's rules. Throws
+    /// <see cref="ArgumentOutOfRangeException"/> naming the first invalid property and its value;
+    /// changes nothing.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of its valid range.</exception>
-    public void Validate()
+    /// <exception cref="NativeLibraryNotFoundException">The native library could not be loaded.</exception>
+    public unsafe void Validate()
     {
-        // The step multiplies by it as a float32: it must stay finite and nonzero there too.
-        float applied = (float)InverseGradientScale;
-        if (!(InverseGradientScale > 0) || !double.IsFinite(InverseGradientScale) || !(applied > 0) || !float.IsFinite(applied))
-        {
-            throw Invalid(nameof(InverseGradientScale), InverseGradientScale,
-                "must be > 0 and finite as a float32 (about 1.4e-45 to 3.4e38).");
-        }
-        if (!(MaxGradientNorm >= 0) || !double.IsFinite(MaxGradientNorm))
-        {
-            throw Invalid(nameof(MaxGradientNorm), MaxGradientNorm, "must be finite and >= 0 (0: no clipping).");
-        }
+        NativeRuntime.EnsureInitialized();
+        nab_step_options native = ToNative();
+        NativeValidation.Check(NativeMethods.nab_step_options_validate(&native), nameof(StepOptions), PropertyOf);
     }
 
-    private static ArgumentOutOfRangeException Invalid(string property, double value, string rule) =>
-        new(property, value,
-            $"StepOptions.{property} = {value.ToString("R", CultureInfo.InvariantCulture)} is invalid: {property} {rule}");
+    /// <summary>The property that holds a field of <c>nab_step_options</c>, and its value.</summary>
+    private (string, object?)? PropertyOf(string field) => field switch
+    {
+        "skip_nonfinite" => (nameof(SkipNonFinite), SkipNonFinite),
+        "inverse_gradient_scale" => (nameof(InverseGradientScale), InverseGradientScale),
+        "max_gradient_norm" => (nameof(MaxGradientNorm), MaxGradientNorm),
+        "compute_gradient_norm" => (nameof(ComputeGradientNorm), ComputeGradientNorm),
+        _ => null,
+    };
 
     // ---- Native conversion. ----
 

@@ -10,9 +10,10 @@ namespace NativeAdaBelief;
 /// <c>docs/compatibility.md</c> for reproducing other implementations.
 /// </summary>
 /// <remarks>
-/// <see cref="Validate"/> runs before anything native is touched: every optimizer method that
-/// takes options calls it, and an invalid value throws <see cref="ArgumentOutOfRangeException"/>
-/// naming the property and the value.
+/// <see cref="Validate"/> runs before anything native changes: every optimizer method that takes
+/// options calls it, and an invalid value throws <see cref="ArgumentOutOfRangeException"/>
+/// naming the property and the value. The valid ranges are the native library's (its
+/// <c>nab_group_options_validate</c>), so C# and C callers get the same answer.
 /// </remarks>
 public sealed record AdaBeliefOptions
 {
@@ -68,65 +69,35 @@ public sealed record AdaBeliefOptions
     public bool OptimizedUpdate { get; init; } = true;
 
     /// <summary>
-    /// Checks every value against the spec's table. Throws <see cref="ArgumentOutOfRangeException"/>
-    /// naming the first invalid property and its value; changes nothing.
+    /// Checks every value with the native library's rules (the one place they are defined; see
+    /// <c>docs/algorithm.md</c>). Throws <see cref="ArgumentOutOfRangeException"/> naming the
+    /// first invalid property and its value; changes nothing.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of its valid range.</exception>
-    public void Validate()
+    /// <exception cref="NativeLibraryNotFoundException">The native library could not be loaded.</exception>
+    public unsafe void Validate()
     {
-        if (!Enum.IsDefined(Compatibility))
-        {
-            throw Invalid(nameof(Compatibility), Compatibility, "is not a defined CompatibilityMode.");
-        }
-        if (!(LearningRate >= 0) || !double.IsFinite(LearningRate))
-        {
-            throw Invalid(nameof(LearningRate), LearningRate, "must be finite and >= 0.");
-        }
-        if (!(Beta1 >= 0 && Beta1 < 1))
-        {
-            throw Invalid(nameof(Beta1), Beta1, "must satisfy 0 <= Beta1 < 1.");
-        }
-        if (!(Beta2 >= 0 && Beta2 < 1))
-        {
-            throw Invalid(nameof(Beta2), Beta2, "must satisfy 0 <= Beta2 < 1.");
-        }
-        if (!(Epsilon >= 0) || !double.IsFinite(Epsilon))
-        {
-            throw Invalid(nameof(Epsilon), Epsilon, "must be finite and >= 0.");
-        }
-        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay))
-        {
-            throw Invalid(nameof(WeightDecay), WeightDecay, "must be finite and >= 0.");
-        }
-        if (!Enum.IsDefined(WeightDecayMode))
-        {
-            throw Invalid(nameof(WeightDecayMode), WeightDecayMode, "is not a defined WeightDecayMode.");
-        }
-        if (!Enum.IsDefined(SecondMoment))
-        {
-            throw Invalid(nameof(SecondMoment), SecondMoment, "is not a defined SecondMoment.");
-        }
-        if (SecondMoment == SecondMoment.Square && Compatibility != CompatibilityMode.Labml)
-        {
-            throw Invalid(nameof(SecondMoment), SecondMoment,
-                $"is only available with Compatibility = {CompatibilityMode.Labml} (Compatibility is {Compatibility}).");
-        }
-        if (!OptimizedUpdate && Compatibility != CompatibilityMode.Labml)
-        {
-            throw Invalid(nameof(OptimizedUpdate), OptimizedUpdate,
-                $"= false is only available with Compatibility = {CompatibilityMode.Labml} (Compatibility is {Compatibility}); "
-                + "adabelief-pytorch has no such option.");
-        }
+        NativeRuntime.EnsureInitialized();
+        nab_group_options native = ToNative();
+        NativeValidation.Check(NativeMethods.nab_group_options_validate(&native), nameof(AdaBeliefOptions), PropertyOf);
     }
 
-    private static ArgumentOutOfRangeException Invalid(string property, object value, string rule) =>
-        new(property, value, $"AdaBeliefOptions.{property} = {Format(value)} is invalid: {property} {rule}");
-
-    private static string Format(object value) => value switch
+    /// <summary>The property that holds a field of <c>nab_group_options</c>, and its value.</summary>
+    private (string, object?)? PropertyOf(string field) => field switch
     {
-        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        bool b => b ? "true" : "false",
-        _ => value.ToString() ?? "",
+        "compatibility" => (nameof(Compatibility), Compatibility),
+        "learning_rate" => (nameof(LearningRate), LearningRate),
+        "beta1" => (nameof(Beta1), Beta1),
+        "beta2" => (nameof(Beta2), Beta2),
+        "epsilon" => (nameof(Epsilon), Epsilon),
+        "weight_decay" => (nameof(WeightDecay), WeightDecay),
+        "weight_decay_mode" => (nameof(WeightDecayMode), WeightDecayMode),
+        "second_moment" => (nameof(SecondMoment), SecondMoment),
+        "amsgrad" => (nameof(AmsGrad), AmsGrad),
+        "rectify" => (nameof(Rectify), Rectify),
+        "degenerate_to_sgd" => (nameof(DegenerateToSgd), DegenerateToSgd),
+        "optimized_update" => (nameof(OptimizedUpdate), OptimizedUpdate),
+        _ => null,
     };
 
     // ---- Convenience presets (each a plain record: adjust with `with { ... }`). ----

@@ -1,3 +1,5 @@
+using NativeAdaBelief.Interop;
+
 namespace NativeAdaBelief;
 
 /// <summary>How an optimizer is created: where it runs and with how many threads.</summary>
@@ -16,33 +18,40 @@ public sealed record OptimizerConfig
     /// </summary>
     public int ThreadCount { get; init; }
 
-    /// <summary>The largest <see cref="ThreadCount"/> the native library accepts.</summary>
-    public const int MaxThreadCount = 4096;
+    /// <summary>The largest <see cref="ThreadCount"/> the native library accepts (its <c>NAB_MAX_THREAD_COUNT</c>).</summary>
+    public const int MaxThreadCount = (int)NativeMethods.NAB_MAX_THREAD_COUNT;
 
     /// <summary>The CPU kernel's instruction-set level. Default <see cref="NativeAdaBelief.SimdLevel.Auto"/>.</summary>
     public SimdLevel SimdLevel { get; init; } = SimdLevel.Auto;
 
-    /// <summary>Checks the values; throws <see cref="ArgumentOutOfRangeException"/> naming the property and value.</summary>
+    /// <summary>
+    /// Checks the values with the native library's rules (whether this machine has the SIMD level
+    /// or device is checked when the optimizer is created); throws
+    /// <see cref="ArgumentOutOfRangeException"/> naming the property and value.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of its valid range.</exception>
-    public void Validate()
+    /// <exception cref="NativeLibraryNotFoundException">The native library could not be loaded.</exception>
+    public unsafe void Validate()
     {
-        if (!Enum.IsDefined(Device))
+        NativeRuntime.EnsureInitialized();
+        nab_optimizer_config native = ToNative();
+        NativeValidation.Check(NativeMethods.nab_optimizer_config_validate(&native), nameof(OptimizerConfig), name => name switch
         {
-            throw new ArgumentOutOfRangeException(nameof(Device), Device, $"OptimizerConfig.Device = {Device} is not a defined DeviceType.");
-        }
-        if (DeviceOrdinal < 0 || (Device == DeviceType.Cpu && DeviceOrdinal != 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(DeviceOrdinal), DeviceOrdinal,
-                $"OptimizerConfig.DeviceOrdinal = {DeviceOrdinal} is invalid: it must be >= 0, and 0 for the CPU.");
-        }
-        if (ThreadCount < 0 || ThreadCount > MaxThreadCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(ThreadCount), ThreadCount,
-                $"OptimizerConfig.ThreadCount = {ThreadCount} is invalid: it must be between 0 (one per logical core) and {MaxThreadCount}.");
-        }
-        if (!Enum.IsDefined(SimdLevel))
-        {
-            throw new ArgumentOutOfRangeException(nameof(SimdLevel), SimdLevel, $"OptimizerConfig.SimdLevel = {SimdLevel} is not a defined SimdLevel.");
-        }
+            "device_type" => (nameof(Device), Device),
+            "device_ordinal" => (nameof(DeviceOrdinal), DeviceOrdinal),
+            "thread_count" => (nameof(ThreadCount), ThreadCount),
+            "simd_level" => (nameof(SimdLevel), SimdLevel),
+            _ => null,
+        });
     }
+
+    /// <summary>The native struct (struct_size set).</summary>
+    internal unsafe nab_optimizer_config ToNative() => new()
+    {
+        struct_size = (uint)sizeof(nab_optimizer_config),
+        device_type = (int)Device,
+        device_ordinal = DeviceOrdinal,
+        thread_count = ThreadCount,
+        simd_level = (int)SimdLevel,
+    };
 }

@@ -224,7 +224,7 @@ public sealed class MixedPrecisionCudaTests
 
         using var cpu = new AdaBeliefOptimizer(new AdaBeliefOptions());
         BFloat16[] hostParameters = deviceParameters.ToArray();
-        cpu.ParamGroups[0].AddTensor(hostParameters, new float[length], keepMasterCopy: true);
+        cpu.ParamGroups[0].AddTensor(hostParameters.AsMemory(), new float[length].AsMemory(), keepMasterCopy: true);
         file.Position = 0;
         cpu.LoadCheckpoint(file);
         OptimizerSnapshot.Capture(cuda).AssertIdentical(OptimizerSnapshot.Capture(cpu));

@@ -135,19 +135,19 @@ public sealed unsafe class TypedRegistrationTests
         Assert.Equal(0, sameType.Step);
 
         BFloat16[] brain = [(BFloat16)1f, (BFloat16)2f];
-        OptimizerTensor managed = optimizer.ParamGroups[0].AddTensor(brain);
+        OptimizerTensor managed = optimizer.ParamGroups[0].AddTensor(brain.AsMemory());
         Assert.Equal(TensorElementType.BFloat16, managed.GradientType);
-        managed.SetGradients(new BFloat16[] { (BFloat16)1f, (BFloat16)1f });
+        managed.SetGradients(new BFloat16[] { (BFloat16)1f, (BFloat16)1f }.AsMemory());
 
         float[] raw = [1f, 2f];
         fixed (float* p = raw)
         {
-            OptimizerTensor declared = optimizer.ParamGroups[0].AddTensor(p, TensorElementType.Float32, null, TensorElementType.BFloat16, 2);
+            OptimizerTensor declared = optimizer.ParamGroups[0].AddTensor((nint)p, TensorElementType.Float32, 0, TensorElementType.BFloat16, 2);
             Assert.Equal(TensorElementType.BFloat16, declared.GradientType);
             var e = Assert.Throws<ArgumentException>(() => declared.SetGradients(new float[2]));
             Assert.Contains("Float32", e.Message, StringComparison.Ordinal);
             Assert.Contains("BFloat16", e.Message, StringComparison.Ordinal);
-            declared.SetGradients(new BFloat16[] { (BFloat16)0.5f, (BFloat16)0.5f });
+            declared.SetGradients(new BFloat16[] { (BFloat16)0.5f, (BFloat16)0.5f }.AsMemory());
             optimizer.Step();
             Assert.Equal(1, declared.Step);
             Assert.Equal(1, managed.Step);
@@ -229,27 +229,27 @@ public sealed unsafe class TypedRegistrationTests
         Assert.Empty(optimizer.Tensors);
 
         Half[] parameters = new Half[4];
-        OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(parameters, new Half[4]);
-        var e = Assert.Throws<ArgumentException>(() => tensor.SetGradients(new BFloat16[4]));
+        OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(parameters.AsMemory(), new Half[4].AsMemory());
+        var e = Assert.Throws<ArgumentException>(() => tensor.SetGradients(new BFloat16[4].AsMemory()));
         Assert.Contains("BFloat16", e.Message, StringComparison.Ordinal);
         Assert.Contains("Float16", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => tensor.SetGradients(new float[4]));
         Assert.Throws<ArgumentException>(() => tensor.SetParameters(new float[4]));
-        Assert.Throws<ArgumentException>(() => tensor.SetParameters(new BFloat16[4]));
+        Assert.Throws<ArgumentException>(() => tensor.SetParameters(new BFloat16[4].AsMemory()));
         using var wrong = new NativeBuffer<BFloat16>(4);
         Assert.Throws<ArgumentException>(() => tensor.SetParameters(wrong));
         Assert.Throws<ArgumentException>(() => tensor.SetGradients(wrong));
         fixed (Half* p = new Half[4])
         {
             nint address = (nint)p;
-            Assert.Throws<ArgumentException>(() => tensor.SetGradients((void*)address, TensorElementType.Float32));
-            tensor.SetGradients(p, TensorElementType.Float16);
+            Assert.Throws<ArgumentException>(() => tensor.SetGradients(address, TensorElementType.Float32));
+            tensor.SetGradients((nint)p, TensorElementType.Float16);
         }
         tensor.ClearGradients();
         // The right type is accepted (and the wrong attempts changed nothing).
         Half[] other = [(Half)1, (Half)2, (Half)3, (Half)4];
-        tensor.SetParameters(other);
-        tensor.SetGradients(new Half[] { (Half)1, (Half)1, (Half)1, (Half)1 });
+        tensor.SetParameters(other.AsMemory());
+        tensor.SetGradients(new Half[] { (Half)1, (Half)1, (Half)1, (Half)1 }.AsMemory());
         optimizer.Step();
         Assert.True((float)other[0] < 1f);
         Assert.Equal(0f, (float)parameters[0]);
@@ -268,14 +268,14 @@ public sealed unsafe class TypedRegistrationTests
             byte* b = (byte*)block;
             // Gradients starting at the parameters' last element: overlapping by 2 bytes.
             var e = Assert.Throws<ArgumentException>(() =>
-                optimizer.ParamGroups[0].AddTensor(b, TensorElementType.Float16, b + 2 * n - 2, TensorElementType.Float32, n));
+                optimizer.ParamGroups[0].AddTensor((nint)b, TensorElementType.Float16, (nint)(b + 2 * n - 2), TensorElementType.Float32, n));
             Assert.Contains("overlaps", e.Message, StringComparison.Ordinal);
             // Parameters starting inside the float32 gradients' range (which is 4n bytes, not 2n).
             Assert.Throws<ArgumentException>(() =>
-                optimizer.ParamGroups[0].AddTensor(b + 4 * n - 2, TensorElementType.Float16, b, TensorElementType.Float32, n));
+                optimizer.ParamGroups[0].AddTensor((nint)(b + 4 * n - 2), TensorElementType.Float16, (nint)b, TensorElementType.Float32, n));
             Assert.Empty(optimizer.Tensors);
             // Adjacent ranges are fine.
-            OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(b, TensorElementType.Float16, b + 2 * n, TensorElementType.Float32, n);
+            OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor((nint)b, TensorElementType.Float16, (nint)(b + 2 * n), TensorElementType.Float32, n);
             optimizer.Step();
             Assert.Equal(1, tensor.Step);
         }
@@ -291,16 +291,16 @@ public sealed unsafe class TypedRegistrationTests
     {
         var optimizer = new AdaBeliefOptimizer(new AdaBeliefOptions());
         Half[] parameters = new Half[4];
-        OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(parameters, new Half[4], keepMasterCopy: true);
+        OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(parameters.AsMemory(), new Half[4].AsMemory(), keepMasterCopy: true);
         optimizer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => tensor.ParameterType);
         Assert.Throws<ObjectDisposedException>(() => tensor.GradientType);
         Assert.Throws<ObjectDisposedException>(() => tensor.HasMasterParameters);
         Assert.Throws<ObjectDisposedException>(() => tensor.ReadState(StateKind.MasterParameters));
-        Assert.Throws<ObjectDisposedException>(() => tensor.SetGradients(new Half[4]));
-        Assert.Throws<ObjectDisposedException>(() => tensor.SetParameters(new Half[4]));
+        Assert.Throws<ObjectDisposedException>(() => tensor.SetGradients(new Half[4].AsMemory()));
+        Assert.Throws<ObjectDisposedException>(() => tensor.SetParameters(new Half[4].AsMemory()));
         Assert.Throws<ObjectDisposedException>(tensor.ClearGradients);
-        Assert.Throws<ObjectDisposedException>(() => optimizer.ParamGroups[0].AddTensor(new BFloat16[2]));
+        Assert.Throws<ObjectDisposedException>(() => optimizer.ParamGroups[0].AddTensor(new BFloat16[2].AsMemory()));
         using var buffer = new NativeBuffer<Half>(2);
         Assert.Throws<ObjectDisposedException>(() => optimizer.ParamGroups[0].AddTensor(buffer, keepMasterCopy: true));
         Assert.Throws<ObjectDisposedException>(() => optimizer.StepOptions = new StepOptions());
@@ -312,7 +312,7 @@ public sealed unsafe class TypedRegistrationTests
     {
         using var optimizer = new AdaBeliefOptimizer(new AdaBeliefOptions { LearningRate = 0 });
         BFloat16[] parameters = [(BFloat16)1f, (BFloat16)2f, (BFloat16)3f];
-        OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(parameters, new float[3], keepMasterCopy: true);
+        OptimizerTensor tensor = optimizer.ParamGroups[0].AddTensor(parameters.AsMemory(), new float[3].AsMemory(), keepMasterCopy: true);
         float[] values = [0.1f, -7.25f, 1e-30f];
         tensor.WriteState(StateKind.MasterParameters, values);
         Assert.Equal(1f, (float)parameters[0]); // only the master copy changed...

@@ -152,39 +152,35 @@ internal sealed unsafe class MixedTensorStorage<TParameter, TGradient> : IMixedT
             case MemoryKind.ManagedArray:
                 return RegisterManaged(group, keepMasterCopy, withGradients);
             default:
-                return group.AddTensor(_rawParameters, ParameterType, withGradients ? _rawGradients : null, GradientType, Length, keepMasterCopy);
+                return group.AddTensor((nint)_rawParameters, ParameterType, withGradients ? (nint)_rawGradients : 0, GradientType, Length, keepMasterCopy);
         }
     }
 
     private OptimizerTensor RegisterWithoutGradients(ParameterGroup group, bool keepMasterCopy)
     {
-        // AddTensor(NativeBuffer<T>) gives the gradients the parameters' type; other
+        // AddTensor(TensorBuffer<T>) gives the gradients the parameters' type; other
         // combinations go through the raw overload, which names both.
         if (ParameterType == GradientType)
         {
             return group.AddTensor(_nativeParameters!, keepMasterCopy);
         }
-        return group.AddTensor((void*)_nativeParameters!.Address, ParameterType, null, GradientType, Length, keepMasterCopy);
+        return group.AddTensor(_nativeParameters!.Address, ParameterType, 0, GradientType, Length, keepMasterCopy);
     }
 
     private OptimizerTensor RegisterManaged(ParameterGroup group, bool keepMasterCopy, bool withGradients)
     {
-        object p = _managedParameters!, g = _managedGradients!;
-        return (p, g, withGradients) switch
+        var parameters = _managedParameters!;
+        var gradients = _managedGradients!;
+        if (withGradients)
         {
-            (float[] fp, float[] fg, true) when !keepMasterCopy => group.AddTensor(fp, fg),
-            (float[] fp, float[], false) when !keepMasterCopy => group.AddTensor(fp),
-            (float[] fp, Half[] hg, true) when !keepMasterCopy => group.AddTensor(fp, hg),
-            (float[] fp, BFloat16[] bg, true) when !keepMasterCopy => group.AddTensor(fp, bg),
-            (Half[] hp, Half[] hg, true) => group.AddTensor(hp, hg, keepMasterCopy),
-            (Half[] hp, Half[], false) => group.AddTensor(hp, keepMasterCopy: keepMasterCopy),
-            (Half[] hp, float[] fg, true) => group.AddTensor(hp, fg, keepMasterCopy),
-            (BFloat16[] bp, BFloat16[] bg, true) => group.AddTensor(bp, bg, keepMasterCopy),
-            (BFloat16[] bp, BFloat16[], false) => group.AddTensor(bp, keepMasterCopy: keepMasterCopy),
-            (BFloat16[] bp, float[] fg, true) => group.AddTensor(bp, fg, keepMasterCopy),
-            _ => throw new NotSupportedException(
-                $"no managed AddTensor overload for {ParameterType} parameters with {GradientType} gradients (withGradients: {withGradients}, keepMasterCopy: {keepMasterCopy})"),
-        };
+            return group.AddTensor(parameters.AsMemory(), gradients.AsMemory(), keepMasterCopy);
+        }
+        if (ParameterType == GradientType)
+        {
+            return group.AddTensor(parameters.AsMemory(), keepMasterCopy);
+        }
+        throw new NotSupportedException(
+            $"no managed AddTensor form registers {ParameterType} parameters with {GradientType} gradients yet to come (use the raw form)");
     }
 
     public void AttachGradients(OptimizerTensor tensor)
@@ -195,21 +191,10 @@ internal sealed unsafe class MixedTensorStorage<TParameter, TGradient> : IMixedT
                 tensor.SetGradients(_nativeGradients!);
                 break;
             case MemoryKind.ManagedArray:
-                switch (_managedGradients)
-                {
-                    case float[] f:
-                        tensor.SetGradients(f);
-                        break;
-                    case Half[] h:
-                        tensor.SetGradients(h);
-                        break;
-                    case BFloat16[] b:
-                        tensor.SetGradients(b);
-                        break;
-                }
+                tensor.SetGradients((_managedGradients!).AsMemory());
                 break;
             default:
-                tensor.SetGradients(_rawGradients, GradientType);
+                tensor.SetGradients((nint)_rawGradients, GradientType);
                 break;
         }
     }

@@ -58,9 +58,9 @@ internal sealed unsafe class TensorStorage : IDisposable
 
     public OptimizerTensor Register(ParameterGroup group, bool withGradients = true) => Kind switch
     {
-        MemoryKind.NativeBuffer => group.AddTensor(_nativeParameters!, withGradients ? _nativeGradients : null),
+        MemoryKind.NativeBuffer => withGradients ? group.AddTensor(_nativeParameters!, _nativeGradients!) : group.AddTensor(_nativeParameters!),
         MemoryKind.ManagedArray => withGradients ? group.AddTensor(_managedParameters!, _managedGradients!) : group.AddTensor(_managedParameters!),
-        _ => group.AddTensor(_rawParameters, withGradients ? _rawGradients : null, Length),
+        _ => group.AddTensor((nint)_rawParameters, TensorElementType.Float32, withGradients ? (nint)_rawGradients : 0, TensorElementType.Float32, Length),
     };
 
     public void AttachGradients(OptimizerTensor tensor)
@@ -74,7 +74,7 @@ internal sealed unsafe class TensorStorage : IDisposable
                 tensor.SetGradients(_managedGradients!);
                 break;
             default:
-                tensor.SetGradients(_rawGradients);
+                tensor.SetGradients((nint)_rawGradients, TensorElementType.Float32);
                 break;
         }
     }

@@ -84,7 +84,7 @@ static unsafe string? CompareWithCpu(AdaBeliefOptions options, int[] lengths, in
             nint g = block.Address + (initial.Length + 1 + offset) * sizeof(float);
             deviceParameters.Add(p);
             deviceGradients.Add(g);
-            cuda.ParamGroups[0].AddTensor(p, g, initial.Length);
+            cuda.ParamGroups[0].AddTensor(p, TensorElementType.Float32, g, TensorElementType.Float32, initial.Length);
         }
         for (int step = 0; step < steps; step++)
         {

@@ -1,0 +1,76 @@
+namespace NativeAdaBelief;
+
+/// <summary>
+/// The last checks of a checkpoint's header: nothing in it that the format does not define (no
+/// other tensor entry, no other metadata key), and state entries that tile the data section
+/// exactly, in any order, without gaps or overlaps.
+/// </summary>
+internal static class CheckpointLayout
+{
+    /// <summary>The data section's length in bytes; throws <see cref="InvalidDataException"/> saying what is wrong.</summary>
+    internal static long Check(CheckpointMetadata meta, CheckpointHeader header, int version, int groupCount, CheckpointTensorPlan plan)
+    {
+        foreach (string name in header.Entries.Keys)
+        {
+            if (!plan.EntryNames.Contains(name))
+            {
+                throw new InvalidDataException($"The checkpoint has an unexpected tensor '{name}'.");
+            }
+        }
+        if (meta.Values.Count != ExpectedMetadataCount(version, groupCount, plan.Steps.Length))
+        {
+            string unexpected = meta.Values.Keys.FirstOrDefault(k => !IsKnownKey(k, version, groupCount, plan.Steps.Length)) ?? "?";
+            throw new InvalidDataException($"The checkpoint's metadata has an unexpected key '{unexpected}'.");
+        }
+
+        // The data section: the entries must tile it exactly, in any order, without gaps or overlaps.
+        CheckpointSlot[] byOffset = [.. plan.Slots.OrderBy(s => s.Begin)];
+        long end = 0;
+        foreach (CheckpointSlot slot in byOffset)
+        {
+            if (slot.Begin != end)
+            {
+                string what = slot.Begin < end ? "overlaps the previous tensor" : $"leaves a gap of {slot.Begin - end} bytes";
+                throw new InvalidDataException(
+                    $"Tensor '{CheckpointFormat.StateName(slot.Tensor, slot.Kind)}' starts at byte {slot.Begin} of the data, which {what} (expected {end}).");
+            }
+            end = slot.End;
+        }
+
+        return end;
+    }
+
+    private static int ExpectedMetadataCount(int version, int groups, int tensors) =>
+        8 + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
+
+    private static bool IsKnownKey(string key, int version, int groups, int tensors)
+    {
+        if (key is CheckpointFormat.KeyFormat or CheckpointFormat.KeyFormatVersion or CheckpointFormat.KeyLibraryVersion
+            or CheckpointFormat.KeyGroupCount or CheckpointFormat.KeyTensorCount or CheckpointFormat.KeyCompatibility
+            or CheckpointFormat.KeyDataSha256 or CheckpointFormat.KeyMetadataSha256)
+        {
+            return true;
+        }
+        for (int g = 0; g < groups; g++)
+        {
+            if (key == CheckpointFormat.GroupOptionsKey(g))
+            {
+                return true;
+            }
+        }
+        for (int t = 0; t < tensors; t++)
+        {
+            if (key == CheckpointFormat.TensorGroupKey(t) || key == CheckpointFormat.TensorStepKey(t) || key == CheckpointFormat.TensorElementCountKey(t))
+            {
+                return true;
+            }
+            if (version >= 2
+                && (key == CheckpointFormat.TensorParameterTypeKey(t) || key == CheckpointFormat.TensorGradientTypeKey(t)
+                    || key == CheckpointFormat.TensorMasterParametersKey(t)))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,195 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace NativeAdaBelief;
+
+/// <summary>
+/// Writes an optimizer's whole state as a safetensors checkpoint (docs/checkpoint-format.md):
+/// to a stream, or to a file atomically (a temporary file in the same folder, flushed to disk,
+/// then moved over the target).
+/// </summary>
+internal static class CheckpointWriter
+{
+    internal static void Save(AdaBeliefOptimizer optimizer, string path) => Save(optimizer, path, wrap: null);
+
+    /// <summary>Atomic file save; <paramref name="wrap"/> lets tests interpose on the temporary file's stream.</summary>
+    internal static void Save(AdaBeliefOptimizer optimizer, string path, Func<Stream, Stream>? wrap)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no directory.", nameof(path));
+        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+            {
+                Stream target = wrap?.Invoke(file) ?? file;
+                Save(optimizer, target);
+                target.Flush();
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (IOException)
+            {
+                // Best effort: the original failure is the one to report.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+            throw;
+        }
+    }
+
+    internal static unsafe void Save(AdaBeliefOptimizer optimizer, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The stream is not writable.", nameof(stream));
+        }
+        ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
+
+        IReadOnlyList<ParameterGroup> groups = optimizer.ParamGroups;
+        IReadOnlyList<OptimizerTensor> tensors = optimizer.Tensors;
+
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [CheckpointFormat.KeyFormat] = CheckpointFormat.FormatName,
+            [CheckpointFormat.KeyFormatVersion] = CheckpointFormat.Invariant(CheckpointFormat.FormatVersion),
+            [CheckpointFormat.KeyLibraryVersion] = NativeAdaBeliefLibrary.Version,
+            [CheckpointFormat.KeyGroupCount] = CheckpointFormat.Invariant(groups.Count),
+            [CheckpointFormat.KeyTensorCount] = CheckpointFormat.Invariant(tensors.Count),
+        };
+        var modes = new List<string>();
+        for (int g = 0; g < groups.Count; g++)
+        {
+            AdaBeliefOptions options = groups[g].Options;
+            metadata[CheckpointFormat.GroupOptionsKey(g)] = CheckpointFormat.OptionsToJson(options);
+            modes.Add(CheckpointFormat.CompatibilityName(options.Compatibility));
+        }
+        metadata[CheckpointFormat.KeyCompatibility] = string.Join(",", modes);
+
+        long[] steps = optimizer.ReadStepCounts(); // one native call for every tensor's count
+        var slots = new List<CheckpointSlot>();
+        long offset = 0, largest = 1;
+        for (int t = 0; t < tensors.Count; t++)
+        {
+            OptimizerTensor tensor = tensors[t];
+            metadata[CheckpointFormat.TensorGroupKey(t)] = CheckpointFormat.Invariant(tensor.Group.Id);
+            metadata[CheckpointFormat.TensorStepKey(t)] = CheckpointFormat.Invariant(steps[t]);
+            metadata[CheckpointFormat.TensorElementCountKey(t)] = CheckpointFormat.Invariant(tensor.Length);
+            bool hasMaster = tensor.HasMasterParameters;
+            metadata[CheckpointFormat.TensorParameterTypeKey(t)] = ElementTypes.SafetensorsName(tensor.ParameterType);
+            metadata[CheckpointFormat.TensorGradientTypeKey(t)] = ElementTypes.SafetensorsName(tensor.GradientType);
+            metadata[CheckpointFormat.TensorMasterParametersKey(t)] = CheckpointFormat.BooleanText(hasMaster);
+            largest = Math.Max(largest, tensor.Length);
+            foreach (StateKind kind in StatesOf(tensor.HasMaxSecondMoment, hasMaster))
+            {
+                slots.Add(new CheckpointSlot(t, kind, offset, tensor.Length));
+                offset += tensor.Length * sizeof(float);
+            }
+        }
+
+        using var scratch = new NativeBuffer(largest);
+        float* data = (float*)scratch.Address;
+
+        // Pass 1: the data checksum, which the header (written first) must carry.
+        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            foreach (CheckpointSlot slot in slots)
+            {
+                tensors[slot.Tensor].ReadState(slot.Kind, data);
+                CheckpointStreams.ForEachLittleEndianChunk(data, slot.Length, chunk => hash.AppendData(chunk));
+            }
+            metadata[CheckpointFormat.KeyDataSha256] = Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
+        metadata[CheckpointFormat.KeyMetadataSha256] = CheckpointFormat.MetadataSha256(metadata);
+
+        byte[] header = WriteHeader(metadata, slots);
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+        stream.Write(length);
+        stream.Write(header);
+
+        // Pass 2: the data, checked against pass 1 so that a state changed in between (another
+        // thread stepping) cannot produce a file whose checksum lies.
+        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            foreach (CheckpointSlot slot in slots)
+            {
+                tensors[slot.Tensor].ReadState(slot.Kind, data);
+                CheckpointStreams.ForEachLittleEndianChunk(data, slot.Length, chunk =>
+                {
+                    hash.AppendData(chunk);
+                    stream.Write(chunk);
+                });
+            }
+            if (Convert.ToHexStringLower(hash.GetHashAndReset()) != metadata[CheckpointFormat.KeyDataSha256])
+            {
+                throw new InvalidOperationException(
+                    "The optimizer's state changed while the checkpoint was being written (was it used from another thread?); the checkpoint is not valid.");
+            }
+        }
+    }
+
+    /// <summary>The state arrays a tensor has, in the order a checkpoint stores them.</summary>
+    internal static IEnumerable<StateKind> StatesOf(bool hasMax, bool hasMaster)
+    {
+        yield return StateKind.FirstMoment;
+        yield return StateKind.SecondMoment;
+        if (hasMax)
+        {
+            yield return StateKind.MaxSecondMoment;
+        }
+        if (hasMaster)
+        {
+            yield return StateKind.MasterParameters;
+        }
+    }
+
+    private static byte[] WriteHeader(Dictionary<string, string> metadata, List<CheckpointSlot> slots)
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteStartObject(CheckpointFormat.MetadataEntry);
+            foreach ((string key, string value) in metadata)
+            {
+                w.WriteString(key, value);
+            }
+            w.WriteEndObject();
+            foreach (CheckpointSlot slot in slots)
+            {
+                w.WriteStartObject(CheckpointFormat.StateName(slot.Tensor, slot.Kind));
+                w.WriteString("dtype", CheckpointFormat.DType);
+                w.WriteStartArray("shape");
+                w.WriteNumberValue(slot.Length);
+                w.WriteEndArray();
+                w.WriteStartArray("data_offsets");
+                w.WriteNumberValue(slot.Begin);
+                w.WriteNumberValue(slot.Begin + slot.Length * sizeof(float));
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        // Pad with spaces so the data section starts 8-byte aligned, as safetensors writers do.
+        while ((8 + buffer.Length) % 8 != 0)
+        {
+            buffer.WriteByte((byte)' ');
+        }
+        return buffer.ToArray();
+    }
+}
