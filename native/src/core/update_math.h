@@ -7,7 +7,7 @@
 //
 // The mode decisions that change which memory is touched or which formula applies are
 // template parameters (uniform per tensor and step); everything else is a per-tensor scalar
-// computed once per step in double by step_coefficients.cpp and rounded to float there.
+// computed once per step in double by step_coefficients.h and rounded to float there.
 #pragma once
 
 #include <math.h>
