@@ -202,6 +202,18 @@ bool overlaps(const float* a, const float* b, std::uint64_t count) {
     return first < second + bytes && second < first + bytes;
 }
 
+// The coefficients the kernel applies in float32 (the rate, and the decay factor or coefficient
+// of the group's weight-decay mode) must be finite there.
+bool float32_coefficients_finite(const nab_group_options& o) {
+    const auto finite_float = [](double value) { return std::isfinite(static_cast<float>(value)); };
+    if (!finite_float(o.learning_rate)) return false;
+    switch (o.weight_decay_mode) {
+        case NAB_WEIGHT_DECAY_DECOUPLED: return finite_float(1.0 - o.learning_rate * o.weight_decay);
+        case NAB_WEIGHT_DECAY_ABSOLUTE: return finite_float(1.0 - o.weight_decay);
+        default: return finite_float(o.weight_decay);
+    }
+}
+
 bool options_valid(const nab_group_options& o) {
     const auto beta_ok = [](double beta) { return beta >= 0.0 && beta < 1.0; };
     const auto non_negative_finite = [](double value) { return value >= 0.0 && std::isfinite(value); };
@@ -218,7 +230,7 @@ bool options_valid(const nab_group_options& o) {
         (o.second_moment == NAB_SECOND_MOMENT_SQUARE || o.optimized_update != 1)) {
         return false;
     }
-    return true;
+    return float32_coefficients_finite(o);
 }
 
 bool same_options(const nab_group_options& a, const nab_group_options& b) {
@@ -715,8 +727,17 @@ private:
 
     void destroy() {
         ModelOptimizer& o = pick_optimizer();
-        expect_status(nab_optimizer_destroy(o.handle), NAB_STATUS_OK, "nab_optimizer_destroy");
+        nab_optimizer* const handle = o.handle;
+        expect_status(nab_optimizer_destroy(handle), NAB_STATUS_OK, "nab_optimizer_destroy");
         o = ModelOptimizer{};
+        if (handle == nullptr) return;
+        // The handle is dead now: every call on it is refused, a second destroy too.
+        std::uint32_t count = kUnsetId;
+        expect_status(nab_optimizer_get_group_count(handle, &count), NAB_STATUS_INVALID_ARGUMENT,
+                      "nab_optimizer_get_group_count(destroyed)");
+        FUZZ_CHECK(count == kUnsetId, "a call on a destroyed optimizer wrote its output");
+        expect_status(nab_optimizer_step(handle), NAB_STATUS_INVALID_ARGUMENT, "nab_optimizer_step(destroyed)");
+        expect_status(nab_optimizer_destroy(handle), NAB_STATUS_INVALID_ARGUMENT, "nab_optimizer_destroy(destroyed)");
     }
 
     void add_group() {
@@ -798,8 +819,12 @@ private:
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (group >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
-        } else if (!(rate >= 0.0 && std::isfinite(rate))) {
-            expected = NAB_STATUS_INVALID_ARGUMENT;
+        } else {
+            nab_group_options changed = o.groups[group];
+            changed.learning_rate = rate;
+            if (!(rate >= 0.0 && std::isfinite(rate)) || !float32_coefficients_finite(changed)) {
+                expected = NAB_STATUS_INVALID_ARGUMENT;
+            }
         }
         const nab_status status = nab_optimizer_set_learning_rate(o.handle, group, rate);
         expect_status(status, expected, "nab_optimizer_set_learning_rate");
@@ -1275,7 +1300,14 @@ private:
         for (std::size_t attempt = 0; attempt < buffers_.size(); ++attempt) {
             const std::size_t index = (how + attempt) % buffers_.size();
             if (registered(buffers_[index])) continue;
-            if (buffers_[index].native) expect_status(nab_buffer_free(buffers_[index].data), NAB_STATUS_OK, "nab_buffer_free");
+            float* const data = buffers_[index].data;
+            if (buffers_[index].native) {
+                expect_status(nab_buffer_free(data), NAB_STATUS_OK, "nab_buffer_free");
+                // Freed now: a second free is refused (the allocator is never asked twice).
+                expect_status(nab_buffer_free(data), NAB_STATUS_INVALID_ARGUMENT, "nab_buffer_free(freed)");
+            } else {
+                expect_status(nab_buffer_free(data), NAB_STATUS_INVALID_ARGUMENT, "nab_buffer_free(not ours)");
+            }
             buffers_.erase(buffers_.begin() + static_cast<std::ptrdiff_t>(index));
             return;
         }

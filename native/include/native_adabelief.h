@@ -11,9 +11,12 @@
  *    any status other than NAB_STATUS_OK, nab_get_last_error() returns a message naming the
  *    offending argument and its value (nab_get_last_error_argument() names the argument alone),
  *    and nothing was changed: validation happens before any mutation.
- *  - Opaque handles (nab_optimizer) are created and destroyed by this library. Pointers to
- *    parameters and gradients belong to the caller; the library never frees them and never
- *    writes a gradient except in nab_optimizer_zero_gradients.
+ *  - Opaque handles (nab_optimizer) are created and destroyed by this library. A handle is
+ *    not an address: a call with a destroyed handle (also a second destroy) or one that never
+ *    came from nab_optimizer_create is refused with NAB_STATUS_INVALID_ARGUMENT naming
+ *    "optimizer", and destroy racing another thread's call is safe (one of them gets BUSY).
+ *    Pointers to parameters and gradients belong to the caller; the library never frees them
+ *    and never writes a gradient except in nab_optimizer_zero_gradients.
  *  - Structs carry their own size in `struct_size` (set it to sizeof the struct you compiled
  *    against). Later versions only append fields, so an older caller keeps working: a struct
  *    smaller than this library's (from an older header) is read with the missing fields at
@@ -270,6 +273,29 @@ typedef struct nab_tensor_info {
     int32_t reserved;
 } nab_tensor_info;
 
+/* One tensor's whole saved state, for nab_optimizer_restore_tensor. The arrays are the caller's
+ * host memory (element_count floats each), only read, and only during the call. */
+typedef struct nab_tensor_state {
+    /* sizeof(nab_tensor_state) as compiled by the caller. */
+    uint32_t struct_size;
+    /* Must be 0. */
+    int32_t reserved;
+    /* The step count t (>= 0). */
+    int64_t step;
+    /* The tensor's element count (must be the registered one). */
+    uint64_t element_count;
+    /* m. Not null. */
+    const float* first_moment;
+    /* s: >= 0 and not NaN everywhere. Not null. */
+    const float* second_moment;
+    /* s_max, or null for none (the tensor then gets a zeroed one if its group keeps s_max).
+     * >= 0 and not NaN everywhere; where the group has amsgrad on and the tensor has taken
+     * steps, s_max >= s everywhere unless s_max is all zero (see docs/reliability.md). */
+    const float* max_second_moment;
+    /* The float32 master copy: finite everywhere; not null exactly when the tensor keeps one. */
+    const float* master_parameters;
+} nab_tensor_state;
+
 /* What every step does to the gradients before the update: loss-scale removal, the
  * non-finite check with skipping, clipping by the global L2 norm. Fill with
  * nab_step_options_init() and set with nab_optimizer_set_step_options(); they stay in force
@@ -396,8 +422,9 @@ NAB_API nab_status nab_optimizer_create(const nab_optimizer_config* config,
                                         nab_optimizer** out_optimizer);
 
 /* Destroys an optimizer: joins its threads and frees its state. Null is accepted and does
- * nothing. The caller's parameter and gradient buffers are not touched. Must not race with
- * any other call on the same optimizer (BUSY if one is in progress; then nothing is freed). */
+ * nothing. The caller's parameter and gradient buffers are not touched. Errors: BUSY while
+ * another thread's call is inside the optimizer (then nothing is freed; try again after it
+ * returns), INVALID_ARGUMENT for a handle already destroyed or not from nab_optimizer_create. */
 NAB_API nab_status nab_optimizer_destroy(nab_optimizer* optimizer);
 
 /* ---------------------------------------------------------------------------------------
@@ -500,6 +527,43 @@ NAB_API nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t t
                                             int32_t state_kind, float* destination,
                                             uint64_t element_count);
 
+/* ---------------------------------------------------------------------------------------
+ * Restoring a whole state at once, all or nothing (what loading a checkpoint does). Begin,
+ * stage the options of every group and the state of every tensor (each copied into new arrays
+ * in the optimizer's memory and checked as it is staged), then commit: the optimizer either
+ * takes everything staged or, on any error before or during commit, keeps exactly what it had.
+ * Nothing the optimizer does changes while a restore is staged (steps and other calls work on
+ * the current state); staging holds a second copy of the state until commit or abort. Each of
+ * these takes the optimizer for its own call only (BUSY as any call).
+ * ------------------------------------------------------------------------------------- */
+
+/* Starts a restore, discarding any staged one. Errors: INVALID_ARGUMENT (null), BUSY. */
+NAB_API nab_status nab_optimizer_begin_restore(nab_optimizer* optimizer);
+
+/* Stages the options of one group (checked as nab_group_options_validate does). Errors:
+ * INVALID_ARGUMENT (no restore begun, invalid options), NOT_FOUND (group id), BUSY. */
+NAB_API nab_status nab_optimizer_restore_group(nab_optimizer* optimizer, uint32_t group_id,
+                                               const nab_group_options* options);
+
+/* Stages one tensor's state: copies its arrays into new arrays of the optimizer's memory
+ * after checking their values (see nab_tensor_state; the message names the tensor and the
+ * first bad element). Staging a tensor again replaces what was staged for it. Errors:
+ * INVALID_ARGUMENT (no restore begun, a bad struct, count, array or value), NOT_FOUND (tensor
+ * id), OUT_OF_MEMORY, DEVICE_ERROR, BUSY. */
+NAB_API nab_status nab_optimizer_restore_tensor(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                const nab_tensor_state* state);
+
+/* Makes the staged state the optimizer's: every group's options, every tensor's m, s, s_max,
+ * master copy and step count. Refused, with nothing changed and the restore still staged, when
+ * a group or tensor was not staged, when groups or tensors were added since the restore began,
+ * or when memory for a zeroed s_max or the step counts cannot be had; after the checks it
+ * cannot fail. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY, DEVICE_ERROR, BUSY. */
+NAB_API nab_status nab_optimizer_commit_restore(nab_optimizer* optimizer);
+
+/* Discards a staged restore (nothing staged: nothing to do) and frees its memory. Errors:
+ * INVALID_ARGUMENT (null), BUSY. */
+NAB_API nab_status nab_optimizer_abort_restore(nab_optimizer* optimizer);
+
 /* Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
  * writing s_max to a tensor that has none allocates it. Writing the master copy changes only
  * the master copy (the 16-bit parameters follow at the next step); a tensor without one
@@ -579,6 +643,16 @@ NAB_API nab_status nab_optimizer_zero_gradients(nab_optimizer* optimizer);
  * that is being captured; *out_count is left unchanged on error. */
 NAB_API nab_status nab_optimizer_count_nonfinite_gradients(nab_optimizer* optimizer, uint64_t* out_count);
 
+/* The same check over what the steps wrote: counts the NaN, +Inf and -Inf values among every
+ * tensor's parameters (the float32 master copy for a tensor that has one, else its parameters
+ * in their own element type) into *out_count. Finite gradients and valid options keep the
+ * parameters finite, with one exception the originals share: epsilon = 0 (or one that is 0 as a
+ * float32) with a gradient that stays exactly 0 divides 0 by 0. Use this to find where a NaN came
+ * from. Read-only; one pass over every parameter (4 bytes per float32 element, 2 per 16-bit one);
+ * synchronous on CUDA like nab_optimizer_count_nonfinite_gradients. Errors: as
+ * nab_optimizer_count_nonfinite_gradients. */
+NAB_API nab_status nab_optimizer_count_nonfinite_parameters(nab_optimizer* optimizer, uint64_t* out_count);
+
 /* Waits until every step, zeroing and state transfer queued on this optimizer has finished
  * (CUDA optimizers run asynchronously on their stream; for a CPU optimizer every call has
  * already finished, and this returns at once). Errors: INVALID_ARGUMENT (null), BUSY,
@@ -620,7 +694,9 @@ NAB_API nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void*
 NAB_API nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, int32_t dtype, uint64_t element_count,
                                             void** out_data);
 
-/* Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device. */
+/* Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device. Errors:
+ * INVALID_ARGUMENT naming "data" for a pointer that is not a live buffer from
+ * nab_cuda_buffer_allocate, DEVICE_ERROR. */
 NAB_API nab_status nab_cuda_buffer_free(void* data);
 
 /* Copies byte_count bytes (any element type) from host memory to device memory,
@@ -641,9 +717,10 @@ NAB_API nab_status nab_cuda_copy_to_host(void* host_destination, const void* dev
  * OUT_OF_MEMORY. */
 NAB_API nab_status nab_buffer_allocate(int32_t dtype, uint64_t element_count, void** out_data);
 
-/* Frees a buffer from nab_buffer_allocate (null accepted).
- * Thread-safe. The buffer must not be registered with a live optimizer that will still step
- * it. */
+/* Frees a buffer from nab_buffer_allocate (null accepted). Thread-safe. The buffer must not be
+ * registered with a live optimizer that will still step it. Errors: INVALID_ARGUMENT naming
+ * "data" for a pointer that is not a live buffer from nab_buffer_allocate (freed already, never
+ * allocated here, or a CUDA buffer). */
 NAB_API nab_status nab_buffer_free(void* data);
 
 /* Bytes of host memory this library currently holds in state arrays, step counts and native

@@ -287,6 +287,29 @@ public sealed class AdaBeliefOptimizer : IDisposable
     }
 
     /// <summary>
+    /// Counts the parameter values that are NaN, +Infinity or -Infinity across every tensor (the
+    /// float32 master copy for a tensor that keeps one), in one read-only native pass: the check
+    /// of what the steps wrote, for finding where a NaN came from.
+    /// </summary>
+    /// <returns>The number of non-finite parameter values; 0 when every parameter is finite.</returns>
+    /// <remarks>
+    /// Finite gradients and valid options keep the parameters finite, with one exception that the
+    /// original implementations share: <see cref="AdaBeliefOptions.Epsilon"/> = 0 with a gradient
+    /// element that stays exactly 0 (a frozen layer) makes that parameter NaN (0 / 0 in the
+    /// update). <see cref="CountNonFiniteGradients"/> cannot see that one; this method can. On a
+    /// CUDA optimizer it waits for the queued work and for its own result.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using this optimizer right now.</exception>
+    public unsafe long CountNonFiniteParameters()
+    {
+        using var call = Enter();
+        ulong count;
+        NativeStatus.Check(NativeMethods.nab_optimizer_count_nonfinite_parameters(call.Pointer, &count));
+        return checked((long)count);
+    }
+
+    /// <summary>
     /// Saves the whole optimizer state (options of every group, step counts, m, s, s_max, the
     /// tensors' element types and float32 master copies) to
     /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.

@@ -45,6 +45,11 @@ constexpr FieldExtent kTensorInfoFields[] = {
     NAB_FIELD(nab_tensor_info, has_max_second_moment), NAB_FIELD(nab_tensor_info, has_gradients),
     NAB_FIELD(nab_tensor_info, parameter_dtype),       NAB_FIELD(nab_tensor_info, gradient_dtype),
     NAB_FIELD(nab_tensor_info, has_master_parameters), NAB_FIELD(nab_tensor_info, reserved)};
+constexpr FieldExtent kTensorStateFields[] = {
+    NAB_FIELD(nab_tensor_state, struct_size),       NAB_FIELD(nab_tensor_state, reserved),
+    NAB_FIELD(nab_tensor_state, step),              NAB_FIELD(nab_tensor_state, element_count),
+    NAB_FIELD(nab_tensor_state, first_moment),      NAB_FIELD(nab_tensor_state, second_moment),
+    NAB_FIELD(nab_tensor_state, max_second_moment), NAB_FIELD(nab_tensor_state, master_parameters)};
 constexpr FieldExtent kStepOptionsFields[] = {
     NAB_FIELD(nab_step_options, struct_size),           NAB_FIELD(nab_step_options, skip_nonfinite),
     NAB_FIELD(nab_step_options, inverse_gradient_scale), NAB_FIELD(nab_step_options, max_gradient_norm),
@@ -72,6 +77,7 @@ static_assert(describes<nab_group_options>(kGroupOptionsFields), "kGroupOptionsF
 static_assert(describes<nab_optimizer_config>(kOptimizerConfigFields), "kOptimizerConfigFields is not nab_optimizer_config");
 static_assert(describes<nab_tensor_desc>(kTensorDescFields), "kTensorDescFields is not nab_tensor_desc");
 static_assert(describes<nab_tensor_info>(kTensorInfoFields), "kTensorInfoFields is not nab_tensor_info");
+static_assert(describes<nab_tensor_state>(kTensorStateFields), "kTensorStateFields is not nab_tensor_state");
 static_assert(describes<nab_step_options>(kStepOptionsFields), "kStepOptionsFields is not nab_step_options");
 static_assert(describes<nab_step_report>(kStepReportFields), "kStepReportFields is not nab_step_report");
 
@@ -345,6 +351,21 @@ TensorSpec read_tensor_desc(const nab_tensor_desc* tensor) {
     spec.master_parameters = read_flag(d.master_parameters, "master_parameters");
     require_zero(d.reserved, "reserved");
     return spec;
+}
+
+TensorState read_tensor_state(const nab_tensor_state* state) {
+    nab_tensor_state defaults;
+    std::memset(&defaults, 0, sizeof defaults);
+    const nab_tensor_state s = read_sized(state, defaults, kTensorStateFields);
+    require_zero(s.reserved, "reserved");
+    TensorState result;
+    result.step = s.step;
+    result.element_count = s.element_count > SIZE_MAX ? SIZE_MAX : static_cast<std::size_t>(s.element_count);
+    result.first_moment = s.first_moment;
+    result.second_moment = s.second_moment;
+    result.max_second_moment = s.max_second_moment;
+    result.master_parameters = s.master_parameters;
+    return result;
 }
 
 void write_tensor_info(const TensorFacts& facts, nab_tensor_info* out) {

@@ -7,6 +7,7 @@
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
 #include "core/optimizer.h"
+#include "core/staged_restore.h"
 #include "native_adabelief.h"
 
 namespace nab::api {
@@ -25,6 +26,7 @@ GroupOptions read_group_options(const nab_group_options* options);
 StepOptions read_step_options(const nab_step_options* options);
 OptimizerConfig read_optimizer_config(const nab_optimizer_config* config);
 TensorSpec read_tensor_desc(const nab_tensor_desc* tensor);
+TensorState read_tensor_state(const nab_tensor_state* state);
 
 void write_group_options(const GroupOptions& options, nab_group_options* out);
 void write_step_options(const StepOptions& options, nab_step_options* out);

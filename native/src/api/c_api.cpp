@@ -1,9 +1,9 @@
 // The C ABI's entry points: null checks of the raw arguments, the struct readers
-// (api/abi_structs.h), the one-thread-at-a-time guard of each optimizer, and the translation of
+// (api/abi_structs.h), the optimizer handles (api/optimizer_handles.h: one call at a time per
+// optimizer, stale handles refused), the registry of buffers, and the translation of
 // nab::Error into a status plus the thread-local last error, whose argument name this layer
 // qualifies with what the caller called it ("options.beta1", "tensor->gradients"). No exception
 // leaves this file.
-#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -11,7 +11,9 @@
 #include <string>
 
 #include "api/abi_structs.h"
+#include "api/buffer_registry.h"
 #include "api/last_error.h"
+#include "api/optimizer_handles.h"
 #include "core/aligned_memory.h"
 #include "core/errors.h"
 #include "core/optimizer.h"
@@ -27,18 +29,10 @@
 // Enums cross the ABI as 32-bit integers (the generated C# declares them `: int`).
 static_assert(sizeof(nab_status) == 4, "nab_status must be 32 bits wide");
 
-struct nab_optimizer {
-    nab_optimizer(std::unique_ptr<nab::Backend> backend, nab_device_type device)
-        : optimizer(std::move(backend)), device_type(device) {}
-    nab::Optimizer optimizer;
-    // Which backend the optimizer was created with: the ABI reaches each backend's own
-    // settings (threads and SIMD level, or the CUDA stream) only where they apply.
-    const nab_device_type device_type;
-    // Set while a call is inside this optimizer; a second thread gets NAB_STATUS_BUSY.
-    std::atomic<bool> in_use{false};
-};
-
 namespace {
+
+using nab::api::OptimizerEntry;
+using nab::api::OptimizerLease;
 
 using nab::ErrorCode;
 using nab::fail;
@@ -100,37 +94,16 @@ void require(const void* pointer, const char* argument) {
     if (pointer == nullptr) fail_argument(argument, "is null");
 }
 
-// Holds an optimizer exclusively for one call.
-class ExclusiveUse {
-public:
-    explicit ExclusiveUse(nab_optimizer* optimizer) : optimizer_(optimizer) {
-        require(optimizer, "optimizer");
-        if (optimizer->in_use.exchange(true, std::memory_order_acquire)) {
-            optimizer_ = nullptr;
-            fail(ErrorCode::Busy, "the optimizer is being used by another thread; one optimizer takes one call at a time");
-        }
-    }
-    ~ExclusiveUse() {
-        if (optimizer_ != nullptr) optimizer_->in_use.store(false, std::memory_order_release);
-    }
-    ExclusiveUse(const ExclusiveUse&) = delete;
-    ExclusiveUse& operator=(const ExclusiveUse&) = delete;
-    nab_optimizer& operator*() const { return *optimizer_; }
-
-private:
-    nab_optimizer* optimizer_;
-};
-
 template <class Body>
 nab_status with_optimizer(const char* function, nab_optimizer* optimizer, Body&& body) noexcept {
     return guarded(function, [&] {
-        ExclusiveUse use(optimizer);
-        body((*use).optimizer);
+        OptimizerLease use = nab::api::lease(optimizer);
+        body(use->optimizer);
     });
 }
 
 // The CPU backend of a CPU optimizer; `setting` names what the caller tried to use.
-nab::cpu::CpuBackend& cpu_backend(nab_optimizer& optimizer, const char* setting) {
+nab::cpu::CpuBackend& cpu_backend(OptimizerEntry& optimizer, const char* setting) {
     if (optimizer.device_type != NAB_DEVICE_CPU) {
         fail(ErrorCode::InvalidArgument,
              std::string("this optimizer runs on CUDA; ") + setting + " applies only to NAB_DEVICE_CPU");
@@ -141,7 +114,7 @@ nab::cpu::CpuBackend& cpu_backend(nab_optimizer& optimizer, const char* setting)
 template <class Body>
 nab_status with_cpu_backend(const char* function, nab_optimizer* optimizer, const char* setting, Body&& body) noexcept {
     return guarded(function, [&] {
-        ExclusiveUse use(optimizer);
+        OptimizerLease use = nab::api::lease(optimizer);
         body(cpu_backend(*use, setting));
     });
 }
@@ -252,19 +225,13 @@ nab_status nab_optimizer_create(const nab_optimizer_config* config, nab_optimize
                 c.device_type == NAB_DEVICE_CPU
                     ? std::unique_ptr<nab::Backend>(std::make_unique<nab::cpu::CpuBackend>(c.thread_count, simd_level))
                     : nab::cuda::create_backend(c.device_ordinal);
-            *out_optimizer = new nab_optimizer(std::move(backend), c.device_type);
+            *out_optimizer = nab::api::register_optimizer(std::make_unique<OptimizerEntry>(std::move(backend), c.device_type));
         });
     });
 }
 
 nab_status nab_optimizer_destroy(nab_optimizer* optimizer) {
-    return guarded(__func__, [&] {
-        if (optimizer == nullptr) return;
-        if (optimizer->in_use.exchange(true, std::memory_order_acquire)) {
-            fail(ErrorCode::Busy, "the optimizer is being used by another thread; destroy it after that call returns");
-        }
-        delete optimizer;
-    });
+    return guarded(__func__, [&] { nab::api::destroy_optimizer(optimizer); });
 }
 
 nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thread_count) {
@@ -276,9 +243,9 @@ nab_status nab_optimizer_set_thread_count(nab_optimizer* optimizer, int32_t thre
 
 nab_status nab_optimizer_get_thread_count(nab_optimizer* optimizer, int32_t* out_count) {
     return guarded(__func__, [&] {
-        ExclusiveUse use(optimizer);
+        OptimizerLease use = nab::api::lease(optimizer);
         require(out_count, "out_count");
-        *out_count = (*use).device_type == NAB_DEVICE_CPU ? cpu_backend(*use, "thread_count").thread_count() : 1;
+        *out_count = use->device_type == NAB_DEVICE_CPU ? cpu_backend(*use, "thread_count").thread_count() : 1;
     });
 }
 
@@ -290,9 +257,9 @@ nab_status nab_optimizer_set_simd_level(nab_optimizer* optimizer, int32_t simd_l
 
 nab_status nab_optimizer_get_simd_level(nab_optimizer* optimizer, int32_t* out_level) {
     return guarded(__func__, [&] {
-        ExclusiveUse use(optimizer);
+        OptimizerLease use = nab::api::lease(optimizer);
         require(out_level, "out_level");
-        *out_level = (*use).device_type == NAB_DEVICE_CPU ? cpu_backend(*use, "simd_level").simd_level() : NAB_SIMD_AUTO;
+        *out_level = use->device_type == NAB_DEVICE_CPU ? cpu_backend(*use, "simd_level").simd_level() : NAB_SIMD_AUTO;
     });
 }
 
@@ -396,6 +363,34 @@ nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_i
     });
 }
 
+nab_status nab_optimizer_begin_restore(nab_optimizer* optimizer) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.begin_restore(); });
+}
+
+nab_status nab_optimizer_restore_group(nab_optimizer* optimizer, uint32_t group_id, const nab_group_options* options) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(options, "options");
+        const nab::GroupOptions parsed = naming("options.", [&] { return nab::api::read_group_options(options); });
+        o.restore_group(group_id, parsed);
+    });
+}
+
+nab_status nab_optimizer_restore_tensor(nab_optimizer* optimizer, uint32_t tensor_id, const nab_tensor_state* state) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(state, "state");
+        const nab::TensorState parsed = naming("state->", [&] { return nab::api::read_tensor_state(state); });
+        o.restore_tensor(tensor_id, parsed);
+    });
+}
+
+nab_status nab_optimizer_commit_restore(nab_optimizer* optimizer) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.commit_restore(); });
+}
+
+nab_status nab_optimizer_abort_restore(nab_optimizer* optimizer) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.abort_restore(); });
+}
+
 nab_status nab_optimizer_step(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.step(); });
 }
@@ -447,6 +442,13 @@ nab_status nab_optimizer_count_nonfinite_gradients(nab_optimizer* optimizer, uin
     });
 }
 
+nab_status nab_optimizer_count_nonfinite_parameters(nab_optimizer* optimizer, uint64_t* out_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(out_count, "out_count");
+        *out_count = o.count_nonfinite_parameters();
+    });
+}
+
 nab_status nab_optimizer_synchronize(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.synchronize(); });
 }
@@ -460,12 +462,12 @@ nab_status nab_cuda_get_device_count(int32_t* out_count) {
 
 nab_status nab_optimizer_set_cuda_stream(nab_optimizer* optimizer, void* stream) {
     return guarded(__func__, [&] {
-        ExclusiveUse use(optimizer);
-        if ((*use).device_type != NAB_DEVICE_CUDA) {
+        OptimizerLease use = nab::api::lease(optimizer);
+        if (use->device_type != NAB_DEVICE_CUDA) {
             fail(ErrorCode::InvalidArgument,
                  "this optimizer runs on the CPU; a CUDA stream applies only to NAB_DEVICE_CUDA");
         }
-        nab::cuda::set_stream((*use).optimizer.backend(), stream);
+        nab::cuda::set_stream(use->optimizer.backend(), stream);
     });
 }
 
@@ -475,13 +477,15 @@ nab_status nab_cuda_buffer_allocate(int32_t device_ordinal, int32_t dtype, uint6
         *out_data = nullptr;
         const nab::ElementType type = nab::api::read_element_type(dtype, "dtype");
         const std::size_t count = element_count_of(element_count);
-        *out_data = nab::cuda::allocate_buffer(device_ordinal, count * nab::element_size(type));
+        *out_data = nab::api::buffers().add(nab::api::BufferKind::Cuda, [&] {
+            return nab::cuda::allocate_buffer(device_ordinal, count * nab::element_size(type));
+        });
     });
 }
 
 nab_status nab_cuda_buffer_free(void* data) {
     return guarded(__func__, [&] {
-        if (data != nullptr) nab::cuda::free_buffer(data);
+        nab::api::buffers().remove(nab::api::BufferKind::Cuda, data, [](void* d) { nab::cuda::free_buffer(d); });
     });
 }
 
@@ -507,12 +511,15 @@ nab_status nab_buffer_allocate(int32_t dtype, uint64_t element_count, void** out
         *out_data = nullptr;
         const nab::ElementType type = nab::api::read_element_type(dtype, "dtype");
         const std::size_t count = element_count_of(element_count);
-        *out_data = nab::aligned_allocate(count * nab::element_size(type));
+        *out_data = nab::api::buffers().add(nab::api::BufferKind::Host,
+                                            [&] { return nab::aligned_allocate(count * nab::element_size(type)); });
     });
 }
 
 nab_status nab_buffer_free(void* data) {
-    return guarded(__func__, [&] { nab::aligned_free(data); });
+    return guarded(__func__, [&] {
+        nab::api::buffers().remove(nab::api::BufferKind::Host, data, [](void* d) { nab::aligned_free(d); });
+    });
 }
 
 nab_status nab_get_allocated_bytes(uint64_t* out_bytes) {

@@ -130,6 +130,9 @@ public:
     // Counts the NaN and +-Inf elements of every registered gradient (read-only; waits for the
     // result on asynchronous backends).
     virtual std::uint64_t count_nonfinite_gradients(const StepWork& work) = 0;
+    // The same count over every tensor's parameters: the float32 master copy where a tensor
+    // has one, else the caller's parameters (read-only).
+    virtual std::uint64_t count_nonfinite_parameters(const StepWork& work) = 0;
     // Waits until the work queued by earlier calls has finished (CUDA); no-op on the CPU.
     virtual void synchronize() {}
 

@@ -28,11 +28,14 @@ struct GroupOptions {
 };
 
 // Throws nab::Error (InvalidArgument) naming the first field that breaks a rule (by its field
-// name, e.g. "beta1") and its value.
+// name, e.g. "beta1") and its value. Besides each value's range, the coefficients the kernel
+// applies in float32 must be finite there: the learning rate, the decoupled decay factor
+// 1 - learning_rate * weight_decay, the absolute one 1 - weight_decay, and L2's weight_decay.
 void validate(const GroupOptions& options);
 void validate(const StepOptions& options);
 
-// The rule of a learning rate alone (finite and >= 0), for changing only it; `argument` names it.
-void validate_learning_rate(double learning_rate, const char* argument);
+// The rules that involve the learning rate, for changing only it: `options` holds the new rate;
+// every refusal names `argument`.
+void validate_learning_rate(const GroupOptions& options, const char* argument);
 
 }  // namespace nab

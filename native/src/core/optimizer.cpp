@@ -95,7 +95,9 @@ void Optimizer::set_group_options(std::uint32_t group_id, const GroupOptions& op
 
 void Optimizer::set_learning_rate(std::uint32_t group_id, double learning_rate) {
     check_group(group_id, "group_id");
-    validate_learning_rate(learning_rate, "learning_rate");
+    GroupOptions changed = groups_[group_id];
+    changed.learning_rate = learning_rate;
+    validate_learning_rate(changed, "learning_rate");
     if (SettingsMirror* mirror = backend_->settings_mirror()) mirror->learning_rate_changed(group_id, learning_rate);
     groups_[group_id].learning_rate = learning_rate;
 }
@@ -252,6 +254,122 @@ void Optimizer::write_state(std::uint32_t tensor_id, StateKind kind, const float
     backend_->upload(array.data(), source, element_count * sizeof(float));
 }
 
+StagedRestore& Optimizer::staged_restore(const char* call) {
+    if (restore_ == nullptr) {
+        fail(ErrorCode::InvalidArgument, std::string(call) + " needs a restore begun with nab_optimizer_begin_restore");
+    }
+    return *restore_;
+}
+
+void Optimizer::begin_restore() {
+    auto restore = std::make_unique<StagedRestore>();
+    restore->group_count = groups_.size();
+    restore->tensor_count = tensors_.size();
+    restore->groups.resize(groups_.size());
+    restore->tensors.resize(tensors_.size());
+    restore_ = std::move(restore);
+}
+
+void Optimizer::restore_group(std::uint32_t group_id, const GroupOptions& options) {
+    StagedRestore& restore = staged_restore("staging a group");
+    check_group(group_id, "group_id");
+    if (group_id >= restore.groups.size()) {
+        fail_argument("group_id", "= " + std::to_string(group_id) + " was added after the restore began");
+    }
+    validate(options);
+    restore.groups[group_id] = options;
+}
+
+void Optimizer::restore_tensor(std::uint32_t tensor_id, const TensorState& state) {
+    StagedRestore& restore = staged_restore("staging a tensor");
+    const TensorRecord& t = tensor(tensor_id);
+    if (tensor_id >= restore.tensors.size()) {
+        fail_argument("tensor_id", "= " + std::to_string(tensor_id) + " was added after the restore began");
+    }
+    if (state.step < 0) fail_argument("step", "= " + std::to_string(state.step) + " is invalid: must be >= 0");
+    if (state.element_count != t.element_count) {
+        fail_argument("element_count", "= " + std::to_string(state.element_count) + " does not match tensor " +
+                                           std::to_string(tensor_id) + "'s " + std::to_string(t.element_count));
+    }
+    if (state.first_moment == nullptr) fail_argument("first_moment", "is null");
+    if (state.second_moment == nullptr) fail_argument("second_moment", "is null");
+    if ((state.master_parameters != nullptr) != !t.master_parameters.empty()) {
+        fail_argument("master_parameters", t.master_parameters.empty()
+                                               ? "is given, but tensor " + std::to_string(tensor_id) + " keeps no master copy"
+                                               : "is null, but tensor " + std::to_string(tensor_id) + " keeps a master copy");
+    }
+    const GroupOptions& group = restore.groups[t.group_id] ? *restore.groups[t.group_id] : groups_[t.group_id];
+    check_state_values(tensor_id, state, group);
+
+    const std::size_t bytes = t.element_count * sizeof(float);
+    auto copy_of = [&](const float* source) {
+        StateArray array;
+        if (source != nullptr) {
+            array = StateArray(*backend_, t.element_count);
+            backend_->upload(array.data(), source, bytes);
+        }
+        return array;
+    };
+    StagedTensor staged;
+    staged.step = state.step;
+    staged.first_moment = copy_of(state.first_moment);
+    staged.second_moment = copy_of(state.second_moment);
+    staged.max_second_moment = copy_of(state.max_second_moment);
+    staged.master_parameters = copy_of(state.master_parameters);
+    staged.staged = true;
+    restore.tensors[tensor_id] = std::move(staged);
+}
+
+void Optimizer::commit_restore() {
+    StagedRestore& restore = staged_restore("committing a restore");
+    if (groups_.size() != restore.group_count || tensors_.size() != restore.tensor_count) {
+        fail(ErrorCode::InvalidArgument, "groups or tensors were added since the restore began (it has " +
+                                             std::to_string(restore.group_count) + " groups and " +
+                                             std::to_string(restore.tensor_count) + " tensors; the optimizer now " +
+                                             std::to_string(groups_.size()) + " and " + std::to_string(tensors_.size()) +
+                                             "); begin it again");
+    }
+    for (std::size_t g = 0; g < restore.groups.size(); ++g) {
+        if (!restore.groups[g]) fail(ErrorCode::InvalidArgument, "group " + std::to_string(g) + " was not staged");
+    }
+    for (std::size_t id = 0; id < restore.tensors.size(); ++id) {
+        if (!restore.tensors[id].staged) fail(ErrorCode::InvalidArgument, "tensor " + std::to_string(id) + " was not staged");
+    }
+    // Everything that can fail, before the first change: the step counts in new memory, and a
+    // zeroed s_max for every tensor that will keep one but had none staged (a zeroed s_max acts
+    // exactly as none: amsgrad raises it to s at the next step).
+    BackendArray<std::int64_t> counts;
+    if (!tensors_.empty()) {
+        counts = BackendArray<std::int64_t>(*backend_, step_counts_.size());
+        std::vector<std::int64_t> staged_counts(tensors_.size());
+        for (std::size_t id = 0; id < tensors_.size(); ++id) staged_counts[id] = restore.tensors[id].step;
+        backend_->upload(counts.data(), staged_counts.data(), staged_counts.size() * sizeof(std::int64_t));
+    }
+    for (std::size_t id = 0; id < tensors_.size(); ++id) {
+        StagedTensor& staged = restore.tensors[id];
+        const bool keeps_max = restore.groups[tensors_[id].group_id]->amsgrad || !tensors_[id].max_second_moment.empty();
+        if (staged.max_second_moment.empty() && keeps_max) {
+            staged.max_second_moment = StateArray(*backend_, tensors_[id].element_count);
+        }
+    }
+    // The swap: nothing below can fail.
+    bool huge_count = false;
+    for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g] = *restore.groups[g];
+    for (std::size_t id = 0; id < tensors_.size(); ++id) {
+        TensorRecord& t = tensors_[id];
+        StagedTensor& staged = restore.tensors[id];
+        t.first_moment = std::move(staged.first_moment);
+        t.second_moment = std::move(staged.second_moment);
+        t.max_second_moment = std::move(staged.max_second_moment);
+        if (!staged.master_parameters.empty()) t.master_parameters = std::move(staged.master_parameters);
+        huge_count = huge_count || staged.step >= kStepCountGuardThreshold;
+    }
+    if (!tensors_.empty()) step_counts_ = std::move(counts);
+    guard_step_counts_ = guard_step_counts_ || huge_count;
+    restore_.reset();
+    layout_changed();
+}
+
 void Optimizer::set_step_options(const StepOptions& options) {
     validate(options);
     if (SettingsMirror* mirror = backend_->settings_mirror()) mirror->step_options_changed(options);
@@ -263,5 +381,7 @@ void Optimizer::step() { backend_->step(work()); }
 void Optimizer::zero_gradients() { backend_->zero_gradients(work()); }
 
 std::uint64_t Optimizer::count_nonfinite_gradients() { return backend_->count_nonfinite_gradients(work()); }
+
+std::uint64_t Optimizer::count_nonfinite_parameters() { return backend_->count_nonfinite_parameters(work()); }
 
 }  // namespace nab

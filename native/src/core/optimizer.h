@@ -13,6 +13,7 @@
 #include "core/element_type.h"
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
+#include "core/staged_restore.h"
 
 namespace nab {
 
@@ -66,6 +67,13 @@ public:
     void read_state(std::uint32_t tensor_id, StateKind kind, float* destination, std::size_t element_count);
     void write_state(std::uint32_t tensor_id, StateKind kind, const float* source, std::size_t element_count);
 
+    // An all-or-nothing restore (see nab_optimizer_begin_restore): stage, then commit or abort.
+    void begin_restore();
+    void restore_group(std::uint32_t group_id, const GroupOptions& options);
+    void restore_tensor(std::uint32_t tensor_id, const TensorState& state);
+    void commit_restore();
+    void abort_restore() noexcept { restore_.reset(); }
+
     void set_step_options(const StepOptions& options);
     const StepOptions& step_options() const noexcept { return step_options_; }
     StepReport last_step_report() { return backend_->last_step_report(); }
@@ -73,6 +81,7 @@ public:
     void step();
     void zero_gradients();
     std::uint64_t count_nonfinite_gradients();
+    std::uint64_t count_nonfinite_parameters();
     void synchronize() { backend_->synchronize(); }
 
 private:
@@ -84,6 +93,7 @@ private:
     void reserve_step_count();
     void layout_changed() noexcept { ++layout_generation_; }
     StepWork work();
+    StagedRestore& staged_restore(const char* call);
 
     // Declared first so it outlives the arrays it frees.
     std::unique_ptr<Backend> backend_;
@@ -92,6 +102,8 @@ private:
     // Step count t of tensor i at index i; capacity >= tensors_.size().
     BackendArray<std::int64_t> step_counts_;
     StepOptions step_options_;
+    // A restore being staged, or null.
+    std::unique_ptr<StagedRestore> restore_;
     std::uint64_t layout_generation_ = 0;
     // True once the caller set a count at or above kStepCountGuardThreshold.
     bool guard_step_counts_ = false;

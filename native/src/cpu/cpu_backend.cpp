@@ -161,9 +161,17 @@ GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementTy
     return total;
 }
 
-GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecord>& tensors) {
+GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecord>& tensors, bool parameters) {
+    auto data_of = [&](const TensorRecord& t) -> const void* {
+        if (!parameters) return t.gradients;
+        return t.master_parameters.empty() ? t.parameters : t.master_parameters.data();
+    };
+    auto type_of = [&](const TensorRecord& t) {
+        if (!parameters) return t.gradient_type;
+        return t.master_parameters.empty() ? t.parameter_type : ElementType::Float32;
+    };
     auto gradient_count = [&](std::size_t item) {
-        return tensors[item].gradients == nullptr ? std::size_t{0} : tensors[item].element_count;
+        return data_of(tensors[item]) == nullptr ? std::size_t{0} : tensors[item].element_count;
     };
     // Sized before the pass: the chunk table is rebuilt by run_chunked from the same sizes.
     std::size_t chunk_count = 0;
@@ -173,7 +181,7 @@ GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecor
     chunk_totals_.assign(chunk_count, GradientStatistics{});
     run_chunked(tensors.size(), gradient_count, [&](std::size_t index, const Chunk& chunk) {
         const TensorRecord& t = tensors[chunk.item];
-        chunk_totals_[index] = chunk_statistics(t.gradients, t.gradient_type, chunk.begin, chunk.end);
+        chunk_totals_[index] = chunk_statistics(data_of(t), type_of(t), chunk.begin, chunk.end);
     });
     GradientStatistics total;
     for (const GradientStatistics& chunk : chunk_totals_) accumulate(total, chunk);
@@ -245,6 +253,10 @@ void CpuBackend::zero_gradients(const StepWork& work) {
 
 std::uint64_t CpuBackend::count_nonfinite_gradients(const StepWork& work) {
     return gradient_statistics(work.tensors).nonfinite_count;
+}
+
+std::uint64_t CpuBackend::count_nonfinite_parameters(const StepWork& work) {
+    return gradient_statistics(work.tensors, /*parameters=*/true).nonfinite_count;
 }
 
 }  // namespace nab::cpu

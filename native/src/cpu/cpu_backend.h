@@ -51,8 +51,9 @@ public:
     void step(const StepWork& work) override;
     StepReport last_step_report() override { return last_report_; }
     void zero_gradients(const StepWork& work) override;
-    // The gradient pass's count alone.
+    // The gradient pass's count alone, and the same pass over the parameters.
     std::uint64_t count_nonfinite_gradients(const StepWork& work) override;
+    std::uint64_t count_nonfinite_parameters(const StepWork& work) override;
 
     // The CPU backend's own settings (the ABI reaches them for CPU optimizers only).
     void set_thread_count(int thread_count);
@@ -65,7 +66,9 @@ private:
     void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
     // own slot and the slots are added in chunk order, so any thread count gives the same bits.
-    GradientStatistics gradient_statistics(const std::vector<TensorRecord>& tensors);
+    // It reads the gradients, or with `parameters` the parameters (the master copy where a
+    // tensor has one).
+    GradientStatistics gradient_statistics(const std::vector<TensorRecord>& tensors, bool parameters = false);
     GradientStatistics chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                         std::size_t end) const;
 

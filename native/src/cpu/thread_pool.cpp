@@ -1,5 +1,10 @@
 #include "cpu/thread_pool.h"
 
+#include <string>
+#include <system_error>
+
+#include "core/errors.h"
+
 namespace nab::cpu {
 
 int hardware_thread_count() noexcept {
@@ -14,13 +19,23 @@ ThreadPool::ThreadPool(int thread_count) {
             workers_.emplace_back([this, index] { worker_loop(index); });
         }
     } catch (...) {
+        const int started = static_cast<int>(workers_.size()) + 1;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             stopping_ = true;
         }
         work_ready_.notify_all();
         for (std::thread& worker : workers_) worker.join();
-        throw;
+        try {
+            throw;
+        } catch (const std::system_error& error) {
+            // The operating system refused a thread (a process or user limit, such as ulimit -u,
+            // or memory for its stack): a resource limit of the machine, not a bug.
+            fail(ErrorCode::OutOfMemory, "could not start worker thread " + std::to_string(started) + " of " +
+                                             std::to_string(thread_count) + ": " + error.what() +
+                                             " (a process or user thread limit, such as ulimit -u, or memory); ask "
+                                             "for fewer threads");
+        }
     }
 }
 

@@ -290,26 +290,65 @@ void CudaBackend::zero_gradients(const StepWork& work) {
                "the fused zero-gradients kernel launch");
 }
 
+GradientStatistics CudaBackend::statistics_of(const DeviceTensor* table, std::uint32_t entry_count,
+                                              std::uint64_t block_count) {
+    if (entry_count == 0) return GradientStatistics{};
+    use_device(device_ordinal_);
+    gradient_totals_.reserve(1);
+    count_partials_.reserve(std::max<std::uint64_t>(block_count, 1));
+    check_cuda(launch_gradient_statistics(table, entry_count, block_count, count_partials_.data(), stream_),
+               "the fused gradient pass launch");
+    check_cuda(launch_sum_statistics(count_partials_.data(), static_cast<std::uint32_t>(block_count), gradient_totals_.data(),
+                                     stream_),
+               "the totals launch");
+    GradientStatistics totals;
+    check_cuda(cudaMemcpyAsync(&totals, gradient_totals_.data(), sizeof totals, cudaMemcpyDeviceToHost, stream_),
+               "download of the non-finite count");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after counting non-finite values");
+    return totals;
+}
+
 std::uint64_t CudaBackend::count_nonfinite_gradients(const StepWork& work) {
     // The count comes back to the host synchronously, which a stream being captured forbids.
     refuse_while_capturing(
         "nab_optimizer_count_nonfinite_gradients waits for its result and cannot be captured in a CUDA graph; "
         "call it outside the capture");
     update_tables(work);
-    if (zero_launch_.entry_count == 0) return 0;
+    return statistics_of(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
+                         zero_launch_.block_count)
+        .nonfinite_count;
+}
+
+std::uint64_t CudaBackend::count_nonfinite_parameters(const StepWork& work) {
+    refuse_while_capturing(
+        "nab_optimizer_count_nonfinite_parameters waits for its result and cannot be captured in a CUDA graph; "
+        "call it outside the capture");
+    // The gradient pass reads an entry's `gradients` in `gradient_type`: point them at the values
+    // to count. Built per call: the check is rare, and the step's tables stay as they are.
+    std::vector<DeviceTensor> entries;
+    std::uint64_t blocks = 0;
+    for (std::uint32_t id = 0; id < work.tensors.size(); ++id) {
+        const TensorRecord& t = work.tensors[id];
+        const bool master = !t.master_parameters.empty();
+        DeviceTensor entry{};
+        entry.gradients = master ? static_cast<const void*>(t.master_parameters.data()) : t.parameters;
+        entry.gradient_type = master ? ElementType::Float32 : t.parameter_type;
+        entry.parameter_type = entry.gradient_type;
+        entry.element_count = t.element_count;
+        entry.first_block = blocks;
+        entry.tensor_id = id;
+        entry.group_id = t.group_id;
+        entry.vectorized = vector_aligned(entry.gradients, entry.gradient_type) ? 1 : 0;
+        entries.push_back(entry);
+        blocks += blocks_for(t.element_count);
+    }
+    if (entries.empty()) return 0;
     use_device(device_ordinal_);
-    gradient_totals_.reserve(1);
-    check_cuda(launch_gradient_statistics(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
-                                          zero_launch_.block_count, partials_.data(), stream_),
-               "the fused gradient pass launch");
-    check_cuda(launch_sum_statistics(partials_.data(), static_cast<std::uint32_t>(zero_launch_.block_count),
-                                     gradient_totals_.data(), stream_),
-               "the gradient totals launch");
-    GradientStatistics totals;
-    check_cuda(cudaMemcpyAsync(&totals, gradient_totals_.data(), sizeof totals, cudaMemcpyDeviceToHost, stream_),
-               "download of the non-finite count");
-    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after counting non-finite gradients");
-    return totals.nonfinite_count;
+    parameter_table_.reserve(entries.size());
+    check_cuda(cudaMemcpyAsync(parameter_table_.data(), entries.data(), entries.size() * sizeof(DeviceTensor),
+                               cudaMemcpyHostToDevice, stream_),
+               "upload of the parameter table");
+    return statistics_of(parameter_table_.data(), static_cast<std::uint32_t>(entries.size()), blocks).nonfinite_count;
 }
 
 void CudaBackend::set_stream(void* stream) {

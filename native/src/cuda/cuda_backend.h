@@ -56,6 +56,9 @@ public:
     // The gradient pass over the zero-gradients table and the sum of its partials, then a
     // synchronous copy of the count.
     std::uint64_t count_nonfinite_gradients(const StepWork& work) override;
+    // The same pass over a table whose "gradients" are the parameters (or master copies), built
+    // for the call.
+    std::uint64_t count_nonfinite_parameters(const StepWork& work) override;
     void synchronize() override;
 
     SettingsMirror* settings_mirror() noexcept override { return this; }
@@ -82,6 +85,8 @@ private:
     void update_tables(const StepWork& work);
     void append_launch(const StepWork& work, const LaunchVariant* variant, std::vector<DeviceTensor>& entries,
                        std::vector<Launch>& launches);
+    // Runs the gradient pass over `table` (block_count blocks) and downloads its totals.
+    GradientStatistics statistics_of(const DeviceTensor* table, std::uint32_t entry_count, std::uint64_t block_count);
 
     int device_ordinal_;
     cudaStream_t stream_ = nullptr;
@@ -96,7 +101,11 @@ private:
     DeviceArray<TensorStepPlan> plans_;  // one per tensor table entry, written by each step
     DeviceArray<DeviceStepState> step_state_;  // allocated with the first tables, then kept
     DeviceArray<GradientStatistics> partials_;  // one per block of the gradient pass
-    DeviceArray<GradientStatistics> gradient_totals_;  // the sum count_nonfinite_gradients reads
+    // The counting calls' own partials and sum, so that they never move an array a captured
+    // step reads.
+    DeviceArray<GradientStatistics> count_partials_;
+    DeviceArray<GradientStatistics> gradient_totals_;
+    DeviceArray<DeviceTensor> parameter_table_;        // the parameters as a gradient-pass table
 };
 
 }  // namespace nab::cuda

@@ -124,6 +124,25 @@ int main(int argc, char** argv)
     fprintf(out, ", \"reserved\": %lu",
             (unsigned long)offsetof(struct nab_tensor_info, reserved));
     fprintf(out, "}},\n");
+    fprintf(out, "  \"nab_tensor_state\": {\"size\": %lu, \"fields\": {",
+            (unsigned long)sizeof(struct nab_tensor_state));
+    fprintf(out, "\"struct_size\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, struct_size));
+    fprintf(out, ", \"reserved\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, reserved));
+    fprintf(out, ", \"step\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, step));
+    fprintf(out, ", \"element_count\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, element_count));
+    fprintf(out, ", \"first_moment\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, first_moment));
+    fprintf(out, ", \"second_moment\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, second_moment));
+    fprintf(out, ", \"max_second_moment\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, max_second_moment));
+    fprintf(out, ", \"master_parameters\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, master_parameters));
+    fprintf(out, "}},\n");
     fprintf(out, "  \"nab_step_options\": {\"size\": %lu, \"fields\": {",
             (unsigned long)sizeof(struct nab_step_options));
     fprintf(out, "\"struct_size\": %lu",

@@ -156,8 +156,9 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Destroys an optimizer: joins its threads and frees its state. Null is accepted and does
-    /// nothing. The caller's parameter and gradient buffers are not touched. Must not race with
-    /// any other call on the same optimizer (BUSY if one is in progress; then nothing is freed).
+    /// nothing. The caller's parameter and gradient buffers are not touched. Errors: BUSY while
+    /// another thread's call is inside the optimizer (then nothing is freed; try again after it
+    /// returns), INVALID_ARGUMENT for a handle already destroyed or not from nab_optimizer_create.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_destroy(nab_optimizer* optimizer)</remarks>
     [LibraryImport(LibraryName)]
@@ -326,6 +327,56 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_read_state(nint optimizer, uint tensor_id, int state_kind, float* destination, ulong element_count);
 
     /// <summary>
+    /// Starts a restore, discarding any staged one. Errors: INVALID_ARGUMENT (null), BUSY.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_begin_restore(nab_optimizer* optimizer)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_begin_restore(nint optimizer);
+
+    /// <summary>
+    /// Stages the options of one group (checked as nab_group_options_validate does). Errors:
+    /// INVALID_ARGUMENT (no restore begun, invalid options), NOT_FOUND (group id), BUSY.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_restore_group(nab_optimizer* optimizer, uint32_t group_id, const nab_group_options* options)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_restore_group(nint optimizer, uint group_id, nab_group_options* options);
+
+    /// <summary>
+    /// Stages one tensor's state: copies its arrays into new arrays of the optimizer's memory
+    /// after checking their values (see nab_tensor_state; the message names the tensor and the
+    /// first bad element). Staging a tensor again replaces what was staged for it. Errors:
+    /// INVALID_ARGUMENT (no restore begun, a bad struct, count, array or value), NOT_FOUND (tensor
+    /// id), OUT_OF_MEMORY, DEVICE_ERROR, BUSY.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_restore_tensor(nab_optimizer* optimizer, uint32_t tensor_id, const nab_tensor_state* state)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_restore_tensor(nint optimizer, uint tensor_id, nab_tensor_state* state);
+
+    /// <summary>
+    /// Makes the staged state the optimizer's: every group's options, every tensor's m, s, s_max,
+    /// master copy and step count. Refused, with nothing changed and the restore still staged, when
+    /// a group or tensor was not staged, when groups or tensors were added since the restore began,
+    /// or when memory for a zeroed s_max or the step counts cannot be had; after the checks it
+    /// cannot fail. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY, DEVICE_ERROR, BUSY.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_commit_restore(nab_optimizer* optimizer)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_commit_restore(nint optimizer);
+
+    /// <summary>
+    /// Discards a staged restore (nothing staged: nothing to do) and frees its memory. Errors:
+    /// INVALID_ARGUMENT (null), BUSY.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_abort_restore(nab_optimizer* optimizer)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_abort_restore(nint optimizer);
+
+    /// <summary>
     /// Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
     /// writing s_max to a tensor that has none allocates it. Writing the master copy changes only
     /// the master copy (the 16-bit parameters follow at the next step); a tensor without one
@@ -444,6 +495,21 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_count_nonfinite_gradients(nint optimizer, ulong* out_count);
 
     /// <summary>
+    /// The same check over what the steps wrote: counts the NaN, +Inf and -Inf values among every
+    /// tensor's parameters (the float32 master copy for a tensor that has one, else its parameters
+    /// in their own element type) into *out_count. Finite gradients and valid options keep the
+    /// parameters finite, with one exception the originals share: epsilon = 0 (or one that is 0 as a
+    /// float32) with a gradient that stays exactly 0 divides 0 by 0. Use this to find where a NaN came
+    /// from. Read-only; one pass over every parameter (4 bytes per float32 element, 2 per 16-bit one);
+    /// synchronous on CUDA like nab_optimizer_count_nonfinite_gradients. Errors: as
+    /// nab_optimizer_count_nonfinite_gradients.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_count_nonfinite_parameters(nab_optimizer* optimizer, uint64_t* out_count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_count_nonfinite_parameters(nint optimizer, ulong* out_count);
+
+    /// <summary>
     /// Waits until every step, zeroing and state transfer queued on this optimizer has finished
     /// (CUDA optimizers run asynchronously on their stream; for a CPU optimizer every call has
     /// already finished, and this returns at once). Errors: INVALID_ARGUMENT (null), BUSY,
@@ -486,7 +552,9 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_cuda_buffer_allocate(int device_ordinal, int dtype, ulong element_count, void** out_data);
 
     /// <summary>
-    /// Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device.
+    /// Frees a buffer from nab_cuda_buffer_allocate (null accepted). Waits for the device. Errors:
+    /// INVALID_ARGUMENT naming "data" for a pointer that is not a live buffer from
+    /// nab_cuda_buffer_allocate, DEVICE_ERROR.
     /// </summary>
     /// <remarks>C: nab_status nab_cuda_buffer_free(void* data)</remarks>
     [LibraryImport(LibraryName)]
@@ -523,9 +591,10 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_buffer_allocate(int dtype, ulong element_count, void** out_data);
 
     /// <summary>
-    /// Frees a buffer from nab_buffer_allocate (null accepted).
-    /// Thread-safe. The buffer must not be registered with a live optimizer that will still step
-    /// it.
+    /// Frees a buffer from nab_buffer_allocate (null accepted). Thread-safe. The buffer must not be
+    /// registered with a live optimizer that will still step it. Errors: INVALID_ARGUMENT naming
+    /// "data" for a pointer that is not a live buffer from nab_buffer_allocate (freed already, never
+    /// allocated here, or a CUDA buffer).
     /// </summary>
     /// <remarks>C: nab_status nab_buffer_free(void* data)</remarks>
     [LibraryImport(LibraryName)]
@@ -1014,6 +1083,65 @@ internal struct nab_tensor_info
     /// </summary>
     /// <remarks>C: int32_t reserved</remarks>
     public int reserved;
+}
+
+/// <summary>
+/// One tensor's whole saved state, for nab_optimizer_restore_tensor. The arrays are the caller's
+/// host memory (element_count floats each), only read, and only during the call.
+/// </summary>
+/// <remarks>C: struct nab_tensor_state; layout checked against the C compiler by StructLayoutTests.</remarks>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct nab_tensor_state
+{
+    /// <summary>
+    /// sizeof(nab_tensor_state) as compiled by the caller.
+    /// </summary>
+    /// <remarks>C: uint32_t struct_size</remarks>
+    public uint struct_size;
+
+    /// <summary>
+    /// Must be 0.
+    /// </summary>
+    /// <remarks>C: int32_t reserved</remarks>
+    public int reserved;
+
+    /// <summary>
+    /// The step count t (&gt;= 0).
+    /// </summary>
+    /// <remarks>C: int64_t step</remarks>
+    public long step;
+
+    /// <summary>
+    /// The tensor's element count (must be the registered one).
+    /// </summary>
+    /// <remarks>C: uint64_t element_count</remarks>
+    public ulong element_count;
+
+    /// <summary>
+    /// m. Not null.
+    /// </summary>
+    /// <remarks>C: const float* first_moment</remarks>
+    public float* first_moment;
+
+    /// <summary>
+    /// s: &gt;= 0 and not NaN everywhere. Not null.
+    /// </summary>
+    /// <remarks>C: const float* second_moment</remarks>
+    public float* second_moment;
+
+    /// <summary>
+    /// s_max, or null for none (the tensor then gets a zeroed one if its group keeps s_max).
+    /// &gt;= 0 and not NaN everywhere; where the group has amsgrad on and the tensor has taken
+    /// steps, s_max &gt;= s everywhere unless s_max is all zero (see docs/reliability.md).
+    /// </summary>
+    /// <remarks>C: const float* max_second_moment</remarks>
+    public float* max_second_moment;
+
+    /// <summary>
+    /// The float32 master copy: finite everywhere; not null exactly when the tensor keeps one.
+    /// </summary>
+    /// <remarks>C: const float* master_parameters</remarks>
+    public float* master_parameters;
 }
 
 /// <summary>

@@ -33,6 +33,9 @@ public sealed record AdaBeliefOptions
     /// ε; ≥ 0 and finite. Default 1e-16. What it does depends on <see cref="Compatibility"/>
     /// (added inside the square root and to the denominator; stored into s in
     /// <see cref="CompatibilityMode.AdaBeliefPytorch"/>): see <c>docs/compatibility.md</c>.
+    /// ε = 0 (or one that is 0 as a float32, such as 1e-50) with a gradient element that stays
+    /// exactly 0 (a frozen layer) makes that parameter NaN, as in the original implementations
+    /// (0 / 0 in the update); <see cref="AdaBeliefOptimizer.CountNonFiniteParameters"/> finds it.
     /// </summary>
     public double Epsilon { get; init; } = 1e-16;
 
