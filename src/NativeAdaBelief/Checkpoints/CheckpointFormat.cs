@@ -49,6 +49,11 @@ internal static class CheckpointFormat
     /// <summary>How many metadata keys each tensor has in a file of <paramref name="version"/>.</summary>
     internal static int KeysPerTensor(int version) => version >= 2 ? 6 : 3;
 
+    /// <summary>Whether <c>tensor.{t}.{name}</c> is a tensor key of a file of <paramref name="version"/>.</summary>
+    internal static bool IsTensorKeyName(string name, int version) =>
+        name is "group" or "step" or "element_count"
+        || (version >= 2 && name is "parameter_dtype" or "gradient_dtype" or "master_parameters");
+
     internal static string BooleanText(bool value) => value ? "true" : "false";
 
     /// <summary>The safetensors entry name of one state array, e.g. <c>tensor.3.s_max</c>.</summary>

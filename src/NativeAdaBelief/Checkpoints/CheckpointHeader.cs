@@ -128,10 +128,10 @@ internal sealed class CheckpointHeader
                         : throw new InvalidDataException($"Tensor '{name}': dtype must be a string, not {p.Value.GetRawText()}.");
                     break;
                 case "shape" when shape is null:
-                    shape = Integers(name, "shape", p.Value);
+                    shape = Integers(name, "shape", p.Value, MaxDimensions);
                     break;
                 case "data_offsets" when offsets is null:
-                    offsets = Integers(name, "data_offsets", p.Value);
+                    offsets = Integers(name, "data_offsets", p.Value, 2);
                     break;
                 default:
                     throw new InvalidDataException($"Tensor '{name}' has an unexpected or repeated field '{p.Name}' (expected dtype, shape and data_offsets once each).");
@@ -148,13 +148,22 @@ internal sealed class CheckpointHeader
         return new CheckpointEntry(name, dtype, shape, offsets[0], offsets[1]);
     }
 
-    private static long[] Integers(string name, string field, JsonElement element)
+    /// <summary>The most dimensions a tensor entry may declare (a checkpoint's are 1-dimensional).</summary>
+    private const int MaxDimensions = 8;
+
+    /// <summary>An array of at most <paramref name="most"/> non-negative integers, checked before anything is allocated for it.</summary>
+    private static long[] Integers(string name, string field, JsonElement element, int most)
     {
         if (element.ValueKind != JsonValueKind.Array)
         {
             throw new InvalidDataException($"Tensor '{name}': {field} must be an array of integers, not {element.GetRawText()}.");
         }
-        var values = new long[element.GetArrayLength()];
+        int length = element.GetArrayLength();
+        if (length > most)
+        {
+            throw new InvalidDataException($"Tensor '{name}': {field} has {length} values; at most {most} are allowed.");
+        }
+        var values = new long[length];
         int i = 0;
         foreach (JsonElement item in element.EnumerateArray())
         {

@@ -43,6 +43,10 @@ internal static class CheckpointLayout
     private static int ExpectedMetadataCount(int version, int groups, int tensors) =>
         8 + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
 
+    /// <summary>
+    /// Whether <paramref name="key"/> is one the format defines for this many groups and tensors:
+    /// decided from the key's own parts, so checking every key costs O(number of keys).
+    /// </summary>
     private static bool IsKnownKey(string key, int version, int groups, int tensors)
     {
         if (key is CheckpointFormat.KeyFormat or CheckpointFormat.KeyFormatVersion or CheckpointFormat.KeyLibraryVersion
@@ -51,26 +55,17 @@ internal static class CheckpointLayout
         {
             return true;
         }
-        for (int g = 0; g < groups; g++)
+        string[] parts = key.Split('.');
+        if (parts.Length != 3 || !CheckpointFormat.TryParseCount(parts[1], out long index)
+            || parts[1] != CheckpointFormat.Invariant(index))
         {
-            if (key == CheckpointFormat.GroupOptionsKey(g))
-            {
-                return true;
-            }
+            return false;
         }
-        for (int t = 0; t < tensors; t++)
+        return parts[0] switch
         {
-            if (key == CheckpointFormat.TensorGroupKey(t) || key == CheckpointFormat.TensorStepKey(t) || key == CheckpointFormat.TensorElementCountKey(t))
-            {
-                return true;
-            }
-            if (version >= 2
-                && (key == CheckpointFormat.TensorParameterTypeKey(t) || key == CheckpointFormat.TensorGradientTypeKey(t)
-                    || key == CheckpointFormat.TensorMasterParametersKey(t)))
-            {
-                return true;
-            }
-        }
-        return false;
+            "group" => index < groups && key == CheckpointFormat.GroupOptionsKey((int)index),
+            "tensor" => index < tensors && CheckpointFormat.IsTensorKeyName(parts[2], version),
+            _ => false,
+        };
     }
 }

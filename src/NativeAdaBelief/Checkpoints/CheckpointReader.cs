@@ -1,15 +1,25 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
+using NativeAdaBelief.Interop;
 
 namespace NativeAdaBelief;
 
 /// <summary>
 /// Loads a checkpoint written by <see cref="CheckpointWriter"/> into an optimizer with the same
-/// groups and tensors: reads and checks the header (<see cref="CheckpointIdentity"/>,
-/// <see cref="CheckpointGroups"/>, <see cref="CheckpointTensors"/>, <see cref="CheckpointLayout"/>),
-/// checks the data's checksum, and only then changes the optimizer.
+/// groups and tensors, all or nothing: it reads and checks the header
+/// (<see cref="CheckpointIdentity"/>, <see cref="CheckpointGroups"/>, <see cref="CheckpointTensors"/>,
+/// <see cref="CheckpointLayout"/>), then reads the data section once, in file order, hashing it
+/// and staging each tensor's arrays into the native library's restore
+/// (<c>nab_optimizer_restore_tensor</c>, which checks their values); only when every byte has
+/// been read and the hash is the one the header records does it commit, which swaps the staged
+/// state in. Any failure before that (a bad byte, a short or replaced file, an I/O error, out of
+/// memory, another thread's call, a device error) aborts the restore: the optimizer keeps
+/// exactly what it had. docs/reliability.md states the mechanism.
 /// </summary>
 internal static class CheckpointReader
 {
+    private const int ChunkBytes = 1 << 20;
+
     internal static void Load(AdaBeliefOptimizer optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -19,7 +29,7 @@ internal static class CheckpointReader
         Load(optimizer, file);
     }
 
-    internal static unsafe void Load(AdaBeliefOptimizer optimizer, Stream stream)
+    internal static void Load(AdaBeliefOptimizer optimizer, Stream stream)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(stream);
@@ -29,28 +39,8 @@ internal static class CheckpointReader
         }
         ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
 
-        // ---- 1. Header length and header. ----
-        long? available = stream.CanSeek ? stream.Length - stream.Position : null;
-        Span<byte> lengthBytes = stackalloc byte[8];
-        CheckpointStreams.ReadExactly(stream, lengthBytes, "the 8-byte header length");
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (headerLength < 2 || headerLength > CheckpointFormat.MaxHeaderBytes)
-        {
-            throw new InvalidDataException(
-                $"The checkpoint's header length is {headerLength} bytes, outside the valid range [2, {CheckpointFormat.MaxHeaderBytes}]: this is not a safetensors file, or it is corrupted.");
-        }
-        if (available is long total && (long)headerLength > total - 8)
-        {
-            throw new InvalidDataException(
-                $"The checkpoint is truncated: its header should be {headerLength} bytes but only {total - 8} bytes follow the length.");
-        }
-        byte[] headerBytes = new byte[headerLength];
-        CheckpointStreams.ReadExactly(stream, headerBytes, $"the {headerLength}-byte header");
-        if (headerBytes[0] != (byte)'{')
-        {
-            throw new InvalidDataException("The checkpoint header does not start with '{': this is not a safetensors file, or it is corrupted.");
-        }
-        CheckpointHeader header = CheckpointHeader.Parse(headerBytes);
+        // ---- 1. The header, read no further than its declared length. ----
+        CheckpointHeader header = ReadHeader(stream);
 
         // ---- 2. Everything the header says, against this optimizer. ----
         var meta = new CheckpointMetadata(header.Metadata);
@@ -59,85 +49,216 @@ internal static class CheckpointReader
         CheckpointTensorPlan plan = CheckpointTensors.Read(meta, header, version, optimizer);
         long dataLength = CheckpointLayout.Check(meta, header, version, options.Length, plan);
 
-        // ---- 3. The data section: its length, and its checksum. ----
-        long dataStart = stream.CanSeek ? stream.Position : 0;
-        Stream data = stream;
-        MemoryStream? buffered = null;
-        if (available is long all)
+        // ---- 3. The data, staged as it is read; committed only once all of it is verified. ----
+        if (stream.CanSeek && stream.Length - stream.Position != dataLength)
         {
-            long actual = all - 8 - (long)headerLength;
-            if (actual != dataLength)
-            {
-                throw new InvalidDataException(actual < dataLength
-                    ? $"The checkpoint is truncated: the header describes {dataLength} bytes of data but only {actual} are present."
-                    : $"The checkpoint has {actual - dataLength} unexpected bytes after the {dataLength} bytes of data its header describes.");
-            }
+            long actual = stream.Length - stream.Position;
+            throw new InvalidDataException(actual < dataLength
+                ? $"The checkpoint is truncated: the header describes {dataLength} bytes of data but only {actual} are present."
+                : $"The checkpoint has {actual - dataLength} unexpected bytes after the {dataLength} bytes of data its header describes.");
         }
-        else
+        using var restore = new NativeRestore(optimizer);
+        for (int g = 0; g < options.Length; g++)
         {
-            if (dataLength > Array.MaxLength)
-            {
-                throw new NotSupportedException("Checkpoints over 2 GB must be loaded from a seekable stream or a file.");
-            }
-            buffered = new MemoryStream((int)dataLength);
-            CheckpointStreams.CopyExactly(stream, buffered, dataLength);
-            if (stream.ReadByte() != -1)
-            {
-                throw new InvalidDataException($"The checkpoint has unexpected bytes after the {dataLength} bytes of data its header describes.");
-            }
-            buffered.Position = 0;
-            data = buffered;
-            dataStart = 0;
+            restore.StageGroup(g, options[g]);
         }
-        using (buffered)
+        string hash = StageData(stream, dataLength, plan, restore);
+        if (hash != meta.Required(CheckpointFormat.KeyDataSha256))
         {
-            string dataHash = CheckpointStreams.HashSection(data, dataLength);
-            if (dataHash != header.Metadata[CheckpointFormat.KeyDataSha256])
-            {
-                throw new InvalidDataException(
-                    $"The checkpoint's data is corrupted: its SHA-256 is {dataHash} but the header records {header.Metadata[CheckpointFormat.KeyDataSha256]}.");
-            }
-
-            // ---- 4. Apply (nothing above changed the optimizer). ----
-            using var scratch = new NativeBuffer(plan.LargestTensor);
-            Apply(optimizer, options, plan, data, dataStart, (float*)scratch.Address);
+            throw new InvalidDataException(
+                $"The checkpoint's data is corrupted: its SHA-256 is {hash} but the header records {meta.Required(CheckpointFormat.KeyDataSha256)}.");
         }
+        if (stream.ReadByte() != -1)
+        {
+            throw new InvalidDataException($"The checkpoint has unexpected bytes after the {dataLength} bytes of data its header describes.");
+        }
+        restore.Commit();
     }
 
-    private static unsafe void Apply(AdaBeliefOptimizer optimizer, AdaBeliefOptions[] options, CheckpointTensorPlan plan, Stream data, long dataStart, float* scratch)
+    /// <summary>The length-prefixed JSON header, parsed; memory grows only with the bytes actually read.</summary>
+    private static CheckpointHeader ReadHeader(Stream stream)
     {
-        IReadOnlyList<ParameterGroup> groups = optimizer.ParamGroups;
-        IReadOnlyList<OptimizerTensor> tensors = optimizer.Tensors;
-        for (int g = 0; g < groups.Count; g++)
+        Span<byte> lengthBytes = stackalloc byte[8];
+        CheckpointStreams.ReadExactly(stream, lengthBytes, "the 8-byte header length");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+        if (headerLength < 2 || headerLength > (ulong)CheckpointFormat.MaxHeaderBytes)
         {
-            groups[g].Options = options[g];
+            throw new InvalidDataException(
+                $"The checkpoint's header length is {headerLength} bytes, outside the valid range [2, {CheckpointFormat.MaxHeaderBytes}]: this is not a safetensors file, or it is corrupted.");
         }
+        if (stream.CanSeek && (long)headerLength > stream.Length - stream.Position)
+        {
+            throw new InvalidDataException(
+                $"The checkpoint is truncated: its header should be {headerLength} bytes but only {stream.Length - stream.Position} bytes follow the length.");
+        }
+        // A seekable stream has shown that the bytes are there; one that only says how long its
+        // header is must not make us allocate that much before they arrive: it grows as they do.
+        var header = new MemoryStream((int)(stream.CanSeek ? (long)headerLength : Math.Min((long)headerLength, ChunkBytes)));
+        byte[] chunk = new byte[(int)Math.Min((long)headerLength, ChunkBytes)];
+        for (long done = 0; done < (long)headerLength;)
+        {
+            int n = (int)Math.Min(chunk.Length, (long)headerLength - done);
+            CheckpointStreams.ReadExactly(stream, chunk.AsSpan(0, n), $"the {headerLength}-byte header");
+            header.Write(chunk, 0, n);
+            done += n;
+        }
+        ReadOnlyMemory<byte> bytes = header.GetBuffer().AsMemory(0, (int)header.Length);
+        if (bytes.Span[0] != (byte)'{')
+        {
+            throw new InvalidDataException("The checkpoint header does not start with '{': this is not a safetensors file, or it is corrupted.");
+        }
+        return CheckpointHeader.Parse(bytes);
+    }
+
+    /// <summary>
+    /// Reads the <paramref name="dataLength"/> bytes of the data section in file order, hashing
+    /// them and staging every tensor as soon as all its arrays are read; returns the hash.
+    /// </summary>
+    private static unsafe string StageData(Stream stream, long dataLength, CheckpointTensorPlan plan, NativeRestore restore)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // A tensor's arrays wait here until its last one is read (files this library writes keep
+        // a tensor's arrays together, so one tensor's worth at a time).
+        var pending = new Dictionary<int, PendingTensor>();
+        var arraysLeft = new int[plan.Steps.Length];
         foreach (CheckpointSlot slot in plan.Slots)
         {
-            data.Position = dataStart + slot.Begin;
-            CheckpointStreams.ReadFloats(data, scratch, slot.Length);
-            tensors[slot.Tensor].WriteState(slot.Kind, scratch);
+            arraysLeft[slot.Tensor]++;
         }
-        for (int t = 0; t < tensors.Count; t++)
+        long position = 0;
+        foreach (CheckpointSlot slot in plan.Slots.OrderBy(s => s.Begin))
         {
-            OptimizerTensor tensor = tensors[t];
-            if (!plan.HasMax[t] && tensor.HasMaxSecondMoment)
+            if (!pending.TryGetValue(slot.Tensor, out PendingTensor? tensor))
             {
-                // The saved tensor had no s_max: a zeroed one behaves exactly like none (the
-                // native library would create it zeroed when AMSGrad is turned on).
-                ZeroFill(scratch, tensor.Length);
-                tensor.WriteState(StateKind.MaxSecondMoment, scratch);
+                tensor = new PendingTensor(slot.Length);
+                pending.Add(slot.Tensor, tensor);
             }
-            tensor.Step = plan.Steps[t];
+            float* destination = tensor.ArrayFor(slot.Kind);
+            ReadHashed(stream, hash, destination, slot.Length);
+            position = slot.End;
+            if (--arraysLeft[slot.Tensor] == 0)
+            {
+                using (tensor)
+                {
+                    restore.StageTensor(slot.Tensor, plan.Steps[slot.Tensor], tensor);
+                }
+                pending.Remove(slot.Tensor);
+            }
+        }
+        if (position != dataLength)
+        {
+            throw new InvalidDataException($"The checkpoint's data section is {dataLength} bytes but its tensors end at byte {position}.");
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>Reads <paramref name="count"/> little-endian floats into <paramref name="destination"/>, adding their bytes to <paramref name="hash"/>.</summary>
+    private static unsafe void ReadHashed(Stream stream, IncrementalHash hash, float* destination, long count)
+    {
+        long bytes = count * sizeof(float);
+        for (long done = 0; done < bytes; done += ChunkBytes)
+        {
+            int n = (int)Math.Min(ChunkBytes, bytes - done);
+            var chunk = new Span<byte>((byte*)destination + done, n);
+            CheckpointStreams.ReadExactly(stream, chunk, "tensor data");
+            hash.AppendData(chunk);
+            if (!BitConverter.IsLittleEndian)
+            {
+                Span<int> words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(chunk);
+                BinaryPrimitives.ReverseEndianness(words, words);
+            }
         }
     }
 
-    private static unsafe void ZeroFill(float* data, long count)
+    /// <summary>One tensor's arrays as they are read, in native memory (no managed array limit).</summary>
+    internal sealed unsafe class PendingTensor(long length) : IDisposable
     {
-        long bytes = count * sizeof(float);
-        for (long done = 0; done < bytes; done += int.MaxValue)
+        private readonly NativeBuffer?[] _arrays = new NativeBuffer?[4];
+
+        internal long Length { get; } = length;
+
+        /// <summary>Where array <paramref name="kind"/> goes (allocated on first use).</summary>
+        internal float* ArrayFor(StateKind kind) => (float*)(_arrays[(int)kind] ??= new NativeBuffer(Length)).Address;
+
+        /// <summary>Array <paramref name="kind"/>, or null when the checkpoint holds none.</summary>
+        internal float* ArrayOrNull(StateKind kind) => _arrays[(int)kind] is { } buffer ? (float*)buffer.Address : null;
+
+        public void Dispose()
         {
-            new Span<byte>((byte*)data + done, (int)Math.Min(int.MaxValue, bytes - done)).Clear();
+            foreach (NativeBuffer? buffer in _arrays)
+            {
+                buffer?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The native restore of one load: begun when created, aborted when disposed unless it was
+    /// committed, so every way out of a load but a successful commit leaves the optimizer as it was.
+    /// </summary>
+    private sealed unsafe class NativeRestore : IDisposable
+    {
+        private readonly AdaBeliefOptimizer _optimizer;
+        private bool _finished;
+
+        internal NativeRestore(AdaBeliefOptimizer optimizer)
+        {
+            _optimizer = optimizer;
+            using var call = optimizer.Enter();
+            NativeStatus.Check(NativeMethods.nab_optimizer_begin_restore(call.Pointer));
+        }
+
+        internal void StageGroup(int group, AdaBeliefOptions options)
+        {
+            nab_group_options native = options.ToNative();
+            using var call = _optimizer.Enter();
+            Check(NativeMethods.nab_optimizer_restore_group(call.Pointer, (uint)group, &native));
+        }
+
+        internal void StageTensor(int tensor, long step, PendingTensor arrays)
+        {
+            var state = new nab_tensor_state
+            {
+                struct_size = (uint)sizeof(nab_tensor_state),
+                step = step,
+                element_count = (ulong)arrays.Length,
+                first_moment = arrays.ArrayOrNull(StateKind.FirstMoment),
+                second_moment = arrays.ArrayOrNull(StateKind.SecondMoment),
+                max_second_moment = arrays.ArrayOrNull(StateKind.MaxSecondMoment),
+                master_parameters = arrays.ArrayOrNull(StateKind.MasterParameters),
+            };
+            using var call = _optimizer.Enter();
+            Check(NativeMethods.nab_optimizer_restore_tensor(call.Pointer, (uint)tensor, &state));
+        }
+
+        internal void Commit()
+        {
+            using var call = _optimizer.Enter();
+            NativeStatus.Check(NativeMethods.nab_optimizer_commit_restore(call.Pointer));
+            _finished = true;
+        }
+
+        /// <summary>A refused value in the file is invalid data; any other failure keeps its own exception.</summary>
+        private static void Check(nab_status status)
+        {
+            if (status == nab_status.NAB_STATUS_INVALID_ARGUMENT)
+            {
+                throw new InvalidDataException($"The checkpoint holds a state the optimizer refuses: {NativeStatus.LastError()}");
+            }
+            NativeStatus.Check(status);
+        }
+
+        public void Dispose()
+        {
+            if (_finished || _optimizer.IsDisposed)
+            {
+                return;
+            }
+            _finished = true;
+            // Best effort: another thread's call (BUSY) may hold the optimizer right now, and then
+            // the staged copy is freed with the next restore or with the optimizer.
+            using var call = _optimizer.Enter();
+            _ = NativeMethods.nab_optimizer_abort_restore(call.Pointer);
         }
     }
 }
