@@ -315,30 +315,45 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.
     /// </summary>
     /// <param name="stream">A writable stream; written from its current position, not closed.</param>
+    /// <exception cref="NotSupportedException">The header would exceed the 100,000,000 bytes a load
+    /// (and every safetensors reader) accepts, which takes hundreds of thousands of tensors; nothing
+    /// was written.</exception>
+    /// <exception cref="InvalidOperationException">The state changed while it was written (another
+    /// thread used the optimizer); the stream holds no valid checkpoint.</exception>
     public void SaveCheckpoint(Stream stream) => CheckpointWriter.Save(this, stream);
 
     /// <summary>
     /// Saves the checkpoint to a file atomically: it is written to a temporary file in the same
     /// folder, flushed to disk, then moved over <paramref name="path"/>. On failure the previous
-    /// file (if any) is untouched and no partial file is left behind.
+    /// file (if any) is untouched and no partial file is left behind; temporary files that earlier
+    /// interrupted saves of the same file left (more than a minute old) are removed. A symbolic link
+    /// at <paramref name="path"/> is followed: the file it points to is replaced, the link stays.
     /// </summary>
     /// <param name="path">The file to create or replace.</param>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file is read-only, or the folder is not writable.</exception>
+    /// <exception cref="NotSupportedException">The header would be too large (see <see cref="SaveCheckpoint(Stream)"/>).</exception>
     public void SaveCheckpoint(string path) => CheckpointWriter.Save(this, path);
 
     /// <summary>
     /// Restores the state saved by <see cref="SaveCheckpoint(Stream)"/> into this optimizer, which
     /// must have the same groups and tensors (counts, groups, sizes, element types and master
-    /// copies) registered. Everything is
-    /// checked before anything is changed: on any problem an <see cref="InvalidDataException"/>
-    /// says what is wrong and the optimizer is left exactly as it was.
+    /// copies) registered. All or nothing: the header is checked first, then the data is read once,
+    /// checked (its SHA-256, and values such as second moments that are never negative or NaN) and
+    /// staged natively beside the current state, which it replaces only when every byte has been
+    /// verified. On any failure — a malformed or mismatched file, an I/O error, running out of
+    /// memory, another thread's call — the optimizer is left exactly as it was.
     /// </summary>
-    /// <param name="stream">A readable stream positioned at the checkpoint's first byte.</param>
+    /// <param name="stream">A readable stream positioned at the checkpoint's first byte (it need not be seekable).</param>
     /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
+    /// <exception cref="IOException">The stream failed.</exception>
+    /// <exception cref="InvalidOperationException">Another thread was using this optimizer.</exception>
     public void LoadCheckpoint(Stream stream) => CheckpointReader.Load(this, stream);
 
     /// <summary>Restores the state from a checkpoint file; see <see cref="LoadCheckpoint(Stream)"/>.</summary>
     /// <param name="path">The checkpoint file.</param>
     /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
     public void LoadCheckpoint(string path) => CheckpointReader.Load(this, path);
 
     /// <summary>Destroys the native optimizer and releases the memory it kept pinned or referenced. Idempotent.</summary>

@@ -24,7 +24,10 @@ internal static class CheckpointFormat
     internal const string MetadataEntry = "__metadata__";
     internal const string DType = "F32";
 
-    /// <summary>The largest header accepted (the limit safetensors itself uses).</summary>
+    /// <summary>
+    /// The largest header a save writes and a load accepts (the limit safetensors itself uses, so
+    /// every safetensors reader can open what this library writes).
+    /// </summary>
     internal const long MaxHeaderBytes = 100_000_000;
 
     internal const string KeyFormat = "format";

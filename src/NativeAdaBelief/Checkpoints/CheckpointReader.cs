@@ -29,7 +29,7 @@ internal static class CheckpointReader
         Load(optimizer, file);
     }
 
-    internal static void Load(AdaBeliefOptimizer optimizer, Stream stream)
+    internal static void Load(AdaBeliefOptimizer optimizer, Stream stream, long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(stream);
@@ -40,7 +40,7 @@ internal static class CheckpointReader
         ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
 
         // ---- 1. The header, read no further than its declared length. ----
-        CheckpointHeader header = ReadHeader(stream);
+        CheckpointHeader header = ReadHeader(stream, maxHeaderBytes);
 
         // ---- 2. Everything the header says, against this optimizer. ----
         var meta = new CheckpointMetadata(header.Metadata);
@@ -76,15 +76,15 @@ internal static class CheckpointReader
     }
 
     /// <summary>The length-prefixed JSON header, parsed; memory grows only with the bytes actually read.</summary>
-    private static CheckpointHeader ReadHeader(Stream stream)
+    private static CheckpointHeader ReadHeader(Stream stream, long maxHeaderBytes)
     {
         Span<byte> lengthBytes = stackalloc byte[8];
         CheckpointStreams.ReadExactly(stream, lengthBytes, "the 8-byte header length");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (headerLength < 2 || headerLength > (ulong)CheckpointFormat.MaxHeaderBytes)
+        if (headerLength < 2 || headerLength > (ulong)maxHeaderBytes)
         {
             throw new InvalidDataException(
-                $"The checkpoint's header length is {headerLength} bytes, outside the valid range [2, {CheckpointFormat.MaxHeaderBytes}]: this is not a safetensors file, or it is corrupted.");
+                $"The checkpoint's header length is {headerLength} bytes, outside the valid range [2, {maxHeaderBytes}]: this is not a safetensors file, or it is corrupted.");
         }
         if (stream.CanSeek && (long)headerLength > stream.Length - stream.Position)
         {

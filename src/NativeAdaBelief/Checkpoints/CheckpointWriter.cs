@@ -11,46 +11,106 @@ namespace NativeAdaBelief;
 /// </summary>
 internal static class CheckpointWriter
 {
+    /// <summary>Temporary files of an interrupted save older than this are another save's leftovers, not a save in progress.</summary>
+    private static readonly TimeSpan s_staleAfter = TimeSpan.FromMinutes(1);
+
     internal static void Save(AdaBeliefOptimizer optimizer, string path) => Save(optimizer, path, wrap: null);
 
-    /// <summary>Atomic file save; <paramref name="wrap"/> lets tests interpose on the temporary file's stream.</summary>
-    internal static void Save(AdaBeliefOptimizer optimizer, string path, Func<Stream, Stream>? wrap)
+    /// <summary>
+    /// Atomic file save: written to a temporary file beside the target, flushed to disk, then
+    /// moved over the target. A symbolic link is followed (the file it points to is replaced, the
+    /// link stays); a read-only target is refused. Temporary files that earlier interrupted saves
+    /// of the same target left behind are removed. <paramref name="wrap"/> lets tests interpose on
+    /// the temporary file's stream.
+    /// </summary>
+    internal static void Save(AdaBeliefOptimizer optimizer, string path, Func<Stream, Stream>? wrap,
+        long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentException.ThrowIfNullOrEmpty(path);
         ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
-        string full = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(full) ?? throw new ArgumentException($"'{path}' has no directory.", nameof(path));
-        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        string target = TargetOf(path);
+        string directory = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{path}' has no directory.", nameof(path));
+        if (!Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException($"Cannot save the checkpoint to '{path}': the folder '{directory}' does not exist.");
+        }
+        string prefix = TemporaryPrefix(target);
+        RemoveStaleTemporaries(directory, prefix);
+        string temp = Path.Combine(directory, $"{prefix}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}.tmp");
         try
         {
             using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
-                Stream target = wrap?.Invoke(file) ?? file;
-                Save(optimizer, target);
-                target.Flush();
+                Stream output = wrap?.Invoke(file) ?? file;
+                Save(optimizer, output, maxHeaderBytes);
+                output.Flush();
                 file.Flush(flushToDisk: true);
             }
-            File.Move(temp, full, overwrite: true);
+            File.Move(temp, target, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
-            try
+            TryDelete(temp);
+            if (e is UnauthorizedAccessException)
             {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-                // Best effort: the original failure is the one to report.
-            }
-            catch (UnauthorizedAccessException)
-            {
+                throw new UnauthorizedAccessException($"Cannot save the checkpoint to '{path}': {e.Message}", e);
             }
             throw;
         }
     }
 
-    internal static unsafe void Save(AdaBeliefOptimizer optimizer, Stream stream)
+    /// <summary>The file a save to <paramref name="path"/> replaces: the path itself, or the file a symbolic link there points to.</summary>
+    private static string TargetOf(string path)
+    {
+        var info = new FileInfo(Path.GetFullPath(path));
+        string target = info.LinkTarget is null ? info.FullName : info.ResolveLinkTarget(returnFinalTarget: true)!.FullName;
+        if (File.Exists(target) && File.GetAttributes(target).HasFlag(FileAttributes.ReadOnly))
+        {
+            throw new UnauthorizedAccessException(
+                $"Cannot save the checkpoint to '{path}'{(target == info.FullName ? "" : $" (a link to '{target}')")}: the file is "
+                + "read-only, and a save does not replace a file its owner protected. Make it writable or choose another path.");
+        }
+        return target;
+    }
+
+    /// <summary>
+    /// The name every temporary file of a save to <paramref name="target"/> starts with: short
+    /// and fixed in length (so a target name of any legal length leaves room for it), and the same
+    /// for every save of that target (so leftovers are recognised as its own).
+    /// </summary>
+    private static string TemporaryPrefix(string target) =>
+        $".nab-{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(target))))[..16]}-";
+
+    /// <summary>Removes this target's temporary files that an interrupted save left behind (best effort).</summary>
+    private static void RemoveStaleTemporaries(string directory, string prefix)
+    {
+        DateTime staleBefore = DateTime.UtcNow - s_staleAfter;
+        foreach (string file in Directory.EnumerateFiles(directory, prefix + "*.tmp"))
+        {
+            if (File.GetLastWriteTimeUtc(file) < staleBefore)
+            {
+                TryDelete(file);
+            }
+        }
+    }
+
+    private static void TryDelete(string file)
+    {
+        try
+        {
+            File.Delete(file);
+        }
+        catch (IOException)
+        {
+            // Best effort: the file is left for a later save to remove.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    internal static unsafe void Save(AdaBeliefOptimizer optimizer, Stream stream, long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(stream);
@@ -117,6 +177,13 @@ internal static class CheckpointWriter
         metadata[CheckpointFormat.KeyMetadataSha256] = CheckpointFormat.MetadataSha256(metadata);
 
         byte[] header = WriteHeader(metadata, slots);
+        if (header.Length > maxHeaderBytes)
+        {
+            // Refused before a byte is written: a save never writes what a load refuses.
+            throw new NotSupportedException(
+                $"The checkpoint of this optimizer ({tensors.Count} tensors) would need a {header.Length}-byte header, more than the "
+                + $"{maxHeaderBytes} bytes that LoadCheckpoint and other safetensors readers accept; nothing was written.");
+        }
         Span<byte> length = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
         stream.Write(length);
