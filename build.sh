@@ -73,13 +73,30 @@ test_sanitized() {
     ctest --test-dir "$sanitize_dir" --output-on-failure -j "$jobs"
 }
 
-# ---- Reliability (docs/reliability.md): valgrind memcheck and the ABI fuzzer -------------------
+# ---- Reliability (docs/reliability.md): ThreadSanitizer, valgrind memcheck and the ABI fuzzer ---
+tsan_dir="$root/build/tsan"
+# The native tests ThreadSanitizer runs: the multi-threaded paths (steps over thread counts, the
+# gradient pass, handles racing destroy, restores, state access), not the long numeric sweeps.
+tsan_filter='Abi*:ConcurrencyTest.*:HandleValidationTest.*:RestoreTest.*:NonfiniteGradientsTest.*:NonfiniteParametersTest.*'
+tsan_filter+=':ZeroGradientsTest.*:StateAccessTest.*:ThreadsTest.*:StepOptionsTest.*:MixedPrecisionTest.*'
+
+# The native tests built with -fsanitize=thread and the scalar kernels only (TSan cannot see
+# the AVX accesses, so a vector build would hide a race): any data race fails the run.
+test_tsan() {
+  step "native tests under ThreadSanitizer (scalar kernels, CPU backend)"
+  cmake -S "$root" -B "$tsan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_TSAN=ON -DNAB_CUDA=OFF -DNAB_BUILD_TESTS=ON \
+    -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build "$tsan_dir" -j "$jobs" --target native_adabelief_tests
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    "$tsan_dir/native/tests/native_adabelief_tests" --gtest_brief=1 --gtest_filter="$tsan_filter"
+}
+
 valgrind_dir="$root/build/valgrind"
 fuzz_dir="$root/build/fuzz"
 # The native tests valgrind runs: everything but the long numeric sweeps (the same code paths
 # as the rest, minutes under valgrind) and the timing-based BUSY race.
 valgrind_filter='Abi*:NonfiniteGradientsTest.*:ZeroGradientsTest.*:StateAccessTest.*:SimdTest.*:ThreadsTest.*'
-valgrind_filter+=':ReferenceTest.*:ReferenceEdgeTest.*:CudaLaunchLayoutTest.*'
+valgrind_filter+=':ReferenceTest.*:ReferenceEdgeTest.*:CudaLaunchLayoutTest.*:RestoreTest.*:NonfiniteParametersTest.*'
 valgrind_filter+=':AllOptions/CombinationTest.MatchesReferenceEveryStep/*_Amsgrad_Rectify_Sgd_Optimized'
 valgrind_filter+='-AbiBusyTest.*:ThreadsTest.ThreadCountDoesNotChangeABit'
 
@@ -274,6 +291,7 @@ case "${1:-}" in
     check_bindings
     test_native
     test_sanitized
+    test_tsan
     test_valgrind
     build_fuzzer
     run_fuzzer 60 fresh

@@ -233,6 +233,25 @@ bool options_valid(const nab_group_options& o) {
     return float32_coefficients_finite(o);
 }
 
+// ---- numbers: finite, moderate inputs and options must give finite parameters ----------------
+// (The library promises no non-finite output from finite inputs and valid options, with one
+// documented exception, epsilon = 0 with a gradient that stays 0. "Moderate" keeps the model
+// honest about float32 range: a 3.4e38 gradient overflows g^2 in any implementation.)
+constexpr float kModerateGradient = 1e6f;
+constexpr float kModerateParameter = 1e12f;
+
+bool tame_options(const nab_group_options& o) {
+    return o.learning_rate <= 1.0 && o.beta1 <= 0.999 && o.beta2 <= 0.999 && o.weight_decay <= 1.0 &&
+           static_cast<float>(o.epsilon) >= 1e-30f;
+}
+
+bool moderate(const float* values, std::uint64_t count, float limit) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+        if (!(std::fabs(values[i]) <= limit)) return false;
+    }
+    return true;
+}
+
 bool same_options(const nab_group_options& a, const nab_group_options& b) {
     return a.compatibility == b.compatibility && same_double(a.learning_rate, b.learning_rate) &&
            same_double(a.beta1, b.beta1) && same_double(a.beta2, b.beta2) && same_double(a.epsilon, b.epsilon) &&
@@ -255,6 +274,9 @@ struct ModelTensor {
     float* gradients = nullptr;
     std::int64_t step = 0;
     bool has_max = false;
+    // Every step that updated this tensor had moderate inputs and options (see tame_options),
+    // and its state was never written from outside: its next such step must keep it finite.
+    bool clean = true;
 };
 
 nab_step_options default_step_options() {
@@ -1101,6 +1123,7 @@ private:
             return;
         }
         if (c.kind == NAB_STATE_MAX_SECOND_MOMENT) o.tensors[c.id].has_max = true;
+        o.tensors[c.id].clean = false;  // whatever the caller wrote
         const std::vector<float> after = current_state(o, c.id, c.kind);
         FUZZ_CHECK(after.size() == c.buffer.size() &&
                        std::memcmp(after.data(), c.buffer.data(), after.size() * sizeof(float)) == 0,
@@ -1123,13 +1146,22 @@ private:
                 }
             }
             const bool skipped = o.step_options.skip_nonfinite == 1 && nonfinite != 0;
+            const std::vector<bool> must_stay_finite = tame_tensors(o);
             const nab_status status = nab_optimizer_step(o.handle);
             expect_status(status, o.handle == nullptr || at_limit ? NAB_STATUS_INVALID_ARGUMENT : NAB_STATUS_OK,
                           "nab_optimizer_step");
             if (status != NAB_STATUS_OK) return;
             ++o.step_calls;
-            for (ModelTensor& t : o.tensors) {
-                if (t.gradients != nullptr && !skipped) ++t.step;
+            for (std::size_t id = 0; id < o.tensors.size(); ++id) {
+                ModelTensor& t = o.tensors[id];
+                if (t.gradients == nullptr || skipped) continue;
+                ++t.step;
+                if (must_stay_finite[id]) {
+                    FUZZ_CHECK(moderate(t.parameters, t.count, std::numeric_limits<float>::max()),
+                               "tensor " + std::to_string(id) + ": a step made a non-finite parameter from finite, "
+                               "moderate gradients, parameters and state, with valid, moderate options");
+                }
+                t.clean = must_stay_finite[id];
             }
             nab_step_report report{};
             report.struct_size = sizeof report;
@@ -1142,6 +1174,30 @@ private:
             FUZZ_CHECK(report.gradients_checked == (checked ? 1 : 0), "the step report's gradients_checked");
             FUZZ_CHECK(report.nonfinite_count == (checked ? nonfinite : 0), "the step report's nonfinite_count");
         }
+    }
+
+    // Which tensors a step must keep finite: clean state, moderate options and buffers, and no
+    // buffer shared between tensors (a parameter updated in the step that is another tensor's
+    // gradient would not be an input the model saw).
+    std::vector<bool> tame_tensors(const ModelOptimizer& o) const {
+        std::vector<bool> tame(o.tensors.size(), false);
+        if (o.handle == nullptr || o.step_options.inverse_gradient_scale > 65536.0) return tame;
+        for (std::size_t a = 0; a < o.tensors.size(); ++a) {
+            for (std::size_t b = 0; b < o.tensors.size(); ++b) {
+                const ModelTensor &x = o.tensors[a], &y = o.tensors[b];
+                if ((a != b && (overlaps(x.parameters, y.parameters, std::max(x.count, y.count)) ||
+                                overlaps(x.gradients, y.gradients, std::max(x.count, y.count)))) ||
+                    overlaps(x.parameters, y.gradients, std::max(x.count, y.count))) {
+                    return tame;  // shared memory: no promise about what a step reads
+                }
+            }
+        }
+        for (std::size_t id = 0; id < o.tensors.size(); ++id) {
+            const ModelTensor& t = o.tensors[id];
+            tame[id] = t.clean && t.gradients != nullptr && tame_options(o.groups[t.group]) &&
+                       moderate(t.gradients, t.count, kModerateGradient) && moderate(t.parameters, t.count, kModerateParameter);
+        }
+        return tame;
     }
 
     void zero_gradients() {

@@ -17,6 +17,10 @@ bool has_f16c() noexcept {
 #endif
 
 bool simd_level_supported(nab_simd_level level) noexcept {
+#if defined(NAB_SCALAR_ONLY)
+    // The ThreadSanitizer build (NAB_TSAN): only the kernels TSan can see.
+    if (level != NAB_SIMD_SCALAR) return false;
+#endif
     switch (level) {
         case NAB_SIMD_SCALAR: return true;
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
