@@ -11,6 +11,8 @@
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
 #   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
+#   ./build.sh cuda-check the CUDA compile checks of ./build.sh test: nvcc 11.8 here and CUDA 12.4 in a
+#                         Debian 13 root (root needed), backend + GPU tests + CUDA benchmark, warnings as errors
 #   ./build.sh demo       the main job (trains a model)
 set -euo pipefail
 
@@ -136,6 +138,68 @@ run_fuzzer() {
   grep -E '^(stat::|Done|INFO: seed corpus)' "$log" || true
   echo "corpus: $(ls "$work" | wc -l) inputs in $work (merge what is new into the committed corpus with:"
   echo "  $fuzzer -merge=1 -use_counters=0 $root/native/fuzz/corpus $work)"
+}
+
+# ---- CUDA without a GPU (docs/gpu-validation.md) ------------------------------------------------
+# The CUDA backend, every GPU test and the CUDA benchmark compile with warnings as errors against
+# this machine's nvcc (11.8, the release build) and against CUDA 12.4 from Debian 13's non-free
+# nvidia-cuda-toolkit, built in a trixie root that other trixie work shares (its packages:
+# tools/roots/trixie.packages). CUDA 12 rejects what 11.8 accepts (the 5-argument
+# cudaGraphInstantiate) and deprecates what CUDA 13, the GPU machine's, removes.
+trixie_root="$root/build/roots/trixie"
+cuda12_dir="$root/build/cuda12"
+cuda_check_targets=(native_adabelief native_adabelief_gpu_tests native_adabelief_cuda_benchmark)
+
+# nvcc for the release build: Debian's nvidia-cuda-toolkit from the non-free component, installed
+# (with that component beside the machine's own sources) when running as root.
+cuda_prerequisites() {
+  command -v nvcc >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "nvcc not found: ./build.sh test compiles the CUDA backend. Install Debian's nvidia-cuda-toolkit (component non-free): sudo apt-get install nvidia-cuda-toolkit"
+  fi
+  step "installing nvcc: Debian's nvidia-cuda-toolkit (non-free)"
+  if ! grep -rqsE '^(Components:|deb ).*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+    [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Components:.*/Components: contrib non-free/' /etc/apt/sources.list.d/debian.sources \
+      >/etc/apt/sources.list.d/debian-nonfree.sources
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit >/dev/null
+}
+
+check_cuda11_build() {
+  local version
+  version="$(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+  step "CUDA compile check, nvcc $version (this machine): backend, GPU tests, CUDA benchmark; warnings are errors"
+  grep -qE '^CMAKE_CUDA_COMPILER:[A-Z]+=.*nvcc$' "$release_dir/CMakeCache.txt" 2>/dev/null ||
+    die "the release build ($release_dir) has no CUDA backend: nvcc was missing when it was configured; delete it and run again"
+  grep -q '^NAB_WARNINGS_AS_ERRORS:BOOL=ON$' "$release_dir/CMakeCache.txt" ||
+    die "the release build ($release_dir) was configured with NAB_WARNINGS_AS_ERRORS=OFF"
+  cmake --build "$release_dir" -j "$jobs" --target "${cuda_check_targets[@]}"
+  local include
+  include="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")/include"  # Debian's: /usr/include
+  [ -f "$include/cuda_runtime_api.h" ] || include=/usr/include
+  "$root/tools/gpu/cuda-deprecations.sh" "$include"
+}
+
+check_cuda12_build() {
+  step "CUDA compile check, CUDA 12.4 (Debian 13 nvidia-cuda-toolkit, root $trixie_root): backend, GPU tests, CUDA benchmark; warnings are errors"
+  [ "$(id -u)" -eq 0 ] || die "the CUDA 12 compile check builds in a Debian 13 root (debootstrap, chroot, mounts): run it as root"
+  local packages=()
+  mapfile -t packages < <(sed 's/#.*//' "$root/tools/roots/trixie.packages" | tr -s ' \t' '\n' | grep .)
+  "$root/tools/debian-root.sh" ensure trixie "$trixie_root" "${packages[@]}"
+  # The tree is mounted at /src, so the build folder is $cuda12_dir here. The GPU tests then run
+  # in the root: without a device they skip, and their CPU-side tests run against the CUDA 12 build.
+  "$root/tools/debian-root.sh" run "$trixie_root" --bind "$root:/src" -- /bin/sh -ec "
+    nvcc --version | sed -n 's/.*release /nvcc /p'
+    cmake -S /src -B /src/build/cuda12 -DCMAKE_BUILD_TYPE=Release -DNAB_CUDA=ON -DNAB_WARNINGS_AS_ERRORS=ON \
+      -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
+    cmake --build /src/build/cuda12 -j $jobs --target ${cuda_check_targets[*]}
+    log=/src/build/cuda12/gpu-tests.log
+    /src/build/cuda12/native/tests/native_adabelief_gpu_tests --gtest_brief=1 >\$log 2>&1 || { tail -n 60 \$log; exit 1; }
+    grep -E '^\[ *(=+|PASSED|SKIPPED) *\] [0-9]' \$log"
+  "$root/tools/gpu/cuda-deprecations.sh" "$trixie_root/usr/include"
 }
 
 check_bindings() {
@@ -270,9 +334,12 @@ case "${1:-}" in
     build_dotnet
     ;;
   test)
+    cuda_prerequisites
     build_native
     check_bindings
     test_native
+    check_cuda11_build
+    check_cuda12_build
     test_sanitized
     test_valgrind
     build_fuzzer
@@ -294,6 +361,12 @@ case "${1:-}" in
     rm -rf "$root/artifacts/gpu-check"
     dotnet publish "$root/tools/gpu/NativeAdaBelief.GpuCheck" -c Release -r linux-x64 --self-contained \
       -p:PublishTrimmed=true -o "$root/artifacts/gpu-check" -nologo -v:quiet
+    ;;
+  cuda-check)
+    cuda_prerequisites
+    build_native
+    check_cuda11_build
+    check_cuda12_build
     ;;
   fuzz)
     build_fuzzer
