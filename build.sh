@@ -10,7 +10,10 @@
 #                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
-#   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
+#   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET,
+#                         and GoogleTest's sources for its build
+#   ./build.sh gpu-validate  on the GPU machine: build for its card, run the GPU tests, the CPU suite and the
+#                         benchmarks, print the record for docs/gpu-validation.md (exit 3 at once without a GPU)
 #   ./build.sh cuda-check the CUDA compile checks of ./build.sh test: nvcc 11.8 here and CUDA 12.4 in a
 #                         Debian 13 root (root needed), backend + GPU tests + CUDA benchmark, warnings as errors
 #   ./build.sh demo       the main job (trains a model)
@@ -202,6 +205,35 @@ check_cuda12_build() {
   "$root/tools/gpu/cuda-deprecations.sh" "$trixie_root/usr/include"
 }
 
+# ./build.sh gpu-validate must stop at once, saying why, on a machine where it cannot run: checked
+# with stand-ins for nvidia-smi (missing, failing as without a driver, listing no GPU), so the
+# check holds on any machine, a GPU machine included.
+test_gpu_validate_without_gpu() {
+  step "./build.sh gpu-validate without a usable GPU: refuses at once (exit 3), says why, builds nothing"
+  local fake="$root/build/gpu-validate-refusal"
+  rm -rf "$fake" && mkdir -p "$fake/failing" "$fake/empty"
+  printf '#!/bin/sh\necho "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver." >&2\nexit 9\n' \
+    >"$fake/failing/nvidia-smi"
+  printf '#!/bin/sh\nexit 0\n' >"$fake/empty/nvidia-smi"
+  chmod +x "$fake/failing/nvidia-smi" "$fake/empty/nvidia-smi"
+  local case smi expected output status cases=()
+  # This machine as it is, when it has no nvidia-smi at all (the usual CI machine).
+  command -v nvidia-smi >/dev/null 2>&1 || cases+=("as it is:nvidia-smi:nvidia-smi not found")
+  for case in "${cases[@]}" "missing:$fake/missing/nvidia-smi:nvidia-smi not found" \
+    "failing:$fake/failing/nvidia-smi:nvidia-smi failed: NVIDIA-SMI has failed because it could not communicate" \
+    "empty:$fake/empty/nvidia-smi:nvidia-smi lists none"; do
+    IFS=: read -r _ smi expected <<<"$case"
+    status=0
+    output="$(NAB_NVIDIA_SMI="$smi" "$root/build.sh" gpu-validate 2>&1)" || status=$?
+    [ "$status" -eq 3 ] || die "gpu-validate with nvidia-smi ${case%%:*}: exit $status instead of 3: $output"
+    grep -qF "$expected" <<<"$output" || die "gpu-validate with nvidia-smi ${case%%:*} did not say \"$expected\": $output"
+    grep -qF "nothing was built or run" <<<"$output" || die "gpu-validate with nvidia-smi ${case%%:*}: $output"
+    ! grep -qF "(limit " <<<"$output" || die "gpu-validate with nvidia-smi ${case%%:*} started a step: $output"
+    echo "ok: nvidia-smi ${case%%:*}: exit 3, \"$(grep -F "$expected" <<<"$output" | head -n 1)\""
+  done
+  rm -rf "$fake"
+}
+
 check_bindings() {
   step "generated bindings match native/include/native_adabelief.h"
   need clang-14 "Install clang 14 (Debian: apt-get install clang-14); the bindings generator reads the header through clang's AST."
@@ -297,6 +329,20 @@ demo_prerequisites() {
   fi
 }
 
+# What a GPU machine without network may lack for ./build.sh gpu-validate, beside the C# check:
+# GoogleTest's sources (Debian's libgtest-dev ships them in /usr/src/googletest), and the commit
+# the bundle was made from (the tree copied there may have no .git).
+gpu_bundle_extras() {
+  [ -f /usr/src/googletest/CMakeLists.txt ] ||
+    die "GoogleTest's sources (/usr/src/googletest) are missing: apt-get install libgtest-dev"
+  mkdir -p "$root/artifacts/gpu-check"
+  rm -rf "$root/artifacts/gpu-check/googletest"
+  cp -r /usr/src/googletest "$root/artifacts/gpu-check/googletest"
+  rm -rf "$root/artifacts/gpu-check/googletest/googletest/docs" "$root/artifacts/gpu-check/googletest/googlemock/docs"
+  git -C "$root" describe --always --dirty >"$root/artifacts/gpu-check/source-commit" 2>/dev/null || true
+  echo "artifacts/gpu-check: $(du -sh "$root/artifacts/gpu-check" | cut -f1) (carry it to the GPU machine)"
+}
+
 demo_dll="$root/src/NativeAdaBelief.Demo/bin/Release/net10.0/NativeAdaBelief.Demo.dll"
 
 # ./build.sh demo [options]: trains the MLP with AdaBelief, Adam and SGD (--help lists the
@@ -340,6 +386,7 @@ case "${1:-}" in
     test_native
     check_cuda11_build
     check_cuda12_build
+    test_gpu_validate_without_gpu
     test_sanitized
     test_valgrind
     build_fuzzer
@@ -361,12 +408,18 @@ case "${1:-}" in
     rm -rf "$root/artifacts/gpu-check"
     dotnet publish "$root/tools/gpu/NativeAdaBelief.GpuCheck" -c Release -r linux-x64 --self-contained \
       -p:PublishTrimmed=true -o "$root/artifacts/gpu-check" -nologo -v:quiet
+    gpu_bundle_extras
+    ;;
+  gpu-validate)
+    shift
+    exec "$root/tools/gpu/validate.sh" "$@"
     ;;
   cuda-check)
     cuda_prerequisites
     build_native
     check_cuda11_build
     check_cuda12_build
+    test_gpu_validate_without_gpu
     ;;
   fuzz)
     build_fuzzer
