@@ -207,7 +207,9 @@ check_cuda12_build() {
   "$root/tools/debian-root.sh" ensure trixie "$trixie_root" "${packages[@]}"
   # The tree is mounted at /src, so the build folder is $cuda12_dir here. The GPU tests then run
   # in the root: without a device they skip, and their CPU-side tests run against the CUDA 12 build.
-  "$root/tools/debian-root.sh" run "$trixie_root" --bind "$root:/src" -- /bin/sh -ec "
+  # A clean environment: nothing of this machine's (CUDAHOSTCXX=clang++-14, CC, CXX) leaks in.
+  "$root/tools/debian-root.sh" run "$trixie_root" --bind "$root:/src" -- \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 /bin/sh -ec "
     nvcc --version | sed -n 's/.*release /nvcc /p'
     cmake -S /src -B /src/build/cuda12 -DCMAKE_BUILD_TYPE=Release -DNAB_CUDA=ON -DNAB_WARNINGS_AS_ERRORS=ON \
       -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
