@@ -366,6 +366,14 @@ echo
 echo "----- 8< ----- paste into docs/gpu-validation.md, under \"## Runs\" -----"
 cat "$work/record.md"
 echo "----- >8 ----- (also in ${work#"$root/"}/record.md; logs beside it)"
+# Why tests failed, outside the record: the first lines of each GoogleTest failure (at most 80).
+for log in "$work/gpu-tests.log" "$work/cpu-suite.log"; do
+  [ -f "$log" ] && grep -q ': Failure$' "$log" || continue
+  echo
+  echo "First failures in ${log#"$root/"}:"
+  awk '/^\[ RUN      \]/ { test = $4 } /: Failure$/ { left = 5; print "  " test ": " $0; next } left > 0 { print "    " $0; left-- }' "$log" |
+    head -n 80
+done
 if [ "$failures" -gt 0 ]; then
   say "$failures step(s) failed or did not finish: see the record above"
   exit 1
