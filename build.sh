@@ -10,7 +10,12 @@
 #                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
-#   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
+#   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET,
+#                         and GoogleTest's sources for its build
+#   ./build.sh gpu-validate  on the GPU machine: build for its card, run the GPU tests, the CPU suite and the
+#                         benchmarks, print the record for docs/gpu-validation.md (exit 3 at once without a GPU)
+#   ./build.sh cuda-check the CUDA compile checks of ./build.sh test: nvcc 11.8 here and CUDA 12.4 in a
+#                         Debian 13 root (root needed), backend + GPU tests + CUDA benchmark, warnings as errors
 #   ./build.sh demo       the main job (trains a model)
 set -euo pipefail
 
@@ -155,6 +160,112 @@ run_fuzzer() {
   echo "  $fuzzer -merge=1 -use_counters=0 $root/native/fuzz/corpus $work)"
 }
 
+# ---- CUDA without a GPU (docs/gpu-validation.md) ------------------------------------------------
+# The CUDA backend, every GPU test and the CUDA benchmark compile with warnings as errors against
+# this machine's nvcc (11.8, the release build) and against CUDA 12.4 from Debian 13's non-free
+# nvidia-cuda-toolkit, built in a trixie root that other trixie work shares (its packages:
+# tools/roots/trixie.packages). CUDA 12 rejects what 11.8 accepts (the 5-argument
+# cudaGraphInstantiate) and deprecates what CUDA 13, the GPU machine's, removes.
+trixie_root="$root/build/roots/trixie"
+cuda12_dir="$root/build/cuda12"
+cuda_check_targets=(native_adabelief native_adabelief_gpu_tests native_adabelief_cuda_benchmark)
+
+# As root (CI), these checks install what they need and must run. Without root, a check that
+# cannot run says so and is skipped by ./build.sh test; ./build.sh cuda-check fails instead.
+cuda_checks_required="$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0)"
+cuda_check_cannot_run() {
+  [ "$cuda_checks_required" -eq 0 ] || die "$*"
+  printf '\nSKIPPED: %s\n' "$*"
+}
+
+# nvcc for the release build: Debian's nvidia-cuda-toolkit from the non-free component, installed
+# (with that component beside the machine's own sources) when running as root.
+cuda_prerequisites() {
+  command -v nvcc >/dev/null 2>&1 && return 0
+  [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+  step "installing nvcc: Debian's nvidia-cuda-toolkit (non-free)"
+  if ! grep -rqsE '^(Components:|deb ).*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+    [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Components:.*/Components: contrib non-free/' /etc/apt/sources.list.d/debian.sources \
+      >/etc/apt/sources.list.d/debian-nonfree.sources
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends nvidia-cuda-toolkit >/dev/null
+}
+
+check_cuda11_build() {
+  if ! command -v nvcc >/dev/null 2>&1; then
+    cuda_check_cannot_run "the CUDA compile check needs nvcc: apt-get install nvidia-cuda-toolkit (Debian, non-free), or run as root"
+    return 0
+  fi
+  local version
+  version="$(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+  step "CUDA compile check, nvcc $version (this machine): backend, GPU tests, CUDA benchmark; warnings are errors"
+  grep -qE '^CMAKE_CUDA_COMPILER:[A-Z]+=.*nvcc$' "$release_dir/CMakeCache.txt" 2>/dev/null ||
+    die "the release build ($release_dir) has no CUDA backend: nvcc was missing when it was configured; delete it and run again"
+  grep -q '^NAB_WARNINGS_AS_ERRORS:BOOL=ON$' "$release_dir/CMakeCache.txt" ||
+    die "the release build ($release_dir) was configured with NAB_WARNINGS_AS_ERRORS=OFF"
+  cmake --build "$release_dir" -j "$jobs" --target "${cuda_check_targets[@]}"
+  local include
+  include="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")/include"  # Debian's: /usr/include
+  [ -f "$include/cuda_runtime_api.h" ] || include=/usr/include
+  "$root/tools/gpu/cuda-deprecations.sh" "$include"
+}
+
+check_cuda12_build() {
+  step "CUDA compile check, CUDA 12.4 (Debian 13 nvidia-cuda-toolkit, root $trixie_root): backend, GPU tests, CUDA benchmark; warnings are errors"
+  if [ "$(id -u)" -ne 0 ]; then
+    cuda_check_cannot_run "the CUDA 12 compile check builds in a Debian 13 root (debootstrap, chroot, mounts): run ./build.sh cuda-check as root"
+    return 0
+  fi
+  local packages=()
+  mapfile -t packages < <(sed 's/#.*//' "$root/tools/roots/trixie.packages" | tr -s ' \t' '\n' | grep .)
+  "$root/tools/debian-root.sh" ensure trixie "$trixie_root" "${packages[@]}"
+  # The tree is mounted at /src, so the build folder is $cuda12_dir here. The GPU tests then run
+  # in the root: without a device they skip, and their CPU-side tests run against the CUDA 12 build.
+  # A clean environment: nothing of this machine's (CUDAHOSTCXX=clang++-14, CC, CXX) leaks in.
+  "$root/tools/debian-root.sh" run "$trixie_root" --bind "$root:/src" -- \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 /bin/sh -ec "
+    nvcc --version | sed -n 's/.*release /nvcc /p'
+    cmake -S /src -B /src/build/cuda12 -DCMAKE_BUILD_TYPE=Release -DNAB_CUDA=ON -DNAB_WARNINGS_AS_ERRORS=ON \
+      -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
+    cmake --build /src/build/cuda12 -j $jobs --target ${cuda_check_targets[*]}
+    log=/src/build/cuda12/gpu-tests.log
+    /src/build/cuda12/native/tests/native_adabelief_gpu_tests --gtest_brief=1 >\$log 2>&1 || { tail -n 60 \$log; exit 1; }
+    grep -E '^\[ *(=+|PASSED|SKIPPED) *\] [0-9]' \$log"
+  "$root/tools/gpu/cuda-deprecations.sh" "$trixie_root/usr/include"
+}
+
+# ./build.sh gpu-validate must stop at once, saying why, on a machine where it cannot run: checked
+# with stand-ins for nvidia-smi (missing, failing as without a driver, listing no GPU), so the
+# check holds on any machine, a GPU machine included.
+test_gpu_validate_without_gpu() {
+  step "./build.sh gpu-validate without a usable GPU: refuses at once (exit 3), says why, builds nothing"
+  local fake="$root/build/gpu-validate-refusal"
+  rm -rf "$fake" && mkdir -p "$fake/failing" "$fake/empty"
+  printf '#!/bin/sh\necho "NVIDIA-SMI has failed because it could not communicate with the NVIDIA driver." >&2\nexit 9\n' \
+    >"$fake/failing/nvidia-smi"
+  printf '#!/bin/sh\nexit 0\n' >"$fake/empty/nvidia-smi"
+  chmod +x "$fake/failing/nvidia-smi" "$fake/empty/nvidia-smi"
+  local case smi expected output status cases=()
+  # This machine as it is, when it has no nvidia-smi at all (the usual CI machine).
+  command -v nvidia-smi >/dev/null 2>&1 || cases+=("as it is:nvidia-smi:nvidia-smi not found")
+  for case in "${cases[@]}" "missing:$fake/missing/nvidia-smi:nvidia-smi not found" \
+    "failing:$fake/failing/nvidia-smi:nvidia-smi failed: NVIDIA-SMI has failed because it could not communicate" \
+    "empty:$fake/empty/nvidia-smi:nvidia-smi lists none"; do
+    IFS=: read -r _ smi expected <<<"$case"
+    status=0
+    output="$(NAB_NVIDIA_SMI="$smi" "$root/build.sh" gpu-validate 2>&1)" || status=$?
+    [ "$status" -eq 3 ] || die "gpu-validate with nvidia-smi ${case%%:*}: exit $status instead of 3: $output"
+    grep -qF "$expected" <<<"$output" || die "gpu-validate with nvidia-smi ${case%%:*} did not say \"$expected\": $output"
+    grep -qF "nothing was built or run" <<<"$output" || die "gpu-validate with nvidia-smi ${case%%:*}: $output"
+    ! grep -qF "(limit " <<<"$output" || die "gpu-validate with nvidia-smi ${case%%:*} started a step: $output"
+    echo "ok: nvidia-smi ${case%%:*}: exit 3, \"$(grep -F "$expected" <<<"$output" | head -n 1)\""
+  done
+  rm -rf "$fake"
+}
+
 check_bindings() {
   step "generated bindings match native/include/native_adabelief.h"
   need clang-14 "Install clang 14 (Debian: apt-get install clang-14); the bindings generator reads the header through clang's AST."
@@ -250,6 +361,20 @@ demo_prerequisites() {
   fi
 }
 
+# What a GPU machine without network may lack for ./build.sh gpu-validate, beside the C# check:
+# GoogleTest's sources (Debian's libgtest-dev ships them in /usr/src/googletest), and the commit
+# the bundle was made from (the tree copied there may have no .git).
+gpu_bundle_extras() {
+  [ -f /usr/src/googletest/CMakeLists.txt ] ||
+    die "GoogleTest's sources (/usr/src/googletest) are missing: apt-get install libgtest-dev"
+  mkdir -p "$root/artifacts/gpu-check"
+  rm -rf "$root/artifacts/gpu-check/googletest"
+  cp -r /usr/src/googletest "$root/artifacts/gpu-check/googletest"
+  rm -rf "$root/artifacts/gpu-check/googletest/googletest/docs" "$root/artifacts/gpu-check/googletest/googlemock/docs"
+  git -C "$root" describe --always --dirty >"$root/artifacts/gpu-check/source-commit" 2>/dev/null || true
+  echo "artifacts/gpu-check: $(du -sh "$root/artifacts/gpu-check" | cut -f1) (carry it to the GPU machine)"
+}
+
 demo_dll="$root/src/NativeAdaBelief.Demo/bin/Release/net10.0/NativeAdaBelief.Demo.dll"
 
 # ./build.sh demo [options]: trains the MLP with AdaBelief, Adam and SGD (--help lists the
@@ -287,9 +412,13 @@ case "${1:-}" in
     build_dotnet
     ;;
   test)
+    cuda_prerequisites
     build_native
     check_bindings
     test_native
+    check_cuda11_build
+    check_cuda12_build
+    test_gpu_validate_without_gpu
     test_sanitized
     test_tsan
     test_valgrind
@@ -312,6 +441,19 @@ case "${1:-}" in
     rm -rf "$root/artifacts/gpu-check"
     dotnet publish "$root/tools/gpu/NativeAdaBelief.GpuCheck" -c Release -r linux-x64 --self-contained \
       -p:PublishTrimmed=true -o "$root/artifacts/gpu-check" -nologo -v:quiet
+    gpu_bundle_extras
+    ;;
+  gpu-validate)
+    shift
+    exec "$root/tools/gpu/validate.sh" "$@"
+    ;;
+  cuda-check)
+    cuda_checks_required=1
+    cuda_prerequisites
+    build_native
+    check_cuda11_build
+    check_cuda12_build
+    test_gpu_validate_without_gpu
     ;;
   fuzz)
     build_fuzzer

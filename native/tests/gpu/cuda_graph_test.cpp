@@ -8,11 +8,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string>
 
 #include "gpu/gpu_test_support.h"
+#include "gpu/graph_scenarios.h"
 
 namespace nab::gpu_test {
 namespace {
@@ -40,28 +40,23 @@ struct TenSteps {
 };
 
 TenSteps run_ten_steps(bool use_graph) {
-    constexpr std::size_t count = 300'001;
-    constexpr int steps = 10;
+    const TenStepsScenario s = ten_steps_scenario();
+    constexpr std::size_t count = TenStepsScenario::count;
+    constexpr int steps = TenStepsScenario::steps;
     TenSteps out;
     cudaStream_t stream = nullptr;
     nab_optimizer* optimizer = create_optimizer_on_new_stream(stream);
-    nab_group_options o;
-    check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
-    o.beta2 = 0.9;
     std::uint32_t group = 0, tensor = 0;
-    check(nab_optimizer_add_group(optimizer, &o, &group), "group");
+    check(nab_optimizer_add_group(optimizer, &s.group, &group), "group");
     float *parameters = nullptr, *gradients = nullptr;
     check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&parameters)), "alloc");
     check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, count, reinterpret_cast<void**>(&gradients)), "alloc");
-    std::vector<float> host(count);
-    for (std::size_t i = 0; i < count; ++i) host[i] = static_cast<float>((i % 97) - 48) * 0.01f;
-    check(nab_cuda_copy_to_device(parameters, host.data(), count * sizeof(float)), "upload");
-    for (std::size_t i = 0; i < count; ++i) host[i] = static_cast<float>((i % 13) - 6) * 0.003f;
-    check(nab_cuda_copy_to_device(gradients, host.data(), count * sizeof(float)), "upload");
+    check(nab_cuda_copy_to_device(parameters, s.parameters.data(), count * sizeof(float)), "upload");
+    check(nab_cuda_copy_to_device(gradients, s.gradients.data(), count * sizeof(float)), "upload");
     const nab_tensor_desc desc = tensor_desc(group, count, parameters, gradients);
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor), "tensor");
 
-    auto learning_rate = [](int step) { return 1e-3 * (1.0 + step); };
+    auto learning_rate = TenStepsScenario::learning_rate;
     check(nab_optimizer_set_learning_rate(optimizer, group, learning_rate(0)), "lr");
     check(nab_optimizer_step(optimizer), "first eager step");  // uploads the tables
     if (use_graph) {
@@ -70,7 +65,7 @@ TenSteps run_ten_steps(bool use_graph) {
         check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
         check(nab_optimizer_step(optimizer), "captured step");
         check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
-        check_cuda(cudaGraphInstantiate(&exec, graph, nullptr, nullptr, 0), "instantiate");
+        check_cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "instantiate");
         for (int step = 1; step < steps; ++step) {
             check(nab_optimizer_set_learning_rate(optimizer, group, learning_rate(step)), "lr");
             check_cuda(cudaGraphLaunch(exec, stream), "replay");
@@ -111,13 +106,6 @@ TEST(CudaGraphTest, TenReplaysOfACapturedStepEqualTenEagerSteps) {
 
 // ---- Step options in a graph ------------------------------------------------------------------
 
-struct OptionSteps {
-    Bytes parameters;  // bfloat16
-    std::vector<float> master, first_moment, float_parameters, float_first_moment;
-    std::int64_t steps[2] = {0, 0};
-    nab_step_report skipped_report{}, last_report{};
-};
-
 nab_step_report last_report(nab_optimizer* optimizer) {
     nab_step_report report{};
     report.struct_size = sizeof report;
@@ -125,39 +113,30 @@ nab_step_report last_report(nab_optimizer* optimizer) {
     return report;
 }
 
-// Ten steps of a bfloat16 tensor with a master copy (group 0) and a float32 tensor (group 1,
-// amsgrad: a second step launch), skipping non-finite gradients and clipping, with the inverse
-// scale and the clipping limit changed before every step and a NaN gradient before step 4.
-OptionSteps run_with_changing_step_options(bool use_graph) {
-    constexpr std::size_t count = 300'001, small_count = 1001, nan_index = 7;
-    constexpr int steps = 10, nonfinite_step = 4;
+// The changing-step-options scenario (graph_scenarios.h) on the device, eagerly or as one
+// captured step replayed nine times.
+OptionSteps run_with_changing_step_options(const ChangingStepOptionsScenario& s, bool use_graph) {
+    constexpr std::size_t count = ChangingStepOptionsScenario::count;
+    constexpr std::size_t small_count = ChangingStepOptionsScenario::small_count;
+    constexpr std::size_t nan_index = ChangingStepOptionsScenario::nan_index;
+    constexpr int nonfinite_step = ChangingStepOptionsScenario::nonfinite_step;
     OptionSteps out;
     cudaStream_t stream = nullptr;
     nab_optimizer* optimizer = create_optimizer_on_new_stream(stream);
-    nab_group_options o;
-    check(nab_group_options_init(&o, NAB_COMPATIBILITY_LABML), "init");
-    o.beta2 = 0.9;
     std::uint32_t groups[2] = {0, 0}, tensors[2] = {0, 0};
-    check(nab_optimizer_add_group(optimizer, &o, &groups[0]), "group");
-    o.amsgrad = 1;
-    check(nab_optimizer_add_group(optimizer, &o, &groups[1]), "group");
+    for (int g = 0; g < 2; ++g) check(nab_optimizer_add_group(optimizer, &s.groups[g], &groups[g]), "group");
 
-    std::mt19937_64 random(8);
     void *parameters = nullptr, *gradients = nullptr, *float_parameters = nullptr, *float_gradients = nullptr;
     check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, count, &parameters), "alloc");
     check(nab_cuda_buffer_allocate(0, NAB_DTYPE_BFLOAT16, count, &gradients), "alloc");
     check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, small_count, &float_parameters), "alloc");
     check(nab_cuda_buffer_allocate(0, NAB_DTYPE_FLOAT32, small_count, &float_gradients), "alloc");
-    std::vector<std::uint16_t> sixteen(count);
-    for (std::uint16_t& v : sixteen) v = random_sixteen_bit(random, NAB_DTYPE_BFLOAT16, 125, 128);
-    check(nab_cuda_copy_to_device(parameters, sixteen.data(), 2 * count), "upload");
-    for (std::uint16_t& v : sixteen) v = random_sixteen_bit(random, NAB_DTYPE_BFLOAT16, 110, 133);  // "loss-scaled"
-    check(nab_cuda_copy_to_device(gradients, sixteen.data(), 2 * count), "upload");
-    std::vector<float> host(small_count);
-    for (std::size_t i = 0; i < small_count; ++i) host[i] = static_cast<float>((i % 97) - 48) * 0.01f;
-    check(nab_cuda_copy_to_device(static_cast<float*>(float_parameters), host.data(), small_count * sizeof(float)), "upload");
-    for (std::size_t i = 0; i < small_count; ++i) host[i] = static_cast<float>((i % 13) - 6) * 30.0f;
-    check(nab_cuda_copy_to_device(static_cast<float*>(float_gradients), host.data(), small_count * sizeof(float)), "upload");
+    check(nab_cuda_copy_to_device(parameters, s.parameters.data(), 2 * count), "upload");
+    check(nab_cuda_copy_to_device(gradients, s.gradients.data(), 2 * count), "upload");
+    check(nab_cuda_copy_to_device(static_cast<float*>(float_parameters), s.float_parameters.data(), small_count * sizeof(float)),
+          "upload");
+    check(nab_cuda_copy_to_device(static_cast<float*>(float_gradients), s.float_gradients.data(), small_count * sizeof(float)),
+          "upload");
     const nab_tensor_desc sixteen_desc =
         tensor_desc(groups[0], count, parameters, gradients, NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, true);
     check(nab_optimizer_add_tensor(optimizer, &sixteen_desc, &tensors[0]), "tensor");
@@ -165,11 +144,7 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
     check(nab_optimizer_add_tensor(optimizer, &float_desc, &tensors[1]), "tensor");
 
     auto set_options = [&](int step) {
-        nab_step_options options;
-        check(nab_step_options_init(&options), "nab_step_options_init");
-        options.skip_nonfinite = 1;
-        options.inverse_gradient_scale = 1.0 / (128 << (step % 3));
-        options.max_gradient_norm = step % 2 == 0 ? 0.5 : 1e6;  // clipping on the even steps only
+        const nab_step_options options = ChangingStepOptionsScenario::step_options(step);
         check(nab_optimizer_set_step_options(optimizer, &options), "nab_optimizer_set_step_options");
     };
     // A NaN into the float32 gradients before one step, the original value back after it, in
@@ -193,13 +168,13 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
         if (status != NAB_STATUS_INVALID_ARGUMENT) {
             throw std::runtime_error("nab_optimizer_get_last_step_report was not refused during the capture");
         }
-        check_cuda(cudaGraphInstantiate(&exec, graph, nullptr, nullptr, 0), "instantiate");
+        check_cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "instantiate");
         check_cuda(cudaGraphDestroy(graph), "destroy graph");
     }
-    for (int step = 1; step < steps; ++step) {
+    for (int step = 1; step < ChangingStepOptionsScenario::steps; ++step) {
         set_options(step);
         if (step == nonfinite_step) write_gradient(std::numeric_limits<float>::quiet_NaN());
-        if (step == nonfinite_step + 1) write_gradient(host[nan_index]);
+        if (step == nonfinite_step + 1) write_gradient(s.float_gradients[nan_index]);
         if (use_graph) {
             check_cuda(cudaGraphLaunch(exec, stream), "replay");
         } else {
@@ -237,20 +212,11 @@ OptionSteps run_with_changing_step_options(bool use_graph) {
 
 TEST(CudaGraphTest, ReplaysSeeNewStepOptionsAndSkipANonFiniteStepOnTheDevice) {
     NAB_REQUIRE_CUDA_DEVICE();
-    const OptionSteps eager = run_with_changing_step_options(false);
-    const OptionSteps graph = run_with_changing_step_options(true);
-    for (const OptionSteps* run : {&eager, &graph}) {
-        EXPECT_EQ(run->steps[0], 9);  // ten steps, one skipped
-        EXPECT_EQ(run->steps[1], 9);
-        EXPECT_EQ(run->skipped_report.skipped, 1);
-        EXPECT_EQ(run->skipped_report.nonfinite_count, 1u);
-        EXPECT_EQ(run->skipped_report.step_calls, 5u);
-        EXPECT_EQ(run->last_report.gradients_checked, 1);
-        EXPECT_EQ(run->last_report.skipped, 0);
-        EXPECT_EQ(run->last_report.step_calls, 10u);
-        // Step 9: odd, so no clipping; its inverse scale is 1 / (128 << 0).
-        EXPECT_EQ(run->last_report.gradient_scale, 1.0 / 128);
-    }
+    const ChangingStepOptionsScenario scenario = changing_step_options_scenario();
+    const OptionSteps eager = run_with_changing_step_options(scenario, false);
+    const OptionSteps graph = run_with_changing_step_options(scenario, true);
+    expect_changing_step_options_outcome(eager, "cuda, eager");
+    expect_changing_step_options_outcome(graph, "cuda, graph");
     // Same kernels, same inputs, same order of additions: bit-identical.
     EXPECT_EQ(eager.parameters, graph.parameters);
     EXPECT_EQ(eager.master, graph.master);
@@ -258,6 +224,16 @@ TEST(CudaGraphTest, ReplaysSeeNewStepOptionsAndSkipANonFiniteStepOnTheDevice) {
     EXPECT_EQ(eager.float_parameters, graph.float_parameters);
     EXPECT_EQ(eager.float_first_moment, graph.float_first_moment);
     EXPECT_EQ(std::memcmp(&eager.last_report, &graph.last_report, sizeof eager.last_report), 0);
+    // And the same as the CPU backend (graph_scenarios_test.cpp checks that run on every
+    // machine): bit for bit, except the norm, whose squares the two add in different orders.
+    const OptionSteps cpu = run_changing_step_options_on_cpu(scenario);
+    EXPECT_EQ(eager.parameters, cpu.parameters);
+    EXPECT_EQ(eager.master, cpu.master);
+    EXPECT_EQ(eager.first_moment, cpu.first_moment);
+    EXPECT_EQ(eager.float_parameters, cpu.float_parameters);
+    EXPECT_EQ(eager.float_first_moment, cpu.float_first_moment);
+    EXPECT_NEAR(eager.last_report.gradient_norm, cpu.last_report.gradient_norm, 1e-12 * cpu.last_report.gradient_norm);
+    EXPECT_EQ(eager.last_report.gradient_scale, cpu.last_report.gradient_scale);
 }
 
 // Whether a step makes the gradient pass is fixed when it is captured (like the launch
@@ -287,7 +263,7 @@ TEST(CudaGraphTest, AGraphCapturedWithoutTheGradientPassReportsItsStepsUnchecked
     check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
     check(nab_optimizer_step(optimizer), "captured step");
     check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
-    check_cuda(cudaGraphInstantiate(&exec, graph, nullptr, nullptr, 0), "instantiate");
+    check_cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "instantiate");
     nab_step_options options;
     check(nab_step_options_init(&options), "nab_step_options_init");
     options.skip_nonfinite = 1;
