@@ -336,7 +336,8 @@ typedef struct nab_step_report {
     /* 1 when the step made the gradient pass (any check or norm requested), else 0. */
     int32_t gradients_checked;
     /* 1 when the step was skipped: because of non-finite gradients (skip_nonfinite), or on
-     * CUDA because a tensor to be stepped has step count INT64_MAX (step_count_exhausted). */
+     * CUDA because a tensor to be stepped has step count INT64_MAX (step_count_exhausted) or
+     * because it was a stale graph replay (stale_graph). */
     int32_t skipped;
     /* 1 when a CUDA step was skipped because a tensor to be stepped has step count INT64_MAX,
      * so t + 1 does not exist (the device checks it; a CPU optimizer refuses such a step with
@@ -352,6 +353,12 @@ typedef struct nab_step_report {
     double gradient_scale;
     /* Number of steps this optimizer has run, skipped ones included. */
     uint64_t step_calls;
+    /* 1 when the step was a replay of a CUDA graph captured before the optimizer's tensors,
+     * buffers or options changed: it was skipped and changed nothing (its tables may be gone;
+     * capture the step again), else 0. */
+    int32_t stale_graph;
+    /* Always 0. */
+    int32_t reserved;
 } nab_step_report;
 
 
@@ -666,12 +673,16 @@ NAB_API nab_status nab_optimizer_synchronize(nab_optimizer* optimizer);
  * queued on its stream and return without waiting; read_state, write_state,
  * get_tensor_info and nab_optimizer_synchronize wait for the stream.
  *
- * CUDA graphs: after one eager step (which uploads the tensor tables), the step may be
- * captured and replayed; the step counts, group options and step options live on the device,
- * and nab_optimizer_set_learning_rate / nab_optimizer_set_step_options between replays are
- * seen by the next replay. Any other change (tensors, buffers, group options) requires a new
- * capture; a step that would need new tables during a capture is refused with
- * INVALID_ARGUMENT.
+ * CUDA graphs: after one eager step (which uploads the tensor tables), the step (and the
+ * zeroing) may be captured and replayed; the step counts, group options and step options live on
+ * the device, and nab_optimizer_set_learning_rate / nab_optimizer_set_step_options between
+ * replays are seen by the next replay. Any other change (tensors, buffers, group options, state
+ * written) requires a new capture: a graph captured before it does nothing when replayed after it
+ * (its report says stale_graph). While the optimizer's stream is being captured, every call that
+ * would allocate, copy, wait, change the layout or be captured by mistake (adding tensors,
+ * reading or writing state, setting a learning rate or step options, counting, synchronising) is
+ * refused with INVALID_ARGUMENT before it touches the stream, so the caller's capture stays
+ * valid.
  *
  * The CUDA runtime is linked statically: the library loads and runs on the CPU on machines
  * without an NVIDIA driver, where these functions report no devices or DEVICE_ERROR.

@@ -124,8 +124,6 @@ TEST(CudaLaunchLayoutTest, MillionsOfElementsFillManyBlocks) {
 // out-of-bounds write, but a double update. Issue 20's fix (an empty range when begin >= end, and
 // stale replays skipped on the device) turns this test on.
 TEST(CudaLaunchLayoutTest, ABlockPastItsTensorsRunVisitsNothing) {
-    GTEST_SKIP() << "known defect, issue 20 (a stale CUDA graph's blocks past a tensor's run visit its vectorised "
-                    "tail again); remove this skip with the fix";
     for (const std::uint64_t size : {std::uint64_t{1}, std::uint64_t{100}, std::uint64_t{101}, std::uint64_t{103},
                                      kElementsPerBlock - 1, kElementsPerBlock + 5}) {
         for (const bool vectorized : {false, true}) {

@@ -58,7 +58,8 @@ constexpr FieldExtent kStepReportFields[] = {
     NAB_FIELD(nab_step_report, struct_size),     NAB_FIELD(nab_step_report, gradients_checked),
     NAB_FIELD(nab_step_report, skipped),         NAB_FIELD(nab_step_report, step_count_exhausted),
     NAB_FIELD(nab_step_report, nonfinite_count), NAB_FIELD(nab_step_report, gradient_norm),
-    NAB_FIELD(nab_step_report, gradient_scale),  NAB_FIELD(nab_step_report, step_calls)};
+    NAB_FIELD(nab_step_report, gradient_scale),  NAB_FIELD(nab_step_report, step_calls),
+    NAB_FIELD(nab_step_report, stale_graph),     NAB_FIELD(nab_step_report, reserved)};
 
 #undef NAB_FIELD
 
@@ -316,6 +317,7 @@ void write_step_report(const StepReport& report, nab_step_report* out) {
     r.gradient_norm = report.gradient_norm;
     r.gradient_scale = report.gradient_scale;
     r.step_calls = report.step_calls;
+    r.stale_graph = report.stale_graph ? 1 : 0;
     write_sized(out, r, kStepReportFields);
 }
 

@@ -90,11 +90,16 @@ struct StepWork {
 
 // Implemented by a backend whose queued or captured work (CUDA graphs) reads the learning
 // rates and the step options from its own memory: the optimizer tells it of every change, so
-// a replay sees the new values without a new step call.
+// a replay sees the new values without a new step call, and of every layout change, so that a
+// replay of work captured before it does nothing (its tables may be gone). Each may refuse
+// (nab::Error) while the backend's work is being captured; before_layout_change comes before
+// the optimizer changes anything, layout_changed after.
 class SettingsMirror {
 public:
     virtual void learning_rate_changed(std::uint32_t group_id, double learning_rate) = 0;
     virtual void step_options_changed(const StepOptions& options) = 0;
+    virtual void before_layout_change() = 0;
+    virtual void layout_changed(std::uint64_t layout_generation) = 0;
 
 protected:
     ~SettingsMirror() = default;

@@ -38,6 +38,9 @@ struct StepReport {
     // The step was skipped because a stepped tensor's count was kLastStepCount (CUDA, where
     // the check runs on the device; the CPU refuses such a step with an error instead).
     bool step_count_exhausted = false;
+    // The step was skipped because it was a CUDA graph replay captured before the optimizer's
+    // layout changed (its tables are gone): it changed nothing.
+    bool stale_graph = false;
     std::uint64_t nonfinite_count = 0;
     double gradient_norm = NAN;
     double gradient_scale = 1.0;  // inverse scale x clipping coefficient

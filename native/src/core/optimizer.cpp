@@ -57,6 +57,15 @@ TensorRecord& Optimizer::tensor(std::uint32_t tensor_id) {
     return tensors_[tensor_id];
 }
 
+void Optimizer::check_layout_change() {
+    if (SettingsMirror* mirror = backend_->settings_mirror()) mirror->before_layout_change();
+}
+
+void Optimizer::layout_changed() {
+    ++layout_generation_;
+    if (SettingsMirror* mirror = backend_->settings_mirror()) mirror->layout_changed(layout_generation_);
+}
+
 StepWork Optimizer::work() {
     return StepWork{tensors_, groups_, step_options_, step_counts_.data(), layout_generation_, guard_step_counts_};
 }
@@ -66,6 +75,7 @@ std::uint32_t Optimizer::add_group(const GroupOptions& options) {
     if (groups_.size() >= std::numeric_limits<std::uint32_t>::max()) {
         fail(ErrorCode::InvalidArgument, "this optimizer already has the maximum number of groups");
     }
+    check_layout_change();
     groups_.push_back(options);
     layout_changed();
     return static_cast<std::uint32_t>(groups_.size() - 1);
@@ -79,6 +89,7 @@ const GroupOptions& Optimizer::group_options(std::uint32_t group_id) const {
 void Optimizer::set_group_options(std::uint32_t group_id, const GroupOptions& options) {
     check_group(group_id, "group_id");
     validate(options);
+    check_layout_change();
     // Allocate every missing s_max before touching anything, so a failure changes nothing.
     std::vector<std::pair<TensorRecord*, StateArray>> new_maxima;
     if (options.amsgrad) {
@@ -131,6 +142,7 @@ std::uint32_t Optimizer::add_tensor(const TensorSpec& spec) {
     if (tensors_.size() >= std::numeric_limits<std::uint32_t>::max()) {
         fail(ErrorCode::InvalidArgument, "this optimizer already has the maximum number of tensors");
     }
+    check_layout_change();
     // Everything that can fail comes before the first change.
     TensorRecord t{spec.group_id,
                    spec.element_count,
@@ -180,6 +192,7 @@ void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, void* parameters)
     TensorRecord& t = tensor(tensor_id);
     check_no_overlap(parameters, t.parameter_type, t.gradients, t.gradient_type, t.element_count, "parameters");
     backend_->check_caller_buffer(parameters, "parameters");
+    check_layout_change();
     t.parameters = parameters;
     layout_changed();
 }
@@ -189,6 +202,7 @@ void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, void* gradients) {
     check_no_overlap(t.parameters, t.parameter_type, gradients, t.gradient_type, t.element_count, "gradients");
     if (gradients == t.gradients) return;
     backend_->check_caller_buffer(gradients, "gradients");
+    check_layout_change();
     t.gradients = gradients;
     layout_changed();
 }
@@ -196,6 +210,7 @@ void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, void* gradients) {
 void Optimizer::set_tensor_step(std::uint32_t tensor_id, std::int64_t step) {
     tensor(tensor_id);
     if (step < 0) fail_argument("step", "= " + std::to_string(step) + " is invalid: must be >= 0");
+    check_layout_change();
     backend_->upload(step_counts_.data() + tensor_id, &step, sizeof step);
     if (step >= kStepCountGuardThreshold && !guard_step_counts_) {
         guard_step_counts_ = true;
@@ -245,6 +260,7 @@ void Optimizer::write_state(std::uint32_t tensor_id, StateKind kind, const float
                                         " does not have (it was added without a master copy)");
     }
     if (array.empty()) {  // s_max may be absent: writing it creates it
+        check_layout_change();
         StateArray created(*backend_, element_count);
         backend_->upload(created.data(), source, element_count * sizeof(float));
         array = std::move(created);
@@ -335,6 +351,7 @@ void Optimizer::commit_restore() {
     for (std::size_t id = 0; id < restore.tensors.size(); ++id) {
         if (!restore.tensors[id].staged) fail(ErrorCode::InvalidArgument, "tensor " + std::to_string(id) + " was not staged");
     }
+    check_layout_change();
     // Everything that can fail, before the first change: the step counts in new memory, and a
     // zeroed s_max for every tensor that will keep one but had none staged (a zeroed s_max acts
     // exactly as none: amsgrad raises it to s at the next step).

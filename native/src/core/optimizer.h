@@ -91,7 +91,10 @@ private:
     void check_state_access(std::uint32_t tensor_id, std::size_t element_count);
     // Room for one more step count (the array grows by doubling, keeping the counts).
     void reserve_step_count();
-    void layout_changed() noexcept { ++layout_generation_; }
+    // Around every change of what a backend may have copied into its own tables (StepWork's
+    // layout_generation): the check before anything changes, the notice after.
+    void check_layout_change();
+    void layout_changed();
     StepWork work();
     StagedRestore& staged_restore(const char* call);
 

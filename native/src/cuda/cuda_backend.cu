@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "core/step_coefficients.h"
 #include "cuda/cuda_api.h"
@@ -30,16 +31,40 @@ __global__ void set_learning_rate_kernel(GroupOptions* groups, std::uint32_t gro
 
 __global__ void set_step_options_kernel(DeviceStepState* state, StepOptions options) { state->options = options; }
 
+__global__ void set_layout_generation_kernel(DeviceStepState* state, std::uint64_t generation) {
+    state->layout_generation = generation;
+}
+
+// Makes room for `count` elements in `replacement` when `current` has less: the growth of one
+// table, allocated before any table is replaced.
+template <class T>
+void prepare_growth(const DeviceArray<T>& current, std::size_t count, DeviceArray<T>& replacement) {
+    if (count > current.capacity()) replacement = DeviceArray<T>(count);
+}
+
+template <class T>
+void commit_growth(DeviceArray<T>& current, DeviceArray<T>& replacement) noexcept {
+    if (replacement.data() != nullptr) current = std::move(replacement);
+}
+
 }  // namespace
 
 template <class T>
-void DeviceArray<T>::reserve(std::size_t count) {
-    if (count <= capacity_) return;
-    T* grown = nullptr;
-    check_cuda(cudaMalloc(&grown, count * sizeof(T)), "cudaMalloc of an optimizer table");
-    reset();
-    data_ = grown;
-    capacity_ = count;
+DeviceArray<T>::DeviceArray(std::size_t count)
+    : data_(static_cast<T*>(device_malloc(count * sizeof(T), "an optimizer table"))), capacity_(count) {}
+
+template <class T>
+DeviceArray<T>::DeviceArray(DeviceArray&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), capacity_(std::exchange(other.capacity_, 0)) {}
+
+template <class T>
+DeviceArray<T>& DeviceArray<T>::operator=(DeviceArray&& other) noexcept {
+    if (this != &other) {
+        reset();
+        data_ = std::exchange(other.data_, nullptr);
+        capacity_ = std::exchange(other.capacity_, 0);
+    }
+    return *this;
 }
 
 template <class T>
@@ -67,15 +92,9 @@ CudaBackend::~CudaBackend() {
 }
 
 void* CudaBackend::allocate(std::size_t bytes) {
+    refuse_while_capturing("allocating optimizer state");
     use_device(device_ordinal_);
-    void* data = nullptr;
-    const cudaError_t allocated = cudaMalloc(&data, bytes);
-    if (allocated == cudaErrorMemoryAllocation) {
-        cudaGetLastError();  // clear the (non-sticky) error
-        fail(ErrorCode::OutOfMemory, "cudaMalloc of " + std::to_string(bytes) + " bytes of optimizer state on device " +
-                                         std::to_string(device_ordinal_) + " failed: out of device memory");
-    }
-    check_cuda(allocated, "cudaMalloc of optimizer state");
+    void* data = device_malloc(bytes, "optimizer state");
     const cudaError_t zeroed = cudaMemsetAsync(data, 0, bytes, stream_);
     if (zeroed != cudaSuccess) {
         cudaFree(data);
@@ -90,6 +109,7 @@ void CudaBackend::release(void* data) noexcept {
 }
 
 void CudaBackend::download(void* host_destination, const void* source, std::size_t bytes) {
+    refuse_while_capturing("reading optimizer state");
     use_device(device_ordinal_);
     check_cuda(cudaMemcpyAsync(host_destination, source, bytes, cudaMemcpyDeviceToHost, stream_),
                "cudaMemcpyAsync of optimizer state to the host");
@@ -97,6 +117,7 @@ void CudaBackend::download(void* host_destination, const void* source, std::size
 }
 
 void CudaBackend::upload(void* destination, const void* host_source, std::size_t bytes) {
+    refuse_while_capturing("writing optimizer state");
     use_device(device_ordinal_);
     check_cuda(cudaMemcpyAsync(destination, host_source, bytes, cudaMemcpyHostToDevice, stream_),
                "cudaMemcpyAsync of optimizer state from the host");
@@ -104,6 +125,7 @@ void CudaBackend::upload(void* destination, const void* host_source, std::size_t
 }
 
 void CudaBackend::copy(void* destination, const void* source, std::size_t bytes) {
+    refuse_while_capturing("copying optimizer state");
     use_device(device_ordinal_);
     check_cuda(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDeviceToDevice, stream_),
                "cudaMemcpyAsync of optimizer state within the device");
@@ -166,19 +188,28 @@ void CudaBackend::append_launch(const StepWork& work, const LaunchVariant* varia
     if (launch.entry_count > 0) launches.push_back(launch);
 }
 
-void CudaBackend::refuse_while_capturing(const char* message) {
+void CudaBackend::refuse_while_capturing(const char* what) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     use_device(device_ordinal_);
-    check_cuda(cudaStreamIsCapturing(stream_, &capture), "cudaStreamIsCapturing");
-    if (capture != cudaStreamCaptureStatusNone) fail(ErrorCode::InvalidArgument, message);
+    const cudaError_t queried = cudaStreamIsCapturing(stream_, &capture);
+    // The legacy stream, asked while another stream captures in global mode, answers with this
+    // error: it is a capture in progress too (and the error must not stay behind).
+    const bool implicit = queried == cudaErrorStreamCaptureImplicit;
+    if (implicit) cudaGetLastError();
+    if (!implicit) check_cuda(queried, "cudaStreamIsCapturing");
+    if (implicit || capture != cudaStreamCaptureStatusNone) {
+        fail(ErrorCode::InvalidArgument,
+             std::string(what) + " cannot run while the optimizer's CUDA stream is being captured (a capture is in "
+                                 "progress): a graph may hold only steps, zeroing, and learning rates and step options set "
+                                 "between replays; do this before the capture or after it");
+    }
 }
 
 void CudaBackend::update_tables(const StepWork& work) {
     if (tables_uploaded_ && tables_generation_ == work.layout_generation) return;
     refuse_while_capturing(
-        "the optimizer's tensors, buffers or options changed since its last step; run one step (or "
-        "nab_optimizer_synchronize) before capturing a CUDA graph, and change only learning rates and step options "
-        "inside it");
+        "building the optimizer's tables (its tensors, buffers or options changed since its last step: run one step "
+        "before capturing a CUDA graph)");
 
     std::vector<DeviceTensor> entries;
     std::vector<Launch> launches;
@@ -194,18 +225,29 @@ void CudaBackend::update_tables(const StepWork& work) {
     append_launch(work, nullptr, entries, zero_launches);
 
     use_device(device_ordinal_);
-    tensor_table_.reserve(std::max<std::size_t>(entries.size(), 1));
-    group_table_.reserve(std::max<std::size_t>(work.groups.size(), 1));
-    plans_.reserve(std::max<std::size_t>(entries.size(), 1));
+    // Every table that must grow is allocated before any is replaced: running out of device
+    // memory leaves every table (and so the optimizer) as it was.
     const std::uint64_t gradient_blocks = zero_launches.empty() ? 0 : zero_launches.front().block_count;
-    partials_.reserve(std::max<std::uint64_t>(gradient_blocks, 1));
-    if (step_state_.data() == nullptr) {
-        // Once: the report (and its running step_calls) must survive later table rebuilds.
-        step_state_.reserve(1);
-        const DeviceStepState initial{work.step_options, StepReport{}, 0};
-        check_cuda(cudaMemcpyAsync(step_state_.data(), &initial, sizeof initial, cudaMemcpyHostToDevice, stream_),
+    DeviceArray<DeviceTensor> tensor_table;
+    DeviceArray<GroupOptions> group_table;
+    DeviceArray<TensorStepPlan> plans;
+    DeviceArray<GradientStatistics> partials;
+    DeviceArray<DeviceStepState> step_state;
+    prepare_growth(tensor_table_, std::max<std::size_t>(entries.size(), 1), tensor_table);
+    prepare_growth(group_table_, std::max<std::size_t>(work.groups.size(), 1), group_table);
+    prepare_growth(plans_, std::max<std::size_t>(entries.size(), 1), plans);
+    prepare_growth(partials_, static_cast<std::size_t>(std::max<std::uint64_t>(gradient_blocks, 1)), partials);
+    prepare_growth(step_state_, 1, step_state);  // once: the report's running step_calls outlives rebuilds
+    if (step_state.data() != nullptr) {
+        const DeviceStepState initial{work.step_options, StepReport{}, work.layout_generation, 0};
+        check_cuda(cudaMemcpyAsync(step_state.data(), &initial, sizeof initial, cudaMemcpyHostToDevice, stream_),
                    "upload of the step state");
     }
+    commit_growth(tensor_table_, tensor_table);
+    commit_growth(group_table_, group_table);
+    commit_growth(plans_, plans);
+    commit_growth(partials_, partials);
+    commit_growth(step_state_, step_state);
     // Pageable sources are staged before cudaMemcpyAsync returns, so the vectors may go.
     if (!entries.empty()) {
         check_cuda(cudaMemcpyAsync(tensor_table_.data(), entries.data(), entries.size() * sizeof(DeviceTensor),
@@ -217,6 +259,10 @@ void CudaBackend::update_tables(const StepWork& work) {
                                    cudaMemcpyHostToDevice, stream_),
                    "upload of the group table");
     }
+    // Work built for older tables finds this generation and does nothing (a stale CUDA graph).
+    check_cuda(cudaMemcpyAsync(&step_state_.data()->layout_generation, &work.layout_generation,
+                               sizeof work.layout_generation, cudaMemcpyHostToDevice, stream_),
+               "upload of the layout generation");
     uploaded_group_count_ = static_cast<std::uint32_t>(work.groups.size());
     step_launches_ = std::move(launches);
     step_entry_count_ = step_entry_count;
@@ -230,28 +276,32 @@ void CudaBackend::step(const StepWork& work) {
     use_device(device_ordinal_);
     // The gradient pass runs once per step, before the decision that every launch obeys.
     const bool gradient_pass = work.step_options.needs_gradient_statistics();
+    const std::uint64_t generation = tables_generation_;
     if (gradient_pass) {
         check_cuda(launch_gradient_statistics(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
-                                              zero_launch_.block_count, partials_.data(), stream_),
+                                              zero_launch_.block_count, partials_.data(), step_state_.data(), generation,
+                                              stream_),
                    "the fused gradient pass launch");
     }
     if (work.guard_step_counts) {
         check_cuda(launch_step_count_guard(tensor_table_.data(), step_entry_count_, work.step_counts, step_state_.data(),
-                                           stream_),
+                                           generation, stream_),
                    "the step-count guard launch");
     }
     check_cuda(launch_plan(tensor_table_.data(), step_entry_count_, group_table_.data(), work.step_counts,
                            plans_.data(), gradient_pass ? partials_.data() : nullptr,
-                           static_cast<std::uint32_t>(zero_launch_.block_count), step_state_.data(), stream_),
+                           static_cast<std::uint32_t>(zero_launch_.block_count), step_state_.data(), generation, stream_),
                "the step planning kernel launch");
     for (const Launch& launch : step_launches_) {
         check_cuda(launch_step(launch.variant, tensor_table_.data() + launch.first_entry, launch.entry_count,
-                               launch.block_count, plans_.data() + launch.first_entry, step_state_.data(), stream_),
+                               launch.block_count, plans_.data() + launch.first_entry, step_state_.data(), generation,
+                               stream_),
                    "the fused step kernel launch");
     }
 }
 
 void CudaBackend::step_options_changed(const StepOptions& options) {
+    refuse_while_capturing("setting step options");
     if (step_state_.data() == nullptr) return;  // the first table upload carries them
     use_device(device_ordinal_);
     set_step_options_kernel<<<1, 1, 0, stream_>>>(step_state_.data(), options);
@@ -259,16 +309,24 @@ void CudaBackend::step_options_changed(const StepOptions& options) {
 }
 
 void CudaBackend::learning_rate_changed(std::uint32_t group_id, double learning_rate) {
+    refuse_while_capturing("setting a learning rate");
     if (group_id >= uploaded_group_count_) return;  // the next table upload carries it
     use_device(device_ordinal_);
     set_learning_rate_kernel<<<1, 1, 0, stream_>>>(group_table_.data(), group_id, learning_rate);
     check_cuda(cudaGetLastError(), "the learning-rate update launch");
 }
 
+void CudaBackend::before_layout_change() { refuse_while_capturing("changing the optimizer's tensors, buffers or options"); }
+
+void CudaBackend::layout_changed(std::uint64_t layout_generation) {
+    if (step_state_.data() == nullptr) return;  // no tables yet, so no work built for them
+    use_device(device_ordinal_);
+    set_layout_generation_kernel<<<1, 1, 0, stream_>>>(step_state_.data(), layout_generation);
+    check_cuda(cudaGetLastError(), "the layout-generation update launch");
+}
+
 StepReport CudaBackend::last_step_report() {
-    refuse_while_capturing(
-        "nab_optimizer_get_last_step_report waits for the device and cannot be captured in a CUDA graph; call it "
-        "outside the capture");
+    refuse_while_capturing("reading the step report (it waits for the device)");
     if (step_state_.data() == nullptr) return StepReport{};  // no step yet
     DeviceStepState state;
     check_cuda(cudaMemcpyAsync(&state, step_state_.data(), sizeof state, cudaMemcpyDeviceToHost, stream_),
@@ -278,6 +336,7 @@ StepReport CudaBackend::last_step_report() {
 }
 
 void CudaBackend::initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) {
+    refuse_while_capturing("initialising a master copy");
     use_device(device_ordinal_);
     check_cuda(launch_widen(master, parameters, type, count, stream_), "the master-copy initialisation launch");
 }
@@ -286,7 +345,7 @@ void CudaBackend::zero_gradients(const StepWork& work) {
     update_tables(work);
     use_device(device_ordinal_);
     check_cuda(launch_zero_gradients(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
-                                     zero_launch_.block_count, stream_),
+                                     zero_launch_.block_count, step_state_.data(), tables_generation_, stream_),
                "the fused zero-gradients kernel launch");
 }
 
@@ -294,9 +353,9 @@ GradientStatistics CudaBackend::statistics_of(const DeviceTensor* table, std::ui
                                               std::uint64_t block_count) {
     if (entry_count == 0) return GradientStatistics{};
     use_device(device_ordinal_);
-    gradient_totals_.reserve(1);
-    count_partials_.reserve(std::max<std::uint64_t>(block_count, 1));
-    check_cuda(launch_gradient_statistics(table, entry_count, block_count, count_partials_.data(), stream_),
+    if (gradient_totals_.data() == nullptr) gradient_totals_ = DeviceArray<GradientStatistics>(1);
+    if (block_count > count_partials_.capacity()) count_partials_ = DeviceArray<GradientStatistics>(block_count);
+    check_cuda(launch_gradient_statistics(table, entry_count, block_count, count_partials_.data(), nullptr, 0, stream_),
                "the fused gradient pass launch");
     check_cuda(launch_sum_statistics(count_partials_.data(), static_cast<std::uint32_t>(block_count), gradient_totals_.data(),
                                      stream_),
@@ -310,9 +369,7 @@ GradientStatistics CudaBackend::statistics_of(const DeviceTensor* table, std::ui
 
 std::uint64_t CudaBackend::count_nonfinite_gradients(const StepWork& work) {
     // The count comes back to the host synchronously, which a stream being captured forbids.
-    refuse_while_capturing(
-        "nab_optimizer_count_nonfinite_gradients waits for its result and cannot be captured in a CUDA graph; "
-        "call it outside the capture");
+    refuse_while_capturing("counting non-finite gradients (it waits for its result)");
     update_tables(work);
     return statistics_of(tensor_table_.data() + zero_launch_.first_entry, zero_launch_.entry_count,
                          zero_launch_.block_count)
@@ -320,9 +377,7 @@ std::uint64_t CudaBackend::count_nonfinite_gradients(const StepWork& work) {
 }
 
 std::uint64_t CudaBackend::count_nonfinite_parameters(const StepWork& work) {
-    refuse_while_capturing(
-        "nab_optimizer_count_nonfinite_parameters waits for its result and cannot be captured in a CUDA graph; "
-        "call it outside the capture");
+    refuse_while_capturing("counting non-finite parameters (it waits for its result)");
     // The gradient pass reads an entry's `gradients` in `gradient_type`: point them at the values
     // to count. Built per call: the check is rare, and the step's tables stay as they are.
     std::vector<DeviceTensor> entries;
@@ -344,7 +399,7 @@ std::uint64_t CudaBackend::count_nonfinite_parameters(const StepWork& work) {
     }
     if (entries.empty()) return 0;
     use_device(device_ordinal_);
-    parameter_table_.reserve(entries.size());
+    if (entries.size() > parameter_table_.capacity()) parameter_table_ = DeviceArray<DeviceTensor>(entries.size());
     check_cuda(cudaMemcpyAsync(parameter_table_.data(), entries.data(), entries.size() * sizeof(DeviceTensor),
                                cudaMemcpyHostToDevice, stream_),
                "upload of the parameter table");
@@ -352,6 +407,7 @@ std::uint64_t CudaBackend::count_nonfinite_parameters(const StepWork& work) {
 }
 
 void CudaBackend::set_stream(void* stream) {
+    refuse_while_capturing("changing the stream");
     // Work already queued on the old stream must finish before the new stream may reuse the
     // same state and tables.
     use_device(device_ordinal_);
@@ -360,6 +416,7 @@ void CudaBackend::set_stream(void* stream) {
 }
 
 void CudaBackend::synchronize() {
+    refuse_while_capturing("waiting for the stream");
     use_device(device_ordinal_);
     check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
 }

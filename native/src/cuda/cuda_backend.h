@@ -23,12 +23,15 @@ template <class T>
 class DeviceArray {
 public:
     DeviceArray() = default;
+    // `count` elements; throws nab::Error (OutOfMemory when the device has no room).
+    explicit DeviceArray(std::size_t count);
+    DeviceArray(DeviceArray&& other) noexcept;
+    DeviceArray& operator=(DeviceArray&& other) noexcept;
     DeviceArray(const DeviceArray&) = delete;
     DeviceArray& operator=(const DeviceArray&) = delete;
     ~DeviceArray() { reset(); }
-    // Makes room for `count` elements (reallocating only to grow).
-    void reserve(std::size_t count);
     T* data() const noexcept { return data_; }
+    std::size_t capacity() const noexcept { return capacity_; }
     void reset() noexcept;
 
 private:
@@ -63,9 +66,12 @@ public:
 
     SettingsMirror* settings_mirror() noexcept override { return this; }
     // Queued on the stream once the tables exist (a replayed graph sees them); otherwise the
-    // first table upload carries them.
+    // first table upload carries them. Refused while the stream is being captured.
     void learning_rate_changed(std::uint32_t group_id, double learning_rate) override;
     void step_options_changed(const StepOptions& options) override;
+    void before_layout_change() override;
+    // Moves the device's layout generation on, so that work captured before does nothing.
+    void layout_changed(std::uint64_t layout_generation) override;
 
     // The CUDA backend's own setting (the ABI reaches it for CUDA optimizers only).
     void set_stream(void* stream);
@@ -78,8 +84,10 @@ private:
         std::uint64_t block_count;
     };
 
-    // Fails with InvalidArgument and `message` while the stream is being captured.
-    void refuse_while_capturing(const char* message);
+    // The one place that refuses work which would allocate, copy, wait or be captured by mistake
+    // while the optimizer's stream is being captured: InvalidArgument naming `what`, before
+    // anything touches the stream, so the caller's capture stays valid.
+    void refuse_while_capturing(const char* what);
     // Rebuilds and uploads the tensor and group tables when the optimizer's layout changed
     // since the last upload (and the step state, the first time).
     void update_tables(const StepWork& work);
@@ -91,7 +99,8 @@ private:
     int device_ordinal_;
     cudaStream_t stream_ = nullptr;
     bool tables_uploaded_ = false;
-    std::uint64_t tables_generation_ = 0;  // the optimizer's layout generation they were built from
+    // The optimizer's layout generation the tables were built from; every launch carries it.
+    std::uint64_t tables_generation_ = 0;
     std::uint32_t uploaded_group_count_ = 0;
     std::vector<Launch> step_launches_;
     std::uint32_t step_entry_count_ = 0;  // the step launches' entries: the first ones of the table

@@ -22,15 +22,11 @@ void* allocate_buffer(int device_ordinal, std::size_t byte_count) {
                                             std::to_string(count) + " CUDA device(s)");
     }
     use_device(device_ordinal);
-    void* data = nullptr;
-    const cudaError_t allocated = cudaMalloc(&data, byte_count);
-    if (allocated == cudaErrorMemoryAllocation) {
-        cudaGetLastError();
-        fail(ErrorCode::OutOfMemory,
-             "cudaMalloc of " + std::to_string(byte_count) + " bytes failed: out of device memory");
-    }
-    check_cuda(allocated, "cudaMalloc");
-    const cudaError_t zeroed = cudaMemset(data, 0, byte_count);
+    void* data = device_malloc(byte_count, "a buffer");
+    // Zeroed before this returns, whatever stream the caller uses next (the header promises a
+    // zeroed buffer; cudaMemset alone is ordered only with the legacy default stream).
+    cudaError_t zeroed = cudaMemset(data, 0, byte_count);
+    if (zeroed == cudaSuccess) zeroed = cudaDeviceSynchronize();
     if (zeroed != cudaSuccess) {
         cudaFree(data);
         check_cuda(zeroed, "cudaMemset of a new buffer");
@@ -40,12 +36,18 @@ void* allocate_buffer(int device_ordinal, std::size_t byte_count) {
 
 void free_buffer(void* data) { check_cuda(cudaFree(data), "cudaFree"); }
 
+// The copies are synchronous with the whole device, as the header says: they start after the
+// work queued on every stream (an optimizer's own, non-blocking stream too) and are complete when
+// they return (a pageable upload's last part included).
 void copy_to_device(void* device_destination, const void* host_source, std::size_t byte_count) {
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize before a copy to the device");
     check_cuda(cudaMemcpy(device_destination, host_source, byte_count, cudaMemcpyHostToDevice),
                "cudaMemcpy to the device");
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize after a copy to the device");
 }
 
 void copy_to_host(void* host_destination, const void* device_source, std::size_t byte_count) {
+    check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize before a copy to the host");
     check_cuda(cudaMemcpy(host_destination, device_source, byte_count, cudaMemcpyDeviceToHost),
                "cudaMemcpy to the host");
 }

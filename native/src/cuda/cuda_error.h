@@ -3,6 +3,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <string>
 
 #include "core/errors.h"
@@ -14,6 +15,20 @@ inline void check_cuda(cudaError_t result, const char* what) {
         fail(ErrorCode::DeviceError, std::string(what) + " failed: " + cudaGetErrorName(result) + ": " +
                                           cudaGetErrorString(result));
     }
+}
+
+// cudaMalloc of `bytes`, `what` naming it: a failure for lack of memory is nab::Error
+// (OutOfMemory) with the error cleared (so no later call reports it), any other DeviceError.
+inline void* device_malloc(std::size_t bytes, const char* what) {
+    void* data = nullptr;
+    const cudaError_t allocated = cudaMalloc(&data, bytes);
+    if (allocated == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        fail(ErrorCode::OutOfMemory,
+             std::string("cudaMalloc of ") + std::to_string(bytes) + " bytes for " + what + " failed: out of device memory");
+    }
+    check_cuda(allocated, (std::string("cudaMalloc for ") + what).c_str());
+    return data;
 }
 
 // Makes `device_ordinal` current for the calling thread, with a message that names it.

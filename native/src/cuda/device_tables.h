@@ -37,6 +37,11 @@ struct DeviceTensor {
 struct DeviceStepState {
     StepOptions options;
     StepReport report;
+    // The optimizer's layout generation the device tables belong to, moved on (in stream order)
+    // whenever the layout changes. Every launch carries the generation it was built for and does
+    // nothing when they differ: a CUDA graph captured before a layout change, replayed after it,
+    // touches no table, array or count (its step is reported skipped, stale_graph).
+    std::uint64_t layout_generation;
     // Written by the step-count guard kernel when it runs (1: a stepped tensor is at
     // kLastStepCount), read by the planning kernel.
     std::uint32_t step_count_exhausted;

@@ -60,6 +60,9 @@ NAB_HOST_DEVICE ElementRange block_elements(std::uint64_t element_count, std::ui
 template <class Visit>
 NAB_HOST_DEVICE void for_each_thread_element(ElementRange range, bool vectorized, unsigned thread, unsigned threads,
                                              Visit&& visit) {
+    // A block past its tensor's run (a grid from another layout) has begin > end: nothing of it
+    // is this block's (without this, end - begin would wrap and the tail be visited twice).
+    if (range.begin >= range.end) return;
     std::uint64_t scalar_begin = range.begin;
     if (vectorized) {
         const std::uint64_t vector_end = range.begin + (range.end - range.begin) / kVectorWidth * kVectorWidth;

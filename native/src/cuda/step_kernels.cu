@@ -192,17 +192,22 @@ __device__ __forceinline__ void update_block(const DeviceTensor& t, ElementRange
     }
 }
 
+// Whether a launch built for layout `generation` may read its tables: only while the device's
+// layout is still that one (see DeviceStepState::layout_generation).
+__device__ __forceinline__ bool layout_is_current(const DeviceStepState* state, std::uint64_t generation) {
+    return state->layout_generation == generation;
+}
+
 template <bool L2, bool Square, bool KeepsMax>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     step_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, const TensorStepPlan* plans,
-                const DeviceStepState* state) {
-    // Read first and tested after the table lookup, so the loads overlap.
-    const bool skipped = state->report.skipped;
+                const DeviceStepState* state, std::uint64_t generation) {
+    // The planning kernel skipped this step (non-finite gradients under skip_nonfinite, a count
+    // at its limit, a stale graph): the plans were not written, and nothing may change. Checked
+    // before the tables are read, which a stale graph's may no longer be.
+    if (state->report.skipped || !layout_is_current(state, generation)) return;
     const std::uint32_t index = tensor_of_block(tensors, tensor_count, blockIdx.x);
     const DeviceTensor t = tensors[index];
-    // The planning kernel decided to skip (non-finite gradients under skip_nonfinite): the
-    // plans were not written, and nothing may change.
-    if (skipped) return;
     const TensorStepPlan plan = plans[index];
     const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
     if (t.parameter_type == ElementType::Float32 && t.gradient_type == ElementType::Float32 && t.master == nullptr) {
@@ -270,7 +275,9 @@ __device__ __forceinline__ void add_gradient_statistics(const DeviceTensor& t, E
 // The fused gradient pass over a zero-gradients layout: each block's totals go to its own
 // partial (no atomics), so they do not depend on the order in which blocks run.
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    gradient_statistics_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, GradientStatistics* partials) {
+    gradient_statistics_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, GradientStatistics* partials,
+                               const DeviceStepState* state, std::uint64_t generation) {
+    if (state != nullptr && !layout_is_current(state, generation)) return;
     const DeviceTensor t = tensors[tensor_of_block(tensors, tensor_count, blockIdx.x)];
     const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
     GradientStatistics totals;
@@ -318,7 +325,19 @@ __global__ void __launch_bounds__(kPlanThreads)
 __global__ void __launch_bounds__(kPlanThreads)
     plan_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, const GroupOptions* groups,
                 std::int64_t* steps, TensorStepPlan* plans, const GradientStatistics* partials,
-                std::uint32_t partial_count, DeviceStepState* state) {
+                std::uint32_t partial_count, DeviceStepState* state, std::uint64_t generation) {
+    if (!layout_is_current(state, generation)) {
+        // A graph captured before the layout changed: its tables, counts and partials may be
+        // gone. Nothing is read; the step is reported as skipped, and why.
+        if (blockIdx.x == 0 && threadIdx.x == 0) {
+            StepReport stale;
+            stale.skipped = true;
+            stale.stale_graph = true;
+            stale.step_calls = state->report.step_calls + 1;
+            state->report = stale;
+        }
+        return;
+    }
     StepOptions options = state->options;
     GradientStatistics statistics;
     if (partials != nullptr) {
@@ -357,7 +376,8 @@ __global__ void __launch_bounds__(kPlanThreads)
 // the planning kernel reads next. Launched only while some count may be that large.
 __global__ void __launch_bounds__(kPlanThreads)
     step_count_guard_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, const std::int64_t* steps,
-                            DeviceStepState* state) {
+                            DeviceStepState* state, std::uint64_t generation) {
+    if (!layout_is_current(state, generation)) return;  // the plan reports the stale replay
     int exhausted = 0;
     for (std::uint32_t i = threadIdx.x; i < tensor_count; i += kPlanThreads) {
         if (!can_take_step(steps[tensors[i].tensor_id])) exhausted = 1;
@@ -379,7 +399,9 @@ __device__ __forceinline__ void zero_range(const DeviceTensor& t, ElementRange r
 }
 
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    zero_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count) {
+    zero_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, const DeviceStepState* state,
+                std::uint64_t generation) {
+    if (!layout_is_current(state, generation)) return;
     const DeviceTensor t = tensors[tensor_of_block(tensors, tensor_count, blockIdx.x)];
     const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
     if (t.gradient_type == ElementType::Float32) {
@@ -401,18 +423,19 @@ __global__ void widen_kernel(float* master, const void* parameters, ElementType 
 
 template <bool L2, bool Square, bool KeepsMax>
 void launch(std::uint64_t block_count, cudaStream_t stream, const DeviceTensor* tensors, std::uint32_t tensor_count,
-            const TensorStepPlan* plans, const DeviceStepState* state) {
+            const TensorStepPlan* plans, const DeviceStepState* state, std::uint64_t generation) {
     step_kernel<L2, Square, KeepsMax><<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(
-        tensors, tensor_count, plans, state);
+        tensors, tensor_count, plans, state, generation);
 }
 
 }  // namespace
 
 cudaError_t launch_gradient_statistics(const DeviceTensor* tensors, std::uint32_t tensor_count,
-                                       std::uint64_t block_count, GradientStatistics* partials, cudaStream_t stream) {
+                                       std::uint64_t block_count, GradientStatistics* partials,
+                                       const DeviceStepState* state, std::uint64_t generation, cudaStream_t stream) {
     if (tensor_count == 0) return cudaSuccess;
     gradient_statistics_kernel<<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(
-        tensors, tensor_count, partials);
+        tensors, tensor_count, partials, state, generation);
     return cudaGetLastError();
 }
 
@@ -423,41 +446,43 @@ cudaError_t launch_sum_statistics(const GradientStatistics* partials, std::uint3
 }
 
 cudaError_t launch_step_count_guard(const DeviceTensor* tensors, std::uint32_t tensor_count, const std::int64_t* steps,
-                                    DeviceStepState* state, cudaStream_t stream) {
-    step_count_guard_kernel<<<1, kPlanThreads, 0, stream>>>(tensors, tensor_count, steps, state);
+                                    DeviceStepState* state, std::uint64_t generation, cudaStream_t stream) {
+    step_count_guard_kernel<<<1, kPlanThreads, 0, stream>>>(tensors, tensor_count, steps, state, generation);
     return cudaGetLastError();
 }
 
 cudaError_t launch_plan(const DeviceTensor* tensors, std::uint32_t tensor_count, const GroupOptions* groups,
                         std::int64_t* steps, TensorStepPlan* plans, const GradientStatistics* partials,
-                        std::uint32_t partial_count, DeviceStepState* state, cudaStream_t stream) {
+                        std::uint32_t partial_count, DeviceStepState* state, std::uint64_t generation,
+                        cudaStream_t stream) {
     // At least one block even without tensors: the decision and step_calls happen every step.
     const unsigned blocks = tensor_count == 0 ? 1u : (tensor_count + kPlanThreads - 1) / kPlanThreads;
     plan_kernel<<<blocks, kPlanThreads, 0, stream>>>(tensors, tensor_count, groups, steps, plans, partials,
-                                                     partial_count, state);
+                                                     partial_count, state, generation);
     return cudaGetLastError();
 }
 
 cudaError_t launch_step(const LaunchVariant& variant, const DeviceTensor* tensors, std::uint32_t tensor_count,
                         std::uint64_t block_count, const TensorStepPlan* plans, const DeviceStepState* state,
-                        cudaStream_t stream) {
+                        std::uint64_t generation, cudaStream_t stream) {
     if (tensor_count == 0) return cudaSuccess;
     using Launch = void (*)(std::uint64_t, cudaStream_t, const DeviceTensor*, std::uint32_t, const TensorStepPlan*,
-                            const DeviceStepState*);
+                            const DeviceStepState*, std::uint64_t);
     // Indexed by l2 * 4 + square * 2 + keeps_max.
     static constexpr Launch launches[8] = {
         &launch<false, false, false>, &launch<false, false, true>, &launch<false, true, false>,
         &launch<false, true, true>,   &launch<true, false, false>,  &launch<true, false, true>,
         &launch<true, true, false>,   &launch<true, true, true>};
     launches[(variant.l2_gradient ? 4 : 0) + (variant.square_gradient ? 2 : 0) + (variant.keeps_max ? 1 : 0)](
-        block_count, stream, tensors, tensor_count, plans, state);
+        block_count, stream, tensors, tensor_count, plans, state, generation);
     return cudaGetLastError();
 }
 
 cudaError_t launch_zero_gradients(const DeviceTensor* tensors, std::uint32_t tensor_count, std::uint64_t block_count,
-                                  cudaStream_t stream) {
+                                  const DeviceStepState* state, std::uint64_t generation, cudaStream_t stream) {
     if (tensor_count == 0) return cudaSuccess;
-    zero_kernel<<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(tensors, tensor_count);
+    zero_kernel<<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(tensors, tensor_count, state,
+                                                                                      generation);
     return cudaGetLastError();
 }
 

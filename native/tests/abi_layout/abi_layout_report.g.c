@@ -176,6 +176,10 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_step_report, gradient_scale));
     fprintf(out, ", \"step_calls\": %lu",
             (unsigned long)offsetof(struct nab_step_report, step_calls));
+    fprintf(out, ", \"stale_graph\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, stale_graph));
+    fprintf(out, ", \"reserved\": %lu",
+            (unsigned long)offsetof(struct nab_step_report, reserved));
     fprintf(out, "}}\n");
     fprintf(out, "}\n");
 

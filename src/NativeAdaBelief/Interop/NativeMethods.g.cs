@@ -1226,7 +1226,8 @@ internal struct nab_step_report
 
     /// <summary>
     /// 1 when the step was skipped: because of non-finite gradients (skip_nonfinite), or on
-    /// CUDA because a tensor to be stepped has step count INT64_MAX (step_count_exhausted).
+    /// CUDA because a tensor to be stepped has step count INT64_MAX (step_count_exhausted) or
+    /// because it was a stale graph replay (stale_graph).
     /// </summary>
     /// <remarks>C: int32_t skipped</remarks>
     public int skipped;
@@ -1264,4 +1265,18 @@ internal struct nab_step_report
     /// </summary>
     /// <remarks>C: uint64_t step_calls</remarks>
     public ulong step_calls;
+
+    /// <summary>
+    /// 1 when the step was a replay of a CUDA graph captured before the optimizer's tensors,
+    /// buffers or options changed: it was skipped and changed nothing (its tables may be gone;
+    /// capture the step again), else 0.
+    /// </summary>
+    /// <remarks>C: int32_t stale_graph</remarks>
+    public int stale_graph;
+
+    /// <summary>
+    /// Always 0.
+    /// </summary>
+    /// <remarks>C: int32_t reserved</remarks>
+    public int reserved;
 }

@@ -17,10 +17,25 @@ public readonly record struct StepReport
     public bool GradientsChecked { get; init; }
 
     /// <summary>
-    /// True when the step was skipped as a whole because a gradient held a NaN or ±∞
-    /// (<see cref="StepOptions.SkipNonFinite"/>): no parameter, state array or step count changed.
+    /// True when the step was skipped as a whole: because a gradient held a NaN or ±∞
+    /// (<see cref="StepOptions.SkipNonFinite"/>), or on CUDA because of
+    /// <see cref="StepCountExhausted"/> or <see cref="StaleGraph"/>. No parameter, state array or
+    /// step count changed.
     /// </summary>
     public bool Skipped { get; init; }
+
+    /// <summary>
+    /// True when a CUDA step was skipped because a tensor to be stepped has
+    /// <see cref="OptimizerTensor.Step"/> = <see cref="long.MaxValue"/> (the device checks it; a CPU
+    /// optimizer's <see cref="AdaBeliefOptimizer.Step"/> throws instead).
+    /// </summary>
+    public bool StepCountExhausted { get; init; }
+
+    /// <summary>
+    /// True when the step was the replay of a CUDA graph captured before the optimizer's tensors,
+    /// buffers or options changed: it did nothing (capture the step again).
+    /// </summary>
+    public bool StaleGraph { get; init; }
 
     /// <summary>The number of NaN, +∞ and -∞ gradient elements found (0 when not checked).</summary>
     public long NonFiniteCount { get; init; }
@@ -45,6 +60,8 @@ public readonly record struct StepReport
     {
         GradientsChecked = r.gradients_checked != 0,
         Skipped = r.skipped != 0,
+        StepCountExhausted = r.step_count_exhausted != 0,
+        StaleGraph = r.stale_graph != 0,
         NonFiniteCount = checked((long)r.nonfinite_count),
         GradientNorm = r.gradient_norm,
         GradientScale = r.gradient_scale,
