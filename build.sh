@@ -5,10 +5,14 @@
 #   ./build.sh native     configure + build the native library (Release), install to artifacts/install
 #   ./build.sh build      native + the .NET solution (Release)
 #   ./build.sh test       everything CI checks: bindings drift, native tests, sanitizers,
-#                         valgrind, 60 s of fuzzing, .NET tests, the NuGet package used by a consumer project
+#                         valgrind, 60 s of fuzzing, .NET tests, the platforms' libraries and their
+#                         tests, the NuGet package used by a consumer project on each platform
 #   ./build.sh bench      native + .NET benchmarks against the memory limit -> docs/benchmarks.md
 #                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
-#   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
+#   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg, with the libraries of
+#                         ./build.sh platforms (as root; without root, what can be built: see README)
+#   ./build.sh platforms [RID...]  build and test the shipped libraries: linux-x64 and linux-arm64
+#                         in a Debian 11 root, win-x64 with MinGW-w64 under wine (README: Platforms)
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
 #   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET,
 #                         and GoogleTest's sources for its build
@@ -127,6 +131,7 @@ test_valgrind() {
 # The libFuzzer target native/fuzz/abi_fuzzer: arbitrary sequences of C ABI calls, checked against
 # a model of what the header promises, built with clang-14 under ASan + UBSan (CPU backend).
 build_fuzzer() {
+  ensure_packages "the ABI fuzzer" clang-14 libclang-rt-14-dev
   need clang++-14 "Install clang 14 and its runtimes (Debian: apt-get install clang-14 libclang-rt-14-dev)."
   step "ABI fuzzer (clang-14: libFuzzer, ASan, UBSan; CPU backend) -> $fuzz_dir"
   CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_FUZZ=ON \
@@ -264,6 +269,10 @@ test_gpu_validate_without_gpu() {
     echo "ok: nvidia-smi ${case%%:*}: exit 3, \"$(grep -F "$expected" <<<"$output" | head -n 1)\""
   done
   rm -rf "$fake"
+# What ./build.sh test needs from Debian beyond the .NET SDK (the demo's data and the platform
+# builds install their own): installed when running as root, else named in one line.
+test_prerequisites() {
+  ensure_packages "./build.sh test" cmake g++ make clang-14 libclang-rt-14-dev valgrind libgtest-dev libbenchmark-dev
 }
 
 check_bindings() {
@@ -287,6 +296,7 @@ test_dotnet() {
 
 pack() {
   step "NuGet package -> $packages_dir"
+  report_packed_platforms
   rm -rf "$packages_dir"
   dotnet pack "$root/src/NativeAdaBelief" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
   ls "$packages_dir"
@@ -300,6 +310,273 @@ test_package() {
   # Without its native library, the package must say where it looked (not a TypeInitializationException).
   rm -rf "$consumer/bin/Release/net10.0/runtimes"
   env -u NATIVE_ADABELIEF_LIBRARY dotnet run --project "$consumer" -c Release --no-build -- --expect-missing-library
+}
+
+# ---- The platforms the package ships (README: Platforms) ---------------------------------------
+# linux-x64 and linux-arm64 are built, and their native tests run, inside a Debian 11 (bullseye)
+# root (tools/roots/bullseye.packages): its glibc 2.31, g++ 10 and CMake 3.18 keep the libraries
+# loadable on older distributions than this machine's. linux-x64 has the CUDA backend (bullseye's
+# CUDA 11.2); linux-arm64 is cross-compiled and tested under qemu-aarch64. win-x64 is
+# cross-compiled on this machine with MinGW-w64 and tested under wine64. Each library lands in
+# artifacts/runtimes/<rid>/native, where the package takes it from (src/NativeAdaBelief).
+bullseye_root="$root/build/roots/bullseye"
+runtimes_dir="$root/artifacts/runtimes"
+# The newest glibc symbol version the Linux libraries may need: 2.29 (pow@GLIBC_2.29, compiled
+# against glibc 2.31), so Debian 11, Ubuntu 20.04, RHEL 9 and newer. The build fails above it.
+glibc_floor=2.29
+platform_rids=(linux-x64 linux-arm64 win-x64)
+built_rids=()
+
+# As root (CI), every platform must build; without root, ./build.sh test and pack skip the ones
+# that cannot (the Debian 11 root needs debootstrap, chroot and mounts), saying why, and
+# ./build.sh platforms fails instead.
+platforms_required="$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0)"
+platform_cannot_build() {
+  [ "$platforms_required" -eq 0 ] || die "$*"
+  printf '\nSKIPPED: %s\n' "$*"
+}
+
+# missing_packages PACKAGE...: those of the Debian packages that are not installed (none where
+# there is no dpkg: the commands' own checks speak there).
+missing_packages() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  local package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || echo "$package"
+  done
+}
+
+# ensure_packages PURPOSE PACKAGE...: installs the Debian packages that are missing with apt-get
+# when running as root; otherwise fails, saying in one line what to install.
+ensure_packages() {
+  local purpose="$1" missing=()
+  shift
+  mapfile -t missing < <(missing_packages "$@")
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing $purpose: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+  else
+    die "$purpose needs Debian's ${missing[*]}: sudo apt-get install ${missing[*]}"
+  fi
+}
+
+# The Debian 11 root, made or restored from the cache (a few seconds when it is already there).
+ensure_bullseye_root() {
+  local packages=()
+  mapfile -t packages < <(sed 's/#.*//' "$root/tools/roots/bullseye.packages" | tr -s ' \t' '\n' | grep .)
+  "$root/tools/debian-root.sh" ensure bullseye "$bullseye_root" "${packages[@]}"
+}
+
+# in_bullseye_root COMMAND...: runs COMMAND in the Debian 11 root with this tree at /src, in a
+# clean environment: nothing of this machine's (CC, CXX, CUDAHOSTCXX) leaks in.
+in_bullseye_root() {
+  ensure_bullseye_root
+  "$root/tools/debian-root.sh" run "$bullseye_root" --bind "$root:/src" -- \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+}
+
+# stage_library RID FILE: copies a platform's built library to where the package takes it from.
+stage_library() {
+  local rid="$1" file="$2"
+  [ -f "$file" ] || die "$rid: $file was not built"
+  mkdir -p "$runtimes_dir/$rid/native"
+  cp "$file" "$runtimes_dir/$rid/native/"
+  built_rids+=("$rid")
+  echo "$rid: staged $runtimes_dir/$rid/native/$(basename "$file")"
+}
+
+# check_glibc_floor RID OBJDUMP: fails when the staged Linux library needs a newer glibc than
+# glibc_floor, or any shared C++ runtime (libstdc++ and libgcc are linked statically).
+check_glibc_floor() {
+  local rid="$1" objdump="$2" library
+  library="/src/${runtimes_dir#"$root/"}/$rid/native/libnative_adabelief.so"
+  local symbols needed
+  symbols="$(in_bullseye_root "$objdump" -T "$library")"
+  needed="$(in_bullseye_root "$objdump" -p "$library" | sed -n 's/^ *NEEDED *//p' | tr '\n' ' ')"
+  case " $needed" in
+    *" libstdc++"*|*" libgcc_s"*) die "$rid: the library needs a shared C++ runtime ($needed); it must link it statically" ;;
+  esac
+  # "... (GLIBC_2.29) pow" or "... GLIBC_2.29 pow" -> "2.29 pow", highest version last.
+  local versions highest newest
+  versions="$(sed -n 's/.*GLIBC_\([0-9][0-9.]*\)[) ]*[[:space:]]\([^[:space:]]*\)$/\1 \2/p' <<<"$symbols" | sort -V)"
+  [ -n "$versions" ] || die "$rid: no GLIBC_ symbol versions in the output of $objdump -T $library"
+  highest="$(tail -n 1 <<<"$versions" | cut -d ' ' -f 1)"
+  newest="$(awk -v v="$highest" '$1 == v { printf "%s%s@GLIBC_%s", sep, $2, v; sep = ", " }' <<<"$versions")"
+  if [ "$(printf '%s\n%s\n' "$highest" "$glibc_floor" | sort -V | tail -n 1)" != "$glibc_floor" ]; then
+    die "$rid: the library needs glibc $highest ($newest), newer than the documented floor $glibc_floor (README: Platforms)"
+  fi
+  echo "$rid: needs glibc >= $highest ($newest; floor $glibc_floor); shared libraries: $needed"
+}
+
+# check_windows_imports DLL: the DLL must import nothing but Windows' own KERNEL32.dll and
+# msvcrt.dll (no MinGW runtime DLL: libgcc_s_seh-1, libstdc++-6, libwinpthread-1).
+check_windows_imports() {
+  local dll="$1" imports unexpected
+  imports="$(x86_64-w64-mingw32-objdump -p "$dll" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr '\n' ' ')"
+  unexpected="$(tr ' ' '\n' <<<"$imports" | grep . | grep -viE '^(kernel32|msvcrt)\.dll$' | tr '\n' ' ' || true)"
+  [ -z "$unexpected" ] || die "win-x64: $dll imports $unexpected- it may import only KERNEL32.dll and msvcrt.dll"
+  echo "win-x64: $(basename "$dll") imports only $imports"
+}
+
+build_linux_x64() {
+  step "linux-x64: the released library, built and tested in a Debian 11 root (glibc 2.31, g++ 10, CMake 3.18, CUDA 11.2)"
+  in_bullseye_root /src/tools/build-platform.sh linux-x64 /src /src/build/linux-x64 "$jobs"
+  stage_library linux-x64 "$root/build/linux-x64/install/lib/libnative_adabelief.so"
+  check_glibc_floor linux-x64 objdump
+}
+
+build_linux_arm64() {
+  step "linux-arm64: cross-compiled in the Debian 11 root (g++-aarch64-linux-gnu 10, NEON kernel), tested under qemu-aarch64"
+  in_bullseye_root /src/tools/build-platform.sh linux-arm64 /src /src/build/linux-arm64 "$jobs"
+  stage_library linux-arm64 "$root/build/linux-arm64/install/lib/libnative_adabelief.so"
+  check_glibc_floor linux-arm64 aarch64-linux-gnu-objdump
+}
+
+# wine keeps its Windows installation in a prefix; this build's is its own (created on first use).
+export WINEPREFIX="${WINEPREFIX:-$root/build/win-x64/wine}"
+wine64_command="/usr/lib/wine/wine64"
+
+build_win_x64() {
+  step "win-x64: cross-compiled with MinGW-w64 (posix threads, static), tested under wine64"
+  local packages=(g++-mingw-w64-x86-64-posix wine64 googletest cmake make) missing=()
+  mapfile -t missing < <(missing_packages "${packages[@]}")
+  if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -ne 0 ]; then
+    platform_cannot_build "win-x64 needs Debian's ${missing[*]}: sudo apt-get install ${missing[*]}"
+    return 0
+  fi
+  ensure_packages "the win-x64 build" "${packages[@]}"
+  if [ ! -d "$WINEPREFIX" ]; then
+    echo "wine prefix $WINEPREFIX (first start of wine)"
+    mkdir -p "$(dirname "$WINEPREFIX")"
+    WINEDEBUG=-all "$wine64_command" wineboot --init >/dev/null 2>&1 || die "wine64 could not create $WINEPREFIX"
+  fi
+  # A wineserver that outlives each test by a minute: a wine process then starts in half a
+  # second instead of three or four (CTest runs about 380 of them).
+  WINEDEBUG=-all "${wine64_command%/*}/wineserver" -p60
+  "$root/tools/build-platform.sh" win-x64 "$root" "$root/build/win-x64" "$jobs"
+  check_windows_imports "$root/build/win-x64/install/bin/native_adabelief.dll"
+  stage_library win-x64 "$root/build/win-x64/install/bin/native_adabelief.dll"
+}
+
+# build_platforms [RID...]: the libraries the package ships (all three by default, as pack and
+# test ask). Each asked-for platform starts from an empty artifacts/runtimes/<rid>, so a package
+# never carries a library an earlier run left. Says how long each took (CI's time budget).
+build_platforms() {
+  local rids=("$@") rid linux_rids=() windows=0
+  [ "${#rids[@]}" -gt 0 ] || rids=("${platform_rids[@]}")
+  for rid in "${rids[@]}"; do
+    case "$rid" in
+      linux-x64|linux-arm64)
+        if [ "$(id -u)" -eq 0 ]; then
+          linux_rids+=("$rid")
+        else
+          platform_cannot_build "$rid is built in a Debian 11 root (debootstrap, chroot, mounts): run as root (sudo ./build.sh platforms $rid)"
+        fi
+        ;;
+      win-x64) windows=1 ;;
+      *) die "unknown platform '$rid' (${platform_rids[*]})" ;;
+    esac
+  done
+  for rid in "${rids[@]}"; do rm -rf "${runtimes_dir:?}/$rid"; done
+  # The Debian 11 root is made (or restored from the cache) in the background while win-x64
+  # builds: the one waits mostly on the network and the disk, the other on the CPUs.
+  local root_job="" root_log="$root/build/roots/bullseye.ensure.log"
+  if [ "${#linux_rids[@]}" -gt 0 ]; then
+    mkdir -p "$(dirname "$root_log")"
+    ensure_bullseye_root >"$root_log" 2>&1 &
+    root_job=$!
+  fi
+  local start=$SECONDS
+  if [ "$windows" -eq 1 ]; then
+    build_win_x64
+    echo "win-x64: $((SECONDS - start)) s"
+  fi
+  if [ -n "$root_job" ]; then
+    step "the Debian 11 root for the Linux platforms ($bullseye_root)"
+    wait "$root_job" || { tail -n 30 "$root_log"; die "the Debian 11 root could not be made (log: $root_log)"; }
+    cat "$root_log"
+    echo "the root was ready $((SECONDS - start)) s after it was started"
+  fi
+  for rid in "${linux_rids[@]}"; do
+    start=$SECONDS
+    "build_${rid//-/_}"
+    echo "$rid: $((SECONDS - start)) s"
+  done
+}
+
+# What the package will carry for each platform, and from where.
+report_packed_platforms() {
+  local rid
+  for rid in "${platform_rids[@]}"; do
+    if [ -n "$(ls "$runtimes_dir/$rid/native" 2>/dev/null)" ]; then
+      echo "runtimes/$rid/native: $(ls "$runtimes_dir/$rid/native") (this run's $rid build)"
+    elif [ "$rid" = linux-x64 ]; then
+      echo "runtimes/linux-x64/native: this machine's build ($install_dir/lib), NOT the Debian 11 one: it needs this machine's glibc or newer"
+    else
+      echo "runtimes/$rid/native: none (not built in this run)"
+    fi
+  done
+}
+
+# The consumer's own NuGet.config takes packages from the local feed only; published for a RID it
+# also needs .NET's runtime packs. This config (its path is printed) keeps NativeAdaBelief to the
+# local feed by package source mapping and takes everything else from this machine's own feeds.
+consumer_nuget_config() {
+  local config="$root/build/consumer/NuGet.config" feeds=() index
+  mapfile -t feeds < <(cd / && dotnet nuget list source --format short | sed -n 's/^E  *//p')
+  mkdir -p "$(dirname "$config")"
+  {
+    echo '<?xml version="1.0" encoding="utf-8"?>'
+    echo '<configuration>'
+    echo '  <packageSources>'
+    echo '    <clear />'
+    echo "    <add key=\"local\" value=\"$packages_dir\" />"
+    for index in "${!feeds[@]}"; do echo "    <add key=\"machine$index\" value=\"${feeds[$index]}\" />"; done
+    echo '  </packageSources>'
+    echo '  <packageSourceMapping>'
+    echo '    <packageSource key="local"><package pattern="NativeAdaBelief" /></packageSource>'
+    for index in "${!feeds[@]}"; do echo "    <packageSource key=\"machine$index\"><package pattern=\"*\" /></packageSource>"; done
+    echo '  </packageSourceMapping>'
+    echo '</configuration>'
+  } >"$config"
+  echo "$config"
+}
+
+# The package, restored from the local feed by tests/NativeAdaBelief.PackageConsumer published
+# self-contained for each platform built in this run, and run there: linux-x64 in the Debian 11
+# root (glibc 2.31), linux-arm64 in that root under qemu-aarch64, win-x64 under wine64. .NET
+# supports neither qemu nor wine: for those two this is a smoke test that the package's library
+# loads and steps from a .NET app of that platform, nothing more.
+test_package_on_platforms() {
+  local consumer="$root/tests/NativeAdaBelief.PackageConsumer" rid app start config
+  config="$(consumer_nuget_config)"
+  for rid in "${built_rids[@]}"; do
+    start=$SECONDS
+    step "the package on $rid: the consumer published self-contained for $rid, run $(
+      case "$rid" in linux-x64) echo "in the Debian 11 root" ;; linux-arm64) echo "in the Debian 11 root under qemu-aarch64" ;;
+        win-x64) echo "under wine64" ;; esac)"
+    app="$root/build/consumer/$rid"
+    rm -rf "$app"
+    env -u NATIVE_ADABELIEF_LIBRARY dotnet publish "$consumer" -c Release -r "$rid" --self-contained -o "$app" \
+      --configfile "$config" -m:1 -nologo -v:quiet
+    case "$rid" in
+      linux-x64)
+        in_bullseye_root env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 \
+          "/src/build/consumer/$rid/NativeAdaBelief.PackageConsumer" --self-contained ;;
+      linux-arm64)
+        in_bullseye_root env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 qemu-aarch64 -L / \
+          "/src/build/consumer/$rid/NativeAdaBelief.PackageConsumer" --self-contained ;;
+      win-x64)
+        env -u NATIVE_ADABELIEF_LIBRARY WINEDEBUG=-all "$wine64_command" "$app/NativeAdaBelief.PackageConsumer.exe" --self-contained ;;
+    esac
+    echo "the package on $rid: $((SECONDS - start)) s"
+  done
+  # A self-contained publish restores the RID's runtime into the consumer's obj folder; the next
+  # plain `dotnet run` of test_package must not inherit it.
+  rm -rf "$consumer/bin" "$consumer/obj"
 }
 
 # ./build.sh bench [--quick] [extra Google Benchmark flags]: the native micro-benchmark, then the
@@ -413,6 +690,7 @@ case "${1:-}" in
     ;;
   test)
     cuda_prerequisites
+    test_prerequisites
     build_native
     check_bindings
     test_native
@@ -428,12 +706,20 @@ case "${1:-}" in
     test_dotnet
     quick_demo
     smoke_bench
+    build_platforms
     pack
     test_package
+    test_package_on_platforms
     ;;
   pack)
     build_native
+    build_platforms
     pack
+    ;;
+  platforms)
+    shift
+    platforms_required=1
+    build_platforms "$@"
     ;;
   gpu-bundle)
     build_native

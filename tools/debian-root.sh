@@ -5,7 +5,9 @@
 #
 #   tools/debian-root.sh ensure SUITE DIR [PACKAGE...]
 #       Makes DIR a SUITE root with PACKAGEs installed (main, contrib and non-free), restoring it
-#       from the cache when a root of the same suite and packages was made before.
+#       from the cache when a root of the same suite and packages was made before. A PACKAGE
+#       written NAME:ARCH (libc6:arm64) adds ARCH to the root's dpkg architectures first; the
+#       machine's own dpkg is never changed.
 #   tools/debian-root.sh run DIR [--bind HOST_PATH[:ROOT_PATH]]... -- COMMAND...
 #       Runs COMMAND inside DIR with /proc, /dev and the given folders mounted; everything it
 #       mounted is unmounted when it returns, also on failure or interruption.
@@ -30,6 +32,25 @@ machine_mirror() {
   printf '%s\n' "$uri"
 }
 
+# Removes a root, after unmounting whatever is still mounted inside it (a run killed before its
+# cleanup leaves its mounts): rm -rf through a leftover bind mount would delete the bound folder
+# (the source tree, /dev).
+remove_root() {
+  local dir="$1" target
+  [ -e "$dir" ] || return 0
+  dir="$(cd "$dir" && pwd -P)"
+  local leftovers=()
+  mapfile -t leftovers < <(awk -v root="$dir/" 'index($2 "/", root) == 1 { print $2 }' /proc/self/mounts | sort -r)
+  for target in "${leftovers[@]}"; do
+    echo "unmounting $target (left over from an interrupted run)"
+    umount -l "$target" || true
+  done
+  if awk -v root="$dir/" 'index($2 "/", root) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; then
+    die "$dir still has mounts inside it; unmount them before it can be removed"
+  fi
+  rm -rf "$dir"
+}
+
 ensure() {
   [ $# -ge 2 ] || die "usage: ensure SUITE DIR [PACKAGE...]"
   local suite="$1" dir="$2"
@@ -42,7 +63,7 @@ ensure() {
   [ -e "$stamp" ] && return 0
   if [ -s "$tarball" ]; then
     echo "Debian $suite root: restoring $tarball -> $dir"
-    rm -rf "$dir" && mkdir -p "$dir"
+    remove_root "$dir" && mkdir -p "$dir"
     tar -xf "$tarball" -C "$dir"
     [ -e "$stamp" ] || die "$tarball does not hold a finished root; delete it and run again"
     return 0
@@ -54,10 +75,20 @@ ensure() {
   fi
   local mirror="${MIRROR:-$(machine_mirror)}"
   echo "Debian $suite root: debootstrap from $mirror -> $dir (packages: ${packages[*]:-none})"
-  rm -rf "$dir" && mkdir -p "$dir"
+  remove_root "$dir" && mkdir -p "$dir"
   local log="$dir.debootstrap.log"
   debootstrap --variant=minbase --components=main,contrib,non-free "$suite" "$dir" "$mirror" >"$log" 2>&1 \
     || { tail -n 20 "$log"; die "debootstrap $suite failed (log: $log)"; }
+  local architectures
+  architectures="$(printf '%s\n' "${packages[@]}" | sed -n 's/^[^:]*:\([a-z0-9]*\)$/\1/p' | sort -u)"
+  if [ -n "$architectures" ]; then
+    local architecture
+    for architecture in $architectures; do
+      run "$dir" -- dpkg --add-architecture "$architecture"
+    done
+    run "$dir" -- apt-get update -q >"$log" 2>&1 \
+      || { tail -n 20 "$log"; die "apt-get update for $architectures in the $suite root failed (log: $log)"; }
+  fi
   if [ "${#packages[@]}" -gt 0 ]; then
     run "$dir" -- env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}" >"$log" 2>&1 \
       || { tail -n 20 "$log"; die "installing ${packages[*]} in the $suite root failed (log: $log)"; }

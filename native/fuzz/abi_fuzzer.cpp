@@ -673,7 +673,7 @@ private:
         const std::uint8_t threads = in_.byte();
         config.thread_count = threads < 240 ? static_cast<std::int32_t>(threads % 5) : -static_cast<std::int32_t>(threads % 3) - 1;
         const std::uint8_t simd = in_.byte();
-        config.simd_level = simd < 240 ? static_cast<std::int32_t>(simd % 4) : in_.interesting_int32();
+        config.simd_level = simd < 240 ? static_cast<std::int32_t>(simd % 5) : in_.interesting_int32();
         if (cuda_devices_ > 0 && config.device_type == NAB_DEVICE_CUDA) config.device_type = NAB_DEVICE_CPU;
         const bool null_config = spoil == 252;
         const bool null_out = spoil == 251;
@@ -687,9 +687,9 @@ private:
         if (null_out || null_config || !size.valid() || read.device_type < NAB_DEVICE_CPU || read.device_type > NAB_DEVICE_CUDA) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (read.device_ordinal < 0 || (read.device_type == NAB_DEVICE_CPU && read.device_ordinal != 0) ||
-                   read.thread_count < 0 || read.simd_level < NAB_SIMD_AUTO || read.simd_level > NAB_SIMD_AVX512) {
+                   read.thread_count < 0 || read.simd_level < NAB_SIMD_AUTO || read.simd_level > NAB_SIMD_NEON) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
-        } else if (read.simd_level != NAB_SIMD_AUTO && read.simd_level != NAB_SIMD_SCALAR && read.simd_level > best_simd_) {
+        } else if (read.simd_level != NAB_SIMD_AUTO && !cpu_runs(read.simd_level)) {
             expected = NAB_STATUS_UNSUPPORTED;
         } else if (read.device_type == NAB_DEVICE_CUDA) {
             expected = kAnyError;  // UNSUPPORTED without CUDA in the build; no device here otherwise
@@ -1248,11 +1248,11 @@ private:
     void set_simd_level() {
         ModelOptimizer& o = pick_optimizer();
         const std::uint8_t choice = in_.byte();
-        const std::int32_t level = choice < 240 ? static_cast<std::int32_t>(choice % 4) : in_.interesting_int32();
+        const std::int32_t level = choice < 240 ? static_cast<std::int32_t>(choice % 5) : in_.interesting_int32();
         int expected = NAB_STATUS_OK;
-        if (o.handle == nullptr || level < NAB_SIMD_AUTO || level > NAB_SIMD_AVX512) {
+        if (o.handle == nullptr || level < NAB_SIMD_AUTO || level > NAB_SIMD_NEON) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
-        } else if (level != NAB_SIMD_AUTO && level != NAB_SIMD_SCALAR && level > best_simd_) {
+        } else if (level != NAB_SIMD_AUTO && !cpu_runs(level)) {
             expected = NAB_STATUS_UNSUPPORTED;
         }
         const nab_status status = nab_optimizer_set_simd_level(o.handle, level);
@@ -1477,6 +1477,13 @@ private:
     std::vector<Buffer> buffers_;
     std::uint64_t baseline_bytes_ = 0;
     std::int32_t best_simd_ = NAB_SIMD_SCALAR;
+    // Whether this CPU runs a named SIMD level (not AUTO). The levels are names, not a ranking:
+    // x86-64 runs SCALAR and the AVX levels up to its best, arm64 SCALAR and NEON.
+    bool cpu_runs(std::int32_t level) const {
+        if (level == NAB_SIMD_SCALAR) return true;
+        if (best_simd_ == NAB_SIMD_NEON) return level == NAB_SIMD_NEON;
+        return level != NAB_SIMD_NEON && level <= best_simd_;
+    }
     std::int32_t cuda_devices_ = 0;
     std::int32_t hardware_threads_ = 1;
 };

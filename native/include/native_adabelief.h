@@ -154,16 +154,19 @@ typedef enum nab_device_type {
     NAB_DEVICE_CUDA = 1
 } nab_device_type;
 
-/* Instruction-set level of the CPU kernel. */
+/* Instruction-set level of the CPU kernel. The values are names, not a ranking: an x86-64
+ * CPU supports SCALAR and the AVX levels it has, an arm64 CPU SCALAR and NEON. */
 typedef enum nab_simd_level {
     /* The best level this CPU supports (the default). */
     NAB_SIMD_AUTO = 0,
     /* Portable scalar code; runs on any CPU. */
     NAB_SIMD_SCALAR = 1,
-    /* 256-bit AVX2 kernel. */
+    /* 256-bit AVX2 kernel (x86-64). */
     NAB_SIMD_AVX2 = 2,
-    /* 512-bit AVX-512F kernel. */
-    NAB_SIMD_AVX512 = 3
+    /* 512-bit AVX-512F kernel (x86-64). */
+    NAB_SIMD_AVX512 = 3,
+    /* 128-bit NEON (Advanced SIMD) kernel (arm64, where every CPU has it). */
+    NAB_SIMD_NEON = 4
 } nab_simd_level;
 
 /* Hyper-parameters of one parameter group. Fill with nab_group_options_init() and change

@@ -207,6 +207,8 @@ TEST(AbiConventionsTest, ConfigValidationChecksRangesButNotTheMachine) {
     config.thread_count = NAB_MAX_THREAD_COUNT;
     config.simd_level = NAB_SIMD_AVX512;  // valid, whether or not this CPU has it
     NAB_EXPECT_OK(nab_optimizer_config_validate(&config));
+    config.simd_level = NAB_SIMD_NEON;  // valid on every architecture
+    NAB_EXPECT_OK(nab_optimizer_config_validate(&config));
     config.device_type = NAB_DEVICE_CUDA;
     config.device_ordinal = 3;  // valid, whether or not this machine has it
     NAB_EXPECT_OK(nab_optimizer_config_validate(&config));

@@ -39,14 +39,6 @@ float float_from_bits(uint32_t bits) {
     return value;
 }
 
-std::vector<int32_t> supported_simd_levels() {
-    int32_t best = NAB_SIMD_SCALAR;
-    EXPECT_EQ(nab_cpu_get_best_simd_level(&best), NAB_STATUS_OK);
-    std::vector<int32_t> levels;
-    for (int32_t level = NAB_SIMD_SCALAR; level <= best; ++level) levels.push_back(level);
-    return levels;
-}
-
 uint32_t add_tensor(nab_optimizer* optimizer, uint32_t group, std::size_t count, void* parameters,
                     nab_dtype parameter_dtype, void* gradients, nab_dtype gradient_dtype, bool master) {
     nab_tensor_desc desc{};

@@ -2,6 +2,7 @@
 // parameters and state (memcmp), over many steps, odd sizes and unaligned caller buffers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -173,15 +174,6 @@ int32_t best_level() {
     return level;
 }
 
-const char* level_name(int32_t level) {
-    switch (level) {
-        case NAB_SIMD_SCALAR: return "SCALAR";
-        case NAB_SIMD_AVX2: return "AVX2";
-        case NAB_SIMD_AVX512: return "AVX512";
-        default: return "?";
-    }
-}
-
 // Odd sizes (every tail of 8- and 16-wide vectors, and some long bodies), buffers offset by
 // 1..15 floats from a 64-byte boundary, parameters and gradients offset differently.
 Layout odd_unaligned_layout() {
@@ -197,7 +189,7 @@ Layout odd_unaligned_layout() {
 
 TEST(SimdTest, AutoResolvesToTheBestLevel) {
     const int32_t best = best_level();
-    EXPECT_TRUE(best == NAB_SIMD_SCALAR || best == NAB_SIMD_AVX2 || best == NAB_SIMD_AVX512) << best;
+    EXPECT_EQ(best, supported_simd_levels().back()) << "the best level is the last of this CPU's levels";
     OptimizerPtr optimizer = make_optimizer(1, NAB_SIMD_AUTO);
     ASSERT_TRUE(optimizer);
     int32_t level = -1;
@@ -206,17 +198,18 @@ TEST(SimdTest, AutoResolvesToTheBestLevel) {
 }
 
 TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalar) {
-    const int32_t best = best_level();
+    const std::vector<int32_t> levels = supported_simd_levels();
     const uint64_t seed = fresh_seed();
     SCOPED_TRACE(seed_text(seed));
     const Layout layout = odd_unaligned_layout();
     const Outcome scalar = run(seed, layout, 40, 2, NAB_SIMD_SCALAR);
     ASSERT_FALSE(HasFailure());
-    if (best == NAB_SIMD_SCALAR) {
-        GTEST_SKIP() << "this CPU has no SIMD level above scalar";
+    if (levels.size() == 1) {
+        GTEST_SKIP() << "this CPU has no SIMD level besides scalar";
     }
-    for (int32_t level = NAB_SIMD_AVX2; level <= best; ++level) {
-        SCOPED_TRACE(level_name(level));
+    for (int32_t level : levels) {
+        if (level == NAB_SIMD_SCALAR) continue;
+        SCOPED_TRACE(simd_level_text(level));
         {
             OptimizerPtr optimizer = make_optimizer(1, level);
             ASSERT_TRUE(optimizer);
@@ -226,26 +219,27 @@ TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalar) {
         }
         const Outcome vector = run(seed, layout, 40, 2, level);
         ASSERT_FALSE(HasFailure());
-        EXPECT_EQ(bit_difference(scalar, vector), "") << level_name(level) << " vs SCALAR";
+        EXPECT_EQ(bit_difference(scalar, vector), "") << simd_level_text(level) << " vs SCALAR";
         // The level changed between steps gives the same bits as well.
         const Outcome switched = run(seed, layout, 40, 2, NAB_SIMD_SCALAR, 17, 2, level);
-        EXPECT_EQ(bit_difference(scalar, switched), "") << "SCALAR then " << level_name(level);
+        EXPECT_EQ(bit_difference(scalar, switched), "") << "SCALAR then " << simd_level_text(level);
     }
 }
 
-// A level the CPU lacks is UNSUPPORTED; a level it has is accepted. Only the half of this that
-// applies to this CPU is checked (the other half cannot be provoked here).
-TEST(SimdTest, LevelsAboveTheBestAreUnsupportedAndTheOthersAccepted) {
-    const int32_t best = best_level();
-    for (int32_t level = NAB_SIMD_SCALAR; level <= NAB_SIMD_AVX512; ++level) {
-        SCOPED_TRACE(level_name(level));
+// A level the CPU lacks is UNSUPPORTED (above the best AVX level on x86-64, the other
+// architecture's levels everywhere); a level it has is accepted. Only what applies to this CPU is
+// checked (the rest cannot be provoked here).
+TEST(SimdTest, LevelsThisCpuLacksAreUnsupportedAndTheOthersAccepted) {
+    const std::vector<int32_t> supported = supported_simd_levels();
+    for (int32_t level : named_simd_levels()) {
+        SCOPED_TRACE(simd_level_text(level));
         nab_optimizer_config config;
         NAB_ASSERT_OK(nab_optimizer_config_init(&config));
         config.simd_level = level;
         nab_optimizer* raw = reinterpret_cast<nab_optimizer*>(&config);  // non-null sentinel
         const nab_status status = nab_optimizer_create(&config, &raw);
         OptimizerPtr owned(status == NAB_STATUS_OK ? raw : nullptr);
-        if (level <= best) {
+        if (std::find(supported.begin(), supported.end(), level) != supported.end()) {
             ASSERT_EQ(status, NAB_STATUS_OK) << nab_get_last_error();
             int32_t got = -1;
             NAB_ASSERT_OK(nab_optimizer_get_simd_level(owned.get(), &got));

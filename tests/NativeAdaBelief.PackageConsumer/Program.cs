@@ -5,6 +5,11 @@
 //   dotnet run --project tests/NativeAdaBelief.PackageConsumer
 //   dotnet run --project tests/NativeAdaBelief.PackageConsumer -- --expect-missing-library
 //       (after deleting the native library from the output: checks the failure message instead)
+//   dotnet publish tests/NativeAdaBelief.PackageConsumer -r RID --self-contained -o DIR
+//   DIR/NativeAdaBelief.PackageConsumer --self-contained
+//       (a published app, which has the package's runtimes/RID/native library beside it;
+//       ./build.sh runs it for linux-x64, linux-arm64 and win-x64, see README: Platforms)
+using System.Runtime.InteropServices;
 using NativeAdaBelief;
 
 if (args.Contains("--expect-missing-library"))
@@ -69,14 +74,24 @@ optimizer.SaveCheckpoint(checkpoint);
 checkpoint.Position = 0;
 optimizer.LoadCheckpoint(checkpoint);
 
+// Built without a RID, the app loads the library from the package's runtimes/<rid>/native folder;
+// published for a RID, the SDK copies that file beside the app.
 string? from = NativeAdaBeliefLibrary.LoadedFrom;
-string expectedDirectory = Path.Combine(AppContext.BaseDirectory, "runtimes");
-if (from is null || !from.StartsWith(expectedDirectory, StringComparison.Ordinal))
+string expectedLibrary = args.Contains("--self-contained")
+    ? Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "native_adabelief.dll" : "libnative_adabelief.so")
+    : Path.Combine(AppContext.BaseDirectory, "runtimes");
+if (from is null || !from.StartsWith(expectedLibrary, StringComparison.Ordinal))
 {
-    return Fail($"the native library was loaded from '{from}', not from the package's runtimes folder under {expectedDirectory}");
+    return Fail($"the native library was loaded from '{from}', not from the package's library at {expectedLibrary}");
+}
+// Every arm64 CPU has NEON, and the package's arm64 library must have the kernel for it.
+if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64 && optimizer.SimdLevel != SimdLevel.Neon)
+{
+    return Fail($"on arm64 the CPU kernel is {optimizer.SimdLevel}, expected Neon");
 }
 
-return Pass($"NativeAdaBelief {NativeAdaBeliefLibrary.Version} from the package works (native library: {from}, SIMD {optimizer.SimdLevel}, {optimizer.ThreadCount} threads)");
+return Pass($"NativeAdaBelief {NativeAdaBeliefLibrary.Version} from the package works on {RuntimeInformation.RuntimeIdentifier} " +
+    $"({RuntimeInformation.OSDescription}; native library: {from}, SIMD {optimizer.SimdLevel}, {optimizer.ThreadCount} threads)");
 
 static int Pass(string message)
 {

@@ -37,16 +37,7 @@ public sealed class ConcurrencyTests
     [Fact]
     public void Results_are_bit_identical_for_every_thread_count_and_simd_level()
     {
-        var levels = new List<SimdLevel> { SimdLevel.Scalar };
-        SimdLevel best = NativeAdaBeliefLibrary.BestSimdLevel;
-        if (best >= SimdLevel.Avx2)
-        {
-            levels.Add(SimdLevel.Avx2);
-        }
-        if (best >= SimdLevel.Avx512)
-        {
-            levels.Add(SimdLevel.Avx512);
-        }
+        IReadOnlyList<SimdLevel> levels = SimdLevels.ThisCpuRuns();
 
         (float[][], OptimizerSnapshot)? baseline = null;
         foreach (SimdLevel level in levels)

@@ -189,6 +189,28 @@ public sealed unsafe class RegistrationTests
     }
 
     [Fact]
+    public void Every_level_this_cpu_runs_is_accepted_and_the_others_are_not_supported()
+    {
+        using var optimizer = new AdaBeliefOptimizer(new OptimizerConfig { ThreadCount = 1 });
+        IReadOnlyList<SimdLevel> runs = SimdLevels.ThisCpuRuns();
+        Assert.Equal(NativeAdaBeliefLibrary.BestSimdLevel, runs[^1]);
+        foreach (SimdLevel level in Enum.GetValues<SimdLevel>().Where(level => level != SimdLevel.Auto))
+        {
+            if (runs.Contains(level))
+            {
+                optimizer.SimdLevel = level;
+                Assert.Equal(level, optimizer.SimdLevel);
+            }
+            else
+            {
+                SimdLevel before = optimizer.SimdLevel;
+                Assert.Throws<NotSupportedException>(() => optimizer.SimdLevel = level);
+                Assert.Equal(before, optimizer.SimdLevel);
+            }
+        }
+    }
+
+    [Fact]
     public void Library_facts_are_reported()
     {
         Assert.Equal(NativeAdaBeliefLibrary.ExpectedAbiVersion, NativeAdaBeliefLibrary.AbiVersion);

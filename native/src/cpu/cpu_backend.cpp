@@ -23,6 +23,7 @@ ConversionKernels conversions_for(nab_simd_level level) {
     switch (level) {
         case NAB_SIMD_AVX512: return avx512_conversions();
         case NAB_SIMD_AVX2: return avx2_conversions();
+        case NAB_SIMD_NEON: return neon_conversions();
         default: return scalar_conversions();
     }
 }
@@ -87,6 +88,7 @@ RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
     switch (simd_level_) {
         case NAB_SIMD_AVX512: return select_avx512_kernel(variant);
         case NAB_SIMD_AVX2: return select_avx2_kernel(variant);
+        case NAB_SIMD_NEON: return select_neon_kernel(variant);
         default: return select_scalar_kernel(variant);
     }
 }

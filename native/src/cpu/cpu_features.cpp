@@ -30,11 +30,16 @@ bool simd_level_supported(nab_simd_level level) noexcept {
         case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2") && has_f16c();
         case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f");
 #endif
+#if defined(__aarch64__)
+        // Advanced SIMD (with float16 conversions) is part of every ARMv8-A CPU: no check.
+        case NAB_SIMD_NEON: return true;
+#endif
         default: return false;
     }
 }
 
 nab_simd_level best_simd_level() noexcept {
+    if (simd_level_supported(NAB_SIMD_NEON)) return NAB_SIMD_NEON;
     if (simd_level_supported(NAB_SIMD_AVX512)) return NAB_SIMD_AVX512;
     if (simd_level_supported(NAB_SIMD_AVX2)) return NAB_SIMD_AVX2;
     return NAB_SIMD_SCALAR;
@@ -46,6 +51,7 @@ const char* simd_level_name(nab_simd_level level) noexcept {
         case NAB_SIMD_SCALAR: return "NAB_SIMD_SCALAR";
         case NAB_SIMD_AVX2: return "NAB_SIMD_AVX2";
         case NAB_SIMD_AVX512: return "NAB_SIMD_AVX512";
+        case NAB_SIMD_NEON: return "NAB_SIMD_NEON";
     }
     return "unknown";
 }

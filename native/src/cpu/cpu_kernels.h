@@ -1,6 +1,8 @@
 // The CPU kernels' shared interface: one function per SIMD level that returns the compiled
 // range kernel for a variant. Each level lives in its own translation unit compiled with
-// that level's target flags (kernel_scalar.cpp, kernel_avx2.cpp, kernel_avx512.cpp).
+// that level's target flags (kernel_scalar.cpp, kernel_avx2.cpp, kernel_avx512.cpp,
+// kernel_neon.cpp). A build has the levels of its target architecture; the others' entry
+// points are stand-ins that are never reached (unavailable_kernels_*.cpp).
 #pragma once
 
 #include <cstddef>
@@ -27,6 +29,7 @@ using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std:
 RangeKernel select_scalar_kernel(const KernelVariant& variant);
 RangeKernel select_avx2_kernel(const KernelVariant& variant);
 RangeKernel select_avx512_kernel(const KernelVariant& variant);
+RangeKernel select_neon_kernel(const KernelVariant& variant);
 
 // 16-bit <-> float32 conversion of `count` elements, one set per SIMD level (half: float16;
 // the narrowing ones round to nearest even). Every level produces the same bits as
@@ -41,5 +44,6 @@ struct ConversionKernels {
 ConversionKernels scalar_conversions();
 ConversionKernels avx2_conversions();
 ConversionKernels avx512_conversions();
+ConversionKernels neon_conversions();
 
 }  // namespace nab::cpu

@@ -9,7 +9,13 @@ namespace nab::cpu {
 // Compiled for the widest vectors the CPU has and chosen once at load time (GCC function
 // multi-versioning): the lanes below are independent, so every version gives the same bits.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#  if __GNUC__ >= 11
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#  else
+// GCC 10 (Debian 11's, which builds the released library) has no x86-64-vN level names: the
+// instruction sets that pick the same vector widths.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#  endif
 #endif
 GradientStatistics float_statistics(const float* values, std::size_t count) {
     // 32 independent partial sums (element i goes to lane i % 32): four 512-bit accumulators,

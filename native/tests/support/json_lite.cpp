@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <locale>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -216,8 +217,19 @@ private:
         double d = 0.0;
         const char* first = s_.data() + start;
         const char* last = s_.data() + pos_;
+#if defined(__cpp_lib_to_chars)
         const auto res = std::from_chars(first, last, d);
-        if (res.ec != std::errc() || res.ptr != last || !std::isfinite(d)) {
+        const bool parsed = res.ec == std::errc() && res.ptr == last;
+#else
+        // libstdc++ before GCC 11 (Debian 11's, where the released library is built and tested)
+        // has no floating-point from_chars: a classic-locale stream, strtod underneath, which
+        // also rounds correctly.
+        std::istringstream text(std::string(first, last));
+        text.imbue(std::locale::classic());
+        text >> d;
+        const bool parsed = !text.fail() && text.peek() == std::char_traits<char>::eof();
+#endif
+        if (!parsed || !std::isfinite(d)) {
             pos_ = start;
             fail("number out of range");
         }

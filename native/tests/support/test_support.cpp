@@ -72,6 +72,37 @@ OptimizerPtr make_optimizer(int32_t thread_count, int32_t simd_level) {
     return OptimizerPtr(status == NAB_STATUS_OK ? raw : nullptr);
 }
 
+std::vector<int32_t> named_simd_levels() {
+    return {NAB_SIMD_SCALAR, NAB_SIMD_AVX2, NAB_SIMD_AVX512, NAB_SIMD_NEON};
+}
+
+std::vector<int32_t> supported_simd_levels() {
+    int32_t best = -1;
+    EXPECT_EQ(nab_cpu_get_best_simd_level(&best), NAB_STATUS_OK) << nab_get_last_error();
+    std::vector<int32_t> levels = {NAB_SIMD_SCALAR};
+#if defined(__aarch64__) || defined(_M_ARM64)
+    EXPECT_EQ(best, NAB_SIMD_NEON) << "every arm64 CPU has NEON";
+    levels.push_back(NAB_SIMD_NEON);
+#else
+    EXPECT_TRUE(best == NAB_SIMD_SCALAR || best == NAB_SIMD_AVX2 || best == NAB_SIMD_AVX512) << best;
+    for (int32_t level : {NAB_SIMD_AVX2, NAB_SIMD_AVX512}) {
+        if (level <= best) levels.push_back(level);
+    }
+#endif
+    return levels;
+}
+
+const char* simd_level_text(int32_t level) {
+    switch (level) {
+        case NAB_SIMD_AUTO: return "AUTO";
+        case NAB_SIMD_SCALAR: return "SCALAR";
+        case NAB_SIMD_AVX2: return "AVX2";
+        case NAB_SIMD_AVX512: return "AVX512";
+        case NAB_SIMD_NEON: return "NEON";
+        default: return "?";
+    }
+}
+
 OffsetBuffer::OffsetBuffer(std::size_t count, std::size_t offset_floats)
     : count_(count) {
     // vector<float>'s storage is at least 16-byte aligned; find the first 64-byte aligned

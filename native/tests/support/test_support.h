@@ -93,6 +93,14 @@ using OptimizerPtr = std::unique_ptr<nab_optimizer, OptimizerDeleter>;
 // returns null) if the library refuses.
 OptimizerPtr make_optimizer(int32_t thread_count = 0, int32_t simd_level = NAB_SIMD_AUTO);
 
+// Every SIMD level the header names, and those this CPU should run, SCALAR first. The levels'
+// numbers are names, not a ranking: x86-64 runs SCALAR and the AVX levels up to its best
+// (AVX-512 implies AVX2), arm64 SCALAR and NEON. Derived from nab_cpu_get_best_simd_level and the
+// architecture the tests were compiled for, not from what nab_optimizer_create accepts.
+std::vector<int32_t> named_simd_levels();
+std::vector<int32_t> supported_simd_levels();
+const char* simd_level_text(int32_t level);
+
 // A float buffer whose data() is offset by `offset_floats` from a 64-byte aligned start, to test
 // unaligned pointers. Guard floats before and after are filled with a pattern that
 // guards_intact() checks.

@@ -169,7 +169,7 @@ internal static class NativeLibraryLoader
                 .AppendLine("': point it at the library file itself, or unset it.");
         }
         text.AppendLine("  - using the NuGet package: make sure it has a runtimes/" + RuntimeIdentifiers()[0]
-            + "/native/ folder for this platform (the package ships linux-x64, and win-x64 when built on Windows) "
+            + "/native/ folder for this platform (the package ships linux-x64, linux-arm64 and win-x64) "
             + "and that the build copied it next to your application;");
         text.AppendLine("  - building from source: run ./build.sh native, which installs the library into artifacts/install;");
         text.Append("  - or set ").Append(PathVariable).Append(" to the full path of ").Append(PlatformFileName).Append('.');

@@ -788,7 +788,8 @@ internal enum nab_device_type : int
 }
 
 /// <summary>
-/// Instruction-set level of the CPU kernel.
+/// Instruction-set level of the CPU kernel. The values are names, not a ranking: an x86-64
+/// CPU supports SCALAR and the AVX levels it has, an arm64 CPU SCALAR and NEON.
 /// </summary>
 /// <remarks>C: enum nab_simd_level</remarks>
 internal enum nab_simd_level : int
@@ -804,14 +805,19 @@ internal enum nab_simd_level : int
     NAB_SIMD_SCALAR = 1,
 
     /// <summary>
-    /// 256-bit AVX2 kernel.
+    /// 256-bit AVX2 kernel (x86-64).
     /// </summary>
     NAB_SIMD_AVX2 = 2,
 
     /// <summary>
-    /// 512-bit AVX-512F kernel.
+    /// 512-bit AVX-512F kernel (x86-64).
     /// </summary>
     NAB_SIMD_AVX512 = 3,
+
+    /// <summary>
+    /// 128-bit NEON (Advanced SIMD) kernel (arm64, where every CPU has it).
+    /// </summary>
+    NAB_SIMD_NEON = 4,
 }
 
 /// <summary>

@@ -361,16 +361,7 @@ public sealed class StepOptionsTests
     {
         // The 16-bit conversions have scalar, AVX2 and AVX-512 paths, the gradient pass sums in
         // an order fixed by the tensor sizes: neither may change a bit of the result, nor the norm.
-        var levels = new List<SimdLevel> { SimdLevel.Scalar };
-        SimdLevel best = NativeAdaBeliefLibrary.BestSimdLevel;
-        if (best >= SimdLevel.Avx2)
-        {
-            levels.Add(SimdLevel.Avx2);
-        }
-        if (best >= SimdLevel.Avx512)
-        {
-            levels.Add(SimdLevel.Avx512);
-        }
+        IReadOnlyList<SimdLevel> levels = SimdLevels.ThisCpuRuns();
         (uint[][] Parameters, OptimizerSnapshot State, double Norm)? baseline = null;
         foreach (SimdLevel level in levels)
         {

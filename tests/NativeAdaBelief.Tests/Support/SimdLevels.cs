@@ -1,0 +1,27 @@
+using System.Runtime.InteropServices;
+
+namespace NativeAdaBelief.Tests.Support;
+
+/// <summary>
+/// The SIMD levels this CPU runs, <see cref="SimdLevel.Scalar"/> first. The levels' numbers are
+/// names, not a ranking: x86-64 runs Scalar and the AVX levels up to its best (AVX-512 implies
+/// AVX2), arm64 Scalar and Neon. Derived from <see cref="NativeAdaBeliefLibrary.BestSimdLevel"/>
+/// and the process architecture, not from what the library accepts.
+/// </summary>
+internal static class SimdLevels
+{
+    public static IReadOnlyList<SimdLevel> ThisCpuRuns()
+    {
+        SimdLevel best = NativeAdaBeliefLibrary.BestSimdLevel;
+        var levels = new List<SimdLevel> { SimdLevel.Scalar };
+        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
+        {
+            levels.Add(SimdLevel.Neon);
+        }
+        else
+        {
+            levels.AddRange(new[] { SimdLevel.Avx2, SimdLevel.Avx512 }.Where(level => level <= best));
+        }
+        return levels;
+    }
+}
