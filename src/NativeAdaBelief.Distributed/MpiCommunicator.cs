@@ -327,9 +327,11 @@ public sealed unsafe class MpiCommunicator : Communicator
         return $"{function} failed{where} with MPI error {code}: {message.Trim()} ({api.Family} via {api.Path})";
     }
 
+    /// <summary>The version string's first line, as one would write it: "MPICH Version:\t4.0.2" becomes "MPICH 4.0.2".</summary>
     private static string FirstLine(string text)
     {
         int end = text.IndexOfAny(['\n', '\r']);
-        return (end < 0 ? text : text[..end]).Trim();
+        string line = (end < 0 ? text : text[..end]).Replace("Version:", "", StringComparison.Ordinal);
+        return string.Join(' ', line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
     }
 }

@@ -34,6 +34,27 @@ namespace NativeAdaBelief.Distributed.Mpi
                     case "equivalence":
                         EquivalenceScenario.Run(communicator, args);
                         break;
+                    case "state-bytes":
+                        StateBytesScenario.Run(communicator, args);
+                        break;
+                    case "checkpoint-save":
+                        CheckpointScenarios.Save(communicator, args);
+                        break;
+                    case "checkpoint-resume":
+                        CheckpointScenarios.Resume(communicator, args);
+                        break;
+                    case "checkpoint-plain":
+                        CheckpointScenarios.Plain(args);
+                        break;
+                    case "mismatch":
+                        RefusalScenarios.Mismatch(communicator, args);
+                        break;
+                    case "dead-rank":
+                        RefusalScenarios.DeadRank(communicator, args);
+                        break;
+                    case "benchmark":
+                        CommunicationBenchmark.Run(communicator, args);
+                        break;
                     default:
                         Console.Error.WriteLine($"unknown scenario '{args.Scenario}'");
                         return 2;
