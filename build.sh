@@ -5,12 +5,14 @@
 #   ./build.sh native     configure + build the native library (Release), install to artifacts/install
 #   ./build.sh build      native + the .NET solution (Release)
 #   ./build.sh test       everything CI checks: bindings drift, native tests, sanitizers,
-#                         valgrind, 60 s of fuzzing, .NET tests, the NuGet package used by a consumer project
+#                         valgrind, 60 s of fuzzing, .NET tests, the distributed tests under MPICH and
+#                         Open MPI (installed when run as root), the NuGet packages
 #   ./build.sh bench      native + .NET benchmarks against the memory limit -> docs/benchmarks.md
 #                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
 #   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
 #   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
+#   ./build.sh bench-distributed  data-parallel step vs one process's, 16M and 64M parameters, 2 MPICH ranks
 #   ./build.sh demo       the main job (trains a model)
 set -euo pipefail
 
@@ -261,6 +263,59 @@ quick_demo() {
   done
 }
 
+# ---- Data-parallel training over MPI (src/NativeAdaBelief.Distributed, docs/distributed.md) -----
+# The distributed tests start ranks with MPICH's and Open MPI's launchers; installed with apt-get
+# when run as root.
+mpi_prerequisites() {
+  local missing=()
+  command -v mpiexec.mpich >/dev/null 2>&1 || missing+=(mpich)
+  command -v mpirun.openmpi >/dev/null 2>&1 || missing+=(openmpi-bin)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing the distributed tests' MPI: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" \
+      || { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+  else
+    die "the distributed tests need MPICH and Open MPI: sudo apt-get install ${missing[*]}"
+  fi
+}
+
+test_distributed() {
+  step "distributed tests: in one process, then under mpiexec with 2 and 3 ranks (MPICH, Open MPI)"
+  dotnet test "$root/tests/NativeAdaBelief.Distributed.Tests" -c Release -m:1 -nologo
+}
+
+# The demo's --data-parallel mode on 2 MPICH ranks, quick: a slice of the data, one epoch.
+quick_demo_data_parallel() {
+  step "demo, data-parallel quick mode: 2 MPICH ranks -> artifacts/demo-data-parallel"
+  local out="$root/artifacts/demo-data-parallel"
+  rm -rf "$out"
+  mpiexec.mpich -n 2 dotnet "$demo_dll" --quick --data-parallel --optimizer adabelief --output "$out"
+  [ -s "$out/results.md" ] || die "the data-parallel demo did not write $out/results.md"
+}
+
+pack_distributed() {
+  need unzip "Install unzip (Debian: apt-get install unzip); it checks the package's contents."
+  step "NuGet package NativeAdaBelief.Distributed -> $packages_dir"
+  dotnet pack "$root/src/NativeAdaBelief.Distributed" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
+  local package
+  package="$(ls "$packages_dir"/NativeAdaBelief.Distributed.*.nupkg)"
+  unzip -p "$package" NativeAdaBelief.Distributed.nuspec | grep -q '<dependency id="NativeAdaBelief"' \
+    || die "$package does not depend on the NativeAdaBelief package"
+  unzip -l "$package" | grep -q 'lib/net10.0/NativeAdaBelief.Distributed.dll' || die "$package lacks its assembly"
+  echo "$package"
+}
+
+# ./build.sh bench-distributed [benchmark options]: the communication against the step, 2 MPICH ranks.
+run_distributed_bench() {
+  local program="$root/tests/NativeAdaBelief.Distributed.Mpi/bin/Release/net10.0/NativeAdaBelief.Distributed.Mpi.dll"
+  step "data-parallel benchmark: reduce-scatter + shard step + all-gather vs one process's step, 2 MPICH ranks"
+  dotnet build "$root/tests/NativeAdaBelief.Distributed.Mpi" -c Release -m:1 -nologo -v:quiet
+  mkdir -p "$root/artifacts/bench"
+  mpiexec.mpich -n 2 dotnet "$program" benchmark --out "$root/artifacts/bench/distributed.md" "$@"
+}
+
 case "${1:-}" in
   native)
     build_native
@@ -279,14 +334,19 @@ case "${1:-}" in
     run_fuzzer 60 fresh
     build_dotnet
     test_dotnet
+    mpi_prerequisites
+    test_distributed
     quick_demo
+    quick_demo_data_parallel
     smoke_bench
     pack
+    pack_distributed
     test_package
     ;;
   pack)
     build_native
     pack
+    pack_distributed
     ;;
   gpu-bundle)
     build_native
@@ -303,6 +363,11 @@ case "${1:-}" in
     shift
     build_native
     run_bench "$@"
+    ;;
+  bench-distributed)
+    shift
+    build_native
+    run_distributed_bench "$@"
     ;;
   demo)
     shift

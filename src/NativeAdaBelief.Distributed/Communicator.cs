@@ -121,8 +121,13 @@ public abstract unsafe class Communicator : IDisposable
 
     // ---- The collectives the distributed optimizer uses (counts and displacements in elements). ----
 
-    /// <summary>Sums <paramref name="send"/> (Σ counts floats, rank order) over the ranks; rank r receives part r.</summary>
-    internal abstract void ReduceScatterSum(float* send, float* receive, int[] counts);
+    /// <summary>
+    /// Every rank sends part q of <paramref name="send"/> (sendCounts[q] elements at
+    /// sendDisplacements[q]) to rank q, which receives it at receiveDisplacements[r] of its
+    /// <paramref name="receive"/> (receiveCounts[r] elements from rank r).
+    /// </summary>
+    internal abstract void AllToAll(CollectiveElement element, void* send, int[] sendCounts, int[] sendDisplacements, void* receive,
+        int[] receiveCounts, int[] receiveDisplacements);
 
     /// <summary>Every rank's block of <paramref name="buffer"/> (at displacements[r], counts[r] elements) to every rank, in place.</summary>
     internal abstract void AllGatherInPlace(CollectiveElement element, void* buffer, int[] counts, int[] displacements);

@@ -10,14 +10,15 @@ namespace NativeAdaBelief.Distributed;
 /// 1/N of it.
 /// </summary>
 /// <remarks>
-/// <para>One <see cref="Step"/>: the ranks' gradients are summed with one reduce-scatter (each
-/// rank receives the sum of its shard); each rank runs the native fused step on its shard,
-/// with the sum multiplied by 1/N (the average) inside the step; one all-gather of the updated
-/// parameters (in place, in the parameters' own element types) gives every rank the whole
-/// model. With <see cref="StepOptions"/> that clip or skip, each rank's per-chunk gradient
-/// statistics travel in one small all-gather, and every rank decides from all of them in the
-/// same order: the same skip, the same clipping factor, the same norm, bit-identical to one
-/// process holding the whole model.</para>
+/// <para>One <see cref="Step"/>: the ranks' gradients are summed with a reduce-scatter (each
+/// rank receives the sum of its shard, added in rank order); each rank runs the native fused
+/// step on its shard, with the sum multiplied by 1/N (the average) inside the step; one
+/// all-gather of the updated parameters (in place, in the parameters' own element types) gives
+/// every rank the whole model. With <see cref="StepOptions"/> that clip or skip, each rank's
+/// per-chunk gradient statistics travel in one small all-gather, and every rank decides from all
+/// of them in the same order: the same skip, the same clipping factor, the same norm. The
+/// result is bit-identical to one process that steps the ranks' gradients summed in rank order
+/// with the inverse scale 1/N (for 2 ranks also to one stepping (g₀ + g₁) · 0.5).</para>
 /// <para>Each shard's part of a tensor is a tensor of its own in the rank's native optimizer,
 /// with the tensor's step count, so bias corrections and rectification are exactly the
 /// single-process ones.</para>
@@ -32,6 +33,7 @@ public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
     private readonly ShardLayout _layout;
     private readonly AdaBeliefOptimizer _local;
     private readonly NativeBuffer<float> _shardGradients;
+    private readonly GradientReduction _reduction;
     private readonly double[] _localSums, _allSums;
     private readonly long[] _localCounts, _allCounts;
     private readonly byte[] _localRecords, _allRecords;
@@ -86,6 +88,7 @@ public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
             BroadcastParameters();
             int rank = communicator.Rank;
             _shardGradients = new NativeBuffer<float>(Math.Max(1, _layout.GradientCounts[rank]));
+            _reduction = new GradientReduction(communicator, _layout);
             Exception? failure = null;
             AdaBeliefOptimizer? local = null;
             try
@@ -125,6 +128,7 @@ public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
         catch
         {
             _local?.Dispose();
+            _reduction?.Dispose();
             _shardGradients?.Dispose();
             space.Release();
             throw;
@@ -207,7 +211,7 @@ public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
     public void Step()
     {
         ThrowIfDisposed();
-        _communicator.ReduceScatterSum((float*)_space.GradientBase, (float*)_shardGradients.Address, _layout.GradientCounts);
+        _reduction.Sum((float*)_space.GradientBase, (float*)_shardGradients.Address);
         bool skipped = false;
         if (_needsGradientPass)
         {
@@ -331,11 +335,18 @@ public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
         }
         _disposed = true;
         _local.Dispose();
+        _reduction.Dispose();
         _shardGradients.Dispose();
         _space.Release();
     }
 
     // ---- For the groups and the checkpoints. ----
+
+    /// <summary>The gradients' reduce-scatter.</summary>
+    internal GradientReduction Reduction => _reduction;
+
+    /// <summary>The shard's sum of the gradients (the native pieces' gradients).</summary>
+    internal NativeBuffer<float> ShardGradients => _shardGradients;
 
     /// <summary>This rank's native optimizer: one tensor per owned piece, in <see cref="OwnedPieces"/> order.</summary>
     internal AdaBeliefOptimizer Local => _local;

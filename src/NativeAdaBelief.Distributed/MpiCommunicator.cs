@@ -155,14 +155,18 @@ public sealed unsafe class MpiCommunicator : Communicator
 
     // ---- Collectives: started non-blocking, then polled until done or the timeout. ----
 
-    internal override void ReduceScatterSum(float* send, float* receive, int[] counts)
+    internal override void AllToAll(CollectiveElement element, void* send, int[] sendCounts, int[] sendDisplacements, void* receive,
+        int[] receiveCounts, int[] receiveDisplacements)
     {
         Usable();
         nint request = 0;
-        fixed (int* c = counts)
+        fixed (int* sc = sendCounts)
+        fixed (int* sd = sendDisplacements)
+        fixed (int* rc = receiveCounts)
+        fixed (int* rd = receiveDisplacements)
         {
-            Started(_api.IreduceScatter(send, receive, c, _api.Float, _api.Sum, _comm, &request), "MPI_Ireduce_scatter");
-            Wait(request, "MPI_Ireduce_scatter (the gradients' sum)");
+            Started(_api.Ialltoallv(send, sc, sd, Type(element), receive, rc, rd, Type(element), _comm, &request), "MPI_Ialltoallv");
+            Wait(request, "MPI_Ialltoallv (the gradients' exchange)");
         }
     }
 
@@ -288,7 +292,7 @@ public sealed unsafe class MpiCommunicator : Communicator
             {
                 return;
             }
-            if (polls >= 1000)
+            if (polls % 1000 == 999)
             {
                 Thread.Yield();
             }

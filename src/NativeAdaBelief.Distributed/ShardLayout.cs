@@ -16,7 +16,7 @@ internal sealed class ShardLayout
         Ranks = ranks;
         Pieces = new ShardPiece[ranks][];
         GradientStarts = new long[ranks];
-        GradientCounts = new int[ranks];
+        GradientCounts = new long[ranks];
         ParameterBlockCounts = new int[ranks];
         ParameterBlockDisplacements = new int[ranks];
         StateBytes = new long[ranks];
@@ -32,8 +32,8 @@ internal sealed class ShardLayout
     /// <summary>Where each rank's part of the gradient buffer starts (elements).</summary>
     internal long[] GradientStarts { get; }
 
-    /// <summary>Each rank's part of the gradient buffer (elements; padding between tensors included).</summary>
-    internal int[] GradientCounts { get; }
+    /// <summary>Each rank's part of the gradient buffer (elements, a multiple of 16; padding between tensors included).</summary>
+    internal long[] GradientCounts { get; }
 
     /// <summary>Each rank's part of the parameter buffer, in 64-byte blocks.</summary>
     internal int[] ParameterBlockCounts { get; }
@@ -51,7 +51,7 @@ internal sealed class ShardLayout
     /// <param name="space">The model.</param>
     /// <param name="stateBytesPerElement">Per tensor, the optimizer-state bytes of one element (m, s, s_max, master copy).</param>
     /// <param name="ranks">The number of ranks.</param>
-    /// <exception cref="NotSupportedException">A shard exceeds MPI's int counts (more than 2³¹−1 gradient elements, or 128 GiB of parameters).</exception>
+    /// <exception cref="NotSupportedException">The model exceeds MPI's int counts of 64-byte blocks (128 GiB of parameters or of gradients).</exception>
     internal static ShardLayout Create(ParameterSpace space, IReadOnlyList<int> stateBytesPerElement, int ranks)
     {
         const long chunk = AdaBeliefOptimizer.GradientChunkElements;
@@ -90,6 +90,12 @@ internal sealed class ShardLayout
             cuts[r] = Math.Max(index, cuts[r - 1]);
         }
 
+        if (space.ParameterBytes / ParameterSpace.Alignment > int.MaxValue || space.GradientLength * sizeof(float) / ParameterSpace.Alignment > int.MaxValue)
+        {
+            throw new NotSupportedException(
+                $"The model has {space.ParameterBytes} bytes of parameters and {space.GradientLength * sizeof(float)} of gradients: the "
+                + "collectives count 64-byte blocks in MPI's int, which reaches 128 GiB.");
+        }
         var layout = new ShardLayout(ranks);
         for (int r = 0; r < ranks; r++)
         {
@@ -112,15 +118,8 @@ internal sealed class ShardLayout
             long gradientCount = GradientPosition(space, endTensor, endOffset) - gradientBegin;
             long parameterBegin = ParameterPosition(space, firstTensor, firstOffset);
             long parameterBytes = ParameterPosition(space, endTensor, endOffset) - parameterBegin;
-            if (gradientCount > int.MaxValue || parameterBytes / ParameterSpace.Alignment > int.MaxValue
-                || parameterBegin / ParameterSpace.Alignment > int.MaxValue)
-            {
-                throw new NotSupportedException(
-                    $"Rank {r}'s shard of {ranks} holds {gradientCount} gradient elements and {parameterBytes} parameter bytes: MPI's int "
-                    + $"counts allow at most {int.MaxValue} gradient elements per shard and 128 GiB of parameters in all. Use more ranks.");
-            }
             layout.GradientStarts[r] = gradientBegin;
-            layout.GradientCounts[r] = (int)gradientCount;
+            layout.GradientCounts[r] = gradientCount;
             layout.ParameterBlockDisplacements[r] = (int)(parameterBegin / ParameterSpace.Alignment);
             layout.ParameterBlockCounts[r] = (int)(parameterBytes / ParameterSpace.Alignment);
         }

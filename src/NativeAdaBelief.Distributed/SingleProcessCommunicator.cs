@@ -26,10 +26,12 @@ public sealed unsafe class SingleProcessCommunicator : Communicator
     {
     }
 
-    internal override void ReduceScatterSum(float* send, float* receive, int[] counts)
+    internal override void AllToAll(CollectiveElement element, void* send, int[] sendCounts, int[] sendDisplacements, void* receive,
+        int[] receiveCounts, int[] receiveDisplacements)
     {
         ThrowIfDisposed();
-        Copy(send, receive, counts[0], sizeof(float));
+        int size = CollectiveElements.Size(element);
+        Copy((byte*)send + (long)sendDisplacements[0] * size, (byte*)receive + (long)receiveDisplacements[0] * size, sendCounts[0], size);
     }
 
     internal override void AllGatherInPlace(CollectiveElement element, void* buffer, int[] counts, int[] displacements) => ThrowIfDisposed();

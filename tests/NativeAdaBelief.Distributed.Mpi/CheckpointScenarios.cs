@@ -4,10 +4,9 @@ namespace NativeAdaBelief.Distributed.Mpi;
 
 /// <summary>
 /// Save on N ranks, resume on M (and on one process without MPI), bit-identical to one process
-/// that never stopped. The gradients are dyadic, so the sum over any ranks in any order is exact
-/// and the reference is exact too: K₁ steps of the N-rank sum times 1/N, then K₂ steps of the
-/// M-rank sum times 1/M, with clipping, a skipped step, and group 0's learning rate lowered from
-/// step 4 on (restored from the checkpoint, not from the constructor's options).
+/// that never stopped: K₁ steps of the N ranks' gradients summed in rank order times 1/N, then
+/// K₂ steps of the M ranks' times 1/M, with clipping, a skipped step, and group 0's learning rate
+/// lowered from step 4 on (restored from the checkpoint, not from the constructor's options).
 /// </summary>
 internal static class CheckpointScenarios
 {
@@ -34,7 +33,7 @@ internal static class CheckpointScenarios
             {
                 optimizer.ParamGroups[0].LearningRate = LowerRate;
             }
-            TestModel.WriteGradients(space, Seed, GradientKind.Dyadic, communicator.Rank, communicator.Size, step, NaNStep);
+            TestModel.WriteGradients(space, Seed, communicator.Rank, communicator.Size, step, NaNStep);
             optimizer.Step();
         }
         optimizer.SaveCheckpoint(Path.Combine(folder, "per-rank"), DistributedCheckpointKind.PerRank);
@@ -105,7 +104,7 @@ internal static class CheckpointScenarios
 
         for (int step = before + 1; step <= before + steps; step++)
         {
-            TestModel.WriteGradients(space, Seed, GradientKind.Dyadic, communicator.Rank, communicator.Size, step, NaNStep);
+            TestModel.WriteGradients(space, Seed, communicator.Rank, communicator.Size, step, NaNStep);
             optimizer.Step();
         }
         using ReferenceRun reference = Reference(precision, [(savedRanks, before), (communicator.Size, steps)]);
@@ -149,17 +148,7 @@ internal static class CheckpointScenarios
                     reference.Optimizer.ParamGroups[0].LearningRate = LowerRate;
                 }
                 int current = step;
-                reference.Step((t, i) =>
-                {
-                    float sum = 0;
-                    for (int r = 0; r < ranks; r++)
-                    {
-                        sum += current == NaNStep && r == ranks - 1 && t == 2 && i == TestModel.NaNElement
-                            ? float.NaN
-                            : TestModel.Gradient(Seed, GradientKind.Dyadic, r, current, t, i);
-                    }
-                    return sum;
-                }, Options with { InverseGradientScale = 1.0 / ranks });
+                reference.Step((t, i) => TestModel.Sum(Seed, ranks, current, NaNStep, t, i), Options with { InverseGradientScale = 1.0 / ranks });
             }
         }
         return reference;

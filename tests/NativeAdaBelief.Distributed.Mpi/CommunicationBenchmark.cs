@@ -57,10 +57,9 @@ internal static unsafe class CommunicationBenchmark
         using var optimizer = new DistributedAdaBeliefOptimizer(communicator, space, [new AdaBeliefOptions()],
             new OptimizerConfig { ThreadCount = 1 });
         ShardLayout layout = optimizer.Layout;
-        using var shardSum = new NativeBuffer<float>(Math.Max(1, layout.GradientCounts[communicator.Rank]));
 
         double reduceScatter = Median(communicator, iterations, () =>
-            communicator.ReduceScatterSum((float*)space.GradientAddress, (float*)shardSum.Address, layout.GradientCounts));
+            optimizer.Reduction.Sum((float*)space.GradientAddress, (float*)optimizer.ShardGradients.Address));
         double shardStep = Median(communicator, iterations, optimizer.Local.Step);
         double allGather = Median(communicator, iterations, () =>
             communicator.AllGatherInPlace(CollectiveElement.Block, (void*)space.ParameterAddress, layout.ParameterBlockCounts,

@@ -50,7 +50,7 @@ internal static class RefusalScenarios
         using var optimizer = new DistributedAdaBeliefOptimizer(communicator, space, TestModel.GroupOptions());
         for (int step = 1; step <= 2; step++)
         {
-            TestModel.WriteGradients(space, 5, GradientKind.Random, communicator.Rank, communicator.Size, step, nanStep: 0);
+            TestModel.WriteGradients(space, 5, communicator.Rank, communicator.Size, step, nanStep: 0);
             optimizer.Step();
         }
         if (communicator.Rank == communicator.Size - 1)

@@ -39,10 +39,12 @@ internal static class StateBytesScenario
         using var optimizer = new DistributedAdaBeliefOptimizer(communicator, space, TestModel.GroupOptions(),
             new OptimizerConfig { ThreadCount = 1 });
         // Beyond the state, the optimizer allocated its shard's gradient sum (one buffer of its
-        // part of the gradient buffer) and its pieces' step counts: measured apart.
+        // part of the gradient buffer), the reduce-scatter's round buffer and its pieces' step
+        // counts: counted apart.
         long gradientBuffer = AlignUp(4L * Math.Max(1, optimizer.Layout.GradientCounts[communicator.Rank]));
+        long roundBuffer = AlignUp(4L * optimizer.Reduction.BufferFloats);
         long stepCounts = AlignUp(8L * Math.Max(16, optimizer.OwnedPieces.Count));
-        long state = NativeAdaBeliefLibrary.AllocatedBytes - before - gradientBuffer - stepCounts;
+        long state = NativeAdaBeliefLibrary.AllocatedBytes - before - gradientBuffer - roundBuffer - stepCounts;
 
         int ranks = communicator.Size;
         long block = AdaBeliefOptimizer.GradientChunkElements * 16L; // m, s, s_max, master: 16 bytes an element at most

@@ -8,16 +8,6 @@ internal enum Precision
 }
 
 /// <summary>
-/// Random gradients (their sum over ranks depends on the order MPI adds them in), or dyadic ones
-/// (multiples of 2⁻¹² below 2⁻²: every order of adding a few of them is exact).
-/// </summary>
-internal enum GradientKind
-{
-    Random,
-    Dyadic,
-}
-
-/// <summary>
 /// The model the scenarios train: five tensors in two groups, sized so that shards cut inside
 /// tensors and span tensor boundaries for 2 and 3 ranks; group 1 is Adam with AMSGrad (s_max),
 /// group 0 AdaBelief with rectification (its first steps degenerate to SGD) and weight decay.
@@ -75,30 +65,36 @@ internal static class TestModel
     }
 
     /// <summary>Rank <paramref name="rank"/>'s gradient of element <paramref name="i"/> of tensor <paramref name="tensor"/> at step <paramref name="step"/>.</summary>
-    internal static float Gradient(ulong seed, GradientKind kind, int rank, int step, int tensor, long i)
+    internal static float Gradient(ulong seed, int rank, int step, int tensor, long i) =>
+        (float)(Uniform(Mix(seed, 11 + (ulong)rank, ((ulong)(uint)step << 8) | (uint)tensor, (ulong)i)) * Math.Pow(10, -(tensor % 3)));
+
+    /// <summary>
+    /// What rank <paramref name="rank"/> of <paramref name="ranks"/> sends at step <paramref name="step"/>:
+    /// its gradient, except a NaN from the last rank on <paramref name="nanStep"/> (tensor 2, one element).
+    /// </summary>
+    internal static float Sent(ulong seed, int rank, int ranks, int step, int nanStep, int tensor, long i) =>
+        step == nanStep && rank == ranks - 1 && tensor == 2 && i == NaNElement ? float.NaN : Gradient(seed, rank, step, tensor, i);
+
+    /// <summary>The ranks' gradients summed in rank order, as the ranks' reduce-scatter adds them.</summary>
+    internal static float Sum(ulong seed, int ranks, int step, int nanStep, int tensor, long i)
     {
-        ulong bits = Mix(seed, 11 + (ulong)rank, ((ulong)(uint)step << 8) | (uint)tensor, (ulong)i);
-        if (kind == GradientKind.Dyadic)
+        float sum = Sent(seed, 0, ranks, step, nanStep, tensor, i);
+        for (int r = 1; r < ranks; r++)
         {
-            long k = (long)(bits % 2048) - 1024;
-            return MathF.ScaleB(k, -12 - tensor % 3);
+            sum += Sent(seed, r, ranks, step, nanStep, tensor, i);
         }
-        return (float)(Uniform(bits) * Math.Pow(10, -(tensor % 3)));
+        return sum;
     }
 
     /// <summary>Writes rank <paramref name="rank"/>'s gradients of step <paramref name="step"/> into the space (a NaN on <paramref name="nanStep"/> for the last rank).</summary>
-    internal static void WriteGradients(ParameterSpace space, ulong seed, GradientKind kind, int rank, int ranks, int step, int nanStep)
+    internal static void WriteGradients(ParameterSpace space, ulong seed, int rank, int ranks, int step, int nanStep)
     {
         foreach (SpaceTensor tensor in space.Tensors)
         {
             Span<float> gradients = tensor.Gradients;
             for (int i = 0; i < gradients.Length; i++)
             {
-                gradients[i] = Gradient(seed, kind, rank, step, tensor.Index, i);
-            }
-            if (step == nanStep && rank == ranks - 1 && tensor.Index == 2)
-            {
-                gradients[(int)NaNElement] = float.NaN;
+                gradients[i] = Sent(seed, rank, ranks, step, nanStep, tensor.Index, i);
             }
         }
     }

@@ -55,7 +55,8 @@ internal abstract unsafe class MpiApi
     internal abstract int TypeContiguous(int count, nint type, nint* created);
     internal abstract int TypeCommit(nint* type);
     internal abstract int TypeFree(nint* type);
-    internal abstract int IreduceScatter(void* send, void* receive, int* counts, nint type, nint op, nint comm, nint* request);
+    internal abstract int Ialltoallv(void* send, int* sendCounts, int* sendDisplacements, nint sendType, void* receive, int* receiveCounts,
+        int* receiveDisplacements, nint receiveType, nint comm, nint* request);
     internal abstract int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements,
         nint receiveType, nint comm, nint* request);
     internal abstract int Igatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements,

@@ -25,7 +25,7 @@ internal sealed unsafe class MpichApi : MpiApi
     private readonly delegate* unmanaged<int, int, int> _commSetErrhandler;
     private readonly delegate* unmanaged<int, byte*, int*, int> _errorString;
     private readonly delegate* unmanaged<int, int, int*, int> _typeContiguous;
-    private readonly delegate* unmanaged<void*, void*, int*, int, int, int, int*, int> _ireduceScatter;
+    private readonly delegate* unmanaged<void*, int*, int*, int, void*, int*, int*, int, int, int*, int> _ialltoallv;
     private readonly delegate* unmanaged<void*, int, int, void*, int*, int*, int, int, int*, int> _iallgatherv;
     private readonly delegate* unmanaged<void*, int, int, void*, int*, int*, int, int, int, int*, int> _igatherv;
     private readonly delegate* unmanaged<void*, int*, int*, int, void*, int, int, int, int, int*, int> _iscatterv;
@@ -50,7 +50,7 @@ internal sealed unsafe class MpichApi : MpiApi
         _typeContiguous = (delegate* unmanaged<int, int, int*, int>)Export("MPI_Type_contiguous");
         _typeCommit = (delegate* unmanaged<int*, int>)Export("MPI_Type_commit");
         _typeFree = (delegate* unmanaged<int*, int>)Export("MPI_Type_free");
-        _ireduceScatter = (delegate* unmanaged<void*, void*, int*, int, int, int, int*, int>)Export("MPI_Ireduce_scatter");
+        _ialltoallv = (delegate* unmanaged<void*, int*, int*, int, void*, int*, int*, int, int, int*, int>)Export("MPI_Ialltoallv");
         _iallgatherv = (delegate* unmanaged<void*, int, int, void*, int*, int*, int, int, int*, int>)Export("MPI_Iallgatherv");
         _igatherv = (delegate* unmanaged<void*, int, int, void*, int*, int*, int, int, int, int*, int>)Export("MPI_Igatherv");
         _iscatterv = (delegate* unmanaged<void*, int*, int*, int, void*, int, int, int, int, int*, int>)Export("MPI_Iscatterv");
@@ -101,8 +101,10 @@ internal sealed unsafe class MpichApi : MpiApi
     internal override int TypeCommit(nint* type) => WithHandle(type, _typeCommit);
     internal override int TypeFree(nint* type) => WithHandle(type, _typeFree);
 
-    internal override int IreduceScatter(void* send, void* receive, int* counts, nint type, nint op, nint comm, nint* request) =>
-        Started(request, _ireduceScatter(send, receive, counts, (int)type, (int)op, (int)comm, (int*)request));
+    internal override int Ialltoallv(void* send, int* sendCounts, int* sendDisplacements, nint sendType, void* receive,
+        int* receiveCounts, int* receiveDisplacements, nint receiveType, nint comm, nint* request) =>
+        Started(request, _ialltoallv(send, sendCounts, sendDisplacements, (int)sendType, receive, receiveCounts, receiveDisplacements,
+            (int)receiveType, (int)comm, (int*)request));
 
     internal override int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements,
         nint receiveType, nint comm, nint* request) =>

@@ -18,7 +18,7 @@ internal sealed unsafe class OpenMpiApi : MpiApi
     private readonly delegate* unmanaged<nint, nint, int> _commSetErrhandler;
     private readonly delegate* unmanaged<int, byte*, int*, int> _errorString;
     private readonly delegate* unmanaged<int, nint, nint*, int> _typeContiguous;
-    private readonly delegate* unmanaged<void*, void*, int*, nint, nint, nint, nint*, int> _ireduceScatter;
+    private readonly delegate* unmanaged<void*, int*, int*, nint, void*, int*, int*, nint, nint, nint*, int> _ialltoallv;
     private readonly delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int> _iallgatherv;
     private readonly delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, int, nint, nint*, int> _igatherv;
     private readonly delegate* unmanaged<void*, int*, int*, nint, void*, int, nint, int, nint, nint*, int> _iscatterv;
@@ -50,7 +50,7 @@ internal sealed unsafe class OpenMpiApi : MpiApi
         _typeContiguous = (delegate* unmanaged<int, nint, nint*, int>)Export("MPI_Type_contiguous");
         _typeCommit = (delegate* unmanaged<nint*, int>)Export("MPI_Type_commit");
         _typeFree = (delegate* unmanaged<nint*, int>)Export("MPI_Type_free");
-        _ireduceScatter = (delegate* unmanaged<void*, void*, int*, nint, nint, nint, nint*, int>)Export("MPI_Ireduce_scatter");
+        _ialltoallv = (delegate* unmanaged<void*, int*, int*, nint, void*, int*, int*, nint, nint, nint*, int>)Export("MPI_Ialltoallv");
         _iallgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int>)Export("MPI_Iallgatherv");
         _igatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, int, nint, nint*, int>)Export("MPI_Igatherv");
         _iscatterv = (delegate* unmanaged<void*, int*, int*, nint, void*, int, nint, int, nint, nint*, int>)Export("MPI_Iscatterv");
@@ -85,8 +85,9 @@ internal sealed unsafe class OpenMpiApi : MpiApi
     internal override int TypeCommit(nint* type) => _typeCommit(type);
     internal override int TypeFree(nint* type) => _typeFree(type);
 
-    internal override int IreduceScatter(void* send, void* receive, int* counts, nint type, nint op, nint comm, nint* request) =>
-        _ireduceScatter(send, receive, counts, type, op, comm, request);
+    internal override int Ialltoallv(void* send, int* sendCounts, int* sendDisplacements, nint sendType, void* receive,
+        int* receiveCounts, int* receiveDisplacements, nint receiveType, nint comm, nint* request) =>
+        _ialltoallv(send, sendCounts, sendDisplacements, sendType, receive, receiveCounts, receiveDisplacements, receiveType, comm, request);
 
     internal override int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements,
         nint receiveType, nint comm, nint* request) =>
