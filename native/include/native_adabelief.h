@@ -608,8 +608,8 @@ NAB_API nab_status nab_optimizer_synchronize(nab_optimizer* optimizer);
 
 /* The number of chunks the gradient pass cuts this optimizer's registered gradients into: the
  * sum, over the tensors that have gradients, of ceil(element_count /
- * NAB_GRADIENT_CHUNK_ELEMENTS). Errors: INVALID_ARGUMENT (null), BUSY, UNSUPPORTED (a CUDA
- * optimizer). */
+ * NAB_GRADIENT_CHUNK_ELEMENTS). Threading: as every call on an optimizer. Errors:
+ * INVALID_ARGUMENT (null), BUSY, UNSUPPORTED (a CUDA optimizer). */
 NAB_API nab_status nab_optimizer_get_gradient_chunk_count(nab_optimizer* optimizer, uint64_t* out_count);
 
 /* The gradient pass alone (read-only: nothing changes), per chunk: writes each chunk's sum of
@@ -617,8 +617,9 @@ NAB_API nab_status nab_optimizer_get_gradient_chunk_count(nab_optimizer* optimiz
  * +-Inf elements into out_sums_of_squares[i] and out_nonfinite_counts[i], chunks in the pass's
  * order (tensor id order, then element order). Both arrays are the caller's and must hold
  * chunk_count elements, which must equal nab_optimizer_get_gradient_chunk_count's (0 with null
- * arrays when no tensor has gradients). Runs on the optimizer's worker threads; the values do
- * not depend on the thread count or SIMD level. Errors: INVALID_ARGUMENT (null optimizer, a
+ * arrays when no tensor has gradients). Threading: as every call on an optimizer; the pass runs
+ * on the optimizer's worker threads and its values do not depend on the thread count or SIMD
+ * level. Errors: INVALID_ARGUMENT (null optimizer, a
  * null array with chunk_count > 0, chunk_count not the chunk count: the message says the right
  * one), BUSY, UNSUPPORTED (a CUDA optimizer); the arrays are left unchanged on error. */
 NAB_API nab_status nab_optimizer_compute_gradient_chunk_statistics(nab_optimizer* optimizer,

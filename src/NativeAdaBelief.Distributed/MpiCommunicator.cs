@@ -331,10 +331,13 @@ public sealed unsafe class MpiCommunicator : Communicator
         return $"{function} failed{where} with MPI error {code}: {message.Trim()} ({api.Family} via {api.Path})";
     }
 
-    /// <summary>The version string's first line, as one would write it: "MPICH Version:\t4.0.2" becomes "MPICH 4.0.2".</summary>
+    /// <summary>
+    /// The version string's first line up to its first comma, as one would write it: "MPICH
+    /// Version:\t4.0.2" becomes "MPICH 4.0.2", "Open MPI v4.1.4, package: ..." "Open MPI v4.1.4".
+    /// </summary>
     private static string FirstLine(string text)
     {
-        int end = text.IndexOfAny(['\n', '\r']);
+        int end = text.IndexOfAny(['\n', '\r', ',']);
         string line = (end < 0 ? text : text[..end]).Replace("Version:", "", StringComparison.Ordinal);
         return string.Join(' ', line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
     }
