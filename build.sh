@@ -83,6 +83,7 @@ fuzz_dir="$root/build/fuzz"
 valgrind_filter='Abi*:NonfiniteGradientsTest.*:ZeroGradientsTest.*:StateAccessTest.*:SimdTest.*:ThreadsTest.*'
 valgrind_filter+=':ReferenceTest.*:ReferenceEdgeTest.*:CudaLaunchLayoutTest.*'
 valgrind_filter+=':AllOptions/CombinationTest.MatchesReferenceEveryStep/*_Amsgrad_Rectify_Sgd_Optimized'
+valgrind_filter+=':GradientChunksTest.*'
 valgrind_filter+='-AbiBusyTest.*:ThreadsTest.ThreadCountDoesNotChangeABit'
 
 # A plain RelWithDebInfo CPU build (no sanitizers) of the native tests and the fuzz-input replayer,

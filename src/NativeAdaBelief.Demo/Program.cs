@@ -248,7 +248,7 @@ namespace NativeAdaBelief.Demo
                 + (communicator is null
                     ? ""
                     : Environment.NewLine + string.Create(CultureInfo.InvariantCulture,
-                        $"Data-parallel: {communicator.Size} ranks ({communicator.Description}), each computes 1/{communicator.Size} of every batch; optimizer state sharded across them (ZeRO-1)"));
+                        $"Data-parallel: {communicator.Description}; each rank computes 1/{communicator.Size} of every batch, the optimizer state is sharded across them (ZeRO-1)"));
         }
 
         /// <summary>The checkpoint's plan, unless an option given now contradicts it.</summary>

@@ -58,6 +58,12 @@ internal static class EquivalenceScenario
             ScenarioFailure.Require(Bits(report.GradientScale) == Bits(expectedScale),
                 $"step {step}: scale {report.GradientScale:R}, the reference {expectedScale:R}");
         }
+        // A step allocates nothing on the managed heap (the gradients are still the last step's).
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        optimizer.Step();
+        optimizer.Step();
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        ScenarioFailure.Require(allocated == 0, $"two steps allocated {allocated} bytes on the managed heap");
         ScenarioFailure.Require(ScenarioFailure.SameOnEveryRank(communicator, TestModel.Hash(space)), "the ranks hold different parameters");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"rank {rank}: equivalence OK: {ranks} ranks, {precision}, clip {clip}, {steps} steps (NaN on step {nanStep} skipped), bit-identical to one process stepping the {(averaged ? "averaged gradients (g0 + g1) * 0.5" : $"rank-order sum of the gradients times 1/{ranks}")} after every step, reports too; this rank owns {optimizer.OwnedPieces.Count} piece(s)"));
