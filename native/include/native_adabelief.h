@@ -72,6 +72,14 @@ extern "C" {
 /* The largest struct_size any struct may declare (see the conventions above). */
 #define NAB_MAX_STRUCT_SIZE 4096
 
+/* Elements per chunk of a CPU optimizer's gradient pass: the pass cuts each tensor into chunks
+ * of this many elements starting at its first element (the last chunk of a tensor may be
+ * shorter), sums each chunk on its own and adds the chunks' totals in tensor id order, chunks
+ * in element order. A tensor registered as a sub-range of a larger one that starts at a
+ * multiple of this many elements into it therefore has exactly the chunks, and the chunk
+ * totals, the larger one has there (see nab_optimizer_compute_gradient_chunk_statistics). */
+#define NAB_GRADIENT_CHUNK_ELEMENTS 32768
+
 /* Outcome of every call. */
 typedef enum nab_status {
     /* The call did what it says. */
@@ -668,6 +676,55 @@ NAB_API nab_status nab_optimizer_count_nonfinite_parameters(nab_optimizer* optim
  * already finished, and this returns at once). Errors: INVALID_ARGUMENT (null), BUSY,
  * DEVICE_ERROR with the CUDA error text of a failed kernel. */
 NAB_API nab_status nab_optimizer_synchronize(nab_optimizer* optimizer);
+
+/* ---------------------------------------------------------------------------------------
+ * The gradient pass in chunks: for callers that split one model's tensors across several
+ * optimizers (data-parallel training with sharded optimizer state, where each process steps
+ * a contiguous part of every tensor, registered as its own tensor) and need the decision of
+ * nab_step_options (skip, clipping, the norm) taken over the whole model, identically
+ * everywhere. Each part computes its chunk totals, the caller gathers every part's totals in
+ * the model's order, and every part steps with all of them: the totals are added in the order
+ * given, exactly as one optimizer holding the whole model adds its own, so the decision and
+ * the norm are bit-identical to that optimizer's when the parts start at multiples of
+ * NAB_GRADIENT_CHUNK_ELEMENTS into their tensors (see that constant). CPU optimizers only:
+ * a CUDA optimizer's pass is cut by thread blocks and these return UNSUPPORTED.
+ * ------------------------------------------------------------------------------------- */
+
+/* The number of chunks the gradient pass cuts this optimizer's registered gradients into: the
+ * sum, over the tensors that have gradients, of ceil(element_count /
+ * NAB_GRADIENT_CHUNK_ELEMENTS). Threading: as every call on an optimizer. Errors:
+ * INVALID_ARGUMENT (null), BUSY, UNSUPPORTED (a CUDA optimizer). */
+NAB_API nab_status nab_optimizer_get_gradient_chunk_count(nab_optimizer* optimizer, uint64_t* out_count);
+
+/* The gradient pass alone (read-only: nothing changes), per chunk: writes each chunk's sum of
+ * squares (in double, of the gradients as stored, before any scale) and its number of NaN and
+ * +-Inf elements into out_sums_of_squares[i] and out_nonfinite_counts[i], chunks in the pass's
+ * order (tensor id order, then element order). Both arrays are the caller's and must hold
+ * chunk_count elements, which must equal nab_optimizer_get_gradient_chunk_count's (0 with null
+ * arrays when no tensor has gradients). Threading: as every call on an optimizer; the pass runs
+ * on the optimizer's worker threads and its values do not depend on the thread count or SIMD
+ * level. Errors: INVALID_ARGUMENT (null optimizer, a
+ * null array with chunk_count > 0, chunk_count not the chunk count: the message says the right
+ * one), BUSY, UNSUPPORTED (a CUDA optimizer); the arrays are left unchanged on error. */
+NAB_API nab_status nab_optimizer_compute_gradient_chunk_statistics(nab_optimizer* optimizer,
+                                                                  double* out_sums_of_squares,
+                                                                  uint64_t* out_nonfinite_counts,
+                                                                  uint64_t chunk_count);
+
+/* nab_optimizer_step, except that the step makes no gradient pass of its own: when its step
+ * options ask for one, it takes the totals of the chunks given here instead (any number,
+ * typically every part's chunks of a sharded model in the model's order), adds them in the
+ * order given and decides the skip, the clipping factor and the norm from that sum exactly as
+ * nab_optimizer_step decides from its own pass; when the step options ask for no pass, the
+ * totals are not read. Both arrays are the caller's and are only read; they may be null when
+ * chunk_count is 0. Threading and the rest of the step: as nab_optimizer_step (a skipped step
+ * changes nothing; nab_optimizer_get_last_step_report reports the decision, gradients_checked
+ * = 1). Errors: as nab_optimizer_step, INVALID_ARGUMENT for a null array with chunk_count > 0,
+ * UNSUPPORTED (a CUDA optimizer). */
+NAB_API nab_status nab_optimizer_step_with_gradient_statistics(nab_optimizer* optimizer,
+                                                              const double* sums_of_squares,
+                                                              const uint64_t* nonfinite_counts,
+                                                              uint64_t chunk_count);
 
 /* ---------------------------------------------------------------------------------------
  * CUDA. A CUDA optimizer (config.device_type = NAB_DEVICE_CUDA) keeps m, s and s_max in

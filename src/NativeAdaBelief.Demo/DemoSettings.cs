@@ -42,6 +42,12 @@ internal sealed record DemoSettings
     public string? ResumePath { get; init; }
     public bool Help { get; init; }
 
+    /// <summary>
+    /// Train on every rank of an MPI job (<c>mpiexec -n 2 ... --data-parallel</c>), each rank on
+    /// its part of every batch, with the optimizer state sharded across the ranks.
+    /// </summary>
+    public bool DataParallel { get; init; }
+
     /// <summary>The training options given explicitly (they must agree with a checkpoint being resumed).</summary>
     public IReadOnlySet<string> Explicit { get; init; } = new HashSet<string>();
 
@@ -73,6 +79,9 @@ internal sealed record DemoSettings
           --checkpoint PATH   save the run (model, optimizer state, position) after every epoch and on Ctrl+C
           --resume PATH       continue a run saved with --checkpoint (it lands on the same weights as an
                               uninterrupted run); keeps saving to PATH unless --checkpoint says otherwise
+          --data-parallel     train on every rank of an MPI job, started with mpiexec -n N: each rank computes
+                              its part of every batch, the optimizer state is sharded across the ranks (ZeRO-1,
+                              NativeAdaBelief.Distributed); AdaBelief and Adam, float32 or bfloat16; rank 0 reports
           -h, --help          this text
         """;
 
@@ -182,6 +191,9 @@ internal sealed record DemoSettings
                 case "--resume":
                     settings = settings with { ResumePath = NonEmpty(arg, Value()) };
                     break;
+                case "--data-parallel":
+                    settings = settings with { DataParallel = true };
+                    break;
                 default:
                     throw new UsageException($"Unknown option '{args[i]}'. Run with --help for the options.");
             }
@@ -195,7 +207,39 @@ internal sealed record DemoSettings
                 TestLimit = settings.TestLimit ?? QuickTestImages,
             };
         }
+        if (settings.DataParallel)
+        {
+            settings = CheckDataParallel(settings, given);
+        }
         return settings with { Explicit = given };
+    }
+
+    /// <summary>What --data-parallel trains (the native optimizers, by default both) and refuses.</summary>
+    private static DemoSettings CheckDataParallel(DemoSettings settings, HashSet<string> given)
+    {
+        if (!given.Contains("optimizer"))
+        {
+            settings = settings with { Optimizers = [OptimizerKind.AdaBelief, OptimizerKind.Adam] };
+        }
+        if (settings.Optimizers.Contains(OptimizerKind.Sgd))
+        {
+            throw new UsageException("--data-parallel shards the native optimizers' state: use --optimizer adabelief, adam or both "
+                + "(SGD+momentum is the single-process C# baseline).");
+        }
+        if (settings.Precision == TrainingPrecision.Float16)
+        {
+            throw new UsageException("--data-parallel trains in float32 or bfloat16; float16 needs loss scaling, which it does not do yet.");
+        }
+        if (settings.CheckpointPath is not null || settings.ResumePath is not null)
+        {
+            throw new UsageException("--data-parallel does not save or resume demo checkpoints (the distributed optimizer's own "
+                + "checkpoints are shown in the tests).");
+        }
+        if (settings.Device != DeviceType.Cpu)
+        {
+            throw new UsageException("--data-parallel steps on the CPU (over MPI); on GPUs it needs NCCL, which is planned.");
+        }
+        return settings;
     }
 
     /// <summary>The plan for <paramref name="trainCount"/> and <paramref name="testCount"/> images.</summary>

@@ -6,6 +6,7 @@ using NativeAdaBelief.Demo.Model;
 using NativeAdaBelief.Demo.Output;
 using NativeAdaBelief.Demo.Paths;
 using NativeAdaBelief.Demo.Training;
+using NativeAdaBelief.Distributed;
 using Spectre.Console;
 
 return DemoApp.Run(args);
@@ -59,7 +60,8 @@ namespace NativeAdaBelief.Demo
                 Console.Error.WriteLine("demo: " + e.Message);
                 return ExitNoDevice;
             }
-            catch (Exception e) when (e is NativeLibraryNotFoundException or InvalidDataException or FileNotFoundException)
+            catch (Exception e) when (e is NativeLibraryNotFoundException or InvalidDataException or FileNotFoundException
+                or MpiLibraryNotFoundException or CommunicatorException)
             {
                 Console.Error.WriteLine("demo: " + e.Message);
                 return ExitFailed;
@@ -67,6 +69,25 @@ namespace NativeAdaBelief.Demo
         }
 
         private static int Execute(DemoSettings settings, CancellationToken external)
+        {
+            // --data-parallel: every rank trains; rank 0 alone reports and writes files.
+            using Communicator? communicator = settings.DataParallel ? MpiCommunicator.Initialize() : null;
+            TextWriter console = Console.Out;
+            if (communicator is { Rank: > 0 })
+            {
+                Console.SetOut(TextWriter.Null);
+            }
+            try
+            {
+                return Execute(settings, communicator, external);
+            }
+            finally
+            {
+                Console.SetOut(console);
+            }
+        }
+
+        private static int Execute(DemoSettings settings, Communicator? communicator, CancellationToken external)
         {
             var total = Stopwatch.StartNew();
             if (Console.IsOutputRedirected)
@@ -90,11 +111,15 @@ namespace NativeAdaBelief.Demo
             {
                 throw new UsageException($"The checkpoint needs {plan.TrainCount} training and {plan.TestCount} test images; {full.Source} has fewer.");
             }
+            if (communicator is not null)
+            {
+                CheckBatchSplit(plan, communicator.Size);
+            }
             FashionMnist data = full.Slice(plan.TrainCount, plan.TestCount);
             string? checkpointPath = settings.CheckpointPath ?? settings.ResumePath;
             int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
 
-            string header = Header(plan, data, threads, settings);
+            string header = Header(plan, data, threads, settings, communicator);
             Console.WriteLine(header);
             Console.WriteLine();
 
@@ -117,6 +142,7 @@ namespace NativeAdaBelief.Demo
                     Device = settings.Device,
                     CheckpointPath = checkpointPath,
                     Resume = resume,
+                    Communicator = communicator,
                 };
                 result = IsLive()
                     ? RunLive(plan, data, options, stop.Token)
@@ -135,6 +161,10 @@ namespace NativeAdaBelief.Demo
                 return ExitInterrupted;
             }
 
+            if (communicator is { Rank: > 0 })
+            {
+                return ExitOk; // rank 0 reports
+            }
             Console.WriteLine();
             IReadOnlyList<ResultRow> rows = Report.Rows(result.State);
             AnsiConsole.Write(Report.ConsoleTable(rows, plan.PrecisionKind));
@@ -187,7 +217,19 @@ namespace NativeAdaBelief.Demo
             return result!;
         }
 
-        private static string Header(TrainingPlan plan, FashionMnist data, int threads, DemoSettings settings)
+        /// <summary>Every rank's part of every batch must hold at least one image.</summary>
+        private static void CheckBatchSplit(TrainingPlan plan, int ranks)
+        {
+            int last = plan.TrainCount % plan.BatchSize;
+            if (plan.BatchSize < ranks || (last != 0 && last < ranks))
+            {
+                throw new UsageException(
+                    $"--data-parallel with {ranks} ranks splits every batch {ranks} ways: batches of {plan.BatchSize} over {plan.TrainCount} "
+                    + $"images leave a batch smaller than that. Choose another --batch-size.");
+            }
+        }
+
+        private static string Header(TrainingPlan plan, FashionMnist data, int threads, DemoSettings settings, Communicator? communicator)
         {
             long parameters = Mlp.FashionSizes.Zip(Mlp.FashionSizes.Skip(1), (a, b) => (long)a * b + b).Sum();
             string optimizers = string.Join(", ", plan.Optimizers.Select(name =>
@@ -202,7 +244,11 @@ namespace NativeAdaBelief.Demo
                 string.Create(CultureInfo.InvariantCulture,
                     $"Model: MLP {string.Join("-", plan.Sizes)} ({parameters:N0} parameters in {2 * (plan.Sizes.Count - 1)} native buffers), {plan.Epochs} epoch(s) of {plan.BatchesPerEpoch} batches of {plan.BatchSize}, seed {plan.Seed}"),
                 "Precision: " + plan.PrecisionKind.Describe(),
-                "Optimizers: " + optimizers);
+                "Optimizers: " + optimizers)
+                + (communicator is null
+                    ? ""
+                    : Environment.NewLine + string.Create(CultureInfo.InvariantCulture,
+                        $"Data-parallel: {communicator.Description}; each rank computes 1/{communicator.Size} of every batch, the optimizer state is sharded across them (ZeRO-1)"));
         }
 
         /// <summary>The checkpoint's plan, unless an option given now contradicts it.</summary>

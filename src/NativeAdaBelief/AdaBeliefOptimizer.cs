@@ -310,6 +310,95 @@ public sealed class AdaBeliefOptimizer : IDisposable
     }
 
     /// <summary>
+    /// Elements per chunk of the gradient pass (the native <c>NAB_GRADIENT_CHUNK_ELEMENTS</c>): the
+    /// pass cuts every tensor into chunks of this many elements from its first element and adds
+    /// the chunks' totals in tensor order. A tensor registered as a sub-range of a larger one that
+    /// starts a multiple of this many elements into it has exactly the larger one's chunks there.
+    /// </summary>
+    public const int GradientChunkElements = (int)NativeMethods.NAB_GRADIENT_CHUNK_ELEMENTS;
+
+    /// <summary>
+    /// The number of chunks of the gradient pass over the tensors that have gradients: the sum of
+    /// ⌈<see cref="OptimizerTensor.Length"/> / <see cref="GradientChunkElements"/>⌉. For
+    /// <see cref="ComputeGradientChunkStatistics"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A CUDA optimizer (its pass is cut by thread blocks).</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public unsafe long GradientChunkCount
+    {
+        get
+        {
+            using var call = Enter();
+            ulong count;
+            NativeStatus.Check(NativeMethods.nab_optimizer_get_gradient_chunk_count(call.Pointer, &count));
+            return checked((long)count);
+        }
+    }
+
+    /// <summary>
+    /// The gradient pass alone, per chunk, for a model split across optimizers (data-parallel
+    /// training with sharded optimizer state, where each process registers its part of every
+    /// tensor as a tensor of its own): writes each chunk's sum of squares (in double, of the
+    /// gradients as stored) and its number of NaN and ±∞ elements, in the pass's order (tensor
+    /// order, then element order). Changes nothing. Gather every part's chunk totals in the
+    /// model's order and step each part with <see cref="StepWithGradientStatistics"/>: the skip,
+    /// the clipping factor and the norm are then decided identically everywhere, bit-identically
+    /// to one optimizer holding the whole model when the parts start at multiples of
+    /// <see cref="GradientChunkElements"/> into their tensors.
+    /// </summary>
+    /// <param name="sumsOfSquares">Receives one sum per chunk; exactly <see cref="GradientChunkCount"/> long.</param>
+    /// <param name="nonFiniteCounts">Receives one count per chunk; as long as <paramref name="sumsOfSquares"/>.</param>
+    /// <exception cref="ArgumentException">A span's length is not the chunk count (the message says it); nothing is written.</exception>
+    /// <exception cref="NotSupportedException">A CUDA optimizer.</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public unsafe void ComputeGradientChunkStatistics(Span<double> sumsOfSquares, Span<long> nonFiniteCounts)
+    {
+        CheckSameLength(sumsOfSquares.Length, nonFiniteCounts.Length);
+        using var call = Enter();
+        fixed (double* sums = sumsOfSquares)
+        fixed (long* counts = nonFiniteCounts)
+        {
+            NativeStatus.Check(NativeMethods.nab_optimizer_compute_gradient_chunk_statistics(call.Pointer, sums, (ulong*)counts,
+                (ulong)sumsOfSquares.Length), nameof(sumsOfSquares));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Step"/>, except that the step makes no gradient pass of its own: when the
+    /// <see cref="StepOptions"/> ask for one, it adds the given chunk totals in order (typically
+    /// every part's <see cref="ComputeGradientChunkStatistics"/> of a split model, in the model's
+    /// order) and decides the skip, the clipping factor and the norm from that sum exactly as
+    /// <see cref="Step"/> decides from its own pass. When they ask for none, the totals are not
+    /// read. Allocates nothing on the managed heap.
+    /// </summary>
+    /// <param name="sumsOfSquares">The chunks' sums of squares (any number of chunks, also none).</param>
+    /// <param name="nonFiniteCounts">The chunks' non-finite counts; as long as <paramref name="sumsOfSquares"/>.</param>
+    /// <exception cref="ArgumentException">The spans' lengths differ, or as <see cref="Step"/>.</exception>
+    /// <exception cref="NotSupportedException">A CUDA optimizer.</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public unsafe void StepWithGradientStatistics(ReadOnlySpan<double> sumsOfSquares, ReadOnlySpan<long> nonFiniteCounts)
+    {
+        CheckSameLength(sumsOfSquares.Length, nonFiniteCounts.Length);
+        using var call = Enter();
+        fixed (double* sums = sumsOfSquares)
+        fixed (long* counts = nonFiniteCounts)
+        {
+            NativeStatus.Check(NativeMethods.nab_optimizer_step_with_gradient_statistics(call.Pointer, sums, (ulong*)counts,
+                (ulong)sumsOfSquares.Length));
+        }
+    }
+
+    /// <summary>Refuses chunk-total spans of different lengths.</summary>
+    private static void CheckSameLength(int sums, int counts)
+    {
+        if (sums != counts)
+        {
+            throw new ArgumentException(
+                $"nonFiniteCounts has {counts} elements but sumsOfSquares has {sums}: one of each per chunk.", "nonFiniteCounts");
+        }
+    }
+
+    /// <summary>
     /// Saves the whole optimizer state (options of every group, step counts, m, s, s_max, the
     /// tensors' element types and float32 master copies) to
     /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.

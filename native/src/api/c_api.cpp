@@ -453,6 +453,35 @@ nab_status nab_optimizer_synchronize(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.synchronize(); });
 }
 
+nab_status nab_optimizer_get_gradient_chunk_count(nab_optimizer* optimizer, uint64_t* out_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        require(out_count, "out_count");
+        *out_count = o.gradient_chunk_count();
+    });
+}
+
+nab_status nab_optimizer_compute_gradient_chunk_statistics(nab_optimizer* optimizer, double* out_sums_of_squares,
+                                                          uint64_t* out_nonfinite_counts, uint64_t chunk_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        if (chunk_count > 0) {
+            require(out_sums_of_squares, "out_sums_of_squares");
+            require(out_nonfinite_counts, "out_nonfinite_counts");
+        }
+        o.gradient_chunk_statistics(out_sums_of_squares, out_nonfinite_counts, static_cast<std::size_t>(chunk_count));
+    });
+}
+
+nab_status nab_optimizer_step_with_gradient_statistics(nab_optimizer* optimizer, const double* sums_of_squares,
+                                                      const uint64_t* nonfinite_counts, uint64_t chunk_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        if (chunk_count > 0) {
+            require(sums_of_squares, "sums_of_squares");
+            require(nonfinite_counts, "nonfinite_counts");
+        }
+        o.step_with_gradient_statistics(sums_of_squares, nonfinite_counts, static_cast<std::size_t>(chunk_count));
+    });
+}
+
 nab_status nab_cuda_get_device_count(int32_t* out_count) {
     return guarded(__func__, [&] {
         require(out_count, "out_count");

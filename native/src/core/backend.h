@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/element_type.h"
+#include "core/errors.h"
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
 
@@ -141,8 +142,29 @@ public:
     // Waits until the work queued by earlier calls has finished (CUDA); no-op on the CPU.
     virtual void synchronize() {}
 
+    // For a model split across optimizers (nab_optimizer_compute_gradient_chunk_statistics): the
+    // gradient pass cut into chunks of NAB_GRADIENT_CHUNK_ELEMENTS elements from each tensor's
+    // first element, their number, and each chunk's totals into sums[i] and counts[i] (tensors in
+    // id order, chunks in element order). A backend whose pass is cut otherwise refuses them.
+    virtual std::size_t gradient_chunk_count(const StepWork& /*work*/) { refuse_chunk_statistics(); }
+    virtual void gradient_chunk_statistics(const StepWork& /*work*/, double* /*sums*/, std::uint64_t* /*counts*/) {
+        refuse_chunk_statistics();
+    }
+    // step(), deciding from `totals` (what the chunk totals of the whole model add up to) instead
+    // of making a gradient pass of its own.
+    virtual void step_with_statistics(const StepWork& /*work*/, const GradientStatistics& /*totals*/) {
+        refuse_chunk_statistics();
+    }
+
     // Null unless the backend mirrors settings (see SettingsMirror).
     virtual SettingsMirror* settings_mirror() noexcept { return nullptr; }
+
+private:
+    [[noreturn]] static void refuse_chunk_statistics() {
+        fail(ErrorCode::Unsupported,
+             "the gradient pass in chunks (and a step given their totals) is available on CPU optimizers only: this "
+             "backend cuts its pass differently");
+    }
 };
 
 template <class T>

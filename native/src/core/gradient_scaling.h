@@ -25,11 +25,19 @@ struct StepOptions {
     }
 };
 
-// The totals of the gradient pass over every registered gradient.
+// The totals of the gradient pass over every registered gradient (or over one chunk of it).
 struct GradientStatistics {
     double sum_of_squares = 0.0;  // of the gradients as stored (before the inverse scale)
     std::uint64_t nonfinite_count = 0;
 };
+
+// Adds b's totals into a. The pass adds its chunks' totals this way in chunk order, and so does
+// a step given the chunk totals of a model split across optimizers
+// (Optimizer::step_with_gradient_statistics): the same order gives the same bits.
+inline void accumulate(GradientStatistics& a, const GradientStatistics& b) {
+    a.sum_of_squares += b.sum_of_squares;
+    a.nonfinite_count += b.nonfinite_count;
+}
 
 // What one step did with the gradients.
 struct StepReport {

@@ -395,6 +395,24 @@ void Optimizer::set_step_options(const StepOptions& options) {
 
 void Optimizer::step() { backend_->step(work()); }
 
+void Optimizer::gradient_chunk_statistics(double* sums, std::uint64_t* counts, std::size_t count) {
+    const StepWork current = work();
+    const std::size_t expected = backend_->gradient_chunk_count(current);
+    if (count != expected) {
+        fail_argument("chunk_count", "= " + std::to_string(count) + " does not match this optimizer's " +
+                                         std::to_string(expected) + " gradient chunks");
+    }
+    backend_->gradient_chunk_statistics(current, sums, counts);
+}
+
+void Optimizer::step_with_gradient_statistics(const double* sums, const std::uint64_t* counts, std::size_t count) {
+    GradientStatistics totals;
+    if (step_options_.needs_gradient_statistics()) {
+        for (std::size_t index = 0; index < count; ++index) accumulate(totals, GradientStatistics{sums[index], counts[index]});
+    }
+    backend_->step_with_statistics(work(), totals);
+}
+
 void Optimizer::zero_gradients() { backend_->zero_gradients(work()); }
 
 std::uint64_t Optimizer::count_nonfinite_gradients() { return backend_->count_nonfinite_gradients(work()); }

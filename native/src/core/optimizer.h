@@ -79,6 +79,13 @@ public:
     StepReport last_step_report() { return backend_->last_step_report(); }
 
     void step();
+    // For a model split across optimizers (see the ABI's "gradient pass in chunks"): the number
+    // of chunks of this optimizer's gradient pass, each chunk's totals (`count` must be that
+    // number), and a step that decides from the given chunk totals, added in order, instead of
+    // making a pass of its own (they are read only when the step options need a pass).
+    std::size_t gradient_chunk_count() { return backend_->gradient_chunk_count(work()); }
+    void gradient_chunk_statistics(double* sums, std::uint64_t* counts, std::size_t count);
+    void step_with_gradient_statistics(const double* sums, const std::uint64_t* counts, std::size_t count);
     void zero_gradients();
     std::uint64_t count_nonfinite_gradients();
     std::uint64_t count_nonfinite_parameters();

@@ -163,34 +163,71 @@ GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementTy
     return total;
 }
 
-GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecord>& tensors, bool parameters) {
-    auto data_of = [&](const TensorRecord& t) -> const void* {
-        if (!parameters) return t.gradients;
-        return t.master_parameters.empty() ? t.parameters : t.master_parameters.data();
-    };
-    auto type_of = [&](const TensorRecord& t) {
-        if (!parameters) return t.gradient_type;
-        return t.master_parameters.empty() ? t.parameter_type : ElementType::Float32;
-    };
-    auto gradient_count = [&](std::size_t item) {
-        return data_of(tensors[item]) == nullptr ? std::size_t{0} : tensors[item].element_count;
-    };
-    // Sized before the pass: the chunk table is rebuilt by run_chunked from the same sizes.
+namespace {
+
+// What a pass reads: the gradients, or with `parameters` the parameters (the master copy where a
+// tensor has one).
+const void* pass_data(const TensorRecord& t, bool parameters) {
+    if (!parameters) return t.gradients;
+    return t.master_parameters.empty() ? t.parameters : t.master_parameters.data();
+}
+
+ElementType pass_type(const TensorRecord& t, bool parameters) {
+    if (!parameters) return t.gradient_type;
+    return t.master_parameters.empty() ? t.parameter_type : ElementType::Float32;
+}
+
+std::size_t pass_elements(const TensorRecord& t, bool parameters) {
+    return pass_data(t, parameters) == nullptr ? 0 : t.element_count;
+}
+
+// The number of chunks run_chunked cuts the tensors' data into.
+std::size_t pass_chunks(const std::vector<TensorRecord>& tensors, bool parameters) {
     std::size_t chunk_count = 0;
-    for (std::size_t item = 0; item < tensors.size(); ++item) {
-        chunk_count += (gradient_count(item) + kChunkElements - 1) / kChunkElements;
+    for (const TensorRecord& t : tensors) {
+        chunk_count += (pass_elements(t, parameters) + kChunkElements - 1) / kChunkElements;
     }
-    chunk_totals_.assign(chunk_count, GradientStatistics{});
-    run_chunked(tensors.size(), gradient_count, [&](std::size_t index, const Chunk& chunk) {
-        const TensorRecord& t = tensors[chunk.item];
-        chunk_totals_[index] = chunk_statistics(data_of(t), type_of(t), chunk.begin, chunk.end);
-    });
+    return chunk_count;
+}
+
+}  // namespace
+
+std::size_t CpuBackend::gradient_chunk_count(const StepWork& work) { return pass_chunks(work.tensors, false); }
+
+void CpuBackend::chunk_passes(const std::vector<TensorRecord>& tensors, bool parameters) {
+    // Sized before the pass: the chunk table is rebuilt by run_chunked from the same sizes.
+    chunk_totals_.assign(pass_chunks(tensors, parameters), GradientStatistics{});
+    run_chunked(
+        tensors.size(), [&](std::size_t item) { return pass_elements(tensors[item], parameters); },
+        [&](std::size_t index, const Chunk& chunk) {
+            const TensorRecord& t = tensors[chunk.item];
+            chunk_totals_[index] =
+                chunk_statistics(pass_data(t, parameters), pass_type(t, parameters), chunk.begin, chunk.end);
+        });
+}
+
+GradientStatistics CpuBackend::gradient_statistics(const std::vector<TensorRecord>& tensors, bool parameters) {
+    chunk_passes(tensors, parameters);
     GradientStatistics total;
     for (const GradientStatistics& chunk : chunk_totals_) accumulate(total, chunk);
     return total;
 }
 
-void CpuBackend::step(const StepWork& work) {
+void CpuBackend::gradient_chunk_statistics(const StepWork& work, double* sums, std::uint64_t* counts) {
+    chunk_passes(work.tensors);
+    for (std::size_t index = 0; index < chunk_totals_.size(); ++index) {
+        sums[index] = chunk_totals_[index].sum_of_squares;
+        counts[index] = chunk_totals_[index].nonfinite_count;
+    }
+}
+
+void CpuBackend::step(const StepWork& work) { step_deciding(work, nullptr); }
+
+void CpuBackend::step_with_statistics(const StepWork& work, const GradientStatistics& totals) {
+    step_deciding(work, &totals);
+}
+
+void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* given) {
     const std::vector<TensorRecord>& tensors = work.tensors;
     // t + 1 must exist: refused before anything runs, so nothing changes.
     for (std::size_t id = 0; id < tensors.size(); ++id) {
@@ -203,7 +240,7 @@ void CpuBackend::step(const StepWork& work) {
     }
     ++step_calls_;
     GradientStatistics statistics;
-    if (work.step_options.needs_gradient_statistics()) statistics = gradient_statistics(tensors);
+    if (work.step_options.needs_gradient_statistics()) statistics = given != nullptr ? *given : gradient_statistics(tensors);
     last_report_ = decide_gradient_scaling(work.step_options, statistics, step_calls_);
     if (last_report_.skipped) return;
     const float gradient_scale = static_cast<float>(last_report_.gradient_scale);

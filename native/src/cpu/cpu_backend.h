@@ -54,6 +54,10 @@ public:
     // The gradient pass's count alone, and the same pass over the parameters.
     std::uint64_t count_nonfinite_gradients(const StepWork& work) override;
     std::uint64_t count_nonfinite_parameters(const StepWork& work) override;
+    // The pass's own chunks (kChunkElements), each chunk's totals as the pass computes them.
+    std::size_t gradient_chunk_count(const StepWork& work) override;
+    void gradient_chunk_statistics(const StepWork& work, double* sums, std::uint64_t* counts) override;
+    void step_with_statistics(const StepWork& work, const GradientStatistics& totals) override;
 
     // The CPU backend's own settings (the ABI reaches them for CPU optimizers only).
     void set_thread_count(int thread_count);
@@ -62,12 +66,15 @@ public:
     nab_simd_level simd_level() const noexcept { return simd_level_; }
 
 private:
+    // The step: decides from `given` totals when not null, else from its own gradient pass.
+    void step_deciding(const StepWork& work, const GradientStatistics* given);
     RangeKernel kernel_for(const KernelVariant& variant) const;
     void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
-    // own slot and the slots are added in chunk order, so any thread count gives the same bits.
-    // It reads the gradients, or with `parameters` the parameters (the master copy where a
-    // tensor has one).
+    // own slot of chunk_totals_ (chunk_passes) and the slots are added in chunk order
+    // (gradient_statistics), so any thread count gives the same bits. It reads the gradients, or
+    // with `parameters` the parameters (the master copy where a tensor has one).
+    void chunk_passes(const std::vector<TensorRecord>& tensors, bool parameters = false);
     GradientStatistics gradient_statistics(const std::vector<TensorRecord>& tensors, bool parameters = false);
     GradientStatistics chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                         std::size_t end) const;
@@ -98,8 +105,10 @@ private:
     std::vector<CachedPlan> plans_;
 };
 
-// Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width.
-constexpr std::size_t kChunkElements = std::size_t{1} << 15;
+// Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width. The
+// ABI promises it (NAB_GRADIENT_CHUNK_ELEMENTS) to callers that split a model at chunk
+// boundaries.
+constexpr std::size_t kChunkElements = NAB_GRADIENT_CHUNK_ELEMENTS;
 // Elements per conversion block of a 16-bit tensor: 4 KiB per float32 scratch array, so the
 // block and the state it updates stay in L1 between the conversion and the update.
 constexpr std::size_t kConversionBlock = 1024;

@@ -13,10 +13,4 @@ namespace nab::cpu {
 // order depends only on count, so equal inputs give equal totals on every thread.
 GradientStatistics float_statistics(const float* values, std::size_t count);
 
-// Adds b's totals into a (in this order; the caller fixes the order of the additions).
-inline void accumulate(GradientStatistics& a, const GradientStatistics& b) {
-    a.sum_of_squares += b.sum_of_squares;
-    a.nonfinite_count += b.nonfinite_count;
-}
-
 }  // namespace nab::cpu

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NativeAdaBelief.Demo.Data;
 using NativeAdaBelief.Demo.Model;
+using NativeAdaBelief.Distributed;
 
 namespace NativeAdaBelief.Demo.Training;
 
@@ -62,6 +63,9 @@ internal sealed record TrainerOptions
 
     /// <summary>A checkpoint to continue from (null: start fresh).</summary>
     public RunCheckpoint? Resume { get; init; }
+
+    /// <summary>Data-parallel training (--data-parallel): the ranks, each computing its part of every batch; null: one process.</summary>
+    public Communicator? Communicator { get; init; }
 }
 
 /// <summary>The outcome of <see cref="Trainer.Run"/>.</summary>
@@ -133,7 +137,9 @@ internal static class Trainer
             // float32: the model's own buffers. 16-bit: the weights rounded into 16-bit buffers,
             // which the optimizer steps (with float32 master weights) and the model widens.
             using ParameterStore store = ParameterStore.For(model, plan.PrecisionKind);
-            using ITrainingOptimizer optimizer = OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device);
+            using ITrainingOptimizer optimizer = options.Communicator is { } communicator
+                ? new DataParallelOptimizer(kind, run.LearningRate, store, threads, communicator)
+                : OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device);
 
             TrainingPosition position;
             if (state.Position is { } saved && saved.Optimizer == name && resume is not null)
@@ -202,9 +208,12 @@ internal static class Trainer
                 }
                 int start = batch * plan.BatchSize;
                 int count = Math.Min(plan.BatchSize, plan.TrainCount - start);
-                ReadOnlySpan<int> indices = order.AsSpan(start, count);
-                FashionMnist.Gather(data.TrainImages, indices, model.Input(count));
-                for (int i = 0; i < count; i++)
+                // Data-parallel: this rank's part of the batch, and the factor that makes the ranks'
+                // averaged gradients the gradient of the whole batch's mean loss.
+                (int offset, int part, double share) = BatchPart(count, options.Communicator);
+                ReadOnlySpan<int> indices = order.AsSpan(start + offset, part);
+                FashionMnist.Gather(data.TrainImages, indices, model.Input(part));
+                for (int i = 0; i < part; i++)
                 {
                     labels[i] = data.TrainLabels[indices[i]];
                 }
@@ -213,11 +222,12 @@ internal static class Trainer
                 // widen the weights, compute (the loss gradient times the loss scale in float16),
                 // round the gradients into the 16-bit buffers the optimizer reads.
                 store.WidenParametersIntoModel();
-                double loss = model.ComputeGradients(count, labels, (float)optimizer.LossScale);
+                double loss = model.ComputeGradients(part, labels, (float)(optimizer.LossScale * share));
                 store.NarrowGradientsFromModel();
                 long before = Stopwatch.GetTimestamp();
                 optimizer.Step();
                 stepSeconds += Stopwatch.GetElapsedTime(before).TotalSeconds;
+                loss = BatchLoss(loss, part, count, options.Communicator);
 
                 lossSum += loss;
                 run.BatchLosses.Add(loss);
@@ -260,6 +270,34 @@ internal static class Trainer
         }
         progress.OptimizerFinished(kind, run);
         return true;
+    }
+
+    /// <summary>
+    /// This rank's part of a batch of <paramref name="count"/> (all of it in one process): where it
+    /// starts, its length, and what its mean loss's gradient is multiplied by so that the ranks'
+    /// average is the gradient of the batch's mean loss (ranks × part / count; 1 for equal parts).
+    /// </summary>
+    private static (int Offset, int Part, double Share) BatchPart(int count, Communicator? communicator)
+    {
+        if (communicator is null)
+        {
+            return (0, count, 1.0);
+        }
+        int ranks = communicator.Size, rank = communicator.Rank;
+        int offset = (int)((long)count * rank / ranks), end = (int)((long)count * (rank + 1) / ranks);
+        return (offset, end - offset, (double)ranks * (end - offset) / count);
+    }
+
+    /// <summary>The whole batch's mean loss from this rank's (one small all-reduce when data-parallel).</summary>
+    private static double BatchLoss(double partLoss, int part, int count, Communicator? communicator)
+    {
+        if (communicator is null)
+        {
+            return partLoss;
+        }
+        Span<double> sum = [partLoss * part];
+        communicator.AllReduceSum(sum);
+        return sum[0] / count;
     }
 
     /// <summary>Mean loss and accuracy over the whole test set.</summary>
