@@ -328,6 +328,9 @@ public sealed class NativeAdaBeliefOptimizer : OptimizerHelper, IBetas
     /// <summary>The native tensors, in registration order (for tests and the benchmark).</summary>
     internal IReadOnlyList<OptimizerTensor> NativeTensors => _core.Tensors;
 
+    /// <summary>The learning rate the native library holds for group <paramref name="group"/> (for tests).</summary>
+    internal double NativeLearningRate(int group) => _core.ParamGroups[group].LearningRate;
+
     /// <summary>Takes every group's options and every parameter's state together, all or nothing.</summary>
     internal void Restore((AdaBeliefOptions Options, double InitialLearningRate)[] groups, StagedLoad.TensorState[] tensors)
     {
