@@ -325,11 +325,8 @@ public sealed class NativeAdaBeliefOptimizer : OptimizerHelper, IBetas
         base.Dispose(disposing);
     }
 
-    /// <summary>The native tensors, in registration order (for tests and the benchmark).</summary>
-    internal IReadOnlyList<OptimizerTensor> NativeTensors => _core.Tensors;
-
-    /// <summary>The learning rate the native library holds for group <paramref name="group"/> (for tests).</summary>
-    internal double NativeLearningRate(int group) => _core.ParamGroups[group].LearningRate;
+    /// <summary>The native optimizer (for tests and the benchmark; its tensors are in registration order).</summary>
+    internal AdaBeliefOptimizer Core => _core;
 
     /// <summary>Takes every group's options and every parameter's state together, all or nothing.</summary>
     internal void Restore((AdaBeliefOptions Options, double InitialLearningRate)[] groups, StagedLoad.TensorState[] tensors)
@@ -412,7 +409,7 @@ public sealed class NativeAdaBeliefOptimizer : OptimizerHelper, IBetas
     /// Reads every parameter's and gradient's address, checks what changed, and only then registers
     /// the changes (moved parameters one by one, the gradients in one native call).
     /// </summary>
-    private void SyncAddresses()
+    internal void SyncAddresses()
     {
         bool changed = false;
         List<(ParameterBinding Binding, nint Address)>? moved = null;

@@ -52,9 +52,9 @@ public sealed class AdaBeliefReferenceTests
             ReferenceTensor expected = reference.Tensors[i];
             float[] actual = type == ScalarType.Float32
                 ? Models.Values(parameters[i])
-                : ours.NativeTensors[i].ReadState(StateKind.MasterParameters);
+                : ours.Core.Tensors[i].ReadState(StateKind.MasterParameters);
             Tolerance.AssertParameters($"{kind} {type} parameter {i}", actual, expected.Theta, expected.ThetaPathMax);
-            Assert.Equal(50, ours.NativeTensors[i].Step);
+            Assert.Equal(50, ours.Core.Tensors[i].Step);
             if (type != ScalarType.Float32)
             {
                 // The 16-bit parameters are the master copy rounded to nearest even.

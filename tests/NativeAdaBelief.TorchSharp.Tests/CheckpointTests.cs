@@ -59,7 +59,7 @@ public sealed class CheckpointTests
     {
         for (int i = 0; i < core.Tensors.Count; i++)
         {
-            OptimizerTensor a = core.Tensors[i], b = torchOptimizer.NativeTensors[i];
+            OptimizerTensor a = core.Tensors[i], b = torchOptimizer.Core.Tensors[i];
             Assert.Equal(a.Step, b.Step);
             foreach (StateKind kind in Enum.GetValues<StateKind>())
             {

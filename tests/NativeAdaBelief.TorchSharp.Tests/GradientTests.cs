@@ -31,7 +31,7 @@ public sealed class GradientTests
             Assert.Equal(step % 2 == 1, before.SequenceEqual(Models.Values(p[2])));
         }
         Assert.Equal(frozen, Models.Values(p[1])); // not even weight decay touched it
-        Assert.Equal([6L, 0L, 3L, 6L], optimizer.NativeTensors.Select(t => t.Step));
+        Assert.Equal([6L, 0L, 3L, 6L], optimizer.Core.Tensors.Select(t => t.Step));
     }
 
     [TorchFact]
@@ -73,6 +73,6 @@ public sealed class GradientTests
         Assert.Contains("not contiguous", layout.Message, StringComparison.Ordinal);
 
         Assert.Equal(parameters, p.Select(Models.Values));
-        Assert.All(optimizer.NativeTensors, t => Assert.Equal(1, t.Step));
+        Assert.All(optimizer.Core.Tensors, t => Assert.Equal(1, t.Step));
     }
 }

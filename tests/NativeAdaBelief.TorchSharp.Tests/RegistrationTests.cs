@@ -41,7 +41,7 @@ public sealed class RegistrationTests
         Assert.Equal(1e-2, groups[0].LearningRate);
         Assert.Equal(AdaBeliefOptions.ForAdaBeliefPytorch(3e-3), groups[1].Options.AdaBelief);
         Assert.Equal([p[0], p[2], p[1], p[3]], optimizer.parameters()); // group by group
-        Assert.Equal([p[0].numel(), p[2].numel(), p[1].numel(), p[3].numel()], optimizer.NativeTensors.Select(t => t.Length));
+        Assert.Equal([p[0].numel(), p[2].numel(), p[1].numel(), p[3].numel()], optimizer.Core.Tensors.Select(t => t.Length));
     }
 
     [TorchFact]
@@ -69,7 +69,7 @@ public sealed class RegistrationTests
         var late = Assert.Throws<ArgumentException>(() => optimizer.add_param_group(new AdaBeliefParamGroup([new Parameter(torch.randn(2)), wide])));
         Assert.Contains("parameter 1 of group 1 is a Float64 tensor", late.Message, StringComparison.Ordinal);
         Assert.Single(optimizer.ParamGroups); // nothing of the refused group was registered
-        Assert.Single(optimizer.NativeTensors);
+        Assert.Single(optimizer.Core.Tensors);
     }
 
     [TorchFact]
@@ -82,7 +82,7 @@ public sealed class RegistrationTests
         optimizer.ParamGroups.Single().LearningRate = double.NaN;
         var refused = Assert.Throws<ArgumentOutOfRangeException>(() => optimizer.step());
         Assert.Contains("ParamGroups[0]", refused.ParamName, StringComparison.Ordinal);
-        Assert.All(optimizer.NativeTensors, t => Assert.Equal(0, t.Step));
+        Assert.All(optimizer.Core.Tensors, t => Assert.Equal(0, t.Step));
     }
 
     [TorchFact]

@@ -35,7 +35,7 @@ public sealed class SchedulerTests
             ours.step();
             double scheduled = ours.ParamGroups.Single().LearningRate;
             Assert.Equal(referenceSchedule.get_last_lr().Single(), scheduled);
-            Assert.Equal(scheduled, ours.NativeLearningRate(0)); // what this step used
+            Assert.Equal(scheduled, ours.Core.ParamGroups[0].LearningRate); // what this step used
             rates.Add(scheduled);
             referenceSchedule.step();
             ourSchedule.step();

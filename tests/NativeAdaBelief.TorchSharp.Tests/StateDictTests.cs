@@ -64,7 +64,7 @@ public sealed class StateDictTests
             Assert.Equal(3, state.Step);
             using Tensor m = state.Read(StateKind.FirstMoment);
             Assert.Equal(model.parameters().ElementAt(2).shape, m.shape); // registration order: group 0 holds parameters 0 and 2
-            Assert.Equal(optimizer.NativeTensors[1].ReadState(StateKind.FirstMoment), Models.Values(m));
+            Assert.Equal(optimizer.Core.Tensors[1].ReadState(StateKind.FirstMoment), Models.Values(m));
             Assert.True(dict.State[1].ApproximatelyEquals(dict.State[1]));
             Assert.False(dict.State[1].ApproximatelyEquals(dict.State[0]));
         }
@@ -81,7 +81,7 @@ public sealed class StateDictTests
             using NativeAdaBeliefOptimizer target = Optimizer(other, learningRate: 0.5);
             var refused = Assert.Throws<ArgumentException>(() => target.load_state_dict(source.state_dict()));
             Assert.Contains("elements", refused.Message, StringComparison.Ordinal);
-            Assert.All(target.NativeTensors, t => Assert.Equal(0, t.Step));
+            Assert.All(target.Core.Tensors, t => Assert.Equal(0, t.Step));
             Assert.Equal(0.5, target.ParamGroups.First().LearningRate);
 
             using NativeAdaBeliefOptimizer adam = NativeOptim.Adam(other.parameters());
