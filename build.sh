@@ -8,10 +8,14 @@
 #                         valgrind, 60 s of fuzzing, .NET tests, the NuGet package used by a consumer project
 #   ./build.sh bench      native + .NET benchmarks against the memory limit -> docs/benchmarks.md
 #                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
-#   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg
+#   ./build.sh pack       artifacts/packages/NativeAdaBelief(.TorchSharp).<version>.nupkg
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
 #   ./build.sh gpu-bundle artifacts/gpu-check: a self-contained C# CUDA check for a GPU machine without .NET
 #   ./build.sh demo       the main job (trains a model)
+#   ./build.sh torchsharp-sample [--epochs N|--quick]
+#                         a TorchSharp CNN on Fashion-MNIST with NativeAdaBelief beside torch.optim.Adam
+#   ./build.sh torchsharp-bench [--quick]
+#                         our step() vs torch.optim.Adam/AdamW on TorchSharp models -> docs/benchmarks.md
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -170,14 +174,16 @@ build_dotnet() {
 test_dotnet() {
   step ".NET tests (xunit)"
   # The layout report comes from the CTest run above (native/tests/abi_layout).
+  # The TorchSharp tests run in test_torchsharp, where libtorch loads.
   NAB_ABI_LAYOUT_REPORT="$release_dir/native/tests/abi-layout.json" \
-    dotnet test "$root/NativeAdaBelief.sln" -c Release -m:1 --no-build -nologo
+    dotnet test "$root/NativeAdaBelief.sln" -c Release -m:1 --no-build -nologo --filter 'FullyQualifiedName!~NativeAdaBelief.TorchSharp.Tests'
 }
 
 pack() {
   step "NuGet package -> $packages_dir"
   rm -rf "$packages_dir"
   dotnet pack "$root/src/NativeAdaBelief" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
+  dotnet pack "$root/src/NativeAdaBelief.TorchSharp" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
   ls "$packages_dir"
 }
 
@@ -278,6 +284,89 @@ quick_demo() {
   done
 }
 
+# ---- TorchSharp (docs/torchsharp.md) ----------------------------------------------------------
+# TorchSharp 0.107's libLibTorchSharp.so needs GLIBCXX_3.4.32, newer than Debian 12's libstdc++. What
+# loads it (the tests, the benchmark, the sample) runs directly where it loads, else in a Debian 13
+# root made by tools/debian-root.sh (root and debootstrap; cached, unmounted after every run), else
+# it is skipped with the reason. The projects are built on the host either way.
+torchsharp_root="$root/build/roots/trixie-dotnet"
+torchsharp_tests="$root/tests/NativeAdaBelief.TorchSharp.Tests/bin/Release/net10.0"
+torchsharp_bench="$root/tests/NativeAdaBelief.TorchSharp.Benchmarks/bin/Release/net10.0"
+torchsharp_sample="$root/src/NativeAdaBelief.TorchSharp.Sample/bin/Release/net10.0"
+
+# torchsharp_where BUILD_DIR: prints "direct", "root", or "skip: REASON".
+torchsharp_where() {
+  local library="$1/runtimes/linux-x64/native/libLibTorchSharp.so" missing
+  [ -e "$library" ] || { echo "skip: $library was not built"; return; }
+  missing="$(ldd "$library" 2>&1 | grep 'not found' | head -n 1 | sed 's/^[[:space:]]*//' || true)"
+  if [ -z "$missing" ]; then
+    echo direct
+  elif [ "$(id -u)" -eq 0 ]; then
+    echo root
+  else
+    echo "skip: libLibTorchSharp.so does not load on this system ($missing), and the Debian 13 root it runs in needs root"
+  fi
+}
+
+# torchsharp_dotnet BUILD_DIR [--bind HOST]... -- ARGS...: `dotnet ARGS` in the repository folder,
+# where TorchSharp loads; returns 0 without running anything (saying why) where it cannot.
+torchsharp_dotnet() {
+  local dir="$1" binds=()
+  shift
+  while [ "$1" != "--" ]; do binds+=("$1" "$2"); shift 2; done
+  shift
+  local where
+  where="$(torchsharp_where "$dir")"
+  case "$where" in
+    direct) dotnet "$@" ;;
+    root)
+      "$root/tools/debian-root.sh" ensure trixie "$torchsharp_root"
+      local dotnet_root
+      dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
+      echo "(in the Debian 13 root $torchsharp_root: libLibTorchSharp.so needs a newer libstdc++ than this system's)"
+      "$root/tools/debian-root.sh" run "$torchsharp_root" --bind "$dotnet_root" --bind "$root" "${binds[@]}" -- \
+        env HOME=/root DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
+        ${FASHION_MNIST_DIR:+FASHION_MNIST_DIR="$FASHION_MNIST_DIR"} \
+        sh -c 'cd "$1" && shift && exec "$@"' sh "$root" "$dotnet_root/dotnet" "$@"
+      ;;
+    *) echo "SKIPPED: dotnet $*: ${where#skip: }" ;;
+  esac
+}
+
+build_torchsharp() {
+  step "NativeAdaBelief.TorchSharp: tests, benchmark and sample (Release; restores TorchSharp and libtorch-cpu-linux-x64)"
+  for project in tests/NativeAdaBelief.TorchSharp.Tests tests/NativeAdaBelief.TorchSharp.Benchmarks src/NativeAdaBelief.TorchSharp.Sample; do
+    dotnet build "$root/$project" -c Release -m:1 -nologo -v:quiet
+  done
+}
+
+# The TorchSharp tests, the benchmark in smoke mode and the sample in quick mode (so neither can rot).
+test_torchsharp() {
+  step "TorchSharp tests (real TorchSharp models against torch.optim.Adam/AdamW and the float64 reference)"
+  torchsharp_dotnet "$torchsharp_tests" -- test "$torchsharp_tests/NativeAdaBelief.TorchSharp.Tests.dll"
+  step "TorchSharp benchmark, smoke mode (runs it; judges nothing)"
+  torchsharp_dotnet "$torchsharp_bench" -- "$torchsharp_bench/NativeAdaBelief.TorchSharp.Benchmarks.dll" --mode smoke
+  run_torchsharp_sample --quick --output "$root/artifacts/torchsharp-sample-quick"
+}
+
+# ./build.sh torchsharp-sample [options]: the Fashion-MNIST sample (artifacts/torchsharp-sample).
+run_torchsharp_sample() {
+  demo_prerequisites
+  step "TorchSharp sample: a CNN on Fashion-MNIST, NativeAdaBelief beside torch.optim.Adam (src/NativeAdaBelief.TorchSharp.Sample)"
+  local data="${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}" binds=()
+  [ -d "$data" ] && binds+=(--bind "$data")
+  [ -d /usr/share/fonts ] && binds+=(--bind /usr/share/fonts)
+  torchsharp_dotnet "$torchsharp_sample" "${binds[@]}" -- "$torchsharp_sample/NativeAdaBelief.TorchSharp.Sample.dll" "$@"
+}
+
+# ./build.sh torchsharp-bench [--quick]: full mode writes its section of docs/benchmarks.md.
+run_torchsharp_bench() {
+  local args=(--mode full --out "$root/docs/benchmarks.md")
+  [ "${1:-}" != "--quick" ] || args=(--mode quick)
+  step "TorchSharp benchmark (${args[1]}): our step() vs torch.optim.Adam/AdamW, same process, same models"
+  torchsharp_dotnet "$torchsharp_bench" -- "$torchsharp_bench/NativeAdaBelief.TorchSharp.Benchmarks.dll" "${args[@]}"
+}
+
 case "${1:-}" in
   native)
     build_native
@@ -297,6 +386,8 @@ case "${1:-}" in
     run_fuzzer 60 fresh
     build_dotnet
     test_dotnet
+    build_torchsharp
+    test_torchsharp
     quick_demo
     smoke_bench
     pack
@@ -326,6 +417,18 @@ case "${1:-}" in
     shift
     build_native
     run_demo "$@"
+    ;;
+  torchsharp-sample)
+    shift
+    build_native
+    dotnet build "$root/src/NativeAdaBelief.TorchSharp.Sample" -c Release -m:1 -nologo -v:quiet
+    run_torchsharp_sample "$@"
+    ;;
+  torchsharp-bench)
+    shift
+    build_native
+    dotnet build "$root/tests/NativeAdaBelief.TorchSharp.Benchmarks" -c Release -m:1 -nologo -v:quiet
+    run_torchsharp_bench "$@"
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
