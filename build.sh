@@ -10,8 +10,8 @@
 #                         by a consumer project on each platform
 #   ./build.sh bench      native + .NET benchmarks against the memory limit -> docs/benchmarks.md
 #                         (--quick: small sizes, few iterations -> artifacts/bench/quick)
-#   ./build.sh pack       artifacts/packages/NativeAdaBelief.<version>.nupkg, with the libraries of
-#                         ./build.sh platforms (as root; without root, what can be built: see README)
+#   ./build.sh pack       artifacts/packages/NativeAdaBelief(.TorchSharp, .Distributed).<version>.nupkg, with
+#                         the libraries of ./build.sh platforms (as root; without root, what can be built: see README)
 #   ./build.sh platforms [RID...]  build and test the shipped libraries: linux-x64 and linux-arm64
 #                         in a Debian 11 root, win-x64 with MinGW-w64 under wine (README: Platforms)
 #   ./build.sh fuzz [s]   the C ABI fuzzer (libFuzzer + ASan + UBSan, clang-14) for s seconds (300)
@@ -23,6 +23,10 @@
 #                         Debian 13 root (root needed), backend + GPU tests + CUDA benchmark, warnings as errors
 #   ./build.sh bench-distributed  data-parallel step vs one process's, 16M and 64M parameters, 2 MPICH ranks
 #   ./build.sh demo       the main job (trains a model)
+#   ./build.sh torchsharp-sample [--epochs N|--quick]
+#                         a TorchSharp CNN on Fashion-MNIST with NativeAdaBelief beside torch.optim.Adam
+#   ./build.sh torchsharp-bench [--quick]
+#                         our step() vs torch.optim.Adam/AdamW on TorchSharp models -> docs/benchmarks.md
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -227,9 +231,7 @@ check_cuda12_build() {
     cuda_check_cannot_run "the CUDA 12 compile check builds in a Debian 13 root (debootstrap, chroot, mounts): run ./build.sh cuda-check as root"
     return 0
   fi
-  local packages=()
-  mapfile -t packages < <(sed 's/#.*//' "$root/tools/roots/trixie.packages" | tr -s ' \t' '\n' | grep .)
-  "$root/tools/debian-root.sh" ensure trixie "$trixie_root" "${packages[@]}"
+  ensure_debian_root trixie "$trixie_root"
   # The tree is mounted at /src, so the build folder is $cuda12_dir here. The GPU tests then run
   # in the root: without a device they skip, and their CPU-side tests run against the CUDA 12 build.
   # A clean environment: nothing of this machine's (CUDAHOSTCXX=clang++-14, CC, CXX) leaks in.
@@ -295,8 +297,9 @@ build_dotnet() {
 test_dotnet() {
   step ".NET tests (xunit)"
   # The layout report comes from the CTest run above (native/tests/abi_layout).
+  # The TorchSharp tests run in test_torchsharp, where libtorch loads.
   NAB_ABI_LAYOUT_REPORT="$release_dir/native/tests/abi-layout.json" \
-    dotnet test "$root/NativeAdaBelief.sln" -c Release -m:1 --no-build -nologo
+    dotnet test "$root/NativeAdaBelief.sln" -c Release -m:1 --no-build -nologo --filter 'FullyQualifiedName!~NativeAdaBelief.TorchSharp.Tests'
 }
 
 pack() {
@@ -304,6 +307,7 @@ pack() {
   report_packed_platforms
   rm -rf "$packages_dir"
   dotnet pack "$root/src/NativeAdaBelief" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
+  dotnet pack "$root/src/NativeAdaBelief.TorchSharp" -c Release -o "$packages_dir" -m:1 -nologo -v:quiet
   ls "$packages_dir"
 }
 
@@ -369,10 +373,14 @@ ensure_packages() {
 }
 
 # The Debian 11 root, made or restored from the cache (a few seconds when it is already there).
-ensure_bullseye_root() {
+ensure_bullseye_root() { ensure_debian_root bullseye "$bullseye_root"; }
+
+# ensure_debian_root SUITE DIR: the root with the packages of tools/roots/SUITE.packages, made or
+# restored from the cache.
+ensure_debian_root() {
   local packages=()
-  mapfile -t packages < <(sed 's/#.*//' "$root/tools/roots/bullseye.packages" | tr -s ' \t' '\n' | grep .)
-  "$root/tools/debian-root.sh" ensure bullseye "$bullseye_root" "${packages[@]}"
+  mapfile -t packages < <(sed 's/#.*//' "$root/tools/roots/$1.packages" | tr -s ' \t' '\n' | grep .)
+  "$root/tools/debian-root.sh" ensure "$1" "$2" "${packages[@]}"
 }
 
 # in_bullseye_root COMMAND...: runs COMMAND in the Debian 11 root with this tree at /src, in a
@@ -727,6 +735,89 @@ run_distributed_bench() {
   mpiexec.mpich -n 2 dotnet "$program" benchmark --out "$root/artifacts/bench/distributed.md" "$@"
 }
 
+# ---- TorchSharp (docs/torchsharp.md) ----------------------------------------------------------
+# TorchSharp 0.107's libLibTorchSharp.so needs GLIBCXX_3.4.32, newer than Debian 12's libstdc++. What
+# loads it (the tests, the benchmark, the sample) runs directly where it loads, else in a Debian 13
+# root shared with the CUDA 12 check (tools/roots/trixie.packages; root and debootstrap; cached,
+# unmounted after every run), else
+# it is skipped with the reason. The projects are built on the host either way.
+torchsharp_tests="$root/tests/NativeAdaBelief.TorchSharp.Tests/bin/Release/net10.0"
+torchsharp_bench="$root/tests/NativeAdaBelief.TorchSharp.Benchmarks/bin/Release/net10.0"
+torchsharp_sample="$root/src/NativeAdaBelief.TorchSharp.Sample/bin/Release/net10.0"
+
+# torchsharp_where BUILD_DIR: prints "direct", "root", or "skip: REASON".
+torchsharp_where() {
+  local library="$1/runtimes/linux-x64/native/libLibTorchSharp.so" missing
+  [ -e "$library" ] || { echo "skip: $library was not built"; return; }
+  missing="$(ldd "$library" 2>&1 | grep 'not found' | head -n 1 | sed 's/^[[:space:]]*//' || true)"
+  if [ -z "$missing" ]; then
+    echo direct
+  elif [ "$(id -u)" -eq 0 ]; then
+    echo root
+  else
+    echo "skip: libLibTorchSharp.so does not load on this system ($missing), and the Debian 13 root it runs in needs root"
+  fi
+}
+
+# torchsharp_dotnet BUILD_DIR [--bind HOST]... -- ARGS...: `dotnet ARGS` in the repository folder,
+# where TorchSharp loads; returns 0 without running anything (saying why) where it cannot.
+torchsharp_dotnet() {
+  local dir="$1" binds=()
+  shift
+  while [ "$1" != "--" ]; do binds+=("$1" "$2"); shift 2; done
+  shift
+  local where
+  where="$(torchsharp_where "$dir")"
+  case "$where" in
+    direct) dotnet "$@" ;;
+    root)
+      ensure_debian_root trixie "$trixie_root"
+      local dotnet_root
+      dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
+      echo "(in the Debian 13 root $trixie_root: libLibTorchSharp.so needs a newer libstdc++ than this system's)"
+      "$root/tools/debian-root.sh" run "$trixie_root" --bind "$dotnet_root" --bind "$root" "${binds[@]}" -- \
+        env HOME=/root DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
+        ${FASHION_MNIST_DIR:+FASHION_MNIST_DIR="$FASHION_MNIST_DIR"} \
+        sh -c 'cd "$1" && shift && exec "$@"' sh "$root" "$dotnet_root/dotnet" "$@"
+      ;;
+    *) echo "SKIPPED: dotnet $*: ${where#skip: }" ;;
+  esac
+}
+
+build_torchsharp() {
+  step "NativeAdaBelief.TorchSharp: tests, benchmark and sample (Release; restores TorchSharp and libtorch-cpu-linux-x64)"
+  for project in tests/NativeAdaBelief.TorchSharp.Tests tests/NativeAdaBelief.TorchSharp.Benchmarks src/NativeAdaBelief.TorchSharp.Sample; do
+    dotnet build "$root/$project" -c Release -m:1 -nologo -v:quiet
+  done
+}
+
+# The TorchSharp tests, the benchmark in smoke mode and the sample in quick mode (so neither can rot).
+test_torchsharp() {
+  step "TorchSharp tests (real TorchSharp models against torch.optim.Adam/AdamW and the float64 reference)"
+  torchsharp_dotnet "$torchsharp_tests" -- test "$torchsharp_tests/NativeAdaBelief.TorchSharp.Tests.dll"
+  step "TorchSharp benchmark, smoke mode (runs it; judges nothing)"
+  torchsharp_dotnet "$torchsharp_bench" -- "$torchsharp_bench/NativeAdaBelief.TorchSharp.Benchmarks.dll" --mode smoke
+  run_torchsharp_sample --quick --output "$root/artifacts/torchsharp-sample-quick"
+}
+
+# ./build.sh torchsharp-sample [options]: the Fashion-MNIST sample (artifacts/torchsharp-sample).
+run_torchsharp_sample() {
+  demo_prerequisites
+  step "TorchSharp sample: a CNN on Fashion-MNIST, NativeAdaBelief beside torch.optim.Adam (src/NativeAdaBelief.TorchSharp.Sample)"
+  local data="${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}" binds=()
+  [ -d "$data" ] && binds+=(--bind "$data")
+  [ -d /usr/share/fonts ] && binds+=(--bind /usr/share/fonts)
+  torchsharp_dotnet "$torchsharp_sample" "${binds[@]}" -- "$torchsharp_sample/NativeAdaBelief.TorchSharp.Sample.dll" "$@"
+}
+
+# ./build.sh torchsharp-bench [--quick]: full mode writes its section of docs/benchmarks.md.
+run_torchsharp_bench() {
+  local args=(--mode full --out "$root/docs/benchmarks.md")
+  [ "${1:-}" != "--quick" ] || args=(--mode quick)
+  step "TorchSharp benchmark (${args[1]}): our step() vs torch.optim.Adam/AdamW, same process, same models"
+  torchsharp_dotnet "$torchsharp_bench" -- "$torchsharp_bench/NativeAdaBelief.TorchSharp.Benchmarks.dll" "${args[@]}"
+}
+
 case "${1:-}" in
   native)
     build_native
@@ -753,6 +844,8 @@ case "${1:-}" in
     test_dotnet
     mpi_prerequisites
     test_distributed
+    build_torchsharp
+    test_torchsharp
     quick_demo
     quick_demo_data_parallel
     smoke_bench
@@ -811,6 +904,18 @@ case "${1:-}" in
     shift
     build_native
     run_demo "$@"
+    ;;
+  torchsharp-sample)
+    shift
+    build_native
+    dotnet build "$root/src/NativeAdaBelief.TorchSharp.Sample" -c Release -m:1 -nologo -v:quiet
+    run_torchsharp_sample "$@"
+    ;;
+  torchsharp-bench)
+    shift
+    build_native
+    dotnet build "$root/tests/NativeAdaBelief.TorchSharp.Benchmarks" -c Release -m:1 -nologo -v:quiet
+    run_torchsharp_bench "$@"
     ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'

@@ -532,6 +532,16 @@ NAB_API nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer,
 NAB_API nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id,
                                                       void* gradients);
 
+/* Points every tensor at new gradient buffers in one call: gradients[i] is for tensor i (same
+ * dtype as registered; not overlapping its parameters), or null to skip tensor i in later steps;
+ * count must equal nab_optimizer_get_tensor_count's. For engines whose gradients are reallocated
+ * between steps (a TorchSharp or PyTorch loop that sets them to None): one call per step instead of
+ * one per tensor. Every pointer is checked before any changes, so on error nothing changed; when
+ * no pointer differs from the registered one nothing changes (a CUDA optimizer keeps its tables).
+ * Errors: INVALID_ARGUMENT (null optimizer, null gradients with count > 0, count not the tensor
+ * count, an overlapping buffer: the message names gradients[i]), BUSY. */
+NAB_API nab_status nab_optimizer_set_gradients(nab_optimizer* optimizer, void* const* gradients, uint32_t count);
+
 /* Sets a tensor's step count t (>= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
  * cannot step further: nab_optimizer_step refuses it on the CPU and skips the step on CUDA,
  * see nab_step_report.step_count_exhausted.) */

@@ -463,6 +463,15 @@ TEST_F(AbiErrorsTest, TensorSettersRefuseBadArguments) {
     for (uint32_t t : {3u, 0xFFFFFFFFu}) {
         EXPECT_REFUSED(NAB_STATUS_NOT_FOUND, "tensor_id", integer_texts(t), nab_optimizer_set_tensor_gradients(opt(), t, other.data()));
     }
+    // set_gradients (all tensors at once): refused as a whole, so tensor 0 keeps its gradients
+    // although its new pointer (null) was valid and came before the bad one.
+    std::vector<void*> all = {nullptr, other.data(), params_[2].data()};
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "optimizer", kNullText, nab_optimizer_set_gradients(nullptr, all.data(), 3));
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "gradients[2]", kAnyValue, nab_optimizer_set_gradients(opt(), all.data(), 3));
+    EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "gradients", kNullText, nab_optimizer_set_gradients(opt(), nullptr, 3));
+    for (uint32_t count : {0u, 2u, 4u}) {
+        EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "count", integer_texts(count), nab_optimizer_set_gradients(opt(), all.data(), count));
+    }
     // set_tensor_step
     EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "optimizer", kNullText, nab_optimizer_set_tensor_step(nullptr, 0, 5));
     for (int64_t s : {int64_t{-1}, std::numeric_limits<int64_t>::min()}) {

@@ -399,6 +399,49 @@ public sealed class AdaBeliefOptimizer : IDisposable
     }
 
     /// <summary>
+    /// Points every tensor at new gradients in one native call: <paramref name="gradients"/>[i] is
+    /// the address of tensor i's gradients (index = <see cref="OptimizerTensor.Id"/>; the element
+    /// type it was registered with), or 0 to skip it in later steps. For engines whose gradients
+    /// are reallocated between steps (TorchSharp or PyTorch setting them to None): one call per
+    /// step instead of one <see cref="OptimizerTensor.SetGradients(nint, TensorElementType)"/> per
+    /// tensor. As with raw addresses, the caller keeps the memory valid while it is registered;
+    /// managed memory or buffers registered before are let go. Allocates nothing.
+    /// </summary>
+    /// <param name="gradients">One address (or 0) per registered tensor.</param>
+    /// <exception cref="ArgumentException">The length is not the tensor count, or an address overlaps its
+    /// tensor's parameters (the message names gradients[i]); nothing was changed.</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public unsafe void SetGradients(ReadOnlySpan<nint> gradients)
+    {
+        lock (_sync)
+        {
+            using (var call = Enter())
+            {
+                fixed (nint* addresses = gradients)
+                {
+                    NativeStatus.Check(NativeMethods.nab_optimizer_set_gradients(call.Pointer, (void**)addresses, (uint)gradients.Length),
+                        nameof(gradients));
+                }
+            }
+            for (int i = 0; i < gradients.Length; i++)
+            {
+                _handle.ReplaceGradients(i, MemoryKeepAlive.None);
+                _tensors[i].HasGradients = gradients[i] != 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Begins an all-or-nothing replacement of the whole state (every group's options, every
+    /// tensor's step count and arrays): see <see cref="StateRestore"/>. For state that comes from
+    /// elsewhere than a checkpoint file, e.g. an engine adapter's state dictionary.
+    /// </summary>
+    /// <returns>The restore; stage every group and tensor, then <see cref="StateRestore.Commit"/>; dispose it in every case.</returns>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public StateRestore BeginRestore() =>
+        new(this, (message, paramName) => new ArgumentException(message, paramName));
+
+    /// <summary>
     /// Saves the whole optimizer state (options of every group, step counts, m, s, s_max, the
     /// tensors' element types and float32 master copies) to
     /// <paramref name="stream"/> in the safetensors format described in docs/checkpoint-format.md.

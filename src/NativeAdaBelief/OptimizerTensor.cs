@@ -60,7 +60,7 @@ public sealed class OptimizerTensor
     public bool HasGradients
     {
         get => Live(field);
-        private set;
+        internal set;
     }
 
     /// <summary>A fact this object keeps, while the optimizer it describes still exists.</summary>

@@ -123,7 +123,12 @@ if (bdnJson is null)
 string markdown = Report.Build(new ReportInput(options.Mode, bdnJson, options.NativeJson, check, allocations, suiteSeconds, contention,
     BenchmarkConfig.Describe(options.Mode)));
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Out))!);
-File.WriteAllText(options.Out, markdown);
+// Sections that other benchmarks write into the same page (<!-- BEGIN name ... --> to <!-- END name -->) stay as they are.
+string kept = File.Exists(options.Out)
+    ? string.Concat(System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(options.Out), @"<!-- BEGIN (\S+)[^>]*-->.*?<!-- END \1 -->",
+        System.Text.RegularExpressions.RegexOptions.Singleline).Select(m => Environment.NewLine + m.Value + Environment.NewLine))
+    : "";
+File.WriteAllText(options.Out, markdown + kept);
 Console.WriteLine($"==> wrote {options.Out} (from {bdnJson}{(options.NativeJson is null ? "" : $" and {options.NativeJson}")})");
 return 0;
 

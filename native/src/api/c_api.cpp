@@ -343,6 +343,10 @@ nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t
                           [&](nab::Optimizer& o) { o.set_tensor_gradients(tensor_id, gradients); });
 }
 
+nab_status nab_optimizer_set_gradients(nab_optimizer* optimizer, void* const* gradients, uint32_t count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.set_gradients(gradients, count); });
+}
+
 nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tensor_id, int64_t step) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.set_tensor_step(tensor_id, step); });
 }

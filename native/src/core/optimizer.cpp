@@ -207,6 +207,27 @@ void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, void* gradients) {
     layout_changed();
 }
 
+void Optimizer::set_gradients(void* const* gradients, std::size_t count) {
+    if (count != tensors_.size()) {
+        fail_argument("count", "= " + std::to_string(count) + " is not the tensor count " + std::to_string(tensors_.size()) +
+                                   ": give one gradient pointer (or null) for every tensor");
+    }
+    if (count > 0 && gradients == nullptr) fail_argument("gradients", "is null");
+    bool changed = false;
+    for (std::size_t i = 0; i < count; ++i) {
+        const TensorRecord& t = tensors_[i];
+        const std::string name = "gradients[" + std::to_string(i) + "]";
+        check_no_overlap(t.parameters, t.parameter_type, gradients[i], t.gradient_type, t.element_count, name.c_str());
+        if (gradients[i] != t.gradients) {
+            backend_->check_caller_buffer(gradients[i], name.c_str());
+            changed = true;
+        }
+    }
+    if (!changed) return;
+    for (std::size_t i = 0; i < count; ++i) tensors_[i].gradients = gradients[i];
+    layout_changed();
+}
+
 void Optimizer::set_tensor_step(std::uint32_t tensor_id, std::int64_t step) {
     tensor(tensor_id);
     if (step < 0) fail_argument("step", "= " + std::to_string(step) + " is invalid: must be >= 0");

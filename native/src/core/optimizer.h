@@ -61,6 +61,9 @@ public:
     TensorFacts tensor_facts(std::uint32_t tensor_id);
     void set_tensor_parameters(std::uint32_t tensor_id, void* parameters);
     void set_tensor_gradients(std::uint32_t tensor_id, void* gradients);
+    // Every tensor's gradient pointer at once (`count` must be the tensor count; null = none),
+    // all checked before any changes; the layout changes only if a pointer did.
+    void set_gradients(void* const* gradients, std::size_t count);
     void set_tensor_step(std::uint32_t tensor_id, std::int64_t step);
     // Every tensor's step count in one copy (`count` must be the tensor count).
     void read_step_counts(std::int64_t* destination, std::size_t count);

@@ -57,7 +57,8 @@ internal static class CheckpointReader
                 ? $"The checkpoint is truncated: the header describes {dataLength} bytes of data but only {actual} are present."
                 : $"The checkpoint has {actual - dataLength} unexpected bytes after the {dataLength} bytes of data its header describes.");
         }
-        using var restore = new NativeRestore(optimizer);
+        using var restore = new StateRestore(optimizer,
+            (message, _) => new InvalidDataException($"The checkpoint holds a state the optimizer refuses: {message}"));
         for (int g = 0; g < options.Length; g++)
         {
             restore.StageGroup(g, options[g]);
@@ -114,7 +115,7 @@ internal static class CheckpointReader
     /// Reads the <paramref name="dataLength"/> bytes of the data section in file order, hashing
     /// them and staging every tensor as soon as all its arrays are read; returns the hash.
     /// </summary>
-    private static unsafe string StageData(Stream stream, long dataLength, CheckpointTensorPlan plan, NativeRestore restore)
+    private static unsafe string StageData(Stream stream, long dataLength, CheckpointTensorPlan plan, StateRestore restore)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         // A tensor's arrays wait here until its last one is read (files this library writes keep
@@ -140,7 +141,9 @@ internal static class CheckpointReader
             {
                 using (tensor)
                 {
-                    restore.StageTensor(slot.Tensor, plan.Steps[slot.Tensor], tensor);
+                    restore.StageTensor(slot.Tensor, plan.Steps[slot.Tensor], tensor.Length, tensor.ArrayOrNull(StateKind.FirstMoment),
+                        tensor.ArrayOrNull(StateKind.SecondMoment), tensor.ArrayOrNull(StateKind.MaxSecondMoment),
+                        tensor.ArrayOrNull(StateKind.MasterParameters));
                 }
                 pending.Remove(slot.Tensor);
             }
@@ -189,76 +192,6 @@ internal static class CheckpointReader
             {
                 buffer?.Dispose();
             }
-        }
-    }
-
-    /// <summary>
-    /// The native restore of one load: begun when created, aborted when disposed unless it was
-    /// committed, so every way out of a load but a successful commit leaves the optimizer as it was.
-    /// </summary>
-    private sealed unsafe class NativeRestore : IDisposable
-    {
-        private readonly AdaBeliefOptimizer _optimizer;
-        private bool _finished;
-
-        internal NativeRestore(AdaBeliefOptimizer optimizer)
-        {
-            _optimizer = optimizer;
-            using var call = optimizer.Enter();
-            NativeStatus.Check(NativeMethods.nab_optimizer_begin_restore(call.Pointer));
-        }
-
-        internal void StageGroup(int group, AdaBeliefOptions options)
-        {
-            nab_group_options native = options.ToNative();
-            using var call = _optimizer.Enter();
-            Check(NativeMethods.nab_optimizer_restore_group(call.Pointer, (uint)group, &native));
-        }
-
-        internal void StageTensor(int tensor, long step, PendingTensor arrays)
-        {
-            var state = new nab_tensor_state
-            {
-                struct_size = (uint)sizeof(nab_tensor_state),
-                step = step,
-                element_count = (ulong)arrays.Length,
-                first_moment = arrays.ArrayOrNull(StateKind.FirstMoment),
-                second_moment = arrays.ArrayOrNull(StateKind.SecondMoment),
-                max_second_moment = arrays.ArrayOrNull(StateKind.MaxSecondMoment),
-                master_parameters = arrays.ArrayOrNull(StateKind.MasterParameters),
-            };
-            using var call = _optimizer.Enter();
-            Check(NativeMethods.nab_optimizer_restore_tensor(call.Pointer, (uint)tensor, &state));
-        }
-
-        internal void Commit()
-        {
-            using var call = _optimizer.Enter();
-            NativeStatus.Check(NativeMethods.nab_optimizer_commit_restore(call.Pointer));
-            _finished = true;
-        }
-
-        /// <summary>A refused value in the file is invalid data; any other failure keeps its own exception.</summary>
-        private static void Check(nab_status status)
-        {
-            if (status == nab_status.NAB_STATUS_INVALID_ARGUMENT)
-            {
-                throw new InvalidDataException($"The checkpoint holds a state the optimizer refuses: {NativeStatus.LastError()}");
-            }
-            NativeStatus.Check(status);
-        }
-
-        public void Dispose()
-        {
-            if (_finished || _optimizer.IsDisposed)
-            {
-                return;
-            }
-            _finished = true;
-            // Best effort: another thread's call (BUSY) may hold the optimizer right now, and then
-            // the staged copy is freed with the next restore or with the optimizer.
-            using var call = _optimizer.Enter();
-            _ = NativeMethods.nab_optimizer_abort_restore(call.Pointer);
         }
     }
 }

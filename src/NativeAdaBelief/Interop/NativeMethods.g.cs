@@ -318,6 +318,21 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_set_tensor_gradients(nint optimizer, uint tensor_id, void* gradients);
 
     /// <summary>
+    /// Points every tensor at new gradient buffers in one call: gradients[i] is for tensor i (same
+    /// dtype as registered; not overlapping its parameters), or null to skip tensor i in later steps;
+    /// count must equal nab_optimizer_get_tensor_count's. For engines whose gradients are reallocated
+    /// between steps (a TorchSharp or PyTorch loop that sets them to None): one call per step instead of
+    /// one per tensor. Every pointer is checked before any changes, so on error nothing changed; when
+    /// no pointer differs from the registered one nothing changes (a CUDA optimizer keeps its tables).
+    /// Errors: INVALID_ARGUMENT (null optimizer, null gradients with count &gt; 0, count not the tensor
+    /// count, an overlapping buffer: the message names gradients[i]), BUSY.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_set_gradients(nab_optimizer* optimizer, void*const* gradients, uint32_t count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_set_gradients(nint optimizer, void** gradients, uint count);
+
+    /// <summary>
     /// Sets a tensor's step count t (&gt;= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
     /// cannot step further: nab_optimizer_step refuses it on the CPU and skips the step on CUDA,
     /// see nab_step_report.step_count_exhausted.)
