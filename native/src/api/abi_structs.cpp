@@ -28,7 +28,7 @@ constexpr FieldExtent kGroupOptionsFields[] = {
     NAB_FIELD(nab_group_options, weight_decay),     NAB_FIELD(nab_group_options, weight_decay_mode),
     NAB_FIELD(nab_group_options, second_moment),    NAB_FIELD(nab_group_options, amsgrad),
     NAB_FIELD(nab_group_options, rectify),          NAB_FIELD(nab_group_options, degenerate_to_sgd),
-    NAB_FIELD(nab_group_options, optimized_update)};
+    NAB_FIELD(nab_group_options, optimized_update), NAB_FIELD(nab_group_options, state_encoding)};
 constexpr FieldExtent kOptimizerConfigFields[] = {
     NAB_FIELD(nab_optimizer_config, struct_size),  NAB_FIELD(nab_optimizer_config, device_type),
     NAB_FIELD(nab_optimizer_config, device_ordinal), NAB_FIELD(nab_optimizer_config, thread_count),
@@ -44,7 +44,8 @@ constexpr FieldExtent kTensorInfoFields[] = {
     NAB_FIELD(nab_tensor_info, element_count),         NAB_FIELD(nab_tensor_info, step),
     NAB_FIELD(nab_tensor_info, has_max_second_moment), NAB_FIELD(nab_tensor_info, has_gradients),
     NAB_FIELD(nab_tensor_info, parameter_dtype),       NAB_FIELD(nab_tensor_info, gradient_dtype),
-    NAB_FIELD(nab_tensor_info, has_master_parameters), NAB_FIELD(nab_tensor_info, reserved)};
+    NAB_FIELD(nab_tensor_info, has_master_parameters), NAB_FIELD(nab_tensor_info, reserved),
+    NAB_FIELD(nab_tensor_info, state_encoding)};
 constexpr FieldExtent kStepOptionsFields[] = {
     NAB_FIELD(nab_step_options, struct_size),           NAB_FIELD(nab_step_options, skip_nonfinite),
     NAB_FIELD(nab_step_options, inverse_gradient_scale), NAB_FIELD(nab_step_options, max_gradient_norm),
@@ -173,6 +174,20 @@ static_assert(static_cast<int>(ElementType::Float32) == NAB_DTYPE_FLOAT32 &&
                   static_cast<int>(ElementType::BFloat16) == NAB_DTYPE_BFLOAT16,
               "ElementType and nab_dtype share their values");
 
+StateEncoding read_state_encoding(std::int32_t encoding, const char* argument) {
+    if (encoding != NAB_STATE_ENCODING_FLOAT32 && encoding != NAB_STATE_ENCODING_BLOCKWISE_8BIT) {
+        refuse(argument, std::to_string(encoding),
+               "must be NAB_STATE_ENCODING_FLOAT32 (0) or NAB_STATE_ENCODING_BLOCKWISE_8BIT (1)");
+    }
+    return static_cast<StateEncoding>(encoding);
+}
+static_assert(static_cast<int>(StateEncoding::Float32) == NAB_STATE_ENCODING_FLOAT32 &&
+                  static_cast<int>(StateEncoding::Blockwise8Bit) == NAB_STATE_ENCODING_BLOCKWISE_8BIT,
+              "StateEncoding and nab_state_encoding share their values");
+static_assert(kQuantizationBlockSize == NAB_BLOCKWISE_8BIT_BLOCK_SIZE &&
+                  kMinQuantizedElements == NAB_BLOCKWISE_8BIT_MIN_ELEMENTS,
+              "the header states the 8-bit encoding's block size and threshold");
+
 StateKind read_state_kind(std::int32_t kind, const char* argument) {
     switch (kind) {
         case NAB_STATE_FIRST_MOMENT: return StateKind::FirstMoment;
@@ -251,6 +266,7 @@ GroupOptions read_group_options(const nab_group_options* options) {
     result.rectify = read_flag(o.rectify, "rectify");
     result.degenerate_to_sgd = read_flag(o.degenerate_to_sgd, "degenerate_to_sgd");
     result.optimized_update = read_flag(o.optimized_update, "optimized_update");
+    result.state_encoding = read_state_encoding(o.state_encoding, "state_encoding");
     validate(result);
     return result;
 }
@@ -275,6 +291,7 @@ void write_group_options(const GroupOptions& options, nab_group_options* out) {
     o.rectify = options.rectify ? 1 : 0;
     o.degenerate_to_sgd = options.degenerate_to_sgd ? 1 : 0;
     o.optimized_update = options.optimized_update ? 1 : 0;
+    o.state_encoding = static_cast<std::int32_t>(options.state_encoding);
     write_sized(out, o, kGroupOptionsFields);
 }
 
@@ -358,6 +375,7 @@ void write_tensor_info(const TensorFacts& facts, nab_tensor_info* out) {
     i.parameter_dtype = static_cast<std::int32_t>(facts.parameter_type);
     i.gradient_dtype = static_cast<std::int32_t>(facts.gradient_type);
     i.has_master_parameters = facts.has_master_parameters ? 1 : 0;
+    i.state_encoding = static_cast<std::int32_t>(facts.state_encoding);
     write_sized(out, i, kTensorInfoFields);
 }
 
