@@ -111,11 +111,13 @@ NAB_HOST_DEVICE typename L::Bits encode_signed(typename L::Vector value, typenam
     return magnitude | sign;
 }
 
+// `value` must not be negative: s and s_max never are (sums of squares and non-negative
+// terms, +0 included); the host's conversions pass |value| (magnitude_bits).
 template <class L>
 NAB_HOST_DEVICE typename L::Bits encode_unsigned(typename L::Vector value, typename L::Vector inverse_scale) {
     using namespace quantization_bits;
     using Bits = typename L::Bits;
-    const Bits u = L::bits(L::from_bits(L::bits(value) & L::splat(kMagnitudeMask)) * inverse_scale);  // exact
+    const Bits u = L::bits(value * inverse_scale);  // exact
     const Bits rounded = L::template shift_right<20>(u + L::splat(kHalfFractionUlp) + (L::template shift_right<20>(u) & L::splat(1u))) -
                          L::splat(kUnsignedExponentBias);
     // Below 2^-31 the nearest code is the smallest, 0: there is no zero to round to.
@@ -124,15 +126,12 @@ NAB_HOST_DEVICE typename L::Bits encode_unsigned(typename L::Vector value, typen
 
 template <class L>
 NAB_HOST_DEVICE typename L::Vector decode_signed(typename L::Bits code, typename L::Vector scale) {
-    using namespace quantization_bits;
+    // The code's exponent and fraction bits placed in a float32's: for e >= 1 that float is
+    // 2^(e - 127) * (1 + f/8), for e = 0 the subnormal 2^-126 * f/8; times 2^112 (exact), both are
+    // the code's value. (IEEE subnormals, as everywhere in the step: no flush-to-zero.)
     using Bits = typename L::Bits;
-    const Bits magnitude = code & L::splat(0x7fu);
-    const Bits normal = L::template shift_left<20>(magnitude + L::splat(kSignedExponentBias));
-    // magnitude < 8: magnitude * 2^-17, the integer taken out of 2^23 + magnitude exactly.
-    const typename L::Vector subnormal =
-        (L::from_bits(magnitude + L::splat(kMagicInteger)) - L::broadcast(8388608.0f)) * L::broadcast(7.62939453125e-06f);
-    const Bits sign = L::template shift_left<24>(code & L::splat(0x80u));
-    return L::from_bits(L::select_at_least(magnitude, L::splat(8u), normal, L::bits(subnormal)) | sign) * scale;
+    const Bits bits = L::template shift_left<20>(code & L::splat(0x7fu)) | L::template shift_left<24>(code & L::splat(0x80u));
+    return L::from_bits(bits) * L::broadcast(5.192296858534828e+33f) * scale;  // 2^112
 }
 
 template <class L>
@@ -158,10 +157,14 @@ NAB_HOST_DEVICE typename L::Vector decode(typename L::Bits code, typename L::Vec
     }
 }
 
-// The magnitude bits an element contributes to its block's scale.
-template <class L>
+// The magnitude bits an element contributes to its block's scale (an unsigned value's own bits).
+template <CodeFormat Format, class L>
 NAB_HOST_DEVICE typename L::Bits magnitude_bits(typename L::Vector value) {
-    return L::bits(value) & L::splat(quantization_bits::kMagnitudeMask);
+    if constexpr (Format == CodeFormat::Signed) {
+        return L::bits(value) & L::splat(quantization_bits::kMagnitudeMask);
+    } else {
+        return L::bits(value);
+    }
 }
 
 // ---- Whole arrays on the host: the conversions behind read_state, write_state, a change of a
@@ -173,12 +176,17 @@ void quantize_array(const float* values, std::size_t count, std::uint8_t* codes,
     for (std::size_t block = 0; block * kQuantizationBlockSize < count; ++block) {
         const std::size_t begin = block * kQuantizationBlockSize;
         const std::size_t end = count - begin < kQuantizationBlockSize ? count : begin + kQuantizationBlockSize;
+        // The unsigned format stands for |value| (a caller may write a negative s).
+        auto of = [&](std::size_t i) {
+            return Format == CodeFormat::Signed ? values[i]
+                                                : ScalarLanes::from_bits(ScalarLanes::bits(values[i]) & quantization_bits::kMagnitudeMask);
+        };
         std::uint32_t largest = 0;
-        for (std::size_t i = begin; i < end; ++i) largest = ScalarLanes::max(largest, magnitude_bits<ScalarLanes>(values[i]));
+        for (std::size_t i = begin; i < end; ++i) largest = ScalarLanes::max(largest, magnitude_bits<Format, ScalarLanes>(of(i)));
         const BlockScale s = block_scale(largest);
         scales[block] = s.scale;
         for (std::size_t i = begin; i < end; ++i) {
-            codes[i] = s.finite ? static_cast<std::uint8_t>(encode<Format, ScalarLanes>(values[i], s.inverse)) : 0;
+            codes[i] = s.finite ? static_cast<std::uint8_t>(encode<Format, ScalarLanes>(of(i), s.inverse)) : 0;
         }
     }
 }

@@ -41,7 +41,7 @@ struct BlockState {
     }
     void keep(std::size_t offset, typename Lanes::Vector value) {
         Lanes::store(scratch + offset, value);
-        largest = Lanes::max(largest, magnitude_bits<Lanes>(value));
+        largest = Lanes::max(largest, magnitude_bits<Format, Lanes>(value));
     }
     // Step 2 for `count` elements: the new scale, then the codes.
     void encode_block(std::size_t count) {
