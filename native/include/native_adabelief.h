@@ -151,7 +151,8 @@ typedef enum nab_state_encoding {
      * keep float32): about 2.03 bytes per element for m and s. m uses a signed 8-bit float
      * format (1 sign, 4 exponent, 3 fraction bits, with subnormals), s and s_max an unsigned one
      * without a zero (5 exponent, 3 fraction bits: never 0 while its block holds anything
-     * else), each scaled by its block's power-of-two scale. A step decodes them, updates in
+     * else), each relative to its block's scale, the block's largest magnitude (which is stored
+     * exactly). A step decodes them, updates in
      * float32 exactly as in the float32 encoding, and stores the nearest codes for the new
      * values with the blocks' new scales. nab_optimizer_read_state and
      * nab_optimizer_write_state still read and write float32 values (decoded, or encoded with
@@ -565,8 +566,8 @@ NAB_API nab_status nab_optimizer_read_state_codes(nab_optimizer* optimizer, uint
 
 /* Overwrites m, s or s_max of a tensor whose state is NAB_STATE_ENCODING_BLOCKWISE_8BIT with
  * codes and block scales as nab_optimizer_read_state_codes gives them (copied; the caller keeps
- * its buffers). Every code is valid; every scale must be one a block can have: 0, NaN, or a
- * power of two from 2^-126 to 2^127. Writing s_max to a tensor that has none allocates it.
+ * its buffers). Every code is valid; every scale must be one a block can have: 0, NaN, or
+ * finite and at least 2^-126. Writing s_max to a tensor that has none allocates it.
  * Errors: as nab_optimizer_read_state_codes, and INVALID_ARGUMENT naming the first invalid
  * scale (scales[i]) and its value; nothing is written then. */
 NAB_API nab_status nab_optimizer_write_state_codes(nab_optimizer* optimizer, uint32_t tensor_id,

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -30,21 +31,26 @@ EightBitFormat reference_format(nab::CodeFormat format) {
 }
 
 template <nab::CodeFormat Format>
-void expect_every_code_decodes_to_its_value() {
+void expect_every_code_decodes_to_its_value(Random& random) {
+    std::vector<float> scales = {std::ldexp(1.0f, -126), 1.0f, std::numeric_limits<float>::max(), 3.0f, 1e-30f};
+    for (int i = 0; i < 20; ++i) scales.push_back(static_cast<float>(std::pow(10.0, random.uniform(-37.0, 38.0))));
     for (int code = 0; code < 256; ++code) {
-        for (int k : {-126, -60, -1, 0, 1, 60, 127}) {
-            const float scale = std::ldexp(1.0f, k);
+        for (float scale : scales) {
             const float decoded = nab::decode<Format, nab::ScalarLanes>(static_cast<uint32_t>(code), scale);
-            // The product is exact in double; float32 rounds it only below the normal range.
+            // The product of the code's value (4 significant bits) and the scale is exact in
+            // double; float32 rounds it once.
             const double expected = code_value(reference_format(Format), static_cast<uint8_t>(code)) * scale;
-            ASSERT_EQ(decoded, static_cast<float>(expected)) << "code " << code << ", scale 2^" << k;
+            ASSERT_EQ(decoded, static_cast<float>(expected)) << "code " << code << ", scale " << scale;
         }
     }
 }
 
 TEST(EightBitFormatTest, EveryCodeDecodesToItsValue) {
-    expect_every_code_decodes_to_its_value<nab::CodeFormat::Signed>();
-    expect_every_code_decodes_to_its_value<nab::CodeFormat::Unsigned>();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    expect_every_code_decodes_to_its_value<nab::CodeFormat::Signed>(random);
+    expect_every_code_decodes_to_its_value<nab::CodeFormat::Unsigned>(random);
 }
 
 TEST(EightBitFormatTest, CodesAreOrderedAndTheUnsignedFormatHasNoZero) {
@@ -57,25 +63,30 @@ TEST(EightBitFormatTest, CodesAreOrderedAndTheUnsignedFormatHasNoZero) {
                   code_value(EightBitFormat::Unsigned, static_cast<uint8_t>(code)));
     }
     EXPECT_EQ(code_value(EightBitFormat::Signed, 0), 0.0);
-    EXPECT_EQ(code_value(EightBitFormat::Unsigned, 0), std::ldexp(1.0, -31));
-    EXPECT_EQ(code_value(EightBitFormat::Signed, 127), 1.875);
-    EXPECT_EQ(code_value(EightBitFormat::Unsigned, 255), 1.875);
+    EXPECT_EQ(code_value(EightBitFormat::Unsigned, 0), std::ldexp(1.0, -32));
+    EXPECT_EQ(code_value(EightBitFormat::Signed, 127), 1.0);
+    EXPECT_EQ(code_value(EightBitFormat::Unsigned, 255), 1.0);
+    EXPECT_EQ(code_value(EightBitFormat::Signed, 126), 0.875);
+    EXPECT_EQ(code_value(EightBitFormat::Unsigned, 254), 0.875);
 }
 
-// The library's code for `value` under `scale` against the reference's nearest code.
+// The library's code for `value` under `scale` against the reference's code nearest to
+// y = |value| * (1 / scale), both rounded to float32 as the format's definition has them.
 template <nab::CodeFormat Format>
 testing::AssertionResult same_code(float value, float scale) {
-    const float inverse = 1.0f / scale;  // a power of two: exact
+    const float inverse = 1.0f / scale;
     const auto code = static_cast<uint8_t>(nab::encode<Format, nab::ScalarLanes>(value, inverse));
-    const uint8_t expected = reference_code(reference_format(Format), value, scale);
+    const float y = std::fabs(value) * inverse;
+    const uint8_t expected = reference_code(reference_format(Format), y, std::signbit(value));
     if (code == expected) return testing::AssertionSuccess();
     return testing::AssertionFailure() << "value " << value << " (bits 0x" << std::hex << nab::ScalarLanes::bits(value)
-                                       << std::dec << ") at scale " << scale << ": code " << int{code}
+                                       << std::dec << ") at scale " << scale << " (y " << y << "): code " << int{code}
                                        << ", reference " << int{expected};
 }
 
 // Every float32 within a few ulps of every boundary between two codes (the midpoints, where the
-// rounding decides, ties included) and of every code value, at several scales.
+// rounding decides, ties included) and of every code value, at several scales (y up to 1, the
+// largest element's, and a rounding above).
 template <nab::CodeFormat Format>
 void expect_nearest_code_at_every_boundary() {
     const EightBitFormat format = reference_format(Format);
@@ -87,17 +98,15 @@ void expect_nearest_code_at_every_boundary() {
             points.push_back((code_value(format, static_cast<uint8_t>(c)) + code_value(format, static_cast<uint8_t>(c + 1))) / 2);
         }
     }
-    points.push_back(1.9375);     // above the largest code: saturates
-    points.push_back(0x1p-32);    // below the smallest unsigned code
-    for (int k : {-126, -20, 0, 20, 127}) {
-        const float scale = std::ldexp(1.0f, k);
+    points.push_back(0x1p-33);  // below the smallest unsigned code
+    for (float scale : {1.0f, std::ldexp(1.0f, -126), 3.0f, 1e30f}) {
         for (double point : points) {
             const float center = static_cast<float>(point * scale);
             if (!std::isfinite(center) || center == 0.0f) continue;
             const uint32_t bits = nab::ScalarLanes::bits(center);
             for (int delta = -4; delta <= 4; ++delta) {
                 const float value = float_of(bits + static_cast<uint32_t>(delta));
-                if (!(value >= 0.0f) || !std::isfinite(value) || value / scale >= 2.0f) continue;
+                if (!(value >= 0.0f) || !std::isfinite(value) || value * (1.0f / scale) > 1.0000002f) continue;
                 ASSERT_TRUE(same_code<Format>(value, scale));
                 if (Format == nab::CodeFormat::Signed) {
                     ASSERT_TRUE(same_code<Format>(-value, scale));
@@ -117,11 +126,11 @@ TEST(EightBitFormatTest, NearestCodeForRandomValues) {
     SCOPED_TRACE(seed_text(seed));
     Random random(seed);
     for (int i = 0; i < 200000; ++i) {
-        const int k = static_cast<int>(random.integer(-126, 127));
-        const float scale = std::ldexp(1.0f, k);
-        // |value| / scale spread over 2^-40 .. 2 (below the formats' ranges too), any float32 pattern.
-        const float value = static_cast<float>(std::ldexp(random.uniform(1.0, 2.0), static_cast<int>(random.integer(-40, 0)) + k));
-        if (!std::isfinite(value) || value / scale >= 2.0f) continue;
+        // A block's largest magnitude (its scale) and a value at most that large, their ratio
+        // spread over 2^-40 .. 1 (below the formats' ranges too).
+        const float scale = static_cast<float>(std::pow(10.0, random.uniform(-37.0, 38.0)));
+        const float value = static_cast<float>(scale * std::ldexp(random.uniform(0.5, 1.0), -static_cast<int>(random.integer(0, 40))));
+        if (!(value > 0.0f) || value > scale) continue;
         ASSERT_TRUE(same_code<nab::CodeFormat::Signed>(random.chance(0.5) ? value : -value, scale));
         ASSERT_TRUE(same_code<nab::CodeFormat::Unsigned>(value, scale));
     }
@@ -137,6 +146,12 @@ TEST(EightBitFormatTest, ZeroAndSignedZeroAndSubnormalInputs) {
         EXPECT_TRUE(same_code<nab::CodeFormat::Signed>(value, std::ldexp(1.0f, -126)));
         EXPECT_TRUE(same_code<nab::CodeFormat::Unsigned>(value, std::ldexp(1.0f, -126)));
     }
+    // The largest element (y = 1 within a rounding) gets the code that stands for 1.
+    for (float scale : {1.0f, 3.0f, 0.7f, 1e-30f, std::numeric_limits<float>::max()}) {
+        EXPECT_EQ((nab::encode<nab::CodeFormat::Signed, nab::ScalarLanes>(scale, 1.0f / scale)), 127u) << scale;
+        EXPECT_EQ((nab::encode<nab::CodeFormat::Signed, nab::ScalarLanes>(-scale, 1.0f / scale)), 255u) << scale;
+        EXPECT_EQ((nab::encode<nab::CodeFormat::Unsigned, nab::ScalarLanes>(scale, 1.0f / scale)), 255u) << scale;
+    }
 }
 
 TEST(EightBitFormatTest, BlockScaleFollowsTheRule) {
@@ -144,8 +159,7 @@ TEST(EightBitFormatTest, BlockScaleFollowsTheRule) {
     SCOPED_TRACE(seed_text(seed));
     Random random(seed);
     std::vector<float> samples = {std::numeric_limits<float>::min(), std::numeric_limits<float>::denorm_min(),
-                                  std::numeric_limits<float>::max(), 1.0f, 1.9375f, 1.93749988f, 0.96875f,
-                                  std::ldexp(1.9375f, 127), std::ldexp(1.9375f, -127), float_of(0x007fffffu)};
+                                  std::numeric_limits<float>::max(), 1.0f, 3.0f, float_of(0x007fffffu)};
     for (int i = 0; i < 100000; ++i) {
         samples.push_back(float_of(static_cast<uint32_t>(random.integer(1, 0x7f7fffff))));
     }
@@ -153,11 +167,8 @@ TEST(EightBitFormatTest, BlockScaleFollowsTheRule) {
         const nab::BlockScale s = nab::block_scale(nab::ScalarLanes::bits(largest));
         ASSERT_TRUE(s.finite);
         ASSERT_EQ(static_cast<double>(s.scale), reference_block_scale(largest)) << "largest " << largest;
-        ASSERT_EQ(static_cast<double>(s.inverse), 1.0 / reference_block_scale(largest)) << "largest " << largest;
-        // The largest value's own code is at most the largest code: no saturation below 2^127.
-        if (s.scale < std::ldexp(1.0f, 127)) {
-            ASSERT_LE(largest / s.scale, 1.9375f);
-        }
+        ASSERT_EQ(static_cast<double>(s.inverse), reference_inverse(s.scale)) << "largest " << largest;
+        ASSERT_TRUE(std::isfinite(s.inverse)) << "largest " << largest;
     }
     EXPECT_EQ(nab::block_scale(0).scale, 0.0f);
     EXPECT_FALSE(nab::block_scale(0x7f800000u).finite);
@@ -167,8 +178,8 @@ TEST(EightBitFormatTest, BlockScaleFollowsTheRule) {
 
 // Blocks whose values span far more than the formats' ranges: the unsigned format (s, s_max)
 // never stores 0 while its block holds a non-zero value, values below its range take its
-// smallest code (2^-31 of the scale: larger than the value, never smaller), and values inside
-// it are within 1/16 of themselves.
+// smallest code (2^-32 of the scale: larger than the value, never smaller), values inside it
+// are within 1/15 of themselves, and the largest is exact.
 TEST(EightBitFormatTest, ExtremeDynamicRangeNeverQuantizesSToZero) {
     const uint64_t seed = fresh_seed();
     SCOPED_TRACE(seed_text(seed));
@@ -182,11 +193,15 @@ TEST(EightBitFormatTest, ExtremeDynamicRangeNeverQuantizesSToZero) {
         nab::quantize_array<nab::CodeFormat::Unsigned>(values.data(), values.size(), codes.data(), &scale);
         std::vector<float> decoded(values.size());
         nab::dequantize_array<nab::CodeFormat::Unsigned>(codes.data(), &scale, values.size(), decoded.data());
+        const float largest = *std::max_element(values.begin(), values.end());
+        ASSERT_EQ(scale, largest);
         for (std::size_t i = 0; i < values.size(); ++i) {
             ASSERT_GT(decoded[i], 0.0f) << "s quantized to 0 at " << i << " (value " << values[i] << ")";
-            const double floor = std::ldexp(1.0, -31) * scale;
-            if (values[i] >= floor) {
-                ASSERT_LE(std::fabs(decoded[i] - values[i]), values[i] / 16.0 * (1 + 1e-6)) << i;
+            const double floor = std::ldexp(1.0, -32) * scale;
+            if (values[i] == largest) {
+                ASSERT_EQ(decoded[i], largest);
+            } else if (values[i] >= floor) {
+                ASSERT_LE(std::fabs(decoded[i] - values[i]), values[i] / 15.0) << i;
             } else {
                 ASSERT_EQ(static_cast<double>(decoded[i]), static_cast<double>(static_cast<float>(floor))) << i;
             }
@@ -201,7 +216,7 @@ TEST(EightBitFormatTest, StateDecodeMatchesTheOptimizersDecoding) {
     const std::size_t count = 1000;  // 4 blocks, the last one partial
     std::vector<uint8_t> codes(count);
     for (uint8_t& c : codes) c = static_cast<uint8_t>(random.integer(0, 255));
-    const std::vector<float> scales = {1.0f, std::ldexp(1.0f, -126), 0.0f, std::ldexp(1.0f, 40)};
+    const std::vector<float> scales = {1.0f, std::ldexp(1.0f, -126), 0.0f, 3.25e11f};
     for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
         std::vector<float> decoded(count);
         NAB_ASSERT_OK(nab_state_decode(NAB_STATE_ENCODING_BLOCKWISE_8BIT, kind, codes.data(), count, scales.data(),

@@ -1,24 +1,26 @@
 // The blockwise 8-bit state formats (docs/algorithm.md, "8-bit state"): one code byte per
-// element and, per block of kQuantizationBlockSize elements, one float32 scale that is 0, NaN or
-// a power of two. Written once for every lane type (core/scalar_lanes.h for the portable CPU
-// kernel, CUDA threads and the host's conversions; cpu/simd_vector_*.h for the SIMD levels), in
-// exact operations only: integer arithmetic on float bits, multiplications by powers of two and
-// one correctly rounded float addition, so every backend and SIMD width produces the same codes
-// and scales from the same float32 values.
+// element and, per block of kQuantizationBlockSize elements, one float32 scale: the block's
+// largest magnitude (its absmax, as bitsandbytes' blockwise quantization has it). Written once
+// for every lane type (core/scalar_lanes.h for the portable CPU kernel, CUDA threads and the
+// host's conversions; cpu/simd_vector_*.h for the SIMD levels) in IEEE float32 operations,
+// integer arithmetic on float bits and no fused or approximate instruction, so every backend
+// and SIMD width produces the same codes and scales from the same float32 values.
 //
-//  - m (signed): 1 sign bit, 4 exponent bits, 3 fraction bits, with subnormals. Magnitude code
-//    a = e * 8 + f is 2^(e - 15) * (1 + f/8) for e >= 1 and 2^-14 * f/8 for e = 0: 0, 2^-17 ..
-//    1.875, times the block scale.
-//  - s and s_max (unsigned, no zero): 5 exponent bits, 3 fraction bits: code c = e * 8 + f is
-//    2^(e - 31) * (1 + f/8): 2^-31 .. 1.875, times the block scale. Without a zero code an s can
-//    never be stored as 0 while its block holds anything else: the smallest is 2^-31 of the
-//    block's largest, so a denominator sqrt(s) + epsilon cannot collapse to epsilon.
+// Values before scaling, each format's largest code standing for exactly 1 (so the block's
+// largest element is stored exactly, and its EMA never stalls on rounding):
+//  - m (signed): sign bit and magnitude code a = 8e + f (e 0..15, f 0..7), an 8-bit float with
+//    4 exponent bits, 3 fraction bits and subnormals: 2^(e - 16) * (1 + f/8) for e >= 1,
+//    2^-15 * f/8 for e = 0; a = 127 is 1. So 0, 2^-18 .. 0.875, 1.
+//  - s and s_max (unsigned, no zero): c = 8e + f (e 0..31): 2^(e - 32) * (1 + f/8); c = 255 is 1.
+//    So 2^-32 .. 0.875, 1. Without a zero an s can never be stored as 0 while its block holds
+//    anything else: the smallest is 2^-32 of the block's largest, so a denominator
+//    sqrt(s) + epsilon cannot collapse to epsilon.
 //
-// A block's scale is 2^k, k the exponent of its largest magnitude rounded to 4 significant bits
-// (so that magnitude's code is at most 1.875), clamped to [-126, 127]; 0 for a block of zeros;
-// NaN for a block holding a NaN or an infinity (its codes are then 0). Every element gets the
-// nearest code to value / scale (a division by a power of two, exact), ties to the even code;
-// above the largest code it saturates, below the smallest unsigned code it takes that code.
+// A block's scale S is its largest magnitude (at least 2^-126, the smallest normal float); 0 for
+// a block of zeros; NaN for a block holding a NaN or an infinity (its codes are then 0). An
+// element's code is the one nearest to y = |value| * R, R = 1/S rounded to float32 (ties to the
+// even code; y = 1 for the largest element, within a rounding); its value is code * S rounded to
+// float32.
 #pragma once
 
 #include <cstddef>
@@ -39,24 +41,28 @@ constexpr CodeFormat kSecondMomentFormat = CodeFormat::Unsigned;  // s and s_max
 // The formats' names, as checkpoints record them: a change of a format (its codes' values, the
 // block size or the scales' rule) must change its name.
 constexpr const char* code_format_name(CodeFormat format) noexcept {
-    return format == CodeFormat::Signed ? "nab.8bit.signed-e4m3-subnormal.block256.v1"
-                                        : "nab.8bit.unsigned-e5m3-nozero.block256.v1";
+    return format == CodeFormat::Signed ? "nab.8bit.signed-e4m3-subnormal-top1.absmax256.v1"
+                                        : "nab.8bit.unsigned-e5m3-nozero-top1.absmax256.v1";
 }
 
 // Float32 bit patterns the formats are built from.
 namespace quantization_bits {
 constexpr std::uint32_t kMagnitudeMask = 0x7fffffffu;
-constexpr std::uint32_t kInfinity = 0x7f800000u;      // this and above: a block holding NaN or +-Inf
-constexpr std::uint32_t kQuietNan = 0x7fc00000u;      // the scale of such a block
-constexpr std::uint32_t kHalfFractionUlp = 0x7ffffu;  // rounding 23 fraction bits to 3: add this + lowest kept bit
-constexpr std::uint32_t kSignedSubnormalEnd = 0x38800000u;  // 2^-14: below it, m's subnormal codes
-constexpr std::uint32_t kUnsignedSmallest = 0x30000000u;    // 2^-31: s's smallest code
-constexpr std::uint32_t kSignedExponentBias = 112u << 3;    // code a >= 8 is float bits (a + this) << 20
-constexpr std::uint32_t kUnsignedExponentBias = 96u << 3;   // code c is float bits (c + this) << 20
+constexpr std::uint32_t kInfinity = 0x7f800000u;       // this and above: a block holding NaN or +-Inf
+constexpr std::uint32_t kQuietNan = 0x7fc00000u;       // the scale of such a block
+constexpr std::uint32_t kSmallestScale = 0x00800000u;  // 2^-126: the smallest scale (its inverse is finite)
+constexpr std::uint32_t kHalfFractionUlp = 0x7ffffu;   // rounding 23 fraction bits to 3: add this + lowest kept bit
+constexpr std::uint32_t kAboveTopMidpoint = 0x3f700001u;  // the float after 0.9375, the tie between 0.875 and 1 (even: 0.875)
+constexpr std::uint32_t kOne = 0x3f800000u;            // 1
+constexpr std::uint32_t kSignedSubnormalEnd = 0x38000000u;  // 2^-15: below it, m's subnormal codes
+constexpr std::uint32_t kSignedExponentBias = 111u << 3;    // m's code a < 127 has float bits a << 20 times 2^111
+constexpr std::uint32_t kSignedOne = 0x08000000u;           // 2^-111: code 127's bits (times 2^111: 1)
+constexpr std::uint32_t kUnsignedSmallest = 0x2f800000u;    // 2^-32: s's smallest code
+constexpr std::uint32_t kUnsignedExponentBias = 95u << 3;   // s's code c < 255 is float bits (c + this) << 20
 constexpr std::uint32_t kMagicInteger = 0x4b000000u;        // 2^23: x + 2^23 holds round(x) in its low bits
 }  // namespace quantization_bits
 
-// A block's scale and its inverse (both exact powers of two, or both 0, or both NaN).
+// A block's scale and the inverse its elements are multiplied by.
 struct BlockScale {
     float scale;
     float inverse;
@@ -77,19 +83,20 @@ static NAB_HOST_DEVICE BlockScale block_scale(std::uint32_t largest_magnitude_bi
     };
     if (largest_magnitude_bits == 0) return {0.0f, 0.0f, true};
     if (largest_magnitude_bits >= kInfinity) return {of_bits(kQuietNan), of_bits(kQuietNan), false};
-    // Rounded to 4 significant bits (nearest, ties to even) as the element's own code rounds
-    // it; a carry moves the exponent up. Subnormal magnitudes end up at the clamp.
-    const std::uint32_t rounded =
-        largest_magnitude_bits + kHalfFractionUlp + ((largest_magnitude_bits >> 20) & 1u);
-    int exponent = static_cast<int>(rounded >> 23) - 127;
-    exponent = exponent < -126 ? -126 : exponent > 127 ? 127 : exponent;
-    const float scale = of_bits(static_cast<std::uint32_t>(exponent + 127) << 23);
-    // 2^-exponent: a normal float down to 2^-126, and 2^-127 (exponent 127) is the subnormal 0x00400000.
-    const float inverse = of_bits(exponent == 127 ? 0x00400000u : static_cast<std::uint32_t>(127 - exponent) << 23);
-    return {scale, inverse, true};
+    const float scale = of_bits(largest_magnitude_bits < kSmallestScale ? kSmallestScale : largest_magnitude_bits);
+    return {scale, 1.0f / scale, true};
 }
 
 // ---- One lane type's codes: encode (value -> code) and decode (code -> value) ----------------
+
+// The code of 3 fraction bits nearest to y >= 2^-126 among the floats' own (nearest, ties to
+// even; a carry moves the exponent, so the result stays the nearest across a power of two),
+// as float bits shifted down by 20: exponent field * 8 + fraction.
+template <class L>
+NAB_HOST_DEVICE typename L::Bits rounded_fraction(typename L::Bits u) {
+    return L::template shift_right<20>(u + L::splat(quantization_bits::kHalfFractionUlp) +
+                                       (L::template shift_right<20>(u) & L::splat(1u)));
+}
 
 template <class L>
 NAB_HOST_DEVICE typename L::Bits encode_signed(typename L::Vector value, typename L::Vector inverse_scale) {
@@ -97,46 +104,51 @@ NAB_HOST_DEVICE typename L::Bits encode_signed(typename L::Vector value, typenam
     using Bits = typename L::Bits;
     const Bits value_bits = L::bits(value);
     const Bits sign = L::template shift_right<24>(value_bits) & L::splat(0x80u);
-    const typename L::Vector y = L::from_bits(value_bits & L::splat(kMagnitudeMask)) * inverse_scale;  // exact
+    const typename L::Vector y = L::from_bits(value_bits & L::splat(kMagnitudeMask)) * inverse_scale;
     const Bits u = L::bits(y);
-    // y >= 2^-14: its float rounded to 3 fraction bits (nearest, ties to even); a carry moves
-    // the exponent, so the result stays the nearest code across a power of two.
-    const Bits normal = L::template shift_right<20>(u + L::splat(kHalfFractionUlp) + (L::template shift_right<20>(u) & L::splat(1u))) -
-                        L::splat(kSignedExponentBias);
-    // y < 2^-14: the nearest multiple of 2^-17 (ties to even) is y * 2^17 (exact) rounded to an
-    // integer by one float addition of 2^23; code 8 there is 2^-14, the first normal code.
-    const Bits subnormal =
-        L::bits(y * L::broadcast(131072.0f) + L::broadcast(8388608.0f)) - L::splat(kMagicInteger);
-    const Bits magnitude = L::min(L::select_at_least(u, L::splat(kSignedSubnormalEnd), normal, subnormal), L::splat(127u));
-    return magnitude | sign;
+    const Bits normal = rounded_fraction<L>(u) - L::splat(kSignedExponentBias);
+    // y < 2^-15: the nearest multiple of 2^-18 (ties to even) is y * 2^18 (exact) rounded to an
+    // integer by one float addition of 2^23; code 8 there is 2^-15, the first normal code.
+    const Bits subnormal = L::bits(y * L::broadcast(0x1p18f) + L::broadcast(0x1p23f)) - L::splat(kMagicInteger);
+    const Bits magnitude = L::select_at_least(u, L::splat(kSignedSubnormalEnd), normal, subnormal);
+    // At the top the next code after 0.875 is 1: up to 0.9375 (the tie: to the even 126) stay at 126.
+    const Bits largest = L::select_at_least(u, L::splat(kAboveTopMidpoint), L::splat(127u), L::splat(126u));
+    return L::min(magnitude, largest) | sign;
 }
 
-// `value` must not be negative: s and s_max never are (sums of squares and non-negative
-// terms, +0 included); the host's conversions pass |value| (magnitude_bits).
 template <class L>
 NAB_HOST_DEVICE typename L::Bits encode_unsigned(typename L::Vector value, typename L::Vector inverse_scale) {
+    // `value` is not negative: s and s_max never are (sums of non-negative terms, +0 included);
+    // the host's conversions pass |value|.
     using namespace quantization_bits;
     using Bits = typename L::Bits;
-    const Bits u = L::bits(value * inverse_scale);  // exact
-    const Bits rounded = L::template shift_right<20>(u + L::splat(kHalfFractionUlp) + (L::template shift_right<20>(u) & L::splat(1u))) -
-                         L::splat(kUnsignedExponentBias);
-    // Below 2^-31 the nearest code is the smallest, 0: there is no zero to round to.
-    return L::min(L::select_at_least(u, L::splat(kUnsignedSmallest), rounded, L::splat(0u)), L::splat(255u));
+    const Bits u = L::bits(value * inverse_scale);
+    const Bits rounded = rounded_fraction<L>(u) - L::splat(kUnsignedExponentBias);
+    // Below 2^-32 the nearest code is the smallest, 0: there is no zero to round to.
+    const Bits code = L::select_at_least(u, L::splat(kUnsignedSmallest), rounded, L::splat(0u));
+    const Bits largest = L::select_at_least(u, L::splat(kAboveTopMidpoint), L::splat(255u), L::splat(254u));
+    return L::min(code, largest);
 }
 
 template <class L>
 NAB_HOST_DEVICE typename L::Vector decode_signed(typename L::Bits code, typename L::Vector scale) {
     // The code's exponent and fraction bits placed in a float32's: for e >= 1 that float is
-    // 2^(e - 127) * (1 + f/8), for e = 0 the subnormal 2^-126 * f/8; times 2^112 (exact), both are
-    // the code's value. (IEEE subnormals, as everywhere in the step: no flush-to-zero.)
+    // 2^(e - 127) * (1 + f/8), for e = 0 the subnormal 2^-126 * f/8; times 2^111 both are the
+    // code's value. (IEEE subnormals, as everywhere in the step: no flush-to-zero.)
+    using namespace quantization_bits;
     using Bits = typename L::Bits;
-    const Bits bits = L::template shift_left<20>(code & L::splat(0x7fu)) | L::template shift_left<24>(code & L::splat(0x80u));
-    return L::from_bits(bits) * L::broadcast(5.192296858534828e+33f) * scale;  // 2^112
+    const Bits magnitude = code & L::splat(0x7fu);
+    const Bits bits = L::select_at_least(magnitude, L::splat(127u), L::splat(kSignedOne), L::template shift_left<20>(magnitude));
+    const Bits sign = L::template shift_left<24>(code & L::splat(0x80u));
+    return L::from_bits(bits | sign) * L::broadcast(0x1p111f) * scale;  // 2^111
 }
 
 template <class L>
 NAB_HOST_DEVICE typename L::Vector decode_unsigned(typename L::Bits code, typename L::Vector scale) {
-    return L::from_bits(L::template shift_left<20>(code + L::splat(quantization_bits::kUnsignedExponentBias))) * scale;
+    using namespace quantization_bits;
+    const typename L::Bits bits = L::select_at_least(code, L::splat(255u), L::splat(kOne),
+                                                     L::template shift_left<20>(code + L::splat(kUnsignedExponentBias)));
+    return L::from_bits(bits) * scale;
 }
 
 template <CodeFormat Format, class L>
@@ -199,13 +211,12 @@ void dequantize_array(const std::uint8_t* codes, const float* scales, std::size_
     }
 }
 
-// True when `scale` is one a block can have (0, NaN, or 2^k for -126 <= k <= 127): what a
+// True when `scale` is one a block can have (0, NaN, or finite and at least 2^-126): what a
 // caller's raw scales must be.
 inline bool is_valid_block_scale(float scale) {
     const std::uint32_t bits = ScalarLanes::bits(scale);
     if ((bits & quantization_bits::kMagnitudeMask) > quantization_bits::kInfinity) return true;  // NaN
-    if (bits == 0) return true;
-    return (bits & 0x807fffffu) == 0 && bits != 0 && bits < quantization_bits::kInfinity;  // +2^-126 .. 2^127
+    return bits == 0 || (bits >= quantization_bits::kSmallestScale && bits < quantization_bits::kInfinity);
 }
 
 }  // namespace nab

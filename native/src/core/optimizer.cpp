@@ -355,7 +355,7 @@ void Optimizer::write_state_codes(std::uint32_t tensor_id, StateKind kind, const
     for (std::size_t block = 0; block < scale_count; ++block) {
         if (!is_valid_block_scale(scales[block])) {
             fail_argument("scales", "[" + std::to_string(block) + "] = " + format_value(scales[block]) +
-                                        " is invalid: a block scale is 0, NaN or a power of two from 2^-126 to 2^127");
+                                        " is invalid: a block scale is 0, NaN, or finite and at least 2^-126");
         }
     }
     TensorRecord& t = tensors_[tensor_id];

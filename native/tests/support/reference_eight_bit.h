@@ -5,10 +5,10 @@
 //
 // With reference_step (reference_adabelief.h), it is the reference of the quantized algorithm: a
 // step decodes the library's codes (exactly, in double), runs the float64 update, and the new
-// double values must give the library's new codes and scales. A float64 value and the library's
-// float32 one differ by rounding, so where a value lies within that rounding of the boundary
-// between two codes (or of the boundary between two scales), either side is right: those ties
-// are counted and allowed, everything else must match exactly.
+// double values must give the library's new scales (each block's largest magnitude: to float32
+// rounding) and codes (exactly). A float64 value and the library's float32 one differ by
+// rounding, so where a value lies within that rounding of the boundary between two codes, either
+// code is right: those ties are counted and allowed, every other code must match.
 #ifndef NAB_TESTS_SUPPORT_REFERENCE_EIGHT_BIT_H
 #define NAB_TESTS_SUPPORT_REFERENCE_EIGHT_BIT_H
 
@@ -27,18 +27,22 @@ inline constexpr std::size_t kEightBitBlock = NAB_BLOCKWISE_8BIT_BLOCK_SIZE;
 enum class EightBitFormat { Signed, Unsigned };
 EightBitFormat format_of(int32_t state_kind);
 
-// The value of a code before scaling: signed, 1 sign, 4 exponent, 3 fraction bits with
-// subnormals (0 .. 1.875); unsigned, 5 exponent and 3 fraction bits, no zero (2^-31 .. 1.875).
+// The value of a code before scaling: signed, sign and magnitude a = 8e + f with 4 exponent,
+// 3 fraction bits and subnormals (2^(e-16)(1 + f/8), 2^-15 f/8 for e = 0), a = 127 standing for
+// 1; unsigned, 5 exponent and 3 fraction bits without a zero (2^(e-32)(1 + f/8)), 255 standing
+// for 1.
 double code_value(EightBitFormat format, uint8_t code);
 
-// The scale of a block whose largest magnitude is `largest`: 0 for 0, NaN for NaN or
-// infinity, else 2^k with k the exponent of `largest` rounded to 4 significant bits, clamped
-// to [-126, 127].
+// The scale of a block whose largest magnitude is `largest`: 0 for 0, NaN for NaN or infinity,
+// else `largest`, but at least 2^-126.
 double reference_block_scale(double largest);
 
-// The nearest code to value / scale (scale a power of two), ties to the even code; the sign of
-// a signed code is the value's.
-uint8_t reference_code(EightBitFormat format, double value, double scale);
+// The code nearest to y = |value| / scale >= 0 (ties to the even code); the sign of a signed
+// code is `negative`.
+uint8_t reference_code(EightBitFormat format, double y, bool negative);
+
+// What an element is multiplied by before its code is chosen: 1 / scale rounded to float32.
+double reference_inverse(float scale);
 
 // One state array of a tensor as the library stores it.
 struct CodedArray {
@@ -54,12 +58,12 @@ std::vector<double> decode(EightBitFormat format, const CodedArray& coded);
 struct CodeComparison {
     std::size_t codes = 0;         // codes compared
     std::size_t code_ties = 0;     // different codes, allowed: the value is within rounding of their boundary
-    std::size_t scale_ties = 0;    // different scales, allowed likewise
-    std::string failure;           // empty when every code and scale matches or ties
+    std::string failure;           // empty when every code matches or ties and every scale matches
 };
 // `reference` holds the float64 values the library's float32 ones stand for and `magnitude`
 // the size of the terms each was summed from (ReferenceTensor's *_magnitude): within
-// kTieTolerance of it, a value is as near to one code (or scale) as the library computed.
+// kTieTolerance of it, a value is as near to one code as the library computed, and a block's
+// scale is its largest magnitude.
 inline constexpr double kTieTolerance = 1e-5;
 CodeComparison compare_codes(EightBitFormat format, const CodedArray& library, const std::vector<double>& reference,
                              const std::vector<double>& magnitude);

@@ -251,7 +251,6 @@ testing::AssertionResult ReferenceProblem::check(const std::string& stage) {
                 const CodeComparison comparison = compare_codes(format_of(kinds[k]), codes, *values[k], *magnitudes[k]);
                 codes_compared_ += comparison.codes;
                 code_ties_ += comparison.code_ties;
-                scale_ties_ += comparison.scale_ties;
                 if (!comparison.failure.empty()) {
                     failed = true;
                     failures << "\n  " << where.str() << ": " << quantity_name(quantities[k]) << " "

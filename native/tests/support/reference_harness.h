@@ -97,11 +97,10 @@ public:
     // 8-bit state: before each step the reference takes the library's codes and scales (decoded
     // exactly) as its m, s and s_max, so each step checks the step itself: the float64 update
     // from that state must give the library's parameters (to float32 rounding) and its new codes
-    // and scales (exactly, or a tie: see reference_eight_bit.h). A tensor skipped by a step must
+    // and scales (see reference_eight_bit.h). A tensor skipped by a step must
     // keep its codes and scales bit for bit; so must s_max while amsgrad is off.
     std::size_t codes_compared() const { return codes_compared_; }
     std::size_t code_ties() const { return code_ties_; }
-    std::size_t scale_ties() const { return scale_ties_; }
     bool eight_bit(uint32_t tensor) const { return tensors_[tensor]->eight_bit; }
     // Reads every tensor's encoding again (after set_group_options changed a group's).
     void refresh_encodings();
@@ -137,7 +136,7 @@ private:
     std::vector<nab_group_options> groups_;
     std::vector<std::unique_ptr<Tensor>> tensors_;
     int64_t steps_ = 0;
-    std::size_t codes_compared_ = 0, code_ties_ = 0, scale_ties_ = 0;
+    std::size_t codes_compared_ = 0, code_ties_ = 0;
 
     // The reference's m, s and s_max become the library's decoded 8-bit state.
     void take_eight_bit_state(Tensor& tensor);
