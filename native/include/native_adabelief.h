@@ -72,9 +72,11 @@ extern "C" {
 #define NAB_MAX_STRUCT_SIZE 4096
 
 /* NAB_STATE_ENCODING_BLOCKWISE_8BIT: elements per block (each block of m, s and s_max has one
- * float32 scale), and the fewest elements a tensor needs for its state to be stored in 8 bits
- * (a smaller tensor of such a group keeps float32 state). */
+ * float32 scale). */
 #define NAB_BLOCKWISE_8BIT_BLOCK_SIZE 256
+
+/* NAB_STATE_ENCODING_BLOCKWISE_8BIT: the fewest elements a tensor needs for its state to be
+ * stored in 8 bits (a smaller tensor of such a group keeps float32 state). */
 #define NAB_BLOCKWISE_8BIT_MIN_ELEMENTS 4096
 
 /* Outcome of every call. */

@@ -164,15 +164,15 @@ TEST(EightBitFormatTest, BlockScaleFollowsTheRule) {
         samples.push_back(float_of(static_cast<uint32_t>(random.integer(1, 0x7f7fffff))));
     }
     for (float largest : samples) {
-        const nab::BlockScale s = nab::block_scale(nab::ScalarLanes::bits(largest));
+        const nab::BlockScale s = nab::block_scale<nab::ScalarLanes>(nab::ScalarLanes::bits(largest));
         ASSERT_TRUE(s.finite);
         ASSERT_EQ(static_cast<double>(s.scale), reference_block_scale(largest)) << "largest " << largest;
         ASSERT_EQ(static_cast<double>(s.inverse), reference_inverse(s.scale)) << "largest " << largest;
         ASSERT_TRUE(std::isfinite(s.inverse)) << "largest " << largest;
     }
-    EXPECT_EQ(nab::block_scale(0).scale, 0.0f);
-    EXPECT_FALSE(nab::block_scale(0x7f800000u).finite);
-    EXPECT_TRUE(std::isnan(nab::block_scale(0x7fc00000u).scale));
+    EXPECT_EQ(nab::block_scale<nab::ScalarLanes>(0).scale, 0.0f);
+    EXPECT_FALSE(nab::block_scale<nab::ScalarLanes>(0x7f800000u).finite);
+    EXPECT_TRUE(std::isnan(nab::block_scale<nab::ScalarLanes>(0x7fc00000u).scale));
     EXPECT_TRUE(std::isnan(reference_block_scale(INFINITY)));
 }
 

@@ -71,10 +71,12 @@ struct BlockScale {
 
 // The scale of a block whose largest magnitude has float bits `largest_magnitude_bits`
 // (|value| bits, i.e. sign cleared; NaN bits compare above infinity, which compares above
-// every number, so an unsigned maximum of the bits finds them). Internal linkage on purpose:
-// the SIMD kernels call it from translation units compiled for their instruction sets, and a
-// shared inline copy could be picked by the linker for the portable code too.
-static NAB_HOST_DEVICE BlockScale block_scale(std::uint32_t largest_magnitude_bits) {
+// every number, so an unsigned maximum of the bits finds them). A template on the lane type of
+// its caller on purpose: the SIMD kernels call it from translation units compiled for their
+// instruction sets, and one inline copy shared by all of them could be picked by the linker
+// for the portable code too.
+template <class L>
+NAB_HOST_DEVICE BlockScale block_scale(std::uint32_t largest_magnitude_bits) {
     using namespace quantization_bits;
     auto of_bits = [](std::uint32_t bits) {
         float value;
@@ -195,7 +197,7 @@ void quantize_array(const float* values, std::size_t count, std::uint8_t* codes,
         };
         std::uint32_t largest = 0;
         for (std::size_t i = begin; i < end; ++i) largest = ScalarLanes::max(largest, magnitude_bits<Format, ScalarLanes>(of(i)));
-        const BlockScale s = block_scale(largest);
+        const BlockScale s = block_scale<ScalarLanes>(largest);
         scales[block] = s.scale;
         for (std::size_t i = begin; i < end; ++i) {
             codes[i] = s.finite ? static_cast<std::uint8_t>(encode<Format, ScalarLanes>(of(i), s.inverse)) : 0;

@@ -354,7 +354,7 @@ void Optimizer::write_state_codes(std::uint32_t tensor_id, StateKind kind, const
     coded_buffer(tensor_id, kind, element_count, scale_count, /*may_be_absent=*/true);
     for (std::size_t block = 0; block < scale_count; ++block) {
         if (!is_valid_block_scale(scales[block])) {
-            fail_argument("scales", "[" + std::to_string(block) + "] = " + format_value(scales[block]) +
+            fail_argument("scales[" + std::to_string(block) + "]", "= " + format_value(scales[block]) +
                                         " is invalid: a block scale is 0, NaN, or finite and at least 2^-126");
         }
     }

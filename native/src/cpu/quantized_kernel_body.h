@@ -45,7 +45,7 @@ struct BlockState {
     }
     // Step 2 for `count` elements: the new scale, then the codes.
     void encode_block(std::size_t count) {
-        const BlockScale s = block_scale(Lanes::largest(largest));
+        const BlockScale s = block_scale<Lanes>(Lanes::largest(largest));
         *scale = s.scale;
         if (!s.finite) {
             std::memset(codes, 0, count);

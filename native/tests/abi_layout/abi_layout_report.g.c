@@ -66,6 +66,8 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_group_options, degenerate_to_sgd));
     fprintf(out, ", \"optimized_update\": %lu",
             (unsigned long)offsetof(struct nab_group_options, optimized_update));
+    fprintf(out, ", \"state_encoding\": %lu",
+            (unsigned long)offsetof(struct nab_group_options, state_encoding));
     fprintf(out, "}},\n");
     fprintf(out, "  \"nab_optimizer_config\": {\"size\": %lu, \"fields\": {",
             (unsigned long)sizeof(struct nab_optimizer_config));
@@ -123,6 +125,8 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_tensor_info, has_master_parameters));
     fprintf(out, ", \"reserved\": %lu",
             (unsigned long)offsetof(struct nab_tensor_info, reserved));
+    fprintf(out, ", \"state_encoding\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_info, state_encoding));
     fprintf(out, "}},\n");
     fprintf(out, "  \"nab_step_options\": {\"size\": %lu, \"fields\": {",
             (unsigned long)sizeof(struct nab_step_options));
