@@ -133,7 +133,8 @@ internal static class Trainer
             // float32: the model's own buffers. 16-bit: the weights rounded into 16-bit buffers,
             // which the optimizer steps (with float32 master weights) and the model widens.
             using ParameterStore store = ParameterStore.For(model, plan.PrecisionKind);
-            using ITrainingOptimizer optimizer = OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device);
+            using ITrainingOptimizer optimizer = OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device,
+                plan.StateEncodingKind);
 
             TrainingPosition position;
             if (state.Position is { } saved && saved.Optimizer == name && resume is not null)
