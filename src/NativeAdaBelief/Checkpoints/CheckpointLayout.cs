@@ -32,7 +32,7 @@ internal static class CheckpointLayout
             {
                 string what = slot.Begin < end ? "overlaps the previous tensor" : $"leaves a gap of {slot.Begin - end} bytes";
                 throw new InvalidDataException(
-                    $"Tensor '{CheckpointFormat.StateName(slot.Tensor, slot.Kind)}' starts at byte {slot.Begin} of the data, which {what} (expected {end}).");
+                    $"Tensor '{CheckpointFormat.StateName(slot)}' starts at byte {slot.Begin} of the data, which {what} (expected {end}).");
             }
             end = slot.End;
         }
@@ -41,13 +41,17 @@ internal static class CheckpointLayout
     }
 
     private static int ExpectedMetadataCount(int version, int groups, int tensors) =>
-        8 + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
+        CheckpointFormat.GlobalKeys(version) + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
 
     private static bool IsKnownKey(string key, int version, int groups, int tensors)
     {
         if (key is CheckpointFormat.KeyFormat or CheckpointFormat.KeyFormatVersion or CheckpointFormat.KeyLibraryVersion
             or CheckpointFormat.KeyGroupCount or CheckpointFormat.KeyTensorCount or CheckpointFormat.KeyCompatibility
             or CheckpointFormat.KeyDataSha256 or CheckpointFormat.KeyMetadataSha256)
+        {
+            return true;
+        }
+        if (version >= 3 && key is CheckpointFormat.KeyFirstMomentFormat or CheckpointFormat.KeySecondMomentFormat)
         {
             return true;
         }
@@ -67,6 +71,10 @@ internal static class CheckpointLayout
             if (version >= 2
                 && (key == CheckpointFormat.TensorParameterTypeKey(t) || key == CheckpointFormat.TensorGradientTypeKey(t)
                     || key == CheckpointFormat.TensorMasterParametersKey(t)))
+            {
+                return true;
+            }
+            if (version >= 3 && key == CheckpointFormat.TensorStateEncodingKey(t))
             {
                 return true;
             }

@@ -110,14 +110,17 @@ internal static class CheckpointReader
         IReadOnlyList<OptimizerTensor> tensors = optimizer.Tensors;
         for (int g = 0; g < groups.Count; g++)
         {
-            groups[g].Options = options[g];
+            // How the state is stored is this optimizer's choice, not the checkpoint's: the
+            // checkpoint's state is converted into it below.
+            groups[g].Options = options[g] with { StateEncoding = groups[g].Options.StateEncoding };
         }
-        foreach (CheckpointSlot slot in plan.Slots)
+        foreach (CheckpointSlot slot in plan.Slots.Where(s => s.Part == StatePart.Values))
         {
             data.Position = dataStart + slot.Begin;
             CheckpointStreams.ReadFloats(data, scratch, slot.Length);
             tensors[slot.Tensor].WriteState(slot.Kind, scratch);
         }
+        ApplyCodes(tensors, plan, data, dataStart, scratch);
         for (int t = 0; t < tensors.Count; t++)
         {
             OptimizerTensor tensor = tensors[t];
@@ -129,6 +132,37 @@ internal static class CheckpointReader
                 tensor.WriteState(StateKind.MaxSecondMoment, scratch);
             }
             tensor.Step = plan.Steps[t];
+        }
+    }
+
+    /// <summary>
+    /// 8-bit state (format version 3): written as it is into a tensor with 8-bit state, decoded
+    /// into float32 values for a tensor with float32 state.
+    /// </summary>
+    private static unsafe void ApplyCodes(IReadOnlyList<OptimizerTensor> tensors, CheckpointTensorPlan plan, Stream data, long dataStart, float* scratch)
+    {
+        foreach (CheckpointSlot codesSlot in plan.Slots.Where(s => s.Part == StatePart.Codes))
+        {
+            CheckpointSlot scalesSlot = plan.Slots.Single(s => s.Tensor == codesSlot.Tensor && s.Kind == codesSlot.Kind && s.Part == StatePart.Scales);
+            OptimizerTensor tensor = tensors[codesSlot.Tensor];
+            var codes = new byte[codesSlot.Length];
+            var scales = new float[scalesSlot.Length];
+            data.Position = dataStart + codesSlot.Begin;
+            CheckpointStreams.ReadExactly(data, codes, "tensor data");
+            data.Position = dataStart + scalesSlot.Begin;
+            fixed (float* s = scales)
+            {
+                CheckpointStreams.ReadFloats(data, s, scales.Length);
+            }
+            if (tensor.StateEncoding == StateEncoding.Blockwise8Bit)
+            {
+                tensor.WriteStateCodes(codesSlot.Kind, codes, scales);
+            }
+            else
+            {
+                EightBitState.Decode(codesSlot.Kind, codes, scales, new Span<float>(scratch, checked((int)tensor.Length)));
+                tensor.WriteState(codesSlot.Kind, scratch);
+            }
         }
     }
 
