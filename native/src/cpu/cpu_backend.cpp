@@ -97,6 +97,7 @@ QuantizedRangeKernel CpuBackend::quantized_kernel_for(const KernelVariant& varia
     switch (simd_level_) {
         case NAB_SIMD_AVX512: return select_avx512_quantized_kernel(variant);
         case NAB_SIMD_AVX2: return select_avx2_quantized_kernel(variant);
+        case NAB_SIMD_NEON: return select_neon_quantized_kernel(variant);
         default: return select_scalar_quantized_kernel(variant);
     }
 }

@@ -54,6 +54,7 @@ using QuantizedRangeKernel = void (*)(const QuantizedTensorArrays& arrays, std::
 QuantizedRangeKernel select_scalar_quantized_kernel(const KernelVariant& variant);
 QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant);
 QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant);
+QuantizedRangeKernel select_neon_quantized_kernel(const KernelVariant& variant);
 
 // 16-bit <-> float32 conversion of `count` elements, one set per SIMD level (half: float16;
 // the narrowing ones round to nearest even). Every level produces the same bits as

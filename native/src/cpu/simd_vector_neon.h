@@ -10,6 +10,8 @@
 #include <arm_neon.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 namespace nab::cpu {
 
@@ -29,12 +31,55 @@ inline NeonVector max_of(NeonVector a, NeonVector b) {
     return {vbslq_f32(vcgtq_f32(a.value, b.value), a.value, b.value)};
 }
 
+// Four 32-bit unsigned lanes: the integer side of the 8-bit state's encoding
+// (core/block_quantization.h).
+struct NeonBits {
+    uint32x4_t value;
+};
+
+inline NeonBits operator+(NeonBits a, NeonBits b) { return {vaddq_u32(a.value, b.value)}; }
+inline NeonBits operator-(NeonBits a, NeonBits b) { return {vsubq_u32(a.value, b.value)}; }
+inline NeonBits operator&(NeonBits a, NeonBits b) { return {vandq_u32(a.value, b.value)}; }
+inline NeonBits operator|(NeonBits a, NeonBits b) { return {vorrq_u32(a.value, b.value)}; }
+
 struct NeonLanes {
     using Vector = NeonVector;
+    using Bits = NeonBits;
     static constexpr std::size_t width = 4;
     static Vector load(const float* source) { return {vld1q_f32(source)}; }
     static void store(float* destination, Vector v) { vst1q_f32(destination, v.value); }
     static Vector broadcast(float value) { return {vdupq_n_f32(value)}; }
+
+    static Bits bits(Vector v) { return {vreinterpretq_u32_f32(v.value)}; }
+    static Vector from_bits(Bits b) { return {vreinterpretq_f32_u32(b.value)}; }
+    static Bits splat(std::uint32_t value) { return {vdupq_n_u32(value)}; }
+    template <int N>
+    static Bits shift_right(Bits b) {
+        return {vshrq_n_u32(b.value, N)};
+    }
+    template <int N>
+    static Bits shift_left(Bits b) {
+        return {vshlq_n_u32(b.value, N)};
+    }
+    static Bits min(Bits a, Bits b) { return {vminq_u32(a.value, b.value)}; }
+    static Bits max(Bits a, Bits b) { return {vmaxq_u32(a.value, b.value)}; }
+    static Bits select_at_least(Bits a, Bits threshold, Bits if_true, Bits if_false) {
+        return {vbslq_u32(vcgeq_u32(a.value, threshold.value), if_true.value, if_false.value)};
+    }
+    static std::uint32_t largest(Bits b) { return vmaxvq_u32(b.value); }
+    static Bits load_codes(const std::uint8_t* source) {
+        std::uint32_t word;
+        std::memcpy(&word, source, sizeof word);
+        const uint16x8_t halves = vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(word)));
+        return {vmovl_u16(vget_low_u16(halves))};
+    }
+    static void store_codes(std::uint8_t* destination, Bits codes) {
+        // Every lane holds 0..255: narrowing twice keeps the low bytes in order.
+        const uint16x4_t halves = vmovn_u32(codes.value);
+        const uint8x8_t bytes = vmovn_u16(vcombine_u16(halves, halves));
+        const std::uint32_t word = vget_lane_u32(vreinterpret_u32_u8(bytes), 0);
+        std::memcpy(destination, &word, sizeof word);
+    }
 };
 
 }  // namespace nab::cpu

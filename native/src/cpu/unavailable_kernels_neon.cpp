@@ -7,6 +7,9 @@
 namespace nab::cpu {
 
 RangeKernel select_neon_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
+QuantizedRangeKernel select_neon_quantized_kernel(const KernelVariant& variant) {
+    return select_scalar_quantized_kernel(variant);
+}
 ConversionKernels neon_conversions() { return scalar_conversions(); }
 
 }  // namespace nab::cpu

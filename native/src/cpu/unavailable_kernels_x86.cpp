@@ -8,6 +8,12 @@ namespace nab::cpu {
 
 RangeKernel select_avx2_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
 RangeKernel select_avx512_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
+QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant) {
+    return select_scalar_quantized_kernel(variant);
+}
+QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant) {
+    return select_scalar_quantized_kernel(variant);
+}
 ConversionKernels avx2_conversions() { return scalar_conversions(); }
 ConversionKernels avx512_conversions() { return scalar_conversions(); }
 
