@@ -93,6 +93,7 @@ void stage_everything(nab_optimizer* from, nab_optimizer* to, bool groups_last =
         if (info.has_max_second_moment != 0) s_max = read_state(from, t, NAB_STATE_MAX_SECOND_MOMENT);
         nab_tensor_state state{};
         state.struct_size = sizeof state;
+        state.source_encoding = info.state_encoding;  // decoded 8-bit s and s_max need not keep s_max >= s
         state.step = info.step;
         state.element_count = info.element_count;
         state.first_moment = m.data();
