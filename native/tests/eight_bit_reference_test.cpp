@@ -106,10 +106,7 @@ TEST_P(EightBitLargeTensorTest, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Few, EightBitLargeTensorTest,
-    testing::Values(
-        Combination{NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_DECOUPLED, NAB_SECOND_MOMENT_BELIEF, 0, 1, 1, 1},
-        Combination{NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_L2, NAB_SECOND_MOMENT_SQUARE, 1, 0, 0, 0},
-        Combination{NAB_COMPATIBILITY_ADABELIEF_PYTORCH, NAB_WEIGHT_DECAY_ABSOLUTE, NAB_SECOND_MOMENT_BELIEF, 1, 1, 1, 1}),
+    testing::ValuesIn(large_tensor_combinations()),
     combination_test_name);
 
 // Groups of both encodings and different modes stepped together.

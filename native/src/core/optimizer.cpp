@@ -331,17 +331,21 @@ StateBuffer Optimizer::converted(const StateBuffer& from, StateKind kind, std::s
     return to;
 }
 
+StateArray& Optimizer::master_copy(TensorRecord& t, std::uint32_t tensor_id) {
+    if (t.master_parameters.empty()) {
+        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(StateKind::MasterParameters)) +
+                                        " asks for the master copy, which tensor " + std::to_string(tensor_id) +
+                                        " does not have (it was added without a master copy)");
+    }
+    return t.master_parameters;
+}
+
 void Optimizer::read_state(std::uint32_t tensor_id, StateKind kind, float* destination, std::size_t element_count) {
     if (destination == nullptr) fail_argument("destination", "is null");
     check_state_access(tensor_id, element_count);
     TensorRecord& t = tensors_[tensor_id];
     if (kind == StateKind::MasterParameters) {
-        if (t.master_parameters.empty()) {
-            fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
-                                            " asks for the master copy, which tensor " + std::to_string(tensor_id) +
-                                            " does not have (it was added without a master copy)");
-        }
-        backend_->download(destination, t.master_parameters.data(), element_count * sizeof(float));
+        backend_->download(destination, master_copy(t, tensor_id).data(), element_count * sizeof(float));
         return;
     }
     const StateBuffer& buffer = moment_buffer(t, kind);
@@ -358,12 +362,7 @@ void Optimizer::write_state(std::uint32_t tensor_id, StateKind kind, const float
     check_state_access(tensor_id, element_count);
     TensorRecord& t = tensors_[tensor_id];
     if (kind == StateKind::MasterParameters) {
-        if (t.master_parameters.empty()) {
-            fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
-                                            " asks for the master copy, which tensor " + std::to_string(tensor_id) +
-                                            " does not have (it was added without a master copy)");
-        }
-        backend_->upload(t.master_parameters.data(), source, element_count * sizeof(float));
+        backend_->upload(master_copy(t, tensor_id).data(), source, element_count * sizeof(float));
         return;
     }
     StateBuffer& buffer = moment_buffer(t, kind);

@@ -112,6 +112,8 @@ public:
 private:
     void check_group(std::uint32_t group_id, const char* argument) const;
     TensorRecord& tensor(std::uint32_t tensor_id);
+    // The tensor's master copy; refuses a tensor without one.
+    StateArray& master_copy(TensorRecord& t, std::uint32_t tensor_id);
     // m, s or s_max of a tensor; refuses the master copy (`argument` names the kind).
     StateBuffer& moment_buffer(TensorRecord& t, StateKind kind);
     void check_state_access(std::uint32_t tensor_id, std::size_t element_count);

@@ -172,28 +172,39 @@ __device__ __forceinline__ void update_range(const DeviceTensor& t, ElementRange
     });
 }
 
-template <class Types, bool L2, bool Square, bool KeepsMax>
-__device__ __forceinline__ void update_block(const DeviceTensor& t, ElementRange range, const TensorStepPlan& plan) {
-    const ElementCoefficients<float>& c = plan.coefficients;
-    // The rule is the same for the whole block: no divergence.
-    switch (plan.variant.rule) {
+// Calls f(from_max, rule) with the plan's update rule and whether the denominator comes from
+// s_max, both as compile-time constants (std::integral_constant): one instantiation per rule, and
+// the same rule for the whole block, so no divergence.
+template <bool KeepsMax, class F>
+__device__ __forceinline__ void with_update_rule(const KernelVariant& variant, F&& f) {
+    using std::integral_constant;
+    const bool from_max = KeepsMax && variant.denominator_from_max;
+    switch (variant.rule) {
         case UpdateRule::Adaptive:
-            if (KeepsMax && plan.variant.denominator_from_max) {
-                update_range<Types, L2, Square, KeepsMax, KeepsMax, UpdateRule::Adaptive>(t, range, c);
+            if (from_max) {
+                f(integral_constant<bool, KeepsMax>{}, integral_constant<UpdateRule, UpdateRule::Adaptive>{});
             } else {
-                update_range<Types, L2, Square, KeepsMax, false, UpdateRule::Adaptive>(t, range, c);
+                f(integral_constant<bool, false>{}, integral_constant<UpdateRule, UpdateRule::Adaptive>{});
             }
             break;
         case UpdateRule::AdaptiveScaledRoot:
-            if (KeepsMax && plan.variant.denominator_from_max) {
-                update_range<Types, L2, Square, KeepsMax, KeepsMax, UpdateRule::AdaptiveScaledRoot>(t, range, c);
+            if (from_max) {
+                f(integral_constant<bool, KeepsMax>{}, integral_constant<UpdateRule, UpdateRule::AdaptiveScaledRoot>{});
             } else {
-                update_range<Types, L2, Square, KeepsMax, false, UpdateRule::AdaptiveScaledRoot>(t, range, c);
+                f(integral_constant<bool, false>{}, integral_constant<UpdateRule, UpdateRule::AdaptiveScaledRoot>{});
             }
             break;
-        case UpdateRule::Sgd: update_range<Types, L2, Square, KeepsMax, false, UpdateRule::Sgd>(t, range, c); break;
-        case UpdateRule::None: update_range<Types, L2, Square, KeepsMax, false, UpdateRule::None>(t, range, c); break;
+        case UpdateRule::Sgd: f(integral_constant<bool, false>{}, integral_constant<UpdateRule, UpdateRule::Sgd>{}); break;
+        case UpdateRule::None: f(integral_constant<bool, false>{}, integral_constant<UpdateRule, UpdateRule::None>{}); break;
     }
+}
+
+template <class Types, bool L2, bool Square, bool KeepsMax>
+__device__ __forceinline__ void update_block(const DeviceTensor& t, ElementRange range, const TensorStepPlan& plan) {
+    with_update_rule<KeepsMax>(plan.variant, [&](auto from_max, auto rule) {
+        update_range<Types, L2, Square, KeepsMax, decltype(from_max)::value, decltype(rule)::value>(t, range,
+                                                                                                    plan.coefficients);
+    });
 }
 
 // Whether a launch built for layout `generation` may read its tables: only while the device's
@@ -315,25 +326,10 @@ __device__ __forceinline__ void update_quantized_range(const DeviceTensor& t, El
 
 template <class Types, bool L2, bool Square, bool KeepsMax>
 __device__ __forceinline__ void update_quantized(const DeviceTensor& t, ElementRange range, const TensorStepPlan& plan) {
-    const ElementCoefficients<float>& c = plan.coefficients;
-    switch (plan.variant.rule) {
-        case UpdateRule::Adaptive:
-            if (KeepsMax && plan.variant.denominator_from_max) {
-                update_quantized_range<Types, L2, Square, KeepsMax, KeepsMax, UpdateRule::Adaptive>(t, range, c);
-            } else {
-                update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::Adaptive>(t, range, c);
-            }
-            break;
-        case UpdateRule::AdaptiveScaledRoot:
-            if (KeepsMax && plan.variant.denominator_from_max) {
-                update_quantized_range<Types, L2, Square, KeepsMax, KeepsMax, UpdateRule::AdaptiveScaledRoot>(t, range, c);
-            } else {
-                update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::AdaptiveScaledRoot>(t, range, c);
-            }
-            break;
-        case UpdateRule::Sgd: update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::Sgd>(t, range, c); break;
-        case UpdateRule::None: update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::None>(t, range, c); break;
-    }
+    with_update_rule<KeepsMax>(plan.variant, [&](auto from_max, auto rule) {
+        update_quantized_range<Types, L2, Square, KeepsMax, decltype(from_max)::value, decltype(rule)::value>(
+            t, range, plan.coefficients);
+    });
 }
 
 template <bool L2, bool Square, bool KeepsMax>

@@ -34,6 +34,13 @@ std::string combination_test_name(const testing::TestParamInfo<Combination>& par
     return combination_name(param_info.param);
 }
 
+std::vector<Combination> large_tensor_combinations() {
+    return {
+        Combination{NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_DECOUPLED, NAB_SECOND_MOMENT_BELIEF, 0, 1, 1, 1},
+        Combination{NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_L2, NAB_SECOND_MOMENT_SQUARE, 1, 0, 0, 0},
+        Combination{NAB_COMPATIBILITY_ADABELIEF_PYTORCH, NAB_WEIGHT_DECAY_ABSOLUTE, NAB_SECOND_MOMENT_BELIEF, 1, 1, 1, 1}};
+}
+
 std::vector<Combination> all_combinations() {
     std::vector<Combination> out;
     for (int32_t compat : {NAB_COMPATIBILITY_LABML, NAB_COMPATIBILITY_ADABELIEF_PYTORCH}) {

@@ -39,6 +39,10 @@ std::string combination_test_name(const testing::TestParamInfo<Combination>& par
 // non-optimized update (both are errors there, see abi_errors_test.cpp).
 std::vector<Combination> all_combinations();
 
+// Three combinations that between them touch every mode and switch: what the tests of large
+// tensors (slow against the float64 reference) run through.
+std::vector<Combination> large_tensor_combinations();
+
 // Random hyper-parameters around the usual values; weight decay always on, sized so that each
 // mode's decay is visible over 60 steps without collapsing the parameters.
 void randomize_hyperparameters(Random& random, nab_group_options& o);
