@@ -21,7 +21,7 @@ namespace NativeAdaBelief;
 /// Dispose it (it is idempotent); afterwards every member throws
 /// <see cref="ObjectDisposedException"/>.</para>
 /// </remarks>
-public sealed class AdaBeliefOptimizer : IDisposable
+public sealed class AdaBeliefOptimizer : IDisposable, IScheduledOptimizer
 {
     private readonly OptimizerHandle _handle;
     private readonly List<ParameterGroup> _groups = [];
@@ -76,6 +76,26 @@ public sealed class AdaBeliefOptimizer : IDisposable
 
     /// <summary>The parameter groups, in the order they were added (their <see cref="ParameterGroup.Id"/> is their index).</summary>
     public IReadOnlyList<ParameterGroup> ParamGroups { get; }
+
+    /// <inheritdoc />
+    int IScheduledOptimizer.GroupCount => ParamGroups.Count;
+
+    /// <inheritdoc />
+    double IScheduledOptimizer.GetLearningRate(int group) => ParamGroups[group].LearningRate;
+
+    /// <inheritdoc />
+    void IScheduledOptimizer.SetLearningRate(int group, double learningRate) => ParamGroups[group].LearningRate = learningRate;
+
+    /// <inheritdoc />
+    void IScheduledOptimizer.SetBeta1(int group, double beta1)
+    {
+        ParameterGroup g = ParamGroups[group];
+        AdaBeliefOptions options = g.Options;
+        if (options.Beta1 != beta1)
+        {
+            g.Options = options with { Beta1 = beta1 };
+        }
+    }
 
     /// <summary>Every registered tensor across all groups, in registration order (their <see cref="OptimizerTensor.Id"/> is their index).</summary>
     public IReadOnlyList<OptimizerTensor> Tensors { get; }
