@@ -428,8 +428,9 @@ public sealed class AdaBeliefOptimizer : IDisposable, IScheduledOptimizer
     /// managed memory or buffers registered before are let go. Allocates nothing.
     /// </summary>
     /// <param name="gradients">One address (or 0) per registered tensor.</param>
-    /// <exception cref="ArgumentException">The length is not the tensor count, or an address overlaps its
-    /// tensor's parameters (the message names gradients[i]); nothing was changed.</exception>
+    /// <exception cref="ArgumentException">The length is not the tensor count, or the new gradients share memory
+    /// with a tensor's parameters or with each other (checked as a whole; the message names gradients[i] and the
+    /// other tensor); nothing was changed.</exception>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public unsafe void SetGradients(ReadOnlySpan<nint> gradients)
     {
