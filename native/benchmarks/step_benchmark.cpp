@@ -2,10 +2,13 @@
 // beside the streaming limit kernel with the same traffic and thread count, for 1M and 64M
 // parameters. Compare the bytes_per_second columns of one run: machines are noisy.
 //
-// Three forms of the step: float32 (28 bytes per element: read p, g, m, s; write p, m, s);
+// Four forms of the step: float32 (28 bytes per element: read p, g, m, s; write p, m, s);
 // bfloat16 parameters with a float32 master copy and bfloat16 gradients (also 28: read g 2,
 // master 4, m 4, s 4; write master 4, p 2, m 4, s 4); float32 with the gradient pass of the
-// step options on (skip on non-finite and clipping: 32, the gradients are read twice).
+// step options on (skip on non-finite and clipping: 32, the gradients are read twice); float32
+// parameters and gradients with 8-bit state (16 bytes per element and 16 per 256-element block:
+// read p, g, the codes of m and s and their block scales; write p, codes, scales), beside its own
+// streaming limit (BM_StreamingLimit8Bit).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -21,9 +24,20 @@
 namespace {
 
 // What BM_FusedStep's third argument selects.
-enum class StepForm : std::int64_t { Float32 = 0, Bfloat16WithMaster = 1, Float32WithGradientPass = 2 };
+enum class StepForm : std::int64_t {
+    Float32 = 0,
+    Bfloat16WithMaster = 1,
+    Float32WithGradientPass = 2,
+    EightBitState = 3
+};
 
-double bytes_per_element(StepForm form) { return form == StepForm::Float32WithGradientPass ? 32.0 : 28.0; }
+double bytes_per_element(StepForm form, std::size_t count) {
+    switch (form) {
+        case StepForm::Float32WithGradientPass: return 32.0;
+        case StepForm::EightBitState: return nab::bench::streaming_limit_8bit_bytes(count) / static_cast<double>(count);
+        default: return 28.0;
+    }
+}
 
 void check(nab_status status) {
     if (status != NAB_STATUS_OK) throw std::runtime_error(nab_get_last_error());
@@ -62,6 +76,7 @@ void BM_FusedStep(benchmark::State& state) {
     std::unique_ptr<nab_optimizer, decltype(&nab_optimizer_destroy)> owner(optimizer, &nab_optimizer_destroy);
     nab_group_options options;
     check(nab_group_options_init(&options, NAB_COMPATIBILITY_LABML));
+    if (form == StepForm::EightBitState) options.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &options, &group));
     nab_tensor_desc desc{};
@@ -88,7 +103,7 @@ void BM_FusedStep(benchmark::State& state) {
     }
     check(nab_optimizer_step(optimizer));  // first touch of the state outside the timing
     for (auto _ : state) check(nab_optimizer_step(optimizer));
-    report(state, count, threads, bytes_per_element(form));
+    report(state, count, threads, bytes_per_element(form, count));
 }
 
 void BM_StreamingLimit(benchmark::State& state) {
@@ -102,22 +117,47 @@ void BM_StreamingLimit(benchmark::State& state) {
                                     count);
         benchmark::ClobberMemory();
     }
-    report(state, count, threads, bytes_per_element(StepForm::Float32));
+    report(state, count, threads, bytes_per_element(StepForm::Float32, count));
 }
+
+void BM_StreamingLimit8Bit(benchmark::State& state) {
+    const auto count = static_cast<std::size_t>(state.range(0));
+    const int threads = threads_of(state);
+    const std::size_t blocks = (count + 255) / 256;
+    std::vector<float> p(count, 0.5f), g(count, 1e-3f), m_scales(blocks, 1.0f), s_scales(blocks, 1.0f);
+    std::vector<std::uint8_t> m(count, 0), s(count, 0);
+    nab::cpu::ThreadPool pool(threads);
+    auto run = [&] {
+        nab::bench::streaming_limit_8bit(pool, p.data(), g.data(), m.data(), s.data(), m_scales.data(),
+                                         s_scales.data(), count);
+    };
+    run();
+    for (auto _ : state) {
+        run();
+        benchmark::ClobberMemory();
+    }
+    report(state, count, threads, bytes_per_element(StepForm::EightBitState, count));
+}
+
+constexpr std::int64_t kSizes[] = {std::int64_t{1} << 20, std::int64_t{1} << 24, std::int64_t{1} << 26};
 
 // Arguments: {element count, threads (0 = all cores)}.
 void sizes_and_threads(benchmark::internal::Benchmark* b) {
-    for (std::int64_t count : {std::int64_t{1} << 20, std::int64_t{1} << 26}) {
+    for (std::int64_t count : kSizes) {
         for (std::int64_t threads : {1, 0}) b->Args({count, threads});
     }
     b->ArgNames({"params", "threads"})->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
-// Arguments: {element count, threads, StepForm}.
+// Arguments: {element count, threads, StepForm}. The 16M size for the float32 and 8-bit forms
+// only (the 8-bit state's targets are at 16M and 64M).
 void sizes_threads_and_forms(benchmark::internal::Benchmark* b) {
-    for (std::int64_t count : {std::int64_t{1} << 20, std::int64_t{1} << 26}) {
+    for (std::int64_t count : kSizes) {
         for (std::int64_t threads : {1, 0}) {
-            for (std::int64_t form : {0, 1, 2}) b->Args({count, threads, form});
+            for (std::int64_t form : {0, 1, 2, 3}) {
+                if (count == (std::int64_t{1} << 24) && (form == 1 || form == 2)) continue;
+                b->Args({count, threads, form});
+            }
         }
     }
     b->ArgNames({"params", "threads", "form"})->UseRealTime()->Unit(benchmark::kMicrosecond);
@@ -127,4 +167,5 @@ void sizes_threads_and_forms(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_FusedStep)->Apply(sizes_threads_and_forms);
 BENCHMARK(BM_StreamingLimit)->Apply(sizes_and_threads);
+BENCHMARK(BM_StreamingLimit8Bit)->Apply(sizes_and_threads);
 BENCHMARK_MAIN();

@@ -5,12 +5,14 @@
 // (bad struct_size, NaN, infinities, out-of-range enums and booleans), add tensors over buffers
 // this harness owns (fuzzed sizes and offsets, null and overlapping pointers, counts too large to
 // allocate), set gradients, parameters, step counts and learning rates, step, zero, count
-// non-finite gradients, read and write state with fuzzed kinds and counts, change thread counts
-// (0-4) and SIMD levels, and allocate and free native buffers. When the input runs out, every
+// non-finite gradients, read and write state with fuzzed kinds and counts (as floats, and as 8-bit
+// codes and scales where a group asks for 8-bit state), change thread counts (0-4) and SIMD
+// levels, and allocate and free native buffers. When the input runs out, every
 // optimizer is destroyed and every native buffer freed.
 //
 // Beside each optimizer the harness keeps a model of what the ABI promises (its groups, tensors,
-// step counts, s_max presence, thread count, SIMD level, and the library's allocated bytes), and
+// step counts, s_max presence, each tensor's state encoding, thread count, SIMD level, and the
+// library's allocated bytes), and
 // after every call it checks:
 //   - the status is the one the header specifies for these arguments (the first failing check
 //     in the documented order), and every non-OK status comes with a non-empty last error;
@@ -184,6 +186,20 @@ constexpr std::uint32_t kUnsetId = 0xdeadbeefu;
 // Bytes nab_get_allocated_bytes counts for one array of `count` floats (64-byte aligned block
 // plus a 64-byte header).
 std::uint64_t block_bytes(std::uint64_t count) { return ((count * sizeof(float) + 63) / 64 + 1) * 64; }
+
+// The header's 8-bit state: a tensor of at least NAB_BLOCKWISE_8BIT_MIN_ELEMENTS elements in a
+// group asking for it keeps one code byte per element and one float scale per
+// NAB_BLOCKWISE_8BIT_BLOCK_SIZE elements for each of m, s and s_max.
+bool eight_bit_state(std::int32_t group_encoding, std::uint64_t count) {
+    return group_encoding == NAB_STATE_ENCODING_BLOCKWISE_8BIT && count >= NAB_BLOCKWISE_8BIT_MIN_ELEMENTS;
+}
+std::uint64_t scale_count(std::uint64_t count) {
+    return (count + NAB_BLOCKWISE_8BIT_BLOCK_SIZE - 1) / NAB_BLOCKWISE_8BIT_BLOCK_SIZE;
+}
+// Bytes of one state array (m, s or s_max) of a tensor: floats, or codes and scales.
+std::uint64_t state_array_bytes(std::uint64_t count, bool eight_bit) {
+    return eight_bit ? ((count + 63) / 64 + 1) * 64 + block_bytes(scale_count(count)) : block_bytes(count);
+}
 // The optimizer's step-count array: 8 bytes per tensor, its capacity doubling from 16.
 std::uint64_t step_count_bytes(std::size_t tensor_count) {
     if (tensor_count == 0) return 0;
@@ -229,6 +245,7 @@ bool options_valid(const nab_group_options& o) {
     if (!flag_ok(o.amsgrad) || !flag_ok(o.rectify) || !flag_ok(o.degenerate_to_sgd) || !flag_ok(o.optimized_update)) {
         return false;
     }
+    if (o.state_encoding != NAB_STATE_ENCODING_FLOAT32 && o.state_encoding != NAB_STATE_ENCODING_BLOCKWISE_8BIT) return false;
     if (o.compatibility == NAB_COMPATIBILITY_ADABELIEF_PYTORCH &&
         (o.second_moment == NAB_SECOND_MOMENT_SQUARE || o.optimized_update != 1)) {
         return false;
@@ -260,7 +277,8 @@ bool same_options(const nab_group_options& a, const nab_group_options& b) {
            same_double(a.beta1, b.beta1) && same_double(a.beta2, b.beta2) && same_double(a.epsilon, b.epsilon) &&
            same_double(a.weight_decay, b.weight_decay) && a.weight_decay_mode == b.weight_decay_mode &&
            a.second_moment == b.second_moment && a.amsgrad == b.amsgrad && a.rectify == b.rectify &&
-           a.degenerate_to_sgd == b.degenerate_to_sgd && a.optimized_update == b.optimized_update;
+           a.degenerate_to_sgd == b.degenerate_to_sgd && a.optimized_update == b.optimized_update &&
+           a.state_encoding == b.state_encoding;
 }
 
 struct Buffer {
@@ -280,6 +298,7 @@ struct ModelTensor {
     // Every step that updated this tensor had moderate inputs and options (see tame_options),
     // and its state was never written from outside: its next such step must keep it finite.
     bool clean = true;
+    bool eight_bit = false;  // m, s and s_max stored in 8 bits
 };
 
 nab_step_options default_step_options() {
@@ -320,7 +339,7 @@ struct ModelOptimizer {
 
     std::uint64_t state_bytes() const {
         std::uint64_t total = 0;
-        for (const ModelTensor& t : tensors) total += (t.has_max ? 3 : 2) * block_bytes(t.count);
+        for (const ModelTensor& t : tensors) total += (t.has_max ? 3 : 2) * state_array_bytes(t.count, t.eight_bit);
         return total + step_count_bytes(tensors.size());
     }
 };
@@ -360,7 +379,7 @@ struct StructShape {
 const StructShape kGroupOptionsShape{
     {FIELD_AT(nab_group_options, compatibility), FIELD_AT(nab_group_options, learning_rate), FIELD_AT(nab_group_options, beta1),
      FIELD_AT(nab_group_options, epsilon), FIELD_AT(nab_group_options, weight_decay_mode), FIELD_AT(nab_group_options, amsgrad),
-     FIELD_AT(nab_group_options, optimized_update)},
+     FIELD_AT(nab_group_options, optimized_update), FIELD_AT(nab_group_options, state_encoding)},
     {FIELD_AT(nab_group_options, learning_rate), FIELD_AT(nab_group_options, beta2), FIELD_AT(nab_group_options, weight_decay)}};
 const StructShape kConfigShape{
     {FIELD_AT(nab_optimizer_config, device_type), FIELD_AT(nab_optimizer_config, thread_count),
@@ -376,7 +395,7 @@ const StructShape kStepOptionsShape{
     {FIELD_AT(nab_step_options, inverse_gradient_scale), FIELD_AT(nab_step_options, max_gradient_norm)}};
 const StructShape kTensorInfoShape{
     {FIELD_AT(nab_tensor_info, group_id), FIELD_AT(nab_tensor_info, step), FIELD_AT(nab_tensor_info, has_gradients),
-     FIELD_AT(nab_tensor_info, has_master_parameters)},
+     FIELD_AT(nab_tensor_info, has_master_parameters), FIELD_AT(nab_tensor_info, state_encoding)},
     {FIELD_AT(nab_tensor_info, element_count), FIELD_AT(nab_tensor_info, step)}};
 #undef FIELD_AT
 
@@ -560,7 +579,7 @@ private:
         const std::uint8_t how_many = in_.byte();
         const int changes = how_many < 128 ? 0 : 1 + how_many % 4;
         for (int c = 0; c < changes; ++c) {
-            switch (in_.byte() % 13) {
+            switch (in_.byte() % 14) {
                 case 0: break;  // the struct_size is chosen below
                 case 1: o.compatibility = in_.interesting_int32(); break;
                 case 2: o.learning_rate = in_.interesting_double(); break;
@@ -573,6 +592,7 @@ private:
                 case 9: o.amsgrad = in_.interesting_int32(); break;
                 case 10: o.rectify = in_.interesting_int32(); break;
                 case 11: o.degenerate_to_sgd = in_.interesting_int32(); break;
+                case 12: o.state_encoding = (in_.byte() & 1) != 0 ? NAB_STATE_ENCODING_BLOCKWISE_8BIT : in_.interesting_int32(); break;
                 default: o.optimized_update = in_.interesting_int32(); break;
             }
         }
@@ -609,6 +629,8 @@ private:
             FUZZ_CHECK(info.step == t.step, which + "step " + std::to_string(info.step) + ", modelled " + std::to_string(t.step));
             FUZZ_CHECK(info.has_max_second_moment == (t.has_max ? 1 : 0), which + "has_max_second_moment");
             FUZZ_CHECK(info.has_gradients == (t.gradients != nullptr ? 1 : 0), which + "has_gradients");
+            FUZZ_CHECK(info.state_encoding == (t.eight_bit ? NAB_STATE_ENCODING_BLOCKWISE_8BIT : NAB_STATE_ENCODING_FLOAT32),
+                       which + "state_encoding " + std::to_string(info.state_encoding));
         }
         std::int32_t value = -99;
         expect_status(nab_optimizer_get_thread_count(o.handle, &value), NAB_STATUS_OK, "nab_optimizer_get_thread_count");
@@ -646,7 +668,7 @@ private:
     // ---- operations ----
 
     void operation(std::uint8_t opcode) {
-        switch (opcode % 25) {
+        switch (opcode % 26) {
             case 0: create(); break;
             case 1: destroy(); break;
             case 2: add_group(); break;
@@ -671,6 +693,7 @@ private:
             case 21: fill_buffer(); break;
             case 22: library_calls(); break;
             case 23: set_step_options(); break;
+            case 24: state_codes(); break;
             default: step(1 + in_.byte() % 8); break;
         }
     }
@@ -813,10 +836,12 @@ private:
         expect_status(status, expected, "nab_optimizer_set_group_options");
         if (status != NAB_STATUS_OK) return;
         o.groups[group] = options.read;
-        if (options.read.amsgrad == 1) {
-            for (ModelTensor& t : o.tensors) {
-                if (t.group == group) t.has_max = true;
-            }
+        for (ModelTensor& t : o.tensors) {
+            if (t.group != group) continue;
+            if (options.read.amsgrad == 1) t.has_max = true;
+            // A changed encoding converts the tensor's state (its values stay what they were,
+            // rounded to 8 bits when it becomes 8-bit: the checks after every call read them).
+            t.eight_bit = eight_bit_state(options.read.state_encoding, t.count);
         }
     }
 
@@ -953,6 +978,7 @@ private:
         t.parameters = static_cast<float*>(read.parameters);
         t.gradients = static_cast<float*>(read.gradients);
         t.has_max = o.groups[read.group_id].amsgrad == 1;
+        t.eight_bit = eight_bit_state(o.groups[read.group_id].state_encoding, t.count);
         o.tensors.push_back(t);
     }
 
@@ -988,6 +1014,7 @@ private:
         expected_info.step = t.step;
         expected_info.has_max_second_moment = t.has_max ? 1 : 0;
         expected_info.has_gradients = t.gradients != nullptr ? 1 : 0;
+        expected_info.state_encoding = t.eight_bit ? NAB_STATE_ENCODING_BLOCKWISE_8BIT : NAB_STATE_ENCODING_FLOAT32;
         check_written(info, before, size.size, expected_info, "nab_optimizer_get_tensor_info");
     }
 
@@ -1144,9 +1171,129 @@ private:
         if (c.kind == NAB_STATE_MAX_SECOND_MOMENT) o.tensors[c.id].has_max = true;
         o.tensors[c.id].clean = false;  // whatever the caller wrote
         const std::vector<float> after = current_state(o, c.id, c.kind);
-        FUZZ_CHECK(after.size() == c.buffer.size() &&
-                       std::memcmp(after.data(), c.buffer.data(), after.size() * sizeof(float)) == 0,
-                   "nab_optimizer_read_state does not return what nab_optimizer_write_state wrote");
+        FUZZ_CHECK(after.size() == c.buffer.size(), "nab_optimizer_read_state after a write: wrong size");
+        if (!o.tensors[c.id].eight_bit) {
+            FUZZ_CHECK(std::memcmp(after.data(), c.buffer.data(), after.size() * sizeof(float)) == 0,
+                       "nab_optimizer_read_state does not return what nab_optimizer_write_state wrote");
+            return;
+        }
+        check_eight_bit_round_trip(c.buffer, after, c.kind);
+    }
+
+    // What writing float values to 8-bit state and reading them back gives, as the header states
+    // it: per block of NAB_BLOCKWISE_8BIT_BLOCK_SIZE, a NaN or infinity makes the whole block NaN;
+    // otherwise the block's largest magnitude comes back exactly (m with its sign, s and s_max as
+    // their magnitudes), and every value within 1/15 of itself or, below the formats' ranges, of
+    // the block's scale times 2^-18 (m) or 2^-31 (s and s_max, which never read back as 0 while the
+    // block holds anything else).
+    void check_eight_bit_round_trip(const std::vector<float>& written, const std::vector<float>& read, std::int32_t kind) {
+        const bool is_signed = kind == NAB_STATE_FIRST_MOMENT;
+        for (std::size_t begin = 0; begin < written.size(); begin += NAB_BLOCKWISE_8BIT_BLOCK_SIZE) {
+            const std::size_t end = std::min<std::size_t>(written.size(), begin + NAB_BLOCKWISE_8BIT_BLOCK_SIZE);
+            bool finite = true;
+            double largest = 0.0;
+            for (std::size_t i = begin; i < end; ++i) {
+                finite = finite && std::isfinite(written[i]);
+                largest = std::max(largest, std::fabs(static_cast<double>(written[i])));
+            }
+            const std::string where = "8-bit state element ";
+            if (!finite) {
+                for (std::size_t i = begin; i < end; ++i) FUZZ_CHECK(std::isnan(read[i]), where + std::to_string(i) + " of a block with a NaN or infinity");
+                continue;
+            }
+            const double scale = std::max(largest, static_cast<double>(std::numeric_limits<float>::min()));
+            const double floor = scale * (is_signed ? std::ldexp(1.0, -18) : std::ldexp(1.0, -31));
+            for (std::size_t i = begin; i < end; ++i) {
+                const double x = is_signed ? written[i] : std::fabs(static_cast<double>(written[i]));
+                const double y = read[i];
+                FUZZ_CHECK(std::fabs(y - x) <= std::fabs(x) / 15.0 + floor,
+                           where + std::to_string(i) + " read back " + std::to_string(y) + " for " + std::to_string(x));
+                if (!is_signed) FUZZ_CHECK(largest == 0.0 ? y == 0.0 : y > 0.0, where + std::to_string(i) + ": s read back as 0");
+                if (std::fabs(x) == largest && largest >= std::numeric_limits<float>::min()) {
+                    FUZZ_CHECK(y == x, where + std::to_string(i) + ": the block's largest value did not come back exactly");
+                }
+            }
+        }
+    }
+
+    // nab_optimizer_read_state_codes, nab_optimizer_write_state_codes and nab_state_decode with
+    // fuzzed arguments: the status the header specifies, nothing changed by a refusal, codes and
+    // scales read back as written, and decoding them giving what nab_optimizer_read_state gives.
+    void state_codes() {
+        ModelOptimizer& o = pick_optimizer();
+        const std::uint32_t id = pick_id(o.tensors.size());
+        const std::uint8_t kind_choice = in_.byte();
+        const std::int32_t kind = kind_choice < 240 ? static_cast<std::int32_t>(kind_choice % 4) : in_.interesting_int32();
+        const bool known = id < o.tensors.size();
+        const std::uint64_t actual = known ? o.tensors[id].count : 16;
+        std::uint64_t count = actual, scales = scale_count(actual);
+        const std::uint8_t spoil = in_.byte();
+        if (spoil == 255) count = actual + 1;
+        if (spoil == 254) scales = scales + 1;
+        if (spoil == 253) scales = scales - 1;
+        const bool null_codes = spoil == 252, null_scales = spoil == 251;
+        std::vector<std::uint8_t> code_buffer(static_cast<std::size_t>(actual), 0x3c);
+        std::vector<float> scale_buffer(static_cast<std::size_t>(scale_count(actual) + 1), 0.75f);
+        const bool writing = (in_.byte() & 1) != 0;
+        if (writing) {
+            for (std::size_t i = 0; i < code_buffer.size(); ++i) code_buffer[i] = static_cast<std::uint8_t>(in_.byte() + i);
+            for (float& x : scale_buffer) x = in_.interesting_float();
+        }
+        const bool scales_valid = std::all_of(scale_buffer.begin(), scale_buffer.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(scales, scale_buffer.size())), [](float x) {
+            return std::isnan(x) || (x == 0.0f && !std::signbit(x)) || (std::isfinite(x) && x >= std::numeric_limits<float>::min());
+        });
+        int expected = NAB_STATUS_OK;
+        const bool kind_known = kind >= NAB_STATE_FIRST_MOMENT && kind <= NAB_STATE_MASTER_PARAMETERS;
+        if (o.handle == nullptr || !kind_known || null_codes || null_scales) {
+            expected = NAB_STATUS_INVALID_ARGUMENT;
+        } else if (!known) {
+            expected = NAB_STATUS_NOT_FOUND;
+        } else if (count != actual || kind == NAB_STATE_MASTER_PARAMETERS || !o.tensors[id].eight_bit ||
+                   scales != scale_count(actual) ||
+                   (!writing && kind == NAB_STATE_MAX_SECOND_MOMENT && !o.tensors[id].has_max) || (writing && !scales_valid)) {
+            expected = NAB_STATUS_INVALID_ARGUMENT;
+        }
+        const std::vector<float> before = current_state(o, id, kind);
+        const std::vector<std::uint8_t> codes_before = code_buffer;
+        const std::vector<float> scales_before = scale_buffer;
+        const nab_status status =
+            writing ? nab_optimizer_write_state_codes(o.handle, id, kind, null_codes ? nullptr : code_buffer.data(), count,
+                                                      null_scales ? nullptr : scale_buffer.data(), scales)
+                    : nab_optimizer_read_state_codes(o.handle, id, kind, null_codes ? nullptr : code_buffer.data(), count,
+                                                     null_scales ? nullptr : scale_buffer.data(), scales);
+        expect_status(status, expected, writing ? "nab_optimizer_write_state_codes" : "nab_optimizer_read_state_codes");
+        if (status != NAB_STATUS_OK) {
+            FUZZ_CHECK(code_buffer == codes_before && std::memcmp(scale_buffer.data(), scales_before.data(), scale_buffer.size() * sizeof(float)) == 0,
+                       "a failed state-codes call wrote the caller's buffers");
+            const std::vector<float> after = current_state(o, id, kind);
+            FUZZ_CHECK(before.size() == after.size() &&
+                           (before.empty() || std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0),
+                       "a failed state-codes call changed the state");
+            return;
+        }
+        if (writing && kind == NAB_STATE_MAX_SECOND_MOMENT) o.tensors[id].has_max = true;
+        // Read back, decode, compare with the decoded state.
+        std::vector<std::uint8_t> codes(static_cast<std::size_t>(actual));
+        std::vector<float> read_scales(static_cast<std::size_t>(scale_count(actual)));
+        expect_status(nab_optimizer_read_state_codes(o.handle, id, kind, codes.data(), actual, read_scales.data(), read_scales.size()),
+                      NAB_STATUS_OK, "nab_optimizer_read_state_codes");
+        if (writing) {
+            FUZZ_CHECK(codes == code_buffer, "nab_optimizer_read_state_codes does not return the codes written");
+            FUZZ_CHECK(std::memcmp(read_scales.data(), scale_buffer.data(), read_scales.size() * sizeof(float)) == 0,
+                       "nab_optimizer_read_state_codes does not return the scales written");
+        }
+        std::vector<float> decoded(static_cast<std::size_t>(actual));
+        expect_status(nab_state_decode(NAB_STATE_ENCODING_BLOCKWISE_8BIT, kind, codes.data(), actual, read_scales.data(),
+                                       read_scales.size(), decoded.data()),
+                      NAB_STATUS_OK, "nab_state_decode");
+        const std::vector<float> state = current_state(o, id, kind);
+        FUZZ_CHECK(std::memcmp(state.data(), decoded.data(), state.size() * sizeof(float)) == 0,
+                   "nab_state_decode of the codes differs from nab_optimizer_read_state");
+        expect_status(nab_state_decode(NAB_STATE_ENCODING_FLOAT32, kind, codes.data(), actual, read_scales.data(),
+                                       read_scales.size(), decoded.data()),
+                      NAB_STATUS_INVALID_ARGUMENT, "nab_state_decode(float32)");
+        const char* name = nab_state_format_name(NAB_STATE_ENCODING_BLOCKWISE_8BIT, kind);
+        FUZZ_CHECK(name != nullptr && name[0] != '\0', "nab_state_format_name of an 8-bit array");
     }
 
     void step(int repeat) {

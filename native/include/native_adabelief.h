@@ -32,8 +32,10 @@
  *    corrupting state. Different optimizers are fully independent. The library itself runs
  *    a step on its own worker threads (see thread_count).
  *  - Element types: parameters and gradients may each be float32, float16 or bfloat16
- *    (nab_dtype); the optimizer's state (m, s, s_max, master copies) is always float32 and all
- *    arithmetic is float32. Narrowing to 16 bits rounds to nearest, ties to even.
+ *    (nab_dtype); all arithmetic is float32. The optimizer's state is float32, except m, s and
+ *    s_max of a group with state_encoding NAB_STATE_ENCODING_BLOCKWISE_8BIT, which are stored in
+ *    8 bits per element (see nab_state_encoding). Narrowing to 16 bits rounds to nearest, ties
+ *    to even.
  *  - Ids: groups and tensors get dense ids 0, 1, 2, ... in the order they are added, per
  *    optimizer. Nothing is ever removed.
  *
@@ -79,6 +81,13 @@ extern "C" {
  * multiple of this many elements into it therefore has exactly the chunks, and the chunk
  * totals, the larger one has there (see nab_optimizer_compute_gradient_chunk_statistics). */
 #define NAB_GRADIENT_CHUNK_ELEMENTS 32768
+/* NAB_STATE_ENCODING_BLOCKWISE_8BIT: elements per block (each block of m, s and s_max has one
+ * float32 scale). */
+#define NAB_BLOCKWISE_8BIT_BLOCK_SIZE 256
+
+/* NAB_STATE_ENCODING_BLOCKWISE_8BIT: the fewest elements a tensor needs for its state to be
+ * stored in 8 bits (a smaller tensor of such a group keeps float32 state). */
+#define NAB_BLOCKWISE_8BIT_MIN_ELEMENTS 4096
 
 /* Outcome of every call. */
 typedef enum nab_status {
@@ -143,6 +152,26 @@ typedef enum nab_state_kind {
      * caller's 16-bit parameters. */
     NAB_STATE_MASTER_PARAMETERS = 3
 } nab_state_kind;
+
+/* How a group's tensors store m, s and s_max (docs/algorithm.md, "8-bit state"; docs/eight-bit-state.md).
+ * The arithmetic of a step is float32 in both. */
+typedef enum nab_state_encoding {
+    /* float32: 4 bytes per element per array (8 for m and s). The default. */
+    NAB_STATE_ENCODING_FLOAT32 = 0,
+    /* One code byte per element and one float32 scale per NAB_BLOCKWISE_8BIT_BLOCK_SIZE
+     * elements, for tensors of at least NAB_BLOCKWISE_8BIT_MIN_ELEMENTS elements (smaller ones
+     * keep float32): about 2.03 bytes per element for m and s. m uses a signed 8-bit float
+     * format (1 sign, 4 exponent, 3 fraction bits, with subnormals), s and s_max an unsigned one
+     * without a zero (5 exponent, 3 fraction bits: never 0 while its block holds anything
+     * else), each relative to its block's scale, the block's largest magnitude (which is stored
+     * exactly). A step decodes them, updates in
+     * float32 exactly as in the float32 encoding, and stores the nearest codes for the new
+     * values with the blocks' new scales. nab_optimizer_read_state and
+     * nab_optimizer_write_state still read and write float32 values (decoded, or encoded with
+     * fresh scales); nab_optimizer_read_state_codes and nab_optimizer_write_state_codes give
+     * the codes and scales as they are. */
+    NAB_STATE_ENCODING_BLOCKWISE_8BIT = 1
+} nab_state_encoding;
 
 /* Element type of a caller's parameter or gradient buffer. */
 typedef enum nab_dtype {
@@ -211,6 +240,9 @@ typedef struct nab_group_options {
     /* labml only: apply the second bias correction to the step size (1) or to the
      * denominator (0). Default 1. */
     int32_t optimized_update;
+    /* nab_state_encoding of the group's m, s and s_max. Default NAB_STATE_ENCODING_FLOAT32.
+     * Each tensor resolves it by its size (see nab_tensor_info.state_encoding). */
+    int32_t state_encoding;
 } nab_group_options;
 
 /* How an optimizer is created. Fill with nab_optimizer_config_init(). */
@@ -283,6 +315,10 @@ typedef struct nab_tensor_info {
     int32_t has_master_parameters;
     /* Always 0. */
     int32_t reserved;
+    /* nab_state_encoding of this tensor's m, s and s_max: its group's, except
+     * NAB_STATE_ENCODING_FLOAT32 for a tensor of fewer than NAB_BLOCKWISE_8BIT_MIN_ELEMENTS
+     * elements in a NAB_STATE_ENCODING_BLOCKWISE_8BIT group. */
+    int32_t state_encoding;
 } nab_tensor_info;
 
 /* One tensor's whole saved state, for nab_optimizer_restore_tensor. The arrays are the caller's
@@ -290,8 +326,10 @@ typedef struct nab_tensor_info {
 typedef struct nab_tensor_state {
     /* sizeof(nab_tensor_state) as compiled by the caller. */
     uint32_t struct_size;
-    /* Must be 0. */
-    int32_t reserved;
+    /* The nab_state_encoding the values were saved in: NAB_STATE_ENCODING_FLOAT32 (0), or
+     * NAB_STATE_ENCODING_BLOCKWISE_8BIT for values decoded from 8-bit codes, whose s and s_max
+     * were quantized separately and so need not keep s_max >= s. */
+    int32_t source_encoding;
     /* The step count t (>= 0). */
     int64_t step;
     /* The tensor's element count (must be the registered one). */
@@ -301,8 +339,9 @@ typedef struct nab_tensor_state {
     /* s: >= 0 and not NaN everywhere. Not null. */
     const float* second_moment;
     /* s_max, or null for none (the tensor then gets a zeroed one if its group keeps s_max).
-     * >= 0 and not NaN everywhere; where the group has amsgrad on and the tensor has taken
-     * steps, s_max >= s everywhere unless s_max is all zero (see docs/reliability.md). */
+     * >= 0 and not NaN everywhere; where the group has amsgrad on, the tensor has taken steps
+     * and source_encoding is float32, s_max >= s everywhere unless s_max is all zero (see
+     * docs/reliability.md). */
     const float* max_second_moment;
     /* The float32 master copy: finite everywhere; not null exactly when the tensor keeps one. */
     const float* master_parameters;
@@ -481,8 +520,12 @@ NAB_API nab_status nab_optimizer_add_group(nab_optimizer* optimizer,
 NAB_API nab_status nab_optimizer_get_group_count(nab_optimizer* optimizer, uint32_t* out_count);
 
 /* Replaces a group's options (all of them, compatibility included) between steps. Turning
- * amsgrad on allocates a zeroed s_max for the group's tensors that lack one. Errors:
- * INVALID_ARGUMENT, NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
+ * amsgrad on allocates a zeroed s_max for the group's tensors that lack one. Changing
+ * state_encoding converts the state of the group's tensors whose encoding changes (decoded to
+ * float32, or encoded with fresh block scales, as nab_optimizer_write_state does), through host
+ * memory and into newly allocated arrays, so the call needs their size in free memory and
+ * changes nothing if it fails. Errors: INVALID_ARGUMENT, NOT_FOUND (group id), BUSY,
+ * OUT_OF_MEMORY, DEVICE_ERROR. */
 NAB_API nab_status nab_optimizer_set_group_options(nab_optimizer* optimizer, uint32_t group_id,
                                                    const nab_group_options* options);
 
@@ -569,8 +612,10 @@ NAB_API nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint3
 NAB_API nab_status nab_optimizer_initialize_master_parameters(nab_optimizer* optimizer, uint32_t tensor_id);
 
 /* Copies element_count floats of one state array (nab_state_kind) into destination, which
- * the caller owns. element_count must equal the tensor's. Errors: INVALID_ARGUMENT (null,
- * wrong count, unknown kind, an s_max or master copy that does not exist), NOT_FOUND, BUSY. */
+ * the caller owns. element_count must equal the tensor's. m, s and s_max of a tensor with 8-bit
+ * state are decoded (each code times its block's scale, rounded to float32). Errors:
+ * INVALID_ARGUMENT (null, wrong count, unknown kind, an s_max or master copy that does not
+ * exist), NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id,
                                             int32_t state_kind, float* destination,
                                             uint64_t element_count);
@@ -595,7 +640,13 @@ NAB_API nab_status nab_optimizer_restore_group(nab_optimizer* optimizer, uint32_
 
 /* Stages one tensor's state: copies its arrays into new arrays of the optimizer's memory
  * after checking their values (see nab_tensor_state; the message names the tensor and the
- * first bad element). Staging a tensor again replaces what was staged for it. Errors:
+ * first bad element). m, s and s_max are always given as float32 values; a tensor whose state
+ * is 8-bit under its group's staged (or else current) options stores them quantized, exactly as
+ * nab_optimizer_write_state does, and the commit converts them again where a group staged later
+ * changes the encoding. Values decoded from 8-bit codes (nab_state_decode) quantize back to the
+ * same codes and scales wherever the block's scale is at least 2^-100 (smaller scales make some
+ * decoded values float32 subnormals, which lose bits). Staging a tensor again replaces what was
+ * staged for it. Errors:
  * INVALID_ARGUMENT (no restore begun, a bad struct, count, array or value), NOT_FOUND (tensor
  * id), OUT_OF_MEMORY, DEVICE_ERROR, BUSY. */
 NAB_API nab_status nab_optimizer_restore_tensor(nab_optimizer* optimizer, uint32_t tensor_id,
@@ -615,10 +666,53 @@ NAB_API nab_status nab_optimizer_abort_restore(nab_optimizer* optimizer);
 /* Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
  * writing s_max to a tensor that has none allocates it. Writing the master copy changes only
  * the master copy (the 16-bit parameters follow at the next step); a tensor without one
- * refuses it. */
+ * refuses it. m, s and s_max of a tensor with 8-bit state are encoded as a step stores them
+ * (each block's scale from its largest value, each element the nearest code), so reading
+ * them back gives the values rounded to 8 bits. */
 NAB_API nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_id,
                                              int32_t state_kind, const float* source,
                                              uint64_t element_count);
+
+/* Copies the 8-bit codes (element_count bytes into out_codes) and block scales (scale_count
+ * floats into out_scales) of m, s or s_max of a tensor whose state is
+ * NAB_STATE_ENCODING_BLOCKWISE_8BIT, as they are: for tools, and checkpoints that keep the
+ * state in 8 bits. element_count must equal the tensor's, scale_count its block count
+ * (element_count / NAB_BLOCKWISE_8BIT_BLOCK_SIZE rounded up). Both buffers are the caller's.
+ * nab_state_decode turns them into floats. A CUDA optimizer waits for its stream. Errors:
+ * INVALID_ARGUMENT (null, wrong counts, a kind other than m, s or s_max, a tensor with float32
+ * state, an s_max that does not exist), NOT_FOUND, BUSY, DEVICE_ERROR. */
+NAB_API nab_status nab_optimizer_read_state_codes(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                  int32_t state_kind, uint8_t* out_codes,
+                                                  uint64_t element_count, float* out_scales,
+                                                  uint64_t scale_count);
+
+/* Overwrites m, s or s_max of a tensor whose state is NAB_STATE_ENCODING_BLOCKWISE_8BIT with
+ * codes and block scales as nab_optimizer_read_state_codes gives them (copied; the caller keeps
+ * its buffers). Every code is valid; every scale must be one a block can have: 0, NaN, or
+ * finite and at least 2^-126. Writing s_max to a tensor that has none allocates it.
+ * Errors: as nab_optimizer_read_state_codes, and INVALID_ARGUMENT naming the first invalid
+ * scale (scales[i]) and its value; nothing is written then. */
+NAB_API nab_status nab_optimizer_write_state_codes(nab_optimizer* optimizer, uint32_t tensor_id,
+                                                   int32_t state_kind, const uint8_t* codes,
+                                                   uint64_t element_count, const float* scales,
+                                                   uint64_t scale_count);
+
+/* Decodes 8-bit state without an optimizer (a checkpoint's codes loaded into a float32
+ * optimizer, tools): destination[i] = the value of codes[i] in the format state_kind uses
+ * under state_encoding (m signed, s and s_max unsigned), times scales[i /
+ * NAB_BLOCKWISE_8BIT_BLOCK_SIZE], as nab_optimizer_read_state decodes it. scale_count must be
+ * the block count of element_count. All buffers are the caller's. Thread-safe. Errors:
+ * INVALID_ARGUMENT (null with a count > 0, a state_encoding other than
+ * NAB_STATE_ENCODING_BLOCKWISE_8BIT, a kind other than m, s or s_max, a wrong scale_count). */
+NAB_API nab_status nab_state_decode(int32_t state_encoding, int32_t state_kind, const uint8_t* codes,
+                                    uint64_t element_count, const float* scales, uint64_t scale_count,
+                                    float* destination);
+
+/* The name of the 8-bit format of one state array (state_kind m, s or s_max) under
+ * state_encoding, e.g. for a checkpoint to record which map its codes use; a later library that
+ * changes a format changes its name. Static storage; never free it. NULL for anything else
+ * (NAB_STATE_ENCODING_FLOAT32, the master copy, unknown values). Thread-safe; cannot fail. */
+NAB_API const char* nab_state_format_name(int32_t state_encoding, int32_t state_kind);
 
 /* ---------------------------------------------------------------------------------------
  * The step.

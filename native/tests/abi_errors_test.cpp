@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -151,6 +152,7 @@ std::vector<BadOption> bad_options() {
     for (int32_t v : {2, -1}) add_int("compatibility", &nab_group_options::compatibility, v);
     for (int32_t v : {3, -1}) add_int("weight_decay_mode", &nab_group_options::weight_decay_mode, v);
     for (int32_t v : {2, -1}) add_int("second_moment", &nab_group_options::second_moment, v);
+    for (int32_t v : {2, -1}) add_int("state_encoding", &nab_group_options::state_encoding, v);
     // Booleans are 0 or 1, nothing else.
     for (int32_t v : {2, -1}) {
         add_int("amsgrad", &nab_group_options::amsgrad, v);
@@ -168,7 +170,7 @@ std::vector<BadOption> bad_options() {
                          o.optimized_update = 0;
                      }});
     // Too small to hold struct_size, ending inside a field (epsilon), or beyond the largest size.
-    for (uint32_t size : {0u, 2u, static_cast<uint32_t>(sizeof(nab_group_options) / 2), NAB_MAX_STRUCT_SIZE + 8u}) {
+    for (uint32_t size : {0u, 2u, static_cast<uint32_t>(offsetof(nab_group_options, epsilon) + 4), NAB_MAX_STRUCT_SIZE + 8u}) {
         cases.push_back({"struct_size=" + std::to_string(size), "struct_size",
                          integer_texts(size), [size](nab_group_options& o) { o.struct_size = size; }});
     }

@@ -19,99 +19,12 @@
 #include <vector>
 
 #include "native_adabelief.h"
+#include "support/option_combinations.h"
 #include "support/reference_harness.h"
 #include "support/test_support.h"
 
 namespace nabtest {
 namespace {
-
-struct Combination {
-    int32_t compatibility;
-    int32_t weight_decay_mode;
-    int32_t second_moment;
-    int32_t amsgrad;
-    int32_t rectify;
-    int32_t degenerate_to_sgd;
-    int32_t optimized_update;
-
-    nab_group_options options() const {
-        nab_group_options o = default_options(compatibility);
-        o.weight_decay_mode = weight_decay_mode;
-        o.second_moment = second_moment;
-        o.amsgrad = amsgrad;
-        o.rectify = rectify;
-        o.degenerate_to_sgd = degenerate_to_sgd;
-        o.optimized_update = optimized_update;
-        return o;
-    }
-};
-
-std::string combination_name(const Combination& c) {
-    std::string name = c.compatibility == NAB_COMPATIBILITY_LABML ? "Labml" : "Pytorch";
-    name += c.weight_decay_mode == NAB_WEIGHT_DECAY_DECOUPLED  ? "_Decoupled"
-            : c.weight_decay_mode == NAB_WEIGHT_DECAY_ABSOLUTE ? "_Absolute"
-                                                               : "_L2";
-    name += c.second_moment == NAB_SECOND_MOMENT_BELIEF ? "_Belief" : "_Square";
-    name += c.amsgrad ? "_Amsgrad" : "_NoAmsgrad";
-    name += c.rectify ? "_Rectify" : "_NoRectify";
-    name += c.degenerate_to_sgd ? "_Sgd" : "_NoSgd";
-    name += c.optimized_update ? "_Optimized" : "_NotOptimized";
-    return name;
-}
-
-// How gtest prints a parameter (test names in ctest, failure messages).
-void PrintTo(const Combination& c, std::ostream* out) { *out << combination_name(c); }
-
-// Every valid combination. adabelief-pytorch mode has no square second moment and no
-// non-optimized update (both are errors there, see abi_errors_test.cpp).
-std::vector<Combination> all_combinations() {
-    std::vector<Combination> out;
-    for (int32_t compat : {NAB_COMPATIBILITY_LABML, NAB_COMPATIBILITY_ADABELIEF_PYTORCH}) {
-        const bool labml = compat == NAB_COMPATIBILITY_LABML;
-        for (int32_t wd : {NAB_WEIGHT_DECAY_DECOUPLED, NAB_WEIGHT_DECAY_ABSOLUTE, NAB_WEIGHT_DECAY_L2}) {
-            for (int32_t moment : {NAB_SECOND_MOMENT_BELIEF, NAB_SECOND_MOMENT_SQUARE}) {
-                if (!labml && moment == NAB_SECOND_MOMENT_SQUARE) continue;
-                for (int32_t amsgrad : {0, 1}) {
-                    for (int32_t rectify : {0, 1}) {
-                        for (int32_t sgd : {0, 1}) {
-                            for (int32_t optimized : {0, 1}) {
-                                if (!labml && optimized == 0) continue;
-                                out.push_back({compat, wd, moment, amsgrad, rectify, sgd, optimized});
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return out;
-}
-
-// Random hyper-parameters around the usual values; weight decay always on, sized so that each
-// mode's decay is visible over 60 steps without collapsing the parameters.
-void randomize_hyperparameters(Random& random, nab_group_options& o) {
-    o.learning_rate = std::pow(10.0, random.uniform(-4.0, -2.0));
-    o.beta1 = random.chance(0.5) ? 0.9 : random.uniform(0.5, 0.99);
-    o.beta2 = random.chance(0.5) ? 0.999 : random.uniform(0.9, 0.9999);
-    const double epsilons[] = {1e-16, 1e-12, 1e-8};
-    o.epsilon = epsilons[random.integer(0, 2)];
-    o.weight_decay = o.weight_decay_mode == NAB_WEIGHT_DECAY_ABSOLUTE ? random.uniform(1e-3, 1e-2)
-                                                                      : random.uniform(1e-2, 0.5);
-}
-
-// A learning-rate scheduler: every step each group gets a new rate in [0.1, 1] x its base rate.
-std::vector<double> base_rates(const ReferenceProblem& problem) {
-    std::vector<double> rates;
-    for (uint32_t g = 0; g < problem.group_count(); ++g) {
-        rates.push_back(problem.group_options(g).learning_rate);
-    }
-    return rates;
-}
-void schedule(ReferenceProblem& problem, const std::vector<double>& base) {
-    for (uint32_t g = 0; g < base.size(); ++g) {
-        problem.set_learning_rate(g, base[g] * problem.random().uniform(0.1, 1.0));
-    }
-}
 
 // 1, 3, 17, 64 and every SIMD tail: 1..33 (covers 8- and 16-wide remainders), 63, 65, 127, 129.
 std::vector<std::size_t> small_sizes() {
@@ -119,10 +32,6 @@ std::vector<std::size_t> small_sizes() {
     for (std::size_t n = 1; n <= 33; ++n) sizes.push_back(n);
     for (std::size_t n : {64, 63, 65, 127, 129}) sizes.push_back(n);
     return sizes;
-}
-
-std::string test_name(const testing::TestParamInfo<Combination>& param_info) {
-    return combination_name(param_info.param);
 }
 
 constexpr int kSteps = 60;
@@ -155,7 +64,7 @@ TEST_P(CombinationTest, MatchesReferenceEveryStep) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOptions, CombinationTest, testing::ValuesIn(all_combinations()),
-                         test_name);
+                         combination_test_name);
 
 // More than 10^6 elements in one tensor (chunked across threads, long SIMD body), next to small
 // tensors. A few combinations only, to keep the suite fast.
@@ -187,7 +96,7 @@ INSTANTIATE_TEST_SUITE_P(
         Combination{NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_DECOUPLED, NAB_SECOND_MOMENT_BELIEF, 0, 1, 1, 1},
         Combination{NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_L2, NAB_SECOND_MOMENT_SQUARE, 1, 0, 0, 0},
         Combination{NAB_COMPATIBILITY_ADABELIEF_PYTORCH, NAB_WEIGHT_DECAY_ABSOLUTE, NAB_SECOND_MOMENT_BELIEF, 1, 1, 1, 1}),
-    test_name);
+    combination_test_name);
 
 // Many groups, each with its own random mode, flags and hyper-parameters, stepped together.
 TEST(ReferenceTest, ManyGroupsOfDifferentModesInOneOptimizer) {

@@ -17,25 +17,28 @@
 namespace nabtest {
 namespace {
 
-// Two groups (the second with AMSGrad), three tensors of odd sizes, some steps taken.
+// Two groups (the second with AMSGrad), three tensors of odd sizes, some steps taken. With
+// `encoding` 8-bit, the largest tensor keeps 8-bit state (the others are below the threshold).
 struct Model {
-    explicit Model(Random& random) {
+    explicit Model(Random& random, int32_t encoding = NAB_STATE_ENCODING_FLOAT32) {
         optimizer = make_optimizer(2);
         nab_group_options a = default_options(NAB_COMPATIBILITY_LABML);
         nab_group_options b = default_options(NAB_COMPATIBILITY_ADABELIEF_PYTORCH);
+        a.state_encoding = encoding;
+        b.state_encoding = encoding;
         b.amsgrad = 1;
         b.learning_rate = 0.02;
         uint32_t id = 0;
         EXPECT_EQ(nab_optimizer_add_group(optimizer.get(), &a, &id), NAB_STATUS_OK);
         EXPECT_EQ(nab_optimizer_add_group(optimizer.get(), &b, &id), NAB_STATUS_OK);
-        for (std::size_t count : {std::size_t{17}, std::size_t{1031}, std::size_t{70003}}) {
+        for (std::size_t count : {std::size_t{17}, std::size_t{1031}, std::size_t{70003}, std::size_t{5000}}) {
             parameters.push_back(random_parameters(random, count));
             gradients.push_back(random_parameters(random, count));
         }
         for (std::size_t t = 0; t < parameters.size(); ++t) {
             nab_tensor_desc d{};
             d.struct_size = sizeof d;
-            d.group_id = t == 1 ? 1u : 0u;
+            d.group_id = t % 2 == 1 ? 1u : 0u;
             d.element_count = parameters[t].size();
             d.parameters = parameters[t].data();
             d.gradients = gradients[t].data();
@@ -66,18 +69,22 @@ struct Model {
     std::vector<std::vector<float>> parameters, gradients;
 };
 
-// Stages `from`'s whole state into `to`.
-void stage_everything(nab_optimizer* from, nab_optimizer* to) {
+// Stages `from`'s whole state (its float32 values, 8-bit state decoded) into `to`: the groups
+// first, or with `groups_last` after the tensors.
+void stage_everything(nab_optimizer* from, nab_optimizer* to, bool groups_last = false) {
     ASSERT_EQ(nab_optimizer_begin_restore(to), NAB_STATUS_OK) << nab_get_last_error();
     uint32_t groups = 0, tensors = 0;
     ASSERT_EQ(nab_optimizer_get_group_count(from, &groups), NAB_STATUS_OK);
     ASSERT_EQ(nab_optimizer_get_tensor_count(from, &tensors), NAB_STATUS_OK);
-    for (uint32_t g = 0; g < groups; ++g) {
-        nab_group_options options{};
-        options.struct_size = sizeof options;
-        ASSERT_EQ(nab_optimizer_get_group_options(from, g, &options), NAB_STATUS_OK);
-        ASSERT_EQ(nab_optimizer_restore_group(to, g, &options), NAB_STATUS_OK) << nab_get_last_error();
-    }
+    auto stage_groups = [&] {
+        for (uint32_t g = 0; g < groups; ++g) {
+            nab_group_options options{};
+            options.struct_size = sizeof options;
+            ASSERT_EQ(nab_optimizer_get_group_options(from, g, &options), NAB_STATUS_OK);
+            ASSERT_EQ(nab_optimizer_restore_group(to, g, &options), NAB_STATUS_OK) << nab_get_last_error();
+        }
+    };
+    if (!groups_last) stage_groups();
     for (uint32_t t = 0; t < tensors; ++t) {
         const nab_tensor_info info = tensor_info(from, t);
         const std::vector<float> m = read_state(from, t, NAB_STATE_FIRST_MOMENT);
@@ -93,6 +100,29 @@ void stage_everything(nab_optimizer* from, nab_optimizer* to) {
         state.max_second_moment = s_max.empty() ? nullptr : s_max.data();
         ASSERT_EQ(nab_optimizer_restore_tensor(to, t, &state), NAB_STATUS_OK) << nab_get_last_error();
     }
+    if (groups_last) stage_groups();
+}
+
+// The codes and scales of m, s and s_max of every 8-bit tensor, in one string to compare.
+std::string eight_bit_state(nab_optimizer* optimizer) {
+    uint32_t tensors = 0;
+    EXPECT_EQ(nab_optimizer_get_tensor_count(optimizer, &tensors), NAB_STATUS_OK);
+    std::string bytes;
+    for (uint32_t t = 0; t < tensors; ++t) {
+        const nab_tensor_info info = tensor_info(optimizer, t);
+        if (info.state_encoding != NAB_STATE_ENCODING_BLOCKWISE_8BIT) continue;
+        for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
+            if (kind == NAB_STATE_MAX_SECOND_MOMENT && info.has_max_second_moment == 0) continue;
+            std::vector<uint8_t> codes(info.element_count);
+            std::vector<float> scales((info.element_count + NAB_BLOCKWISE_8BIT_BLOCK_SIZE - 1) / NAB_BLOCKWISE_8BIT_BLOCK_SIZE);
+            EXPECT_EQ(nab_optimizer_read_state_codes(optimizer, t, kind, codes.data(), codes.size(), scales.data(), scales.size()),
+                      NAB_STATUS_OK)
+                << nab_get_last_error();
+            bytes.append(reinterpret_cast<const char*>(codes.data()), codes.size());
+            bytes.append(reinterpret_cast<const char*>(scales.data()), scales.size() * sizeof(float));
+        }
+    }
+    return bytes;
 }
 
 TEST(RestoreTest, ACommittedRestoreContinuesExactlyAsTheOriginal) {
@@ -120,6 +150,45 @@ TEST(RestoreTest, ACommittedRestoreContinuesExactlyAsTheOriginal) {
         NAB_ASSERT_OK(nab_optimizer_step(copy.optimizer.get()));
     }
     EXPECT_EQ(snapshot_difference(original.snapshot(), copy.snapshot()), "");
+}
+
+// 8-bit state is staged as decoded float32 values and quantized again: the same codes and
+// scales, and the same steps after, whether the groups (which decide the encoding) are staged
+// before the tensors or after them (the commit then converts), and into an optimizer whose
+// groups kept float32 state until the restore.
+TEST(RestoreTest, EightBitStateRestoresToTheSameCodesAndScales) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    for (const bool groups_last : {false, true}) {
+        for (const int32_t copy_encoding : {NAB_STATE_ENCODING_BLOCKWISE_8BIT, NAB_STATE_ENCODING_FLOAT32}) {
+            SCOPED_TRACE(std::string(groups_last ? "groups staged last" : "groups staged first") + ", copy's encoding " +
+                         std::to_string(copy_encoding));
+            Random random(seed), twin_random(seed);
+            Model original(random, NAB_STATE_ENCODING_BLOCKWISE_8BIT);
+            original.step(random, 7);
+            Model copy(twin_random, copy_encoding);
+            for (std::size_t t = 0; t < copy.parameters.size(); ++t) {
+                Model::refill(copy.parameters[t], original.parameters[t]);
+                Model::refill(copy.gradients[t], original.gradients[t]);
+            }
+            const std::string codes = eight_bit_state(original.optimizer.get());
+            ASSERT_GT(codes.size(), 70003u) << "the 70003- and 5000-element tensors should keep 8-bit state";
+            stage_everything(original.optimizer.get(), copy.optimizer.get(), groups_last);
+            NAB_ASSERT_OK(nab_optimizer_commit_restore(copy.optimizer.get()));
+            EXPECT_TRUE(eight_bit_state(copy.optimizer.get()) == codes) << "the codes or scales changed";
+            EXPECT_EQ(snapshot_difference(original.snapshot(), copy.snapshot()), "");
+            for (int i = 0; i < 3; ++i) {
+                for (std::size_t t = 0; t < original.gradients.size(); ++t) {
+                    Model::refill(original.gradients[t], random_parameters(random, original.gradients[t].size()));
+                    Model::refill(copy.gradients[t], original.gradients[t]);
+                }
+                NAB_ASSERT_OK(nab_optimizer_step(original.optimizer.get()));
+                NAB_ASSERT_OK(nab_optimizer_step(copy.optimizer.get()));
+            }
+            EXPECT_TRUE(eight_bit_state(copy.optimizer.get()) == eight_bit_state(original.optimizer.get()));
+            EXPECT_EQ(snapshot_difference(original.snapshot(), copy.snapshot()), "");
+        }
+    }
 }
 
 TEST(RestoreTest, ARefusedOrAbortedRestoreChangesNothingAndFreesWhatItStaged) {

@@ -38,14 +38,16 @@ struct Layout {
     std::vector<std::size_t> gradient_offsets;
 };
 
-// Everything a run leaves behind, per tensor.
+// Everything a run leaves behind, per tensor (for 8-bit state also the codes and scales, each
+// array's codes followed by its scales' bytes).
 struct Outcome {
     std::vector<std::vector<float>> parameters, m, s, s_max;
+    std::vector<std::vector<uint8_t>> codes;
     std::vector<int64_t> steps;
 };
 
-// Four groups covering both modes and the main flags.
-std::vector<nab_group_options> groups_for_bit_tests() {
+// Four groups covering both modes and the main flags, with m, s and s_max in `encoding`.
+std::vector<nab_group_options> groups_for_bit_tests(int32_t encoding) {
     std::vector<nab_group_options> groups;
     nab_group_options a = default_options(NAB_COMPATIBILITY_LABML);
     a.amsgrad = 1;
@@ -70,17 +72,38 @@ std::vector<nab_group_options> groups_for_bit_tests() {
     d.degenerate_to_sgd = 0;
     d.epsilon = 1e-12;
     groups.push_back(d);
+    for (nab_group_options& g : groups) g.state_encoding = encoding;
     return groups;
+}
+
+// The raw 8-bit state of a tensor (empty for float32 state).
+std::vector<uint8_t> raw_state(nab_optimizer* optimizer, uint32_t id, const nab_tensor_info& info) {
+    std::vector<uint8_t> raw;
+    if (info.state_encoding != NAB_STATE_ENCODING_BLOCKWISE_8BIT) return raw;
+    for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
+        if (kind == NAB_STATE_MAX_SECOND_MOMENT && info.has_max_second_moment == 0) continue;
+        const std::size_t count = info.element_count, blocks = (count + 255) / 256;
+        std::vector<uint8_t> codes(count);
+        std::vector<float> scales(blocks);
+        EXPECT_EQ(nab_optimizer_read_state_codes(optimizer, id, kind, codes.data(), count, scales.data(), blocks),
+                  NAB_STATUS_OK)
+            << nab_get_last_error();
+        raw.insert(raw.end(), codes.begin(), codes.end());
+        const auto* bytes = reinterpret_cast<const uint8_t*>(scales.data());
+        raw.insert(raw.end(), bytes, bytes + blocks * sizeof(float));
+    }
+    return raw;
 }
 
 // Runs `steps` steps of a fixed problem under one configuration. `switch_at` > 0 changes the
 // configuration to (switch_threads, switch_simd) before that step (0 = no switch).
 Outcome run(uint64_t seed, const Layout& layout, int steps, int32_t threads, int32_t simd,
-            int switch_at = 0, int32_t switch_threads = 0, int32_t switch_simd = NAB_SIMD_AUTO) {
+            int switch_at = 0, int32_t switch_threads = 0, int32_t switch_simd = NAB_SIMD_AUTO,
+            int32_t encoding = NAB_STATE_ENCODING_FLOAT32) {
     Outcome out;
     OptimizerPtr optimizer = make_optimizer(threads, simd);
     if (!optimizer) return out;
-    const std::vector<nab_group_options> groups = groups_for_bit_tests();
+    const std::vector<nab_group_options> groups = groups_for_bit_tests(encoding);
     for (const nab_group_options& g : groups) {
         uint32_t id = 0;
         EXPECT_EQ(nab_optimizer_add_group(optimizer.get(), &g, &id), NAB_STATUS_OK) << nab_get_last_error();
@@ -135,6 +158,7 @@ Outcome run(uint64_t seed, const Layout& layout, int steps, int32_t threads, int
                                 ? read_state(optimizer.get(), id, NAB_STATE_MAX_SECOND_MOMENT)
                                 : std::vector<float>{});
         out.steps.push_back(info.step);
+        out.codes.push_back(raw_state(optimizer.get(), id, info));
     }
     return out;
 }
@@ -158,6 +182,7 @@ std::string bit_difference(const Outcome& a, const Outcome& b) {
     };
     for (std::size_t t = 0; t < a.parameters.size(); ++t) {
         if (a.steps[t] != b.steps[t]) return "step count of tensor " + std::to_string(t) + " differs";
+        if (a.codes[t] != b.codes[t]) return "8-bit codes or scales of tensor " + std::to_string(t) + " differ";
         for (const std::string& d : {first_diff(a.parameters[t], b.parameters[t], "theta", t),
                                      first_diff(a.m[t], b.m[t], "m", t),
                                      first_diff(a.s[t], b.s[t], "s", t),
@@ -226,6 +251,43 @@ TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalar) {
     }
 }
 
+// 8-bit state (m, s, s_max in 8 bits for the tensors of at least 4096 elements): the last
+// block of a tensor ends at every tail of 8- and 16-wide vectors; unaligned buffers; float32
+// tensors of the same groups beside them.
+Layout eight_bit_layout() {
+    Layout layout;
+    for (std::size_t tail = 0; tail <= 17; ++tail) layout.sizes.push_back(4096 + tail);
+    for (std::size_t n : {4096 + 255, 65537, 1000, 33}) layout.sizes.push_back(n);
+    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
+        layout.parameter_offsets.push_back(1 + t % 15);
+        layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
+    }
+    return layout;
+}
+
+TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalarWithEightBitState) {
+    const std::vector<int32_t> levels = supported_simd_levels();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    const Layout layout = eight_bit_layout();
+    const Outcome scalar = run(seed, layout, 30, 2, NAB_SIMD_SCALAR, 0, 0, NAB_SIMD_AUTO, NAB_STATE_ENCODING_BLOCKWISE_8BIT);
+    ASSERT_FALSE(HasFailure());
+    ASSERT_FALSE(scalar.codes.front().empty()) << "the 4096-element tensor should have 8-bit state";
+    if (levels.size() == 1) {
+        GTEST_SKIP() << "this CPU has no SIMD level besides scalar";
+    }
+    for (int32_t level : levels) {
+        if (level == NAB_SIMD_SCALAR) continue;
+        SCOPED_TRACE(simd_level_text(level));
+        const Outcome vector = run(seed, layout, 30, 2, level, 0, 0, NAB_SIMD_AUTO, NAB_STATE_ENCODING_BLOCKWISE_8BIT);
+        ASSERT_FALSE(HasFailure());
+        EXPECT_EQ(bit_difference(scalar, vector), "") << simd_level_text(level) << " vs SCALAR";
+        const Outcome switched =
+            run(seed, layout, 30, 2, NAB_SIMD_SCALAR, 13, 2, level, NAB_STATE_ENCODING_BLOCKWISE_8BIT);
+        EXPECT_EQ(bit_difference(scalar, switched), "") << "SCALAR then " << simd_level_text(level);
+    }
+}
+
 // A level the CPU lacks is UNSUPPORTED (above the best AVX level on x86-64, the other
 // architecture's levels everywhere); a level it has is accepted. Only what applies to this CPU is
 // checked (the rest cannot be provoked here).
@@ -290,6 +352,29 @@ TEST(ThreadsTest, ThreadCountDoesNotChangeABit) {
     }
     // Changing the thread count between steps.
     const Outcome switched = run(seed, layout, steps, 1, NAB_SIMD_AUTO, 4, 3, NAB_SIMD_AUTO);
+    EXPECT_EQ(bit_difference(one, switched), "") << "1 thread, then 3";
+}
+
+// The same with 8-bit state: every block's scale is found within its chunk, so the split over
+// threads cannot change a code.
+TEST(ThreadsTest, ThreadCountDoesNotChangeABitWithEightBitState) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Layout layout;
+    layout.sizes = {1048583, 3, 100003, 4097, 1, 70001, 33, 262147};
+    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
+        layout.parameter_offsets.push_back(t % 3 == 0 ? 0 : 1 + t);
+        layout.gradient_offsets.push_back(t % 2 == 0 ? 0 : 2 + t);
+    }
+    const int steps = 6;
+    const int32_t eight_bit = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+    const Outcome one = run(seed, layout, steps, 1, NAB_SIMD_AUTO, 0, 0, NAB_SIMD_AUTO, eight_bit);
+    ASSERT_FALSE(HasFailure());
+    for (int32_t threads : {2, 3, 8, 0}) {
+        const Outcome many = run(seed, layout, steps, threads, NAB_SIMD_AUTO, 0, 0, NAB_SIMD_AUTO, eight_bit);
+        EXPECT_EQ(bit_difference(one, many), "") << threads << " threads vs 1";
+    }
+    const Outcome switched = run(seed, layout, steps, 1, NAB_SIMD_AUTO, 3, 3, NAB_SIMD_AUTO, eight_bit);
     EXPECT_EQ(bit_difference(one, switched), "") << "1 thread, then 3";
 }
 

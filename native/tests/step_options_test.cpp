@@ -26,11 +26,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr int32_t kF32 = NAB_DTYPE_FLOAT32, kF16 = NAB_DTYPE_FLOAT16, kBF16 = NAB_DTYPE_BFLOAT16;
 
-#define NAB_SEEDED_RANDOM(name)              \
-    const uint64_t seed_ = fresh_seed();     \
-    SCOPED_TRACE(seed_text(seed_));          \
-    Random name(seed_)
-
 // ---- caller buffers of any dtype (16-bit conversions: support/sixteen_bit.h) -------------
 
 float widen16(uint16_t bits, int32_t dtype) { return static_cast<float>(decode_sixteen_bit(bits, nab_dtype(dtype))); }

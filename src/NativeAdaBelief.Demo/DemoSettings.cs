@@ -34,6 +34,18 @@ internal sealed record DemoSettings
     /// <summary>The number format of the model's parameters and gradients (<c>--precision</c>; default float32).</summary>
     public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
 
+    /// <summary>How the native optimizers store m, s and s_max (<c>--state-encoding</c>; default float32).</summary>
+    public StateEncoding StateEncoding { get; init; } = StateEncoding.Float32;
+
+    /// <summary>
+    /// <c>--compare-state-encodings</c>: run each native optimizer with float32 and with 8-bit state
+    /// over <see cref="Seeds"/> seeds and report accuracy, memory and step time instead of the usual run.
+    /// </summary>
+    public bool CompareStateEncodings { get; init; }
+
+    /// <summary>Seeds of <see cref="CompareStateEncodings"/> (<c>--seeds</c>; default 3): the seed, seed + 1, ...</summary>
+    public int Seeds { get; init; } = 3;
+
     /// <summary>Use only the first N training images (null: all; --quick: <see cref="QuickTrainImages"/>).</summary>
     public int? TrainLimit { get; init; }
 
@@ -70,6 +82,14 @@ internal sealed record DemoSettings
                               gradients are held in. 16-bit: NativeBuffer<Half> / NativeBuffer<BFloat16>, float32
                               master weights in the optimizer, forward and backward in float32; float16 adds
                               dynamic loss scaling
+          --state-encoding E  float32 | 8bit (default float32): how AdaBelief and Adam store their moments m and s.
+                              8bit: blockwise 8-bit codes with a float32 scale per 256 elements (tensors of at
+                              least 4096 elements), about a quarter of the optimizer's state memory
+          --compare-state-encodings
+                              instead of the usual run: AdaBelief and Adam (those of --optimizer) each with float32
+                              and with 8-bit state, over --seeds seeds; a table of test accuracy (mean ± spread),
+                              state memory and step time, state-encodings.md and state-encodings.png
+          --seeds N           seeds of --compare-state-encodings: the seed, seed + 1, ... (default 3)
           --output DIR        folder for the plots and results (default demo-output; ./build.sh demo: artifacts/demo)
           --data DIR          folder with the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, then
                               /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist package)
@@ -167,6 +187,21 @@ internal sealed record DemoSettings
                     settings = settings with { Precision = parsed };
                     given.Add("precision");
                     break;
+                case "--compare-state-encodings":
+                    settings = settings with { CompareStateEncodings = true };
+                    break;
+                case "--seeds":
+                    settings = settings with { Seeds = ParseInt(arg, Value(), 1, 100) };
+                    break;
+                case "--state-encoding":
+                    string encoding = Value();
+                    if (!StateEncodings.TryParse(encoding, out StateEncoding parsedEncoding))
+                    {
+                        throw new UsageException($"--state-encoding {encoding}: expected float32 or 8bit.");
+                    }
+                    settings = settings with { StateEncoding = parsedEncoding };
+                    given.Add("state-encoding");
+                    break;
                 case "--output" or "-o":
                     settings = settings with { OutputDirectory = NonEmpty(arg, Value()) };
                     break;
@@ -211,6 +246,14 @@ internal sealed record DemoSettings
         {
             settings = CheckDataParallel(settings, given);
         }
+        if (settings.CompareStateEncodings && (settings.CheckpointPath is not null || settings.ResumePath is not null))
+        {
+            throw new UsageException("--compare-state-encodings runs many trainings and does not checkpoint them: leave out --checkpoint and --resume.");
+        }
+        if (settings.CompareStateEncodings && !settings.Optimizers.Any(k => k != OptimizerKind.Sgd))
+        {
+            throw new UsageException("--compare-state-encodings compares the native optimizers' state: --optimizer must name adabelief or adam.");
+        }
         return settings with { Explicit = given };
     }
 
@@ -239,6 +282,10 @@ internal sealed record DemoSettings
         {
             throw new UsageException("--data-parallel steps on the CPU (over MPI); on GPUs it needs NCCL, which is planned.");
         }
+        if (settings.StateEncoding != StateEncoding.Float32 || settings.CompareStateEncodings)
+        {
+            throw new UsageException("--data-parallel keeps float32 optimizer state; leave out --state-encoding and --compare-state-encodings.");
+        }
         return settings;
     }
 
@@ -254,6 +301,7 @@ internal sealed record DemoSettings
         TestCount = testCount,
         Sizes = [.. sizes],
         Precision = Precision.CliName(),
+        StateEncoding = StateEncoding.CliName(),
     };
 
     private static IReadOnlyList<OptimizerKind> ParseOptimizers(string text)

@@ -123,6 +123,11 @@ namespace NativeAdaBelief.Demo
             Console.WriteLine(header);
             Console.WriteLine();
 
+            if (settings.CompareStateEncodings)
+            {
+                return CompareStateEncodings(settings, plan, data, threads, header, external, total);
+            }
+
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(external);
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
@@ -201,6 +206,50 @@ namespace NativeAdaBelief.Demo
             return ExitOk;
         }
 
+        /// <summary>--compare-state-encodings: the native optimizers with float32 and 8-bit state over several seeds.</summary>
+        private static int CompareStateEncodings(DemoSettings settings, TrainingPlan plan, FashionMnist data, int threads, string header,
+            CancellationToken external, Stopwatch total)
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(external);
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (!stop.IsCancellationRequested)
+                {
+                    e.Cancel = true;
+                    stop.Cancel();
+                }
+            };
+            Console.CancelKeyPress += onCancel;
+            List<EncodingRuns>? results;
+            try
+            {
+                results = EncodingComparison.Run(plan, settings.Seeds, data, new TrainerOptions { Threads = threads, Device = settings.Device },
+                    new PlainProgress(Console.Out), stop.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+            if (results is null)
+            {
+                Console.WriteLine("Stopped.");
+                return ExitInterrupted;
+            }
+            Console.WriteLine();
+            AnsiConsole.Write(EncodingReport.ConsoleTable(results, plan.BatchesPerEpoch));
+            string seedsLine = string.Create(CultureInfo.InvariantCulture,
+                $"Seeds {plan.Seed} to {plan.Seed + (ulong)settings.Seeds - 1}; every configuration of a seed starts from the same weights and data order.");
+            string plot = Plots.StateEncodings(results, settings.OutputDirectory);
+            string report = EncodingReport.Write(settings.OutputDirectory, header + Environment.NewLine + seedsLine, results,
+                plan.BatchesPerEpoch, plot);
+            Console.WriteLine();
+            Console.WriteLine("Files written:");
+            Console.WriteLine("  " + plot);
+            Console.WriteLine("  " + report);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Done in {total.Elapsed.TotalSeconds:0.0} s."));
+            return ExitOk;
+        }
+
         /// <summary>A live display only on an interactive terminal; plain lines for logs and CI.</summary>
         private static bool IsLive() =>
             !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Capabilities.Ansi;
@@ -244,6 +293,9 @@ namespace NativeAdaBelief.Demo
                 string.Create(CultureInfo.InvariantCulture,
                     $"Model: MLP {string.Join("-", plan.Sizes)} ({parameters:N0} parameters in {2 * (plan.Sizes.Count - 1)} native buffers), {plan.Epochs} epoch(s) of {plan.BatchesPerEpoch} batches of {plan.BatchSize}, seed {plan.Seed}"),
                 "Precision: " + plan.PrecisionKind.Describe(),
+                "Optimizer state: " + (settings.CompareStateEncodings
+                    ? string.Join(" and ", StateEncodings.All.Select(e => e.DisplayName())) + " (--compare-state-encodings)"
+                    : plan.StateEncodingKind.DisplayName()),
                 "Optimizers: " + optimizers)
                 + (communicator is null
                     ? ""
@@ -273,6 +325,7 @@ namespace NativeAdaBelief.Demo
             Check("train-images", saved.TrainCount != requested.TrainCount, $"{saved.TrainCount} training images");
             Check("test-images", saved.TestCount != requested.TestCount, $"{saved.TestCount} test images");
             Check("precision", saved.Precision != requested.Precision, saved.Precision);
+            Check("state-encoding", saved.StateEncoding != requested.StateEncoding, saved.StateEncoding);
             if (conflicts.Count > 0)
             {
                 throw new UsageException("--resume continues the run the checkpoint was made for; these options contradict it: "

@@ -340,7 +340,8 @@ public sealed class NativeAdaBeliefOptimizer : OptimizerHelper, IBetas
             for (int t = 0; t < tensors.Length; t++)
             {
                 StagedLoad.TensorState s = tensors[t];
-                restore.StageTensor(_core.Tensors[t], s.Step, s.FirstMoment, s.SecondMoment, s.MaxSecondMoment, s.MasterParameters);
+                restore.StageTensor(_core.Tensors[t], s.Step, s.FirstMoment, s.SecondMoment, s.MaxSecondMoment, s.MasterParameters,
+                    _core.Tensors[t].StateEncoding);
             }
             restore.Commit();
         }

@@ -90,6 +90,14 @@ public sealed class OptimizerTensor
     /// <summary>True when the tensor has an s_max (its group has had AMSGrad on).</summary>
     public bool HasMaxSecondMoment => Info().has_max_second_moment != 0;
 
+    /// <summary>
+    /// How this tensor stores m, s and s_max: its group's <see cref="AdaBeliefOptions.StateEncoding"/>,
+    /// except <see cref="NativeAdaBelief.StateEncoding.Float32"/> for a tensor of fewer than
+    /// <see cref="EightBitState.MinElements"/> elements in an 8-bit group. Changes when the group's
+    /// encoding changes.
+    /// </summary>
+    public StateEncoding StateEncoding => (StateEncoding)Info().state_encoding;
+
     private unsafe nab_tensor_info Info()
     {
         using var call = Optimizer.Enter();
@@ -322,6 +330,75 @@ public sealed class OptimizerTensor
         using var call = Optimizer.Enter();
         NativeStatus.Check(NativeMethods.nab_optimizer_write_state(call.Pointer, (uint)Id, (int)kind, source, (ulong)Length), nameof(kind));
     }
+
+    /// <summary>
+    /// Copies the raw 8-bit codes and block scales of m, s or s_max, as the optimizer stores them
+    /// (for tools and checkpoints that keep the state in 8 bits; <see cref="ReadState(StateKind)"/>
+    /// gives the decoded values). The tensor's <see cref="StateEncoding"/> must be
+    /// <see cref="NativeAdaBelief.StateEncoding.Blockwise8Bit"/>.
+    /// </summary>
+    /// <param name="kind">m, s or s_max.</param>
+    /// <param name="codes">Where the codes go: exactly <see cref="Length"/> bytes.</param>
+    /// <param name="scales">Where the scales go: exactly <see cref="EightBitState.BlockCount"/>(<see cref="Length"/>) floats.</param>
+    /// <exception cref="ArgumentException">A length differs, the kind is the master copy or an s_max that does not exist, or the tensor's state is float32.</exception>
+    public unsafe void ReadStateCodes(StateKind kind, Span<byte> codes, Span<float> scales)
+    {
+        CheckStateArguments(kind, codes.Length, nameof(codes));
+        fixed (byte* c = codes)
+        fixed (float* s = scales)
+        {
+            using var call = Optimizer.Enter();
+            NativeStatus.Check(NativeMethods.nab_optimizer_read_state_codes(call.Pointer, (uint)Id, (int)kind, c, (ulong)codes.Length, s,
+                (ulong)scales.Length), CodesArgument());
+        }
+    }
+
+    /// <summary>Returns copies of the raw 8-bit codes and block scales of m, s or s_max (see <see cref="ReadStateCodes(StateKind, Span{byte}, Span{float})"/>).</summary>
+    /// <param name="kind">m, s or s_max.</param>
+    /// <returns>New arrays: <see cref="Length"/> codes and <see cref="EightBitState.BlockCount"/>(<see cref="Length"/>) scales.</returns>
+    /// <exception cref="ArgumentException">The kind is the master copy or an s_max that does not exist, or the tensor's state is float32.</exception>
+    public (byte[] Codes, float[] Scales) ReadStateCodes(StateKind kind)
+    {
+        if (Length > Array.MaxLength)
+        {
+            throw new NotSupportedException($"This tensor has {Length} elements, more than an array can hold; use ReadStateCodes(kind, codes, scales) with native memory.");
+        }
+        var codes = new byte[Length];
+        var scales = new float[EightBitState.BlockCount(Length)];
+        ReadStateCodes(kind, codes, scales);
+        return (codes, scales);
+    }
+
+    /// <summary>
+    /// Overwrites m, s or s_max with raw 8-bit codes and block scales as
+    /// <see cref="ReadStateCodes(StateKind, Span{byte}, Span{float})"/> gives them. Every code is
+    /// valid; every scale must be 0, NaN, or finite and at least 2^-126 (what a block's scale can
+    /// be). Writing s_max creates it if missing. The tensor's <see cref="StateEncoding"/> must be
+    /// <see cref="NativeAdaBelief.StateEncoding.Blockwise8Bit"/>.
+    /// </summary>
+    /// <param name="kind">m, s or s_max.</param>
+    /// <param name="codes">The codes: exactly <see cref="Length"/> bytes.</param>
+    /// <param name="scales">The scales: exactly <see cref="EightBitState.BlockCount"/>(<see cref="Length"/>) floats.</param>
+    /// <exception cref="ArgumentException">A length differs, a scale is invalid (nothing is written then), the kind is the master copy, or the tensor's state is float32.</exception>
+    public unsafe void WriteStateCodes(StateKind kind, ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales)
+    {
+        CheckStateArguments(kind, codes.Length, nameof(codes));
+        fixed (byte* c = codes)
+        fixed (float* s = scales)
+        {
+            using var call = Optimizer.Enter();
+            NativeStatus.Check(NativeMethods.nab_optimizer_write_state_codes(call.Pointer, (uint)Id, (int)kind, c, (ulong)codes.Length, s,
+                (ulong)scales.Length), CodesArgument());
+        }
+    }
+
+    /// <summary>The managed argument a refused raw-state call was about.</summary>
+    private static string CodesArgument() => NativeStatus.LastErrorArgument() switch
+    {
+        string a when a.StartsWith("scales", StringComparison.Ordinal) || a == "scale_count" => "scales",
+        "codes" or "element_count" => "codes",
+        _ => "kind",
+    };
 
     private void CheckStateArguments(StateKind kind, int length, string paramName)
     {

@@ -57,10 +57,15 @@ public sealed unsafe class StateRestore : IDisposable
     /// <param name="secondMoment">s: ≥ 0 and not NaN everywhere.</param>
     /// <param name="maxSecondMoment">s_max, or empty for none.</param>
     /// <param name="masterParameters">The float32 master copy (finite), or empty for a tensor without one.</param>
+    /// <param name="sourceEncoding">What the values were saved in: <see cref="StateEncoding.Blockwise8Bit"/> for
+    /// values decoded from 8-bit state (its s and s_max are quantized separately, so s_max ≥ s is not
+    /// required of them with AMSGrad on, as it is of float32 state).</param>
     /// <exception cref="ArgumentException">A length differs from the tensor's, a value is refused (the
     /// message names the tensor and the first bad element), or the tensor belongs to another optimizer.</exception>
+    /// <remarks>A tensor whose state is 8-bit stores the values quantized, as <see cref="OptimizerTensor.WriteState(StateKind, ReadOnlySpan{float})"/> does.</remarks>
     public void StageTensor(OptimizerTensor tensor, long step, ReadOnlySpan<float> firstMoment, ReadOnlySpan<float> secondMoment,
-        ReadOnlySpan<float> maxSecondMoment = default, ReadOnlySpan<float> masterParameters = default)
+        ReadOnlySpan<float> maxSecondMoment = default, ReadOnlySpan<float> masterParameters = default,
+        StateEncoding sourceEncoding = StateEncoding.Float32)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         CheckOwner(tensor.Optimizer, nameof(tensor));
@@ -71,7 +76,7 @@ public sealed unsafe class StateRestore : IDisposable
         fixed (float* m = firstMoment, s = secondMoment, sMax = maxSecondMoment, master = masterParameters)
         {
             StageTensor(tensor.Id, step, tensor.Length, m, s, maxSecondMoment.IsEmpty ? null : sMax,
-                masterParameters.IsEmpty ? null : master);
+                masterParameters.IsEmpty ? null : master, sourceEncoding);
         }
     }
 
@@ -111,12 +116,13 @@ public sealed unsafe class StateRestore : IDisposable
     }
 
     internal void StageTensor(int tensor, long step, long length, float* firstMoment, float* secondMoment, float* maxSecondMoment,
-        float* masterParameters)
+        float* masterParameters, StateEncoding sourceEncoding)
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         var state = new nab_tensor_state
         {
             struct_size = (uint)sizeof(nab_tensor_state),
+            source_encoding = (int)sourceEncoding,
             step = step,
             element_count = (ulong)length,
             first_moment = firstMoment,

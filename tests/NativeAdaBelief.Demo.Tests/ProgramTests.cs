@@ -95,7 +95,7 @@ public sealed class SettingsTests
         [
             "--optimizer", "adam,sgd", "--epochs", "3", "--batch-size=64", "--lr", "2e-3", "--threads", "1", "--device", "cuda",
             "--output", "out", "--seed", "7", "--data", "d", "--train-images", "100", "--test-images", "50",
-            "--checkpoint", "c.ckpt", "--resume", "r.ckpt",
+            "--checkpoint", "c.ckpt", "--resume", "r.ckpt", "--state-encoding", "8bit", "--seeds", "5",
         ]);
         Assert.Equal([OptimizerKind.Adam, OptimizerKind.Sgd], settings.Optimizers);
         Assert.Equal(3, settings.Epochs);
@@ -110,6 +110,10 @@ public sealed class SettingsTests
         Assert.Equal(50, settings.TestLimit);
         Assert.Equal("c.ckpt", settings.CheckpointPath);
         Assert.Equal("r.ckpt", settings.ResumePath);
+        Assert.Equal(StateEncoding.Blockwise8Bit, settings.StateEncoding);
+        Assert.Equal(5, settings.Seeds);
+        Assert.False(settings.CompareStateEncodings);
+        Assert.True(DemoSettings.Parse(["--compare-state-encodings"]).CompareStateEncodings);
         Assert.Contains("epochs", settings.Explicit);
         Assert.DoesNotContain("quick", settings.Explicit);
     }
@@ -130,6 +134,10 @@ public sealed class SettingsTests
     [InlineData("--lr", "-1")]
     [InlineData("--optimizer", "lion")]
     [InlineData("--device", "tpu")]
+    [InlineData("--state-encoding", "4bit")]
+    [InlineData("--seeds", "0")]
+    [InlineData("--compare-state-encodings", "--optimizer", "sgd")]
+    [InlineData("--compare-state-encodings", "--checkpoint", "c.ckpt")]
     [InlineData("--bogus")]
     [InlineData("--output")]
     public void Mistakes_are_named(params string[] args)
@@ -160,6 +168,11 @@ public sealed class SettingsTests
             DemoApp.PlanForResume(saved, contradicting.ToPlan(100, 10, [784, 10]), contradicting.Explicit));
         Assert.Contains("--epochs (the checkpoint has 4)", error.Message);
         Assert.DoesNotContain("--seed", error.Message); // the same as the checkpoint's
+
+        DemoSettings eightBit = DemoSettings.Parse(["--resume", "x", "--state-encoding", "8bit"]);
+        var encoding = Assert.Throws<UsageException>(() =>
+            DemoApp.PlanForResume(saved, eightBit.ToPlan(100, 10, [784, 10]), eightBit.Explicit));
+        Assert.Contains("--state-encoding (the checkpoint has float32)", encoding.Message);
     }
 }
 
@@ -267,6 +280,31 @@ public sealed class ProgramTests : IDisposable
         Assert.True(code == DemoApp.ExitOk, errors);
         static IEnumerable<string> TableLines(string text) => text.Split('\n').Where(line => line.StartsWith("| ", StringComparison.Ordinal));
         Assert.Equal(TableLines(results), TableLines(File.ReadAllText(Path.Combine(output + "2", "results.md"))));
+    }
+
+    [Fact]
+    public void Comparing_state_encodings_trains_each_native_optimizer_both_ways_and_reports_memory()
+    {
+        string data = Directory.CreateDirectory(Path.Combine(_directory, "data")).FullName;
+        FashionMnistTests.WriteDataSet(data, FashionMnist.Synthetic(256, 100, seed: 2));
+        string output = Path.Combine(_directory, "encodings");
+        (int code, string errors) = Run("--data", data, "--quick", "--batch-size", "64", "--optimizer", "adabelief,adam,sgd",
+            "--compare-state-encodings", "--seeds", "2", "--output", output);
+        Assert.True(code == DemoApp.ExitOk, errors);
+        Assert.True(File.Exists(Path.Combine(output, "state-encodings.png")));
+        string report = File.ReadAllText(Path.Combine(output, "state-encodings.md"));
+        foreach (string row in new[] { "| AdaBelief, float32 state |", "| AdaBelief, 8-bit state |", "| Adam, float32 state |", "| Adam, 8-bit state |" })
+        {
+            Assert.Contains(row, report);
+        }
+        Assert.DoesNotContain("| SGD", report);
+
+        // The 8-bit state of the model (its two large weight matrices in 8 bits) is measured at
+        // under a third of the float32 state.
+        long float32 = EncodingComparison.StateBytes(OptimizerKind.AdaBelief, StateEncoding.Float32, [784, 256, 128, 10]);
+        long eightBit = EncodingComparison.StateBytes(OptimizerKind.AdaBelief, StateEncoding.Blockwise8Bit, [784, 256, 128, 10]);
+        Assert.InRange(float32, 8L * 235_146, 8L * 235_146 + 4096);
+        Assert.True(eightBit * 3 < float32, $"{eightBit} bytes of 8-bit state against {float32} of float32");
     }
 
     [Fact]

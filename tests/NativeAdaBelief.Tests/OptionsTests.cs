@@ -22,6 +22,7 @@ public sealed class OptionsTests
         Assert.True(o.Rectify);
         Assert.True(o.DegenerateToSgd);
         Assert.True(o.OptimizedUpdate);
+        Assert.Equal(StateEncoding.Float32, o.StateEncoding);
         o.Validate();
     }
 
@@ -53,6 +54,7 @@ public sealed class OptionsTests
         { "Compatibility", new AdaBeliefOptions { Compatibility = (CompatibilityMode)5 }, "5" },
         { "SecondMoment", new AdaBeliefOptions { Compatibility = CompatibilityMode.AdaBeliefPytorch, SecondMoment = SecondMoment.Square }, "Square" },
         { "OptimizedUpdate", new AdaBeliefOptions { Compatibility = CompatibilityMode.AdaBeliefPytorch, OptimizedUpdate = false }, "False" },
+        { "StateEncoding", new AdaBeliefOptions { StateEncoding = (StateEncoding)2 }, "2" },
     };
 
     [Theory]

@@ -28,7 +28,7 @@ constexpr FieldExtent kGroupOptionsFields[] = {
     NAB_FIELD(nab_group_options, weight_decay),     NAB_FIELD(nab_group_options, weight_decay_mode),
     NAB_FIELD(nab_group_options, second_moment),    NAB_FIELD(nab_group_options, amsgrad),
     NAB_FIELD(nab_group_options, rectify),          NAB_FIELD(nab_group_options, degenerate_to_sgd),
-    NAB_FIELD(nab_group_options, optimized_update)};
+    NAB_FIELD(nab_group_options, optimized_update), NAB_FIELD(nab_group_options, state_encoding)};
 constexpr FieldExtent kOptimizerConfigFields[] = {
     NAB_FIELD(nab_optimizer_config, struct_size),  NAB_FIELD(nab_optimizer_config, device_type),
     NAB_FIELD(nab_optimizer_config, device_ordinal), NAB_FIELD(nab_optimizer_config, thread_count),
@@ -44,9 +44,10 @@ constexpr FieldExtent kTensorInfoFields[] = {
     NAB_FIELD(nab_tensor_info, element_count),         NAB_FIELD(nab_tensor_info, step),
     NAB_FIELD(nab_tensor_info, has_max_second_moment), NAB_FIELD(nab_tensor_info, has_gradients),
     NAB_FIELD(nab_tensor_info, parameter_dtype),       NAB_FIELD(nab_tensor_info, gradient_dtype),
-    NAB_FIELD(nab_tensor_info, has_master_parameters), NAB_FIELD(nab_tensor_info, reserved)};
+    NAB_FIELD(nab_tensor_info, has_master_parameters), NAB_FIELD(nab_tensor_info, reserved),
+    NAB_FIELD(nab_tensor_info, state_encoding)};
 constexpr FieldExtent kTensorStateFields[] = {
-    NAB_FIELD(nab_tensor_state, struct_size),       NAB_FIELD(nab_tensor_state, reserved),
+    NAB_FIELD(nab_tensor_state, struct_size),       NAB_FIELD(nab_tensor_state, source_encoding),
     NAB_FIELD(nab_tensor_state, step),              NAB_FIELD(nab_tensor_state, element_count),
     NAB_FIELD(nab_tensor_state, first_moment),      NAB_FIELD(nab_tensor_state, second_moment),
     NAB_FIELD(nab_tensor_state, max_second_moment), NAB_FIELD(nab_tensor_state, master_parameters)};
@@ -181,6 +182,20 @@ static_assert(static_cast<int>(ElementType::Float32) == NAB_DTYPE_FLOAT32 &&
                   static_cast<int>(ElementType::BFloat16) == NAB_DTYPE_BFLOAT16,
               "ElementType and nab_dtype share their values");
 
+StateEncoding read_state_encoding(std::int32_t encoding, const char* argument) {
+    if (encoding != NAB_STATE_ENCODING_FLOAT32 && encoding != NAB_STATE_ENCODING_BLOCKWISE_8BIT) {
+        refuse(argument, std::to_string(encoding),
+               "must be NAB_STATE_ENCODING_FLOAT32 (0) or NAB_STATE_ENCODING_BLOCKWISE_8BIT (1)");
+    }
+    return static_cast<StateEncoding>(encoding);
+}
+static_assert(static_cast<int>(StateEncoding::Float32) == NAB_STATE_ENCODING_FLOAT32 &&
+                  static_cast<int>(StateEncoding::Blockwise8Bit) == NAB_STATE_ENCODING_BLOCKWISE_8BIT,
+              "StateEncoding and nab_state_encoding share their values");
+static_assert(kQuantizationBlockSize == NAB_BLOCKWISE_8BIT_BLOCK_SIZE &&
+                  kMinQuantizedElements == NAB_BLOCKWISE_8BIT_MIN_ELEMENTS,
+              "the header states the 8-bit encoding's block size and threshold");
+
 StateKind read_state_kind(std::int32_t kind, const char* argument) {
     switch (kind) {
         case NAB_STATE_FIRST_MOMENT: return StateKind::FirstMoment;
@@ -259,6 +274,7 @@ GroupOptions read_group_options(const nab_group_options* options) {
     result.rectify = read_flag(o.rectify, "rectify");
     result.degenerate_to_sgd = read_flag(o.degenerate_to_sgd, "degenerate_to_sgd");
     result.optimized_update = read_flag(o.optimized_update, "optimized_update");
+    result.state_encoding = read_state_encoding(o.state_encoding, "state_encoding");
     validate(result);
     return result;
 }
@@ -283,6 +299,7 @@ void write_group_options(const GroupOptions& options, nab_group_options* out) {
     o.rectify = options.rectify ? 1 : 0;
     o.degenerate_to_sgd = options.degenerate_to_sgd ? 1 : 0;
     o.optimized_update = options.optimized_update ? 1 : 0;
+    o.state_encoding = static_cast<std::int32_t>(options.state_encoding);
     write_sized(out, o, kGroupOptionsFields);
 }
 
@@ -360,8 +377,8 @@ TensorState read_tensor_state(const nab_tensor_state* state) {
     nab_tensor_state defaults;
     std::memset(&defaults, 0, sizeof defaults);
     const nab_tensor_state s = read_sized(state, defaults, kTensorStateFields);
-    require_zero(s.reserved, "reserved");
     TensorState result;
+    result.source_encoding = read_state_encoding(s.source_encoding, "source_encoding");
     result.step = s.step;
     result.element_count = s.element_count > SIZE_MAX ? SIZE_MAX : static_cast<std::size_t>(s.element_count);
     result.first_moment = s.first_moment;
@@ -382,6 +399,7 @@ void write_tensor_info(const TensorFacts& facts, nab_tensor_info* out) {
     i.parameter_dtype = static_cast<std::int32_t>(facts.parameter_type);
     i.gradient_dtype = static_cast<std::int32_t>(facts.gradient_type);
     i.has_master_parameters = facts.has_master_parameters ? 1 : 0;
+    i.state_encoding = static_cast<std::int32_t>(facts.state_encoding);
     write_sized(out, i, kTensorInfoFields);
 }
 

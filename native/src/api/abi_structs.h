@@ -43,5 +43,6 @@ nab_simd_level read_simd_level(std::int32_t level, const char* argument);
 void check_thread_count(std::int32_t thread_count, const char* argument);
 ElementType read_element_type(std::int32_t dtype, const char* argument);
 StateKind read_state_kind(std::int32_t kind, const char* argument);
+StateEncoding read_state_encoding(std::int32_t encoding, const char* argument);
 
 }  // namespace nab::api

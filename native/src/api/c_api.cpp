@@ -399,6 +399,67 @@ nab_status nab_optimizer_abort_restore(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.abort_restore(); });
 }
 
+nab_status nab_optimizer_read_state_codes(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind,
+                                          uint8_t* out_codes, uint64_t element_count, float* out_scales,
+                                          uint64_t scale_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        const nab::StateKind kind = nab::api::read_state_kind(state_kind, "state_kind");
+        o.read_state_codes(tensor_id, kind, out_codes, static_cast<std::size_t>(element_count), out_scales,
+                           static_cast<std::size_t>(scale_count));
+    });
+}
+
+nab_status nab_optimizer_write_state_codes(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind,
+                                           const uint8_t* codes, uint64_t element_count, const float* scales,
+                                           uint64_t scale_count) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {
+        const nab::StateKind kind = nab::api::read_state_kind(state_kind, "state_kind");
+        o.write_state_codes(tensor_id, kind, codes, static_cast<std::size_t>(element_count), scales,
+                            static_cast<std::size_t>(scale_count));
+    });
+}
+
+nab_status nab_state_decode(int32_t state_encoding, int32_t state_kind, const uint8_t* codes, uint64_t element_count,
+                            const float* scales, uint64_t scale_count, float* destination) {
+    return guarded(__func__, [&] {
+        if (nab::api::read_state_encoding(state_encoding, "state_encoding") != nab::StateEncoding::Blockwise8Bit) {
+            fail_argument("state_encoding", "= " + std::to_string(state_encoding) +
+                                                " is invalid: only NAB_STATE_ENCODING_BLOCKWISE_8BIT has codes to decode");
+        }
+        const nab::StateKind kind = nab::api::read_state_kind(state_kind, "state_kind");
+        if (kind == nab::StateKind::MasterParameters) {
+            fail_argument("state_kind", "= " + std::to_string(state_kind) +
+                                            " (the master copy) has no codes: it is float32 in every encoding");
+        }
+        if (element_count > SIZE_MAX) fail_argument("element_count", "= " + std::to_string(element_count) + " is too large");
+        const auto count = static_cast<std::size_t>(element_count);
+        if (scale_count != nab::quantization_block_count(count)) {
+            fail_argument("scale_count", "= " + std::to_string(scale_count) + " does not match the " +
+                                             std::to_string(nab::quantization_block_count(count)) + " blocks of " +
+                                             std::to_string(element_count) + " elements");
+        }
+        if (count == 0) return;
+        require(codes, "codes");
+        require(scales, "scales");
+        require(destination, "destination");
+        if (nab::code_format(kind) == nab::CodeFormat::Signed) {
+            nab::dequantize_array<nab::CodeFormat::Signed>(codes, scales, count, destination);
+        } else {
+            nab::dequantize_array<nab::CodeFormat::Unsigned>(codes, scales, count, destination);
+        }
+    });
+}
+
+const char* nab_state_format_name(int32_t state_encoding, int32_t state_kind) {
+    if (state_encoding != NAB_STATE_ENCODING_BLOCKWISE_8BIT) return nullptr;
+    switch (state_kind) {
+        case NAB_STATE_FIRST_MOMENT: return nab::code_format_name(nab::code_format(nab::StateKind::FirstMoment));
+        case NAB_STATE_SECOND_MOMENT: return nab::code_format_name(nab::code_format(nab::StateKind::SecondMoment));
+        case NAB_STATE_MAX_SECOND_MOMENT: return nab::code_format_name(nab::code_format(nab::StateKind::MaxSecondMoment));
+        default: return nullptr;
+    }
+}
+
 nab_status nab_optimizer_step(nab_optimizer* optimizer) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.step(); });
 }

@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
+#include "core/state_encoding.h"
 
 namespace nab {
 
@@ -54,8 +55,30 @@ private:
     std::size_t count_ = 0;
 };
 
-// m, s, s_max and master copies.
+// Float32 state (m, s, s_max in the float32 encoding, master copies) and block scales.
 using StateArray = BackendArray<float>;
+
+// One state quantity of one tensor (m, s or s_max) in an encoding: element_count floats
+// (float32), or one code per element and one scale per block of kQuantizationBlockSize
+// (blockwise 8-bit, core/block_quantization.h). Zeroed when allocated, which both encodings
+// read as all zeros. Empty (default-constructed) until the tensor has the quantity.
+class StateBuffer {
+public:
+    StateBuffer() = default;
+    StateBuffer(Backend& owner, StateEncoding encoding, std::size_t element_count);
+
+    bool empty() const noexcept { return values_.empty() && codes_.empty(); }
+    StateEncoding encoding() const noexcept { return encoding_; }
+    float* values() const noexcept { return values_.data(); }          // float32; null in 8-bit
+    std::uint8_t* codes() const noexcept { return codes_.data(); }     // 8-bit; null in float32
+    float* scales() const noexcept { return scales_.data(); }          // 8-bit; null in float32
+
+private:
+    StateEncoding encoding_ = StateEncoding::Float32;
+    StateArray values_;
+    BackendArray<std::uint8_t> codes_;
+    StateArray scales_;
+};
 
 // A registered tensor: the caller's buffers and the optimizer's state arrays for it. (Its step
 // count is entry `id` of the optimizer's step-count array, which lives in backend memory so
@@ -67,10 +90,13 @@ struct TensorRecord {
     void* gradients;   // element_count elements of gradient_type; null: skipped by the step
     ElementType parameter_type = ElementType::Float32;
     ElementType gradient_type = ElementType::Float32;
-    StateArray first_moment;
-    StateArray second_moment;
-    StateArray max_second_moment;  // empty until the group has amsgrad on
-    StateArray master_parameters;  // float32 copy of 16-bit parameters; empty unless asked for
+    // What m, s and s_max are stored in: the group's encoding resolved by the tensor's size
+    // (resolve_state_encoding).
+    StateEncoding state_encoding = StateEncoding::Float32;
+    StateBuffer first_moment;
+    StateBuffer second_moment;
+    StateBuffer max_second_moment;  // empty until the group has amsgrad on
+    StateArray master_parameters;   // float32 copy of 16-bit parameters; empty unless asked for
 };
 
 // What a step, a zeroing or a gradient pass works on: the optimizer's tables and settings. The
@@ -176,6 +202,16 @@ template <class T>
 void BackendArray<T>::release() noexcept {
     if (owner_ != nullptr && data_ != nullptr) owner_->release(data_);
     data_ = nullptr;
+}
+
+inline StateBuffer::StateBuffer(Backend& owner, StateEncoding encoding, std::size_t element_count)
+    : encoding_(encoding) {
+    if (encoding == StateEncoding::Float32) {
+        values_ = StateArray(owner, element_count);
+    } else {
+        codes_ = BackendArray<std::uint8_t>(owner, element_count);
+        scales_ = StateArray(owner, quantization_block_count(element_count));
+    }
 }
 
 }  // namespace nab

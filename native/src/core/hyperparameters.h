@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/gradient_scaling.h"
+#include "core/state_encoding.h"
 
 namespace nab {
 
@@ -25,6 +26,8 @@ struct GroupOptions {
     bool rectify = true;
     bool degenerate_to_sgd = true;
     bool optimized_update = true;
+    // How the group's tensors store m, s and s_max (each tensor resolves it by its size).
+    StateEncoding state_encoding = StateEncoding::Float32;
 };
 
 // Throws nab::Error (InvalidArgument) naming the first field that breaks a rule (by its field

@@ -2,7 +2,9 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
+#include "core/block_quantization.h"
 #include "core/errors.h"
 #include "core/step_counts.h"
 
@@ -100,16 +102,40 @@ void Optimizer::set_group_options(std::uint32_t group_id, const GroupOptions& op
     check_group(group_id, "group_id");
     validate(options);
     check_layout_change();
-    // Allocate every missing s_max before touching anything, so a failure changes nothing.
-    std::vector<std::pair<TensorRecord*, StateArray>> new_maxima;
-    if (options.amsgrad) {
-        for (TensorRecord& t : tensors_) {
-            if (t.group_id == group_id && t.max_second_moment.empty()) {
-                new_maxima.emplace_back(&t, StateArray(*backend_, t.element_count));
+    // Allocate every missing s_max and convert the state of every tensor whose encoding changes
+    // into new buffers before touching anything, so a failure changes nothing.
+    struct Replacement {
+        TensorRecord* tensor;
+        StateEncoding encoding;
+        StateBuffer first_moment, second_moment, max_second_moment;
+    };
+    std::vector<Replacement> replacements;
+    for (TensorRecord& t : tensors_) {
+        if (t.group_id != group_id) continue;
+        const StateEncoding encoding = resolve_state_encoding(options.state_encoding, t.element_count);
+        const bool reencode = encoding != t.state_encoding;
+        const bool new_maximum = options.amsgrad && t.max_second_moment.empty();
+        if (!reencode && !new_maximum) continue;
+        Replacement r{&t, encoding, {}, {}, {}};
+        if (reencode) {
+            r.first_moment = converted(t.first_moment, StateKind::FirstMoment, t.element_count, encoding);
+            r.second_moment = converted(t.second_moment, StateKind::SecondMoment, t.element_count, encoding);
+            if (!t.max_second_moment.empty()) {
+                r.max_second_moment = converted(t.max_second_moment, StateKind::MaxSecondMoment, t.element_count, encoding);
             }
         }
+        if (new_maximum) r.max_second_moment = StateBuffer(*backend_, encoding, t.element_count);
+        replacements.push_back(std::move(r));
     }
-    for (auto& [t, maxima] : new_maxima) t->max_second_moment = std::move(maxima);
+    for (Replacement& r : replacements) {
+        TensorRecord& t = *r.tensor;
+        if (r.encoding != t.state_encoding) {
+            t.state_encoding = r.encoding;
+            t.first_moment = std::move(r.first_moment);
+            t.second_moment = std::move(r.second_moment);
+        }
+        if (!r.max_second_moment.empty()) t.max_second_moment = std::move(r.max_second_moment);
+    }
     groups_[group_id] = options;
     layout_changed();
 }
@@ -162,17 +188,20 @@ std::uint32_t Optimizer::add_tensor(const TensorSpec& spec) {
     }
     check_layout_change();
     // Everything that can fail comes before the first change.
+    const GroupOptions& group = groups_[spec.group_id];
+    const StateEncoding encoding = resolve_state_encoding(group.state_encoding, spec.element_count);
     TensorRecord t{spec.group_id,
                    spec.element_count,
                    spec.parameters,
                    spec.gradients,
                    spec.parameter_type,
                    spec.gradient_type,
-                   StateArray(*backend_, spec.element_count),
-                   StateArray(*backend_, spec.element_count),
-                   StateArray(),
+                   encoding,
+                   StateBuffer(*backend_, encoding, spec.element_count),
+                   StateBuffer(*backend_, encoding, spec.element_count),
+                   StateBuffer(),
                    StateArray()};
-    if (groups_[spec.group_id].amsgrad) t.max_second_moment = StateArray(*backend_, spec.element_count);
+    if (group.amsgrad) t.max_second_moment = StateBuffer(*backend_, encoding, spec.element_count);
     if (spec.master_parameters) {
         t.master_parameters = StateArray(*backend_, spec.element_count);
         backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_type, spec.element_count);
@@ -197,7 +226,8 @@ TensorFacts Optimizer::tensor_facts(std::uint32_t tensor_id) {
                        t.gradients != nullptr,
                        t.parameter_type,
                        t.gradient_type,
-                       !t.master_parameters.empty()};
+                       !t.master_parameters.empty(),
+                       t.state_encoding};
 }
 
 void Optimizer::read_step_counts(std::int64_t* destination, std::size_t count) {
@@ -268,6 +298,7 @@ void Optimizer::set_gradients(void* const* gradients, std::size_t count) {
         if (gradients[i] != t.gradients) backend_->check_caller_buffer(gradients[i], name.c_str());
         next.replace(owner, nullptr, gradients[i], bytes);
     }
+    check_layout_change();
     registered_memory_ = std::move(next);
     for (std::size_t i = 0; i < count; ++i) tensors_[i].gradients = gradients[i];
     layout_changed();
@@ -293,14 +324,15 @@ void Optimizer::initialize_master_parameters(std::uint32_t tensor_id) {
     backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_type, t.element_count);
 }
 
-StateArray& Optimizer::state_array(TensorRecord& t, StateKind kind) {
+StateBuffer& Optimizer::moment_buffer(TensorRecord& t, StateKind kind) {
     switch (kind) {
         case StateKind::FirstMoment: return t.first_moment;
         case StateKind::SecondMoment: return t.second_moment;
         case StateKind::MaxSecondMoment: return t.max_second_moment;
         case StateKind::MasterParameters: break;
     }
-    return t.master_parameters;
+    fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
+                                    " (the master copy) has no codes: it is float32 in every encoding");
 }
 
 void Optimizer::check_state_access(std::uint32_t tensor_id, std::size_t element_count) {
@@ -311,38 +343,156 @@ void Optimizer::check_state_access(std::uint32_t tensor_id, std::size_t element_
     }
 }
 
+void Optimizer::download_values(const StateBuffer& buffer, StateKind kind, std::size_t count, float* destination) {
+    if (buffer.encoding() == StateEncoding::Float32) {
+        backend_->download(destination, buffer.values(), count * sizeof(float));
+        return;
+    }
+    const std::size_t blocks = quantization_block_count(count);
+    std::vector<std::uint8_t> codes(count);
+    std::vector<float> scales(blocks);
+    backend_->download(codes.data(), buffer.codes(), count);
+    backend_->download(scales.data(), buffer.scales(), blocks * sizeof(float));
+    if (code_format(kind) == CodeFormat::Signed) {
+        dequantize_array<CodeFormat::Signed>(codes.data(), scales.data(), count, destination);
+    } else {
+        dequantize_array<CodeFormat::Unsigned>(codes.data(), scales.data(), count, destination);
+    }
+}
+
+void Optimizer::upload_values(const StateBuffer& buffer, StateKind kind, std::size_t count, const float* source) {
+    if (buffer.encoding() == StateEncoding::Float32) {
+        backend_->upload(buffer.values(), source, count * sizeof(float));
+        return;
+    }
+    const std::size_t blocks = quantization_block_count(count);
+    std::vector<std::uint8_t> codes(count);
+    std::vector<float> scales(blocks);
+    if (code_format(kind) == CodeFormat::Signed) {
+        quantize_array<CodeFormat::Signed>(source, count, codes.data(), scales.data());
+    } else {
+        quantize_array<CodeFormat::Unsigned>(source, count, codes.data(), scales.data());
+    }
+    backend_->upload(buffer.codes(), codes.data(), count);
+    backend_->upload(buffer.scales(), scales.data(), blocks * sizeof(float));
+}
+
+StateBuffer Optimizer::converted(const StateBuffer& from, StateKind kind, std::size_t count, StateEncoding encoding) {
+    std::vector<float> values(count);
+    download_values(from, kind, count, values.data());
+    StateBuffer to(*backend_, encoding, count);
+    upload_values(to, kind, count, values.data());
+    return to;
+}
+
 void Optimizer::read_state(std::uint32_t tensor_id, StateKind kind, float* destination, std::size_t element_count) {
     if (destination == nullptr) fail_argument("destination", "is null");
     check_state_access(tensor_id, element_count);
-    StateArray& array = state_array(tensors_[tensor_id], kind);
-    if (array.empty()) {
-        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) + " asks for " + state_kind_name(kind) +
-                                        ", which tensor " + std::to_string(tensor_id) + " does not have" +
-                                        (kind == StateKind::MasterParameters
-                                             ? " (it was added without a master copy)"
-                                             : " (its group never had amsgrad on)"));
+    TensorRecord& t = tensors_[tensor_id];
+    if (kind == StateKind::MasterParameters) {
+        if (t.master_parameters.empty()) {
+            fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
+                                            " asks for the master copy, which tensor " + std::to_string(tensor_id) +
+                                            " does not have (it was added without a master copy)");
+        }
+        backend_->download(destination, t.master_parameters.data(), element_count * sizeof(float));
+        return;
     }
-    backend_->download(destination, array.data(), element_count * sizeof(float));
+    const StateBuffer& buffer = moment_buffer(t, kind);
+    if (buffer.empty()) {
+        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) + " asks for " + state_kind_name(kind) +
+                                        ", which tensor " + std::to_string(tensor_id) +
+                                        " does not have (its group never had amsgrad on)");
+    }
+    download_values(buffer, kind, element_count, destination);
 }
 
 void Optimizer::write_state(std::uint32_t tensor_id, StateKind kind, const float* source, std::size_t element_count) {
     if (source == nullptr) fail_argument("source", "is null");
     check_state_access(tensor_id, element_count);
-    StateArray& array = state_array(tensors_[tensor_id], kind);
-    if (array.empty() && kind == StateKind::MasterParameters) {
-        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
-                                        " asks for the master copy, which tensor " + std::to_string(tensor_id) +
-                                        " does not have (it was added without a master copy)");
+    TensorRecord& t = tensors_[tensor_id];
+    if (kind == StateKind::MasterParameters) {
+        if (t.master_parameters.empty()) {
+            fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) +
+                                            " asks for the master copy, which tensor " + std::to_string(tensor_id) +
+                                            " does not have (it was added without a master copy)");
+        }
+        backend_->upload(t.master_parameters.data(), source, element_count * sizeof(float));
+        return;
     }
-    if (array.empty()) {  // s_max may be absent: writing it creates it
+    StateBuffer& buffer = moment_buffer(t, kind);
+    if (buffer.empty()) {  // s_max may be absent: writing it creates it
         check_layout_change();
-        StateArray created(*backend_, element_count);
-        backend_->upload(created.data(), source, element_count * sizeof(float));
-        array = std::move(created);
+        StateBuffer created(*backend_, t.state_encoding, element_count);
+        upload_values(created, kind, element_count, source);
+        buffer = std::move(created);
         layout_changed();
         return;
     }
-    backend_->upload(array.data(), source, element_count * sizeof(float));
+    upload_values(buffer, kind, element_count, source);
+}
+
+void Optimizer::read_state_codes(std::uint32_t tensor_id, StateKind kind, std::uint8_t* codes,
+                                 std::size_t element_count, float* scales, std::size_t scale_count) {
+    if (codes == nullptr) fail_argument("codes", "is null");
+    if (scales == nullptr) fail_argument("scales", "is null");
+    const StateBuffer& buffer = coded_buffer(tensor_id, kind, element_count, scale_count);
+    backend_->download(codes, buffer.codes(), element_count);
+    backend_->download(scales, buffer.scales(), scale_count * sizeof(float));
+}
+
+void Optimizer::write_state_codes(std::uint32_t tensor_id, StateKind kind, const std::uint8_t* codes,
+                                  std::size_t element_count, const float* scales, std::size_t scale_count) {
+    if (codes == nullptr) fail_argument("codes", "is null");
+    if (scales == nullptr) fail_argument("scales", "is null");
+    coded_buffer(tensor_id, kind, element_count, scale_count, /*may_be_absent=*/true);
+    for (std::size_t block = 0; block < scale_count; ++block) {
+        if (!is_valid_block_scale(scales[block])) {
+            fail_argument("scales[" + std::to_string(block) + "]", "= " + format_value(scales[block]) +
+                                        " is invalid: a block scale is 0, NaN, or finite and at least 2^-126");
+        }
+    }
+    TensorRecord& t = tensors_[tensor_id];
+    StateBuffer& buffer = moment_buffer(t, kind);
+    if (buffer.empty()) {  // s_max may be absent: writing it creates it
+        check_layout_change();
+        StateBuffer created(*backend_, t.state_encoding, element_count);
+        backend_->upload(created.codes(), codes, element_count);
+        backend_->upload(created.scales(), scales, scale_count * sizeof(float));
+        buffer = std::move(created);
+        layout_changed();
+        return;
+    }
+    backend_->upload(buffer.codes(), codes, element_count);
+    backend_->upload(buffer.scales(), scales, scale_count * sizeof(float));
+}
+
+const StateBuffer& Optimizer::coded_buffer(std::uint32_t tensor_id, StateKind kind, std::size_t element_count,
+                                           std::size_t scale_count, bool may_be_absent) {
+    check_state_access(tensor_id, element_count);
+    TensorRecord& t = tensors_[tensor_id];
+    const StateBuffer& buffer = moment_buffer(t, kind);
+    if (t.state_encoding != StateEncoding::Blockwise8Bit) {
+        fail_argument("tensor_id", "= " + std::to_string(tensor_id) + " keeps float32 state (" +
+                                       (groups_[t.group_id].state_encoding == StateEncoding::Float32
+                                            ? std::string("its group's state_encoding is float32")
+                                            : "it has " + std::to_string(t.element_count) +
+                                                  " elements, fewer than the " + std::to_string(kMinQuantizedElements) +
+                                                  " an 8-bit tensor needs") +
+                                       "): it has no codes; read and write its state as floats");
+    }
+    if (scale_count != quantization_block_count(element_count)) {
+        fail_argument("scale_count", "= " + std::to_string(scale_count) + " does not match tensor " +
+                                         std::to_string(tensor_id) + "'s " +
+                                         std::to_string(quantization_block_count(element_count)) + " blocks of " +
+                                         std::to_string(kQuantizationBlockSize) + " elements");
+    }
+    if (buffer.empty() && !may_be_absent) {
+        fail_argument("state_kind", "= " + std::to_string(static_cast<int>(kind)) + " asks for " + state_kind_name(kind) +
+                                        ", which tensor " + std::to_string(tensor_id) +
+                                        " does not have (its group never had amsgrad on)");
+    }
+    return buffer;
 }
 
 StagedRestore& Optimizer::staged_restore(const char* call) {
@@ -392,21 +542,26 @@ void Optimizer::restore_tensor(std::uint32_t tensor_id, const TensorState& state
     const GroupOptions& group = restore.groups[t.group_id] ? *restore.groups[t.group_id] : groups_[t.group_id];
     check_state_values(tensor_id, state, group);
 
-    const std::size_t bytes = t.element_count * sizeof(float);
-    auto copy_of = [&](const float* source) {
-        StateArray array;
+    // m, s and s_max in the encoding the tensor would have under the group as staged so far (the
+    // commit converts them where a group staged later changes it); 8-bit state is quantized here.
+    const StateEncoding encoding = resolve_state_encoding(group.state_encoding, t.element_count);
+    auto moment_copy = [&](const float* source, StateKind kind) {
+        StateBuffer buffer;
         if (source != nullptr) {
-            array = StateArray(*backend_, t.element_count);
-            backend_->upload(array.data(), source, bytes);
+            buffer = StateBuffer(*backend_, encoding, t.element_count);
+            upload_values(buffer, kind, t.element_count, source);
         }
-        return array;
+        return buffer;
     };
     StagedTensor staged;
     staged.step = state.step;
-    staged.first_moment = copy_of(state.first_moment);
-    staged.second_moment = copy_of(state.second_moment);
-    staged.max_second_moment = copy_of(state.max_second_moment);
-    staged.master_parameters = copy_of(state.master_parameters);
+    staged.first_moment = moment_copy(state.first_moment, StateKind::FirstMoment);
+    staged.second_moment = moment_copy(state.second_moment, StateKind::SecondMoment);
+    staged.max_second_moment = moment_copy(state.max_second_moment, StateKind::MaxSecondMoment);
+    if (state.master_parameters != nullptr) {
+        staged.master_parameters = StateArray(*backend_, t.element_count);
+        backend_->upload(staged.master_parameters.data(), state.master_parameters, t.element_count * sizeof(float));
+    }
     staged.staged = true;
     restore.tensors[tensor_id] = std::move(staged);
 }
@@ -427,9 +582,10 @@ void Optimizer::commit_restore() {
         if (!restore.tensors[id].staged) fail(ErrorCode::InvalidArgument, "tensor " + std::to_string(id) + " was not staged");
     }
     check_layout_change();
-    // Everything that can fail, before the first change: the step counts in new memory, and a
-    // zeroed s_max for every tensor that will keep one but had none staged (a zeroed s_max acts
-    // exactly as none: amsgrad raises it to s at the next step).
+    // Everything that can fail, before the first change: the step counts in new memory, the
+    // staged m, s and s_max in the encoding of the group as finally staged, and a zeroed s_max
+    // for every tensor that will keep one but had none staged (a zeroed s_max acts exactly as
+    // none: amsgrad raises it to s at the next step).
     BackendArray<std::int64_t> counts;
     if (!tensors_.empty()) {
         counts = BackendArray<std::int64_t>(*backend_, step_counts_.size());
@@ -437,11 +593,22 @@ void Optimizer::commit_restore() {
         for (std::size_t id = 0; id < tensors_.size(); ++id) staged_counts[id] = restore.tensors[id].step;
         backend_->upload(counts.data(), staged_counts.data(), staged_counts.size() * sizeof(std::int64_t));
     }
+    std::vector<StateEncoding> encodings(tensors_.size());
     for (std::size_t id = 0; id < tensors_.size(); ++id) {
         StagedTensor& staged = restore.tensors[id];
-        const bool keeps_max = restore.groups[tensors_[id].group_id]->amsgrad || !tensors_[id].max_second_moment.empty();
+        const TensorRecord& t = tensors_[id];
+        const GroupOptions& group = *restore.groups[t.group_id];
+        const StateEncoding encoding = resolve_state_encoding(group.state_encoding, t.element_count);
+        encodings[id] = encoding;
+        auto reencode = [&](StateBuffer& buffer, StateKind kind) {
+            if (!buffer.empty() && buffer.encoding() != encoding) buffer = converted(buffer, kind, t.element_count, encoding);
+        };
+        reencode(staged.first_moment, StateKind::FirstMoment);
+        reencode(staged.second_moment, StateKind::SecondMoment);
+        reencode(staged.max_second_moment, StateKind::MaxSecondMoment);
+        const bool keeps_max = group.amsgrad || !t.max_second_moment.empty();
         if (staged.max_second_moment.empty() && keeps_max) {
-            staged.max_second_moment = StateArray(*backend_, tensors_[id].element_count);
+            staged.max_second_moment = StateBuffer(*backend_, encoding, t.element_count);
         }
     }
     // The swap: nothing below can fail.
@@ -450,6 +617,7 @@ void Optimizer::commit_restore() {
     for (std::size_t id = 0; id < tensors_.size(); ++id) {
         TensorRecord& t = tensors_[id];
         StagedTensor& staged = restore.tensors[id];
+        t.state_encoding = encodings[id];
         t.first_moment = std::move(staged.first_moment);
         t.second_moment = std::move(staged.second_moment);
         t.max_second_moment = std::move(staged.max_second_moment);

@@ -10,17 +10,24 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/block_quantization.h"
 #include "core/element_type.h"
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
 #include "core/staged_restore.h"
 #include "core/registered_memory.h"
+#include "core/state_encoding.h"
 
 namespace nab {
 
 // The state arrays an optimizer keeps per tensor (numbered as the ABI's nab_state_kind, which
 // messages quote).
 enum class StateKind { FirstMoment = 0, SecondMoment = 1, MaxSecondMoment = 2, MasterParameters = 3 };
+
+// The 8-bit format of m, s or s_max (the master copy has none: it is float32 in every encoding).
+constexpr CodeFormat code_format(StateKind kind) noexcept {
+    return kind == StateKind::FirstMoment ? kFirstMomentFormat : kSecondMomentFormat;
+}
 
 // The caller's side of one tensor.
 struct TensorSpec {
@@ -43,6 +50,7 @@ struct TensorFacts {
     ElementType parameter_type;
     ElementType gradient_type;
     bool has_master_parameters;
+    StateEncoding state_encoding;  // of m, s and s_max
 };
 
 class Optimizer {
@@ -71,8 +79,15 @@ public:
     void initialize_master_parameters(std::uint32_t tensor_id);
     // Every tensor's step count in one copy (`count` must be the tensor count).
     void read_step_counts(std::int64_t* destination, std::size_t count);
+    // Float32 values of a state array (m, s and s_max of an 8-bit tensor dequantized; writing
+    // them quantizes).
     void read_state(std::uint32_t tensor_id, StateKind kind, float* destination, std::size_t element_count);
     void write_state(std::uint32_t tensor_id, StateKind kind, const float* source, std::size_t element_count);
+    // The codes and block scales of m, s or s_max of an 8-bit tensor, as they are.
+    void read_state_codes(std::uint32_t tensor_id, StateKind kind, std::uint8_t* codes, std::size_t element_count,
+                          float* scales, std::size_t scale_count);
+    void write_state_codes(std::uint32_t tensor_id, StateKind kind, const std::uint8_t* codes,
+                           std::size_t element_count, const float* scales, std::size_t scale_count);
 
     // An all-or-nothing restore (see nab_optimizer_begin_restore): stage, then commit or abort.
     void begin_restore();
@@ -101,12 +116,22 @@ public:
 private:
     void check_group(std::uint32_t group_id, const char* argument) const;
     TensorRecord& tensor(std::uint32_t tensor_id);
-    StateArray& state_array(TensorRecord& t, StateKind kind);
+    // m, s or s_max of a tensor; refuses the master copy (`argument` names the kind).
+    StateBuffer& moment_buffer(TensorRecord& t, StateKind kind);
     void check_state_access(std::uint32_t tensor_id, std::size_t element_count);
     // Refuses (naming `argument` and both tensors) a buffer for `owner` that shares memory with
     // a buffer in `registered` other than the one it replaces.
     void check_not_registered(const RegisteredMemory& registered, const void* data, std::size_t bytes,
                               BufferOwner owner, bool replaces, const char* argument) const;
+    // A state buffer's float32 values through host memory, converting from or to 8 bits.
+    void download_values(const StateBuffer& buffer, StateKind kind, std::size_t count, float* destination);
+    void upload_values(const StateBuffer& buffer, StateKind kind, std::size_t count, const float* source);
+    // A new buffer in `encoding` holding `from`'s values (converted), for a group whose encoding changes.
+    StateBuffer converted(const StateBuffer& from, StateKind kind, std::size_t count, StateEncoding encoding);
+    // The 8-bit buffer of m, s or s_max for raw access, after checking the tensor, its encoding
+    // and the counts (`may_be_absent`: an s_max not yet allocated is fine, for writing).
+    const StateBuffer& coded_buffer(std::uint32_t tensor_id, StateKind kind, std::size_t element_count,
+                                    std::size_t scale_count, bool may_be_absent = false);
     // Room for one more step count (the array grows by doubling, keeping the counts).
     void reserve_step_count();
     // Around every change of what a backend may have copied into its own tables (StepWork's

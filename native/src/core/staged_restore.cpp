@@ -34,7 +34,8 @@ void check_state_values(std::uint32_t tensor_id, const TensorState& state, const
     check_second_moment(tensor_id, "second moment s", state.second_moment, n);
     if (state.max_second_moment != nullptr) {
         check_second_moment(tensor_id, "s_max", state.max_second_moment, n);
-        if (group.amsgrad && state.step > 0 && !all_zero(state.max_second_moment, n)) {
+        if (group.amsgrad && state.step > 0 && state.source_encoding == StateEncoding::Float32 &&
+            !all_zero(state.max_second_moment, n)) {
             for (std::size_t i = 0; i < n; ++i) {
                 if (state.max_second_moment[i] < state.second_moment[i]) {
                     refuse(tensor_id, "s_max", i, state.max_second_moment[i],

@@ -17,6 +17,8 @@ namespace nab {
 struct TensorState {
     std::int64_t step = 0;
     std::size_t element_count = 0;
+    // What the values were saved in: 8-bit s and s_max, quantized separately, need not keep s_max >= s.
+    StateEncoding source_encoding = StateEncoding::Float32;
     const float* first_moment = nullptr;
     const float* second_moment = nullptr;
     const float* max_second_moment = nullptr;  // null: none
@@ -26,9 +28,11 @@ struct TensorState {
 struct StagedTensor {
     bool staged = false;
     std::int64_t step = 0;
-    StateArray first_moment;
-    StateArray second_moment;
-    StateArray max_second_moment;  // empty: none staged
+    // m, s and s_max in the encoding the tensor has under its group's staged options (8-bit
+    // state quantized from the caller's floats as nab_optimizer_write_state quantizes).
+    StateBuffer first_moment;
+    StateBuffer second_moment;
+    StateBuffer max_second_moment;  // empty: none staged
     StateArray master_parameters;
 };
 
@@ -42,8 +46,9 @@ struct StagedRestore {
 
 // The rules a saved state's values follow (throws nab::Error naming "state", the tensor and the
 // first bad element): s and s_max >= 0 and not NaN; the master copy finite; and, where `group`
-// keeps s_max and the tensor has stepped, s_max >= s wherever s_max is not all zero (a freshly
-// turned-on AMSGrad starts from zeros, which a step then raises to s).
+// keeps s_max, the tensor has stepped and the values were saved in float32, s_max >= s wherever
+// s_max is not all zero (a freshly turned-on AMSGrad starts from zeros, which a step then raises
+// to s).
 void check_state_values(std::uint32_t tensor_id, const TensorState& state, const GroupOptions& group);
 
 }  // namespace nab

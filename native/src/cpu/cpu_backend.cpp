@@ -93,6 +93,14 @@ RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
     }
 }
 
+QuantizedRangeKernel CpuBackend::quantized_kernel_for(const KernelVariant& variant) const {
+    switch (simd_level_) {
+        case NAB_SIMD_AVX512: return select_avx512_quantized_kernel(variant);
+        case NAB_SIMD_AVX2: return select_avx2_quantized_kernel(variant);
+        default: return select_scalar_quantized_kernel(variant);
+    }
+}
+
 template <class Sizes, class Work>
 void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
     chunks_.clear();
@@ -119,9 +127,34 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
     pool_->run(job);
 }
 
+void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
+                            std::size_t count) const {
+    if (tensor.kernel != nullptr) {
+        const TensorArrays& a = tensor.arrays;
+        const TensorArrays view{parameters, gradients, a.first_moment + begin, a.second_moment + begin,
+                                a.max_second_moment != nullptr ? a.max_second_moment + begin : nullptr};
+        tensor.kernel(view, 0, count, tensor.coefficients);
+        return;
+    }
+    // begin is a multiple of the quantization block (chunks and conversion blocks are).
+    const QuantizedTensorArrays& q = tensor.quantized_arrays;
+    const std::size_t block = begin / kQuantizationBlockSize;
+    const bool keeps_max = q.max_second_moment_codes != nullptr;
+    const QuantizedTensorArrays view{parameters,
+                                     gradients,
+                                     q.first_moment_codes + begin,
+                                     q.first_moment_scales + block,
+                                     q.second_moment_codes + begin,
+                                     q.second_moment_scales + block,
+                                     keeps_max ? q.max_second_moment_codes + begin : nullptr,
+                                     keeps_max ? q.max_second_moment_scales + block : nullptr};
+    tensor.quantized_kernel(view, 0, count, tensor.coefficients);
+}
+
 void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const {
+    const TensorArrays& a = tensor.arrays;
     if (tensor.parameter_type == ElementType::Float32 && tensor.gradient_type == ElementType::Float32) {
-        tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
+        run_kernel(tensor, a.parameters + begin, a.gradients + begin, begin, end - begin);
         return;
     }
     // 16-bit data: widen a block into float32 scratch, run the float32 kernel on it, narrow
@@ -129,22 +162,19 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
     // array, and the 16-bit parameters are only written, never read.
     alignas(64) float gradient_block[kConversionBlock];
     alignas(64) float parameter_block[kConversionBlock];
-    const TensorArrays& a = tensor.arrays;
     for (std::size_t block = begin; block < end; block += kConversionBlock) {
         const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
         const std::size_t gradient_offset = block * element_size(tensor.gradient_type);
         const std::size_t parameter_offset = block * element_size(tensor.parameter_type);
         const void* gradients = static_cast<const char*>(tensor.gradients) + gradient_offset;
         void* parameters = static_cast<char*>(tensor.parameters) + parameter_offset;
-        TensorArrays view{a.parameters != nullptr ? a.parameters + block : parameter_block,
-                          a.gradients != nullptr ? a.gradients + block : gradient_block, a.first_moment + block,
-                          a.second_moment + block,
-                          a.max_second_moment != nullptr ? a.max_second_moment + block : nullptr};
+        float* float_parameters = a.parameters != nullptr ? a.parameters + block : parameter_block;
+        const float* float_gradients = a.gradients != nullptr ? a.gradients + block : gradient_block;
         if (a.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_type, gradient_block, count);
         if (a.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_type, parameter_block, count);
-        tensor.kernel(view, 0, count, tensor.coefficients);
+        run_kernel(tensor, float_parameters, float_gradients, block, count);
         if (tensor.parameter_type != ElementType::Float32) {
-            narrow(conversions_, view.parameters, parameters, tensor.parameter_type, count);
+            narrow(conversions_, float_parameters, parameters, tensor.parameter_type, count);
         }
     }
 }
@@ -254,21 +284,36 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
         if (t.gradients == nullptr) continue;
         CachedPlan& cached = plans_[t.group_id];
         const std::int64_t step = work.step_counts[id] + 1;
+        const bool quantized = t.state_encoding == StateEncoding::Blockwise8Bit;
         if (cached.step != step) {
             cached.step = step;
             cached.plan = plan_tensor_step(work.groups[t.group_id], step);
             cached.plan.coefficients.gradient_scale = gradient_scale;
-            cached.kernel = kernel_for(cached.plan.variant);
+            cached.kernel = nullptr;
+            cached.quantized_kernel = nullptr;
         }
+        // A group may hold both encodings (its small tensors stay float32): each kernel on demand.
+        if (!quantized && cached.kernel == nullptr) cached.kernel = kernel_for(cached.plan.variant);
+        if (quantized && cached.quantized_kernel == nullptr) cached.quantized_kernel = quantized_kernel_for(cached.plan.variant);
         float* float_parameters = !t.master_parameters.empty()                    ? t.master_parameters.data()
                                   : t.parameter_type == ElementType::Float32 ? static_cast<float*>(t.parameters)
                                                                               : nullptr;
         const float* float_gradients =
             t.gradient_type == ElementType::Float32 ? static_cast<const float*>(t.gradients) : nullptr;
-        const TensorArrays arrays{float_parameters, float_gradients, t.first_moment.data(), t.second_moment.data(),
-                                  t.max_second_moment.data()};
-        step_tensors_.push_back({arrays, t.parameters, t.gradients, t.parameter_type, t.gradient_type,
-                                 t.element_count, cached.kernel, cached.plan.coefficients});
+        const bool keeps_max = cached.plan.variant.keeps_max;
+        const TensorArrays arrays{float_parameters, float_gradients, t.first_moment.values(), t.second_moment.values(),
+                                  t.max_second_moment.values()};
+        const QuantizedTensorArrays quantized_arrays{float_parameters,
+                                                     float_gradients,
+                                                     t.first_moment.codes(),
+                                                     t.first_moment.scales(),
+                                                     t.second_moment.codes(),
+                                                     t.second_moment.scales(),
+                                                     keeps_max ? t.max_second_moment.codes() : nullptr,
+                                                     keeps_max ? t.max_second_moment.scales() : nullptr};
+        step_tensors_.push_back({arrays, quantized_arrays, t.parameters, t.gradients, t.parameter_type, t.gradient_type,
+                                 t.element_count, quantized ? nullptr : cached.kernel,
+                                 quantized ? cached.quantized_kernel : nullptr, cached.plan.coefficients});
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },

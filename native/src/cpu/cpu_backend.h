@@ -20,17 +20,20 @@
 namespace nab::cpu {
 
 // One tensor's share of a step: its arrays, its compiled kernel and its scalars. The kernel
-// works on float32 arrays; a tensor with 16-bit parameters or gradients is converted through
-// small L1-resident blocks around it (see run_step_range).
+// works on float32 parameters and gradients; a tensor with 16-bit parameters or gradients is
+// converted through small L1-resident blocks around it (see run_step_range). Its m, s and s_max
+// are float32 (`arrays`, `kernel`) or blockwise 8-bit (`quantized_arrays`, `quantized_kernel`).
 struct StepTensor {
     TensorArrays arrays;  // parameters: the float32 parameters or master copy, else null;
                           // gradients: the float32 gradients, else null
+    QuantizedTensorArrays quantized_arrays;  // the same parameters and gradients; codes and scales
     void* parameters;     // the caller's parameters, whatever their type
     const void* gradients;
     ElementType parameter_type;
     ElementType gradient_type;
     std::size_t element_count;
-    RangeKernel kernel;
+    RangeKernel kernel;                   // null for an 8-bit tensor
+    QuantizedRangeKernel quantized_kernel;  // null for a float32 tensor
     ElementCoefficients<float> coefficients;
 };
 
@@ -69,7 +72,12 @@ private:
     // The step: decides from `given` totals when not null, else from its own gradient pass.
     void step_deciding(const StepWork& work, const GradientStatistics* given);
     RangeKernel kernel_for(const KernelVariant& variant) const;
+    QuantizedRangeKernel quantized_kernel_for(const KernelVariant& variant) const;
     void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
+    // Runs the tensor's kernel on elements [begin, begin + count) with the float32 parameters and
+    // gradients at `parameters` and `gradients` (the tensor's own, or L1 conversion blocks).
+    void run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
+                    std::size_t count) const;
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
     // own slot of chunk_totals_ (chunk_passes) and the slots are added in chunk order
     // (gradient_statistics), so any thread count gives the same bits. It reads the gradients, or
@@ -101,17 +109,21 @@ private:
         std::int64_t step = -1;
         TensorStepPlan plan{};
         RangeKernel kernel = nullptr;
+        QuantizedRangeKernel quantized_kernel = nullptr;
     };
     std::vector<CachedPlan> plans_;
 };
 
-// Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width. The
-// ABI promises it (NAB_GRADIENT_CHUNK_ELEMENTS) to callers that split a model at chunk
-// boundaries.
+// Elements per chunk: 32 Ki floats = 128 KiB per array, a multiple of every SIMD width and of
+// the 8-bit state's block. The ABI promises it (NAB_GRADIENT_CHUNK_ELEMENTS) to callers that
+// split a model at chunk boundaries.
 constexpr std::size_t kChunkElements = NAB_GRADIENT_CHUNK_ELEMENTS;
 // Elements per conversion block of a 16-bit tensor: 4 KiB per float32 scratch array, so the
-// block and the state it updates stay in L1 between the conversion and the update.
+// block and the state it updates stay in L1 between the conversion and the update. A multiple
+// of the 8-bit state's block, so a conversion block holds whole quantization blocks.
 constexpr std::size_t kConversionBlock = 1024;
+static_assert(kChunkElements % kQuantizationBlockSize == 0 && kConversionBlock % kQuantizationBlockSize == 0,
+              "chunks and conversion blocks start on 8-bit quantization blocks");
 // Below this many elements in a whole step, waking the workers costs more than it saves.
 constexpr std::size_t kParallelThreshold = std::size_t{1} << 16;
 

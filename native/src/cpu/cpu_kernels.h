@@ -31,6 +31,30 @@ RangeKernel select_avx2_kernel(const KernelVariant& variant);
 RangeKernel select_avx512_kernel(const KernelVariant& variant);
 RangeKernel select_neon_kernel(const KernelVariant& variant);
 
+// Where one tensor's arrays are for a step when its m, s and s_max are blockwise 8-bit
+// (core/block_quantization.h): codes per element, scales per block of kQuantizationBlockSize.
+// The s_max pointers are null unless the variant keeps it.
+struct QuantizedTensorArrays {
+    float* parameters;
+    const float* gradients;
+    std::uint8_t* first_moment_codes;
+    float* first_moment_scales;
+    std::uint8_t* second_moment_codes;
+    float* second_moment_scales;
+    std::uint8_t* max_second_moment_codes;
+    float* max_second_moment_scales;
+};
+
+// Updates elements [begin, end) of one tensor with 8-bit state; begin is a multiple of
+// kQuantizationBlockSize and end is one or the tensor's end (whole blocks: each block's new
+// scale depends on all its elements).
+using QuantizedRangeKernel = void (*)(const QuantizedTensorArrays& arrays, std::size_t begin, std::size_t end,
+                                      const ElementCoefficients<float>& coefficients);
+
+QuantizedRangeKernel select_scalar_quantized_kernel(const KernelVariant& variant);
+QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant);
+QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant);
+
 // 16-bit <-> float32 conversion of `count` elements, one set per SIMD level (half: float16;
 // the narrowing ones round to nearest even). Every level produces the same bits as
 // core/half_precision.h (tested), so the step stays bit-identical across levels.

@@ -1,7 +1,7 @@
-// The loop around update_element for one SIMD width, and the table that maps a runtime
-// KernelVariant to the compiled template instance. Included by exactly one translation unit
-// per SIMD level; `Lanes` (see simd_vector_*.h and kernel_scalar.cpp) supplies the vector
-// type, its width and its loads/stores.
+// The loop around update_element for one SIMD width over float32 state, and its compiled
+// instances (kernel_variants.h). Included by exactly one translation unit per SIMD level;
+// `Lanes` (core/scalar_lanes.h for the contract, cpu/simd_vector_*.h) supplies the vector type,
+// its width and its loads/stores.
 //
 // A tail shorter than the width goes through the same vector code on a padded copy, so no
 // scalar instance of update_element is compiled with another level's target flags (that
@@ -9,10 +9,10 @@
 #pragma once
 
 #include <cstddef>
-#include <type_traits>
 
 #include "core/update_math.h"
 #include "cpu/cpu_kernels.h"
+#include "cpu/kernel_variants.h"
 
 namespace nab::cpu {
 
@@ -67,31 +67,17 @@ void update_range(const TensorArrays& a, std::size_t begin, std::size_t end, con
     }
 }
 
-// Walks the compile-time switches one by one until a concrete instance is reached.
-template <class Lanes, bool... Chosen>
-RangeKernel select_by_rule(const KernelVariant& v) {
-    switch (v.rule) {
-        case UpdateRule::Adaptive: return &update_range<Lanes, Chosen..., UpdateRule::Adaptive>;
-        case UpdateRule::AdaptiveScaledRoot: return &update_range<Lanes, Chosen..., UpdateRule::AdaptiveScaledRoot>;
-        case UpdateRule::Sgd: return &update_range<Lanes, Chosen..., UpdateRule::Sgd>;
-        case UpdateRule::None: break;
-    }
-    return &update_range<Lanes, Chosen..., UpdateRule::None>;
-}
+template <class Lanes>
+struct FloatKernel {
+    template <bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+    struct Instance {
+        static constexpr RangeKernel function = &update_range<Lanes, L2, Square, KeepsMax, FromMax, Rule>;
+    };
+};
 
 template <class Lanes>
 RangeKernel select_kernel(const KernelVariant& v) {
-    // Only the combinations that can occur are instantiated: reading s_max requires keeping it.
-    auto with_max = [&v](auto l2, auto square) -> RangeKernel {
-        constexpr bool L2 = decltype(l2)::value, Square = decltype(square)::value;
-        if (!v.keeps_max) return select_by_rule<Lanes, L2, Square, false, false>(v);
-        if (!v.denominator_from_max) return select_by_rule<Lanes, L2, Square, true, false>(v);
-        return select_by_rule<Lanes, L2, Square, true, true>(v);
-    };
-    using Yes = std::true_type;
-    using No = std::false_type;
-    if (v.l2_gradient) return v.square_gradient ? with_max(Yes{}, Yes{}) : with_max(Yes{}, No{});
-    return v.square_gradient ? with_max(No{}, Yes{}) : with_max(No{}, No{});
+    return select_variant<FloatKernel<Lanes>::template Instance>(v);
 }
 
 }  // namespace nab::cpu

@@ -1,10 +1,12 @@
-// Eight float32 lanes on AVX2 registers, with the operators update_element uses. Included
-// only by kernel_avx2.cpp (compiled with -mavx2).
+// Eight float32 lanes on AVX2 registers, with the operations update_element and the 8-bit
+// state formats use (the lane contract of core/scalar_lanes.h). Included only by
+// kernel_avx2.cpp (compiled with -mavx2).
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace nab::cpu {
 
@@ -20,12 +22,56 @@ inline Avx2Vector sqrt_of(Avx2Vector a) { return {_mm256_sqrt_ps(a.value)}; }
 // Same NaN rule as the scalar max_of: the second operand wins when either is NaN.
 inline Avx2Vector max_of(Avx2Vector a, Avx2Vector b) { return {_mm256_max_ps(a.value, b.value)}; }
 
+// Eight uint32 lanes.
+struct Avx2Bits {
+    __m256i value;
+};
+
+inline Avx2Bits operator+(Avx2Bits a, Avx2Bits b) { return {_mm256_add_epi32(a.value, b.value)}; }
+inline Avx2Bits operator-(Avx2Bits a, Avx2Bits b) { return {_mm256_sub_epi32(a.value, b.value)}; }
+inline Avx2Bits operator&(Avx2Bits a, Avx2Bits b) { return {_mm256_and_si256(a.value, b.value)}; }
+inline Avx2Bits operator|(Avx2Bits a, Avx2Bits b) { return {_mm256_or_si256(a.value, b.value)}; }
+
 struct Avx2Lanes {
     using Vector = Avx2Vector;
+    using Bits = Avx2Bits;
     static constexpr std::size_t width = 8;
     static Vector load(const float* source) { return {_mm256_loadu_ps(source)}; }
     static void store(float* destination, Vector v) { _mm256_storeu_ps(destination, v.value); }
     static Vector broadcast(float value) { return {_mm256_set1_ps(value)}; }
+
+    static Bits bits(Vector v) { return {_mm256_castps_si256(v.value)}; }
+    static Vector from_bits(Bits b) { return {_mm256_castsi256_ps(b.value)}; }
+    static Bits splat(std::uint32_t value) { return {_mm256_set1_epi32(static_cast<int>(value))}; }
+    template <int N>
+    static Bits shift_right(Bits b) {
+        return {_mm256_srli_epi32(b.value, N)};
+    }
+    template <int N>
+    static Bits shift_left(Bits b) {
+        return {_mm256_slli_epi32(b.value, N)};
+    }
+    static Bits min(Bits a, Bits b) { return {_mm256_min_epu32(a.value, b.value)}; }
+    static Bits max(Bits a, Bits b) { return {_mm256_max_epu32(a.value, b.value)}; }
+    static Bits select_at_least(Bits a, Bits threshold, Bits if_true, Bits if_false) {
+        // a >= t (unsigned) exactly where max(a, t) == a.
+        const __m256i at_least = _mm256_cmpeq_epi32(_mm256_max_epu32(a.value, threshold.value), a.value);
+        return {_mm256_blendv_epi8(if_false.value, if_true.value, at_least)};
+    }
+    static std::uint32_t largest(Bits b) {
+        __m128i m = _mm_max_epu32(_mm256_castsi256_si128(b.value), _mm256_extracti128_si256(b.value, 1));
+        m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+        m = _mm_max_epu32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+        return static_cast<std::uint32_t>(_mm_cvtsi128_si32(m));
+    }
+    static Bits load_codes(const std::uint8_t* source) {
+        return {_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source)))};
+    }
+    static void store_codes(std::uint8_t* destination, Bits codes) {
+        // Every lane holds 0..255: two unsigned-saturating packs keep the low bytes in order.
+        const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(codes.value), _mm256_extracti128_si256(codes.value, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(destination), _mm_packus_epi16(words, words));
+    }
 };
 
 }  // namespace nab::cpu

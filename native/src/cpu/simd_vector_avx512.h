@@ -1,10 +1,12 @@
-// Sixteen float32 lanes on AVX-512F registers, with the operators update_element uses. Included
-// only by kernel_avx512.cpp (compiled with -mavx512f).
+// Sixteen float32 lanes on AVX-512F registers, with the operations update_element and the 8-bit
+// state formats use (the lane contract of core/scalar_lanes.h). Included only by
+// kernel_avx512.cpp (compiled with -mavx512f).
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace nab::cpu {
 
@@ -20,12 +22,47 @@ inline Avx512Vector sqrt_of(Avx512Vector a) { return {_mm512_sqrt_ps(a.value)}; 
 // Same NaN rule as the scalar max_of: the second operand wins when either is NaN.
 inline Avx512Vector max_of(Avx512Vector a, Avx512Vector b) { return {_mm512_max_ps(a.value, b.value)}; }
 
+// Sixteen uint32 lanes.
+struct Avx512Bits {
+    __m512i value;
+};
+
+inline Avx512Bits operator+(Avx512Bits a, Avx512Bits b) { return {_mm512_add_epi32(a.value, b.value)}; }
+inline Avx512Bits operator-(Avx512Bits a, Avx512Bits b) { return {_mm512_sub_epi32(a.value, b.value)}; }
+inline Avx512Bits operator&(Avx512Bits a, Avx512Bits b) { return {_mm512_and_si512(a.value, b.value)}; }
+inline Avx512Bits operator|(Avx512Bits a, Avx512Bits b) { return {_mm512_or_si512(a.value, b.value)}; }
+
 struct Avx512Lanes {
     using Vector = Avx512Vector;
+    using Bits = Avx512Bits;
     static constexpr std::size_t width = 16;
     static Vector load(const float* source) { return {_mm512_loadu_ps(source)}; }
     static void store(float* destination, Vector v) { _mm512_storeu_ps(destination, v.value); }
     static Vector broadcast(float value) { return {_mm512_set1_ps(value)}; }
+
+    static Bits bits(Vector v) { return {_mm512_castps_si512(v.value)}; }
+    static Vector from_bits(Bits b) { return {_mm512_castsi512_ps(b.value)}; }
+    static Bits splat(std::uint32_t value) { return {_mm512_set1_epi32(static_cast<int>(value))}; }
+    template <int N>
+    static Bits shift_right(Bits b) {
+        return {_mm512_srli_epi32(b.value, N)};
+    }
+    template <int N>
+    static Bits shift_left(Bits b) {
+        return {_mm512_slli_epi32(b.value, N)};
+    }
+    static Bits min(Bits a, Bits b) { return {_mm512_min_epu32(a.value, b.value)}; }
+    static Bits max(Bits a, Bits b) { return {_mm512_max_epu32(a.value, b.value)}; }
+    static Bits select_at_least(Bits a, Bits threshold, Bits if_true, Bits if_false) {
+        return {_mm512_mask_blend_epi32(_mm512_cmpge_epu32_mask(a.value, threshold.value), if_false.value, if_true.value)};
+    }
+    static std::uint32_t largest(Bits b) { return _mm512_reduce_max_epu32(b.value); }
+    static Bits load_codes(const std::uint8_t* source) {
+        return {_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source)))};
+    }
+    static void store_codes(std::uint8_t* destination, Bits codes) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(destination), _mm512_cvtepi32_epi8(codes.value));
+    }
 };
 
 }  // namespace nab::cpu

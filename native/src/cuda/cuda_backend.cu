@@ -19,10 +19,10 @@ bool vector_aligned(const void* data, ElementType type) {
     return reinterpret_cast<std::uintptr_t>(data) % (kVectorWidth * element_size(type)) == 0;
 }
 
-LaunchVariant launch_variant_of(const GroupOptions& options) {
+LaunchVariant launch_variant_of(const GroupOptions& options, const TensorRecord& tensor) {
     // The launch-fixed switches do not depend on t: plan step 1 and keep those.
     const KernelVariant v = plan_tensor_step(options, 1).variant;
-    return {v.l2_gradient, v.square_gradient, v.keeps_max};
+    return {v.l2_gradient, v.square_gradient, v.keeps_max, tensor.state_encoding == StateEncoding::Blockwise8Bit};
 }
 
 __global__ void set_learning_rate_kernel(GroupOptions* groups, std::uint32_t group_id, double learning_rate) {
@@ -152,13 +152,20 @@ void CudaBackend::append_launch(const StepWork& work, const LaunchVariant* varia
     for (std::uint32_t id = 0; id < work.tensors.size(); ++id) {
         const TensorRecord& t = work.tensors[id];
         if (t.gradients == nullptr) continue;
-        if (variant != nullptr && !(launch_variant_of(work.groups[t.group_id]) == *variant)) continue;
+        if (variant != nullptr && !(launch_variant_of(work.groups[t.group_id], t) == *variant)) continue;
+        const bool keeps_max = variant != nullptr && variant->keeps_max;
         DeviceTensor entry{t.parameters,
                            t.gradients,
                            t.master_parameters.data(),
-                           t.first_moment.data(),
-                           t.second_moment.data(),
-                           variant != nullptr && variant->keeps_max ? t.max_second_moment.data() : nullptr,
+                           t.first_moment.values(),
+                           t.second_moment.values(),
+                           keeps_max ? t.max_second_moment.values() : nullptr,
+                           t.first_moment.codes(),
+                           t.first_moment.scales(),
+                           t.second_moment.codes(),
+                           t.second_moment.scales(),
+                           keeps_max ? t.max_second_moment.codes() : nullptr,
+                           keeps_max ? t.max_second_moment.scales() : nullptr,
                            t.element_count,
                            launch.block_count,
                            id,
@@ -216,7 +223,7 @@ void CudaBackend::update_tables(const StepWork& work) {
     std::vector<LaunchVariant> variants;
     for (const TensorRecord& t : work.tensors) {
         if (t.gradients == nullptr) continue;
-        const LaunchVariant v = launch_variant_of(work.groups[t.group_id]);
+        const LaunchVariant v = launch_variant_of(work.groups[t.group_id], t);
         if (std::find(variants.begin(), variants.end(), v) == variants.end()) variants.push_back(v);
     }
     for (const LaunchVariant& v : variants) append_launch(work, &v, entries, launches);

@@ -15,9 +15,18 @@ struct DeviceTensor {
     void* parameters;          // element_count elements of parameter_type
     const void* gradients;     // element_count elements of gradient_type
     float* master;             // float32 master copy of 16-bit parameters; null unless the tensor has one
+    // float32 state (null for a tensor with 8-bit state)
     float* first_moment;
     float* second_moment;
     float* max_second_moment;  // null unless the launch keeps s_max
+    // 8-bit state (core/block_quantization.h; null for a tensor with float32 state): codes per
+    // element, scales per block of kQuantizationBlockSize
+    std::uint8_t* first_moment_codes;
+    float* first_moment_scales;
+    std::uint8_t* second_moment_codes;
+    float* second_moment_scales;
+    std::uint8_t* max_second_moment_codes;  // null unless the launch keeps s_max
+    float* max_second_moment_scales;
     std::uint64_t element_count;
     std::uint64_t first_block;  // this tensor's first block in the grid
     std::uint32_t tensor_id;    // index into the step counts

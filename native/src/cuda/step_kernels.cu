@@ -5,8 +5,12 @@
 // instantiate — to groups of 4 elements, one float4 (8 bytes for 16-bit data) per array where
 // the tensor's arrays are aligned for it. 16-bit values are widened and narrowed with
 // core/half_precision.h, the CPU's own conversions, so both backends produce the same bits.
+// Tensors with 8-bit state go through their own kernel, one warp per 256-element block: decode
+// (core/block_quantization.h, the CPU's own formats), update_element, the block's largest
+// magnitudes by warp shuffles, encode.
 #include <type_traits>
 
+#include "core/block_quantization.h"
 #include "core/gradient_scaling.h"
 #include "core/half_precision.h"
 #include "core/step_coefficients.h"
@@ -217,6 +221,138 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     }
 }
 
+// ---- The step with 8-bit state ------------------------------------------------------------------
+
+static_assert(kElementsPerBlock % kQuantizationBlockSize == 0, "a CUDA block holds whole 8-bit blocks");
+constexpr unsigned kQuantizedPerLane = kQuantizationBlockSize / kWarpSize;  // 8 elements of a block per lane
+
+__device__ __forceinline__ std::uint32_t warp_max(std::uint32_t value) {
+    for (unsigned offset = kWarpSize / 2; offset > 0; offset /= 2) {
+        const std::uint32_t other = __shfl_xor_sync(0xffffffffu, value, offset);
+        value = other > value ? other : value;
+    }
+    return value;
+}
+
+// One state array's part of a quantization block in one lane: its new values, kept in registers
+// between the update and the encoding.
+template <CodeFormat Format>
+struct LaneState {
+    std::uint8_t* codes;
+    float* scale;
+    float values[kQuantizedPerLane];
+    std::uint32_t largest = 0;
+
+    __device__ __forceinline__ float decode_at(std::uint64_t i, float old_scale) const {
+        return decode<Format, ScalarLanes>(codes[i], old_scale);
+    }
+    __device__ __forceinline__ void keep(unsigned k, float value) {
+        values[k] = value;
+        const std::uint32_t bits = magnitude_bits<Format, ScalarLanes>(value);
+        largest = bits > largest ? bits : largest;
+    }
+    // The block's new scale (every lane computes it from the warp's largest magnitude) and this
+    // lane's codes.
+    __device__ __forceinline__ void encode_block(std::uint64_t first, std::uint64_t count, unsigned lane) {
+        const BlockScale s = block_scale<ScalarLanes>(warp_max(largest));
+        if (lane == 0) *scale = s.scale;  // every lane read the old scale before the shuffles
+        for (unsigned k = 0; k < kQuantizedPerLane; ++k) {
+            const std::uint64_t i = first + lane + std::uint64_t{kWarpSize} * k;
+            if (i < first + count) {
+                codes[i] = s.finite ? static_cast<std::uint8_t>(encode<Format, ScalarLanes>(values[k], s.inverse)) : 0;
+            }
+        }
+    }
+};
+
+// One warp updates elements [first, first + count) (one quantization block): lane l takes
+// elements first + l + 32k, so each access of the warp is contiguous.
+template <class Types, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+__device__ __forceinline__ void update_quantized_block(const DeviceTensor& t, std::uint64_t first, std::uint64_t count,
+                                                       unsigned lane, const ElementCoefficients<float>& c) {
+    const std::uint64_t block = first / kQuantizationBlockSize;
+    LaneState<kFirstMomentFormat> m{t.first_moment_codes, t.first_moment_scales + block};
+    LaneState<kSecondMomentFormat> s{t.second_moment_codes, t.second_moment_scales + block};
+    LaneState<kSecondMomentFormat> s_max{t.max_second_moment_codes, KeepsMax ? t.max_second_moment_scales + block : nullptr};
+    const float m_scale = *m.scale, s_scale = *s.scale, s_max_scale = KeepsMax ? *s_max.scale : 0.0f;
+    float* const master = Types::master(t);
+    for (unsigned k = 0; k < kQuantizedPerLane; ++k) {
+        const std::uint64_t i = first + lane + std::uint64_t{kWarpSize} * k;
+        if (i >= first + count) continue;
+        float p[1], g[1];
+        load_widened<1>(t.gradients, Types::gradient_type(t), i, g);
+        if (master != nullptr) {
+            p[0] = master[i];
+        } else {
+            load_widened<1>(t.parameters, Types::parameter_type(t), i, p);
+        }
+        float vm = m.decode_at(i, m_scale), vs = s.decode_at(i, s_scale);
+        float vs_max = KeepsMax ? s_max.decode_at(i, s_max_scale) : 0.0f;
+        update_element<L2, Square, KeepsMax, FromMax, Rule>(p[0], g[0], vm, vs, vs_max, c);
+        if (master != nullptr) master[i] = p[0];
+        store_narrowed<1>(t.parameters, Types::parameter_type(t), i, p);
+        m.keep(k, vm);
+        s.keep(k, vs);
+        if (KeepsMax) s_max.keep(k, vs_max);
+    }
+    m.encode_block(first, count, lane);
+    s.encode_block(first, count, lane);
+    if (KeepsMax) s_max.encode_block(first, count, lane);
+}
+
+template <class Types, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+__device__ __forceinline__ void update_quantized_range(const DeviceTensor& t, ElementRange range,
+                                                       const ElementCoefficients<float>& c) {
+    // range.begin is a multiple of kElementsPerBlock, so of the quantization block: warp w takes
+    // the blocks w, w + warps, ... of the range.
+    const unsigned lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize, warps = blockDim.x / kWarpSize;
+    for (std::uint64_t first = range.begin + std::uint64_t{kQuantizationBlockSize} * warp; first < range.end;
+         first += std::uint64_t{kQuantizationBlockSize} * warps) {
+        const std::uint64_t count = range.end - first < kQuantizationBlockSize ? range.end - first : kQuantizationBlockSize;
+        update_quantized_block<Types, L2, Square, KeepsMax, FromMax, Rule>(t, first, count, lane, c);
+    }
+}
+
+template <class Types, bool L2, bool Square, bool KeepsMax>
+__device__ __forceinline__ void update_quantized(const DeviceTensor& t, ElementRange range, const TensorStepPlan& plan) {
+    const ElementCoefficients<float>& c = plan.coefficients;
+    switch (plan.variant.rule) {
+        case UpdateRule::Adaptive:
+            if (KeepsMax && plan.variant.denominator_from_max) {
+                update_quantized_range<Types, L2, Square, KeepsMax, KeepsMax, UpdateRule::Adaptive>(t, range, c);
+            } else {
+                update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::Adaptive>(t, range, c);
+            }
+            break;
+        case UpdateRule::AdaptiveScaledRoot:
+            if (KeepsMax && plan.variant.denominator_from_max) {
+                update_quantized_range<Types, L2, Square, KeepsMax, KeepsMax, UpdateRule::AdaptiveScaledRoot>(t, range, c);
+            } else {
+                update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::AdaptiveScaledRoot>(t, range, c);
+            }
+            break;
+        case UpdateRule::Sgd: update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::Sgd>(t, range, c); break;
+        case UpdateRule::None: update_quantized_range<Types, L2, Square, KeepsMax, false, UpdateRule::None>(t, range, c); break;
+    }
+}
+
+template <bool L2, bool Square, bool KeepsMax>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    quantized_step_kernel(const DeviceTensor* tensors, std::uint32_t tensor_count, const TensorStepPlan* plans,
+                          const DeviceStepState* state, std::uint64_t generation) {
+    // Skipped: nothing may change, the 8-bit state included. Stale: the tables are not this launch's.
+    if (state->report.skipped || !layout_is_current(state, generation)) return;
+    const std::uint32_t index = tensor_of_block(tensors, tensor_count, blockIdx.x);
+    const DeviceTensor t = tensors[index];
+    const TensorStepPlan plan = plans[index];
+    const ElementRange range = block_elements(t.element_count, t.first_block, blockIdx.x);
+    if (t.parameter_type == ElementType::Float32 && t.gradient_type == ElementType::Float32 && t.master == nullptr) {
+        update_quantized<AllFloat32, L2, Square, KeepsMax>(t, range, plan);
+    } else {
+        update_quantized<TypesFromTable, L2, Square, KeepsMax>(t, range, plan);
+    }
+}
+
 // ---- The gradient pass and its totals -------------------------------------------------------
 
 __device__ __forceinline__ unsigned is_nonfinite(float value) {
@@ -421,11 +557,16 @@ __global__ void widen_kernel(float* master, const void* parameters, ElementType 
     }
 }
 
-template <bool L2, bool Square, bool KeepsMax>
+template <bool L2, bool Square, bool KeepsMax, bool EightBit>
 void launch(std::uint64_t block_count, cudaStream_t stream, const DeviceTensor* tensors, std::uint32_t tensor_count,
             const TensorStepPlan* plans, const DeviceStepState* state, std::uint64_t generation) {
-    step_kernel<L2, Square, KeepsMax><<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(
-        tensors, tensor_count, plans, state, generation);
+    if constexpr (EightBit) {
+        quantized_step_kernel<L2, Square, KeepsMax><<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(
+            tensors, tensor_count, plans, state, generation);
+    } else {
+        step_kernel<L2, Square, KeepsMax><<<static_cast<unsigned>(block_count), kThreadsPerBlock, 0, stream>>>(
+            tensors, tensor_count, plans, state, generation);
+    }
 }
 
 }  // namespace
@@ -468,13 +609,16 @@ cudaError_t launch_step(const LaunchVariant& variant, const DeviceTensor* tensor
     if (tensor_count == 0) return cudaSuccess;
     using Launch = void (*)(std::uint64_t, cudaStream_t, const DeviceTensor*, std::uint32_t, const TensorStepPlan*,
                             const DeviceStepState*, std::uint64_t);
-    // Indexed by l2 * 4 + square * 2 + keeps_max.
-    static constexpr Launch launches[8] = {
-        &launch<false, false, false>, &launch<false, false, true>, &launch<false, true, false>,
-        &launch<false, true, true>,   &launch<true, false, false>,  &launch<true, false, true>,
-        &launch<true, true, false>,   &launch<true, true, true>};
-    launches[(variant.l2_gradient ? 4 : 0) + (variant.square_gradient ? 2 : 0) + (variant.keeps_max ? 1 : 0)](
-        block_count, stream, tensors, tensor_count, plans, state, generation);
+    // Indexed by eight_bit * 8 + l2 * 4 + square * 2 + keeps_max.
+    static constexpr Launch launches[16] = {
+        &launch<false, false, false, false>, &launch<false, false, true, false>, &launch<false, true, false, false>,
+        &launch<false, true, true, false>,   &launch<true, false, false, false>,  &launch<true, false, true, false>,
+        &launch<true, true, false, false>,   &launch<true, true, true, false>,    &launch<false, false, false, true>,
+        &launch<false, false, true, true>,   &launch<false, true, false, true>,   &launch<false, true, true, true>,
+        &launch<true, false, false, true>,   &launch<true, false, true, true>,    &launch<true, true, false, true>,
+        &launch<true, true, true, true>};
+    launches[(variant.eight_bit ? 8 : 0) + (variant.l2_gradient ? 4 : 0) + (variant.square_gradient ? 2 : 0) +
+             (variant.keeps_max ? 1 : 0)](block_count, stream, tensors, tensor_count, plans, state, generation);
     return cudaGetLastError();
 }
 

@@ -13,15 +13,17 @@
 
 namespace nab::cuda {
 
-// The switches that are fixed per launch (template parameters of the kernel); the update
-// rule, which depends on each tensor's step count, is decided per block on the device.
+// The switches that are fixed per launch (template parameters of the kernel, and which kernel:
+// float32 or 8-bit state); the update rule, which depends on each tensor's step count, is
+// decided per block on the device.
 struct LaunchVariant {
     bool l2_gradient;
     bool square_gradient;
     bool keeps_max;
+    bool eight_bit;  // the launch's tensors keep 8-bit state
     bool operator==(const LaunchVariant& other) const {
         return l2_gradient == other.l2_gradient && square_gradient == other.square_gradient &&
-               keeps_max == other.keeps_max;
+               keeps_max == other.keeps_max && eight_bit == other.eight_bit;
     }
 };
 

@@ -66,6 +66,8 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_group_options, degenerate_to_sgd));
     fprintf(out, ", \"optimized_update\": %lu",
             (unsigned long)offsetof(struct nab_group_options, optimized_update));
+    fprintf(out, ", \"state_encoding\": %lu",
+            (unsigned long)offsetof(struct nab_group_options, state_encoding));
     fprintf(out, "}},\n");
     fprintf(out, "  \"nab_optimizer_config\": {\"size\": %lu, \"fields\": {",
             (unsigned long)sizeof(struct nab_optimizer_config));
@@ -123,13 +125,15 @@ int main(int argc, char** argv)
             (unsigned long)offsetof(struct nab_tensor_info, has_master_parameters));
     fprintf(out, ", \"reserved\": %lu",
             (unsigned long)offsetof(struct nab_tensor_info, reserved));
+    fprintf(out, ", \"state_encoding\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_info, state_encoding));
     fprintf(out, "}},\n");
     fprintf(out, "  \"nab_tensor_state\": {\"size\": %lu, \"fields\": {",
             (unsigned long)sizeof(struct nab_tensor_state));
     fprintf(out, "\"struct_size\": %lu",
             (unsigned long)offsetof(struct nab_tensor_state, struct_size));
-    fprintf(out, ", \"reserved\": %lu",
-            (unsigned long)offsetof(struct nab_tensor_state, reserved));
+    fprintf(out, ", \"source_encoding\": %lu",
+            (unsigned long)offsetof(struct nab_tensor_state, source_encoding));
     fprintf(out, ", \"step\": %lu",
             (unsigned long)offsetof(struct nab_tensor_state, step));
     fprintf(out, ", \"element_count\": %lu",

@@ -1,8 +1,9 @@
 // The CUDA backend against the CPU backend, through the C ABI: every option of both
 // compatibility modes, several groups, null gradients, sizes from 1 to 10^7, unaligned
 // pointers; float16/bfloat16 parameters and gradients with and without master copies, the
-// step options (skipping, clipping, the inverse scale) and their report. Skipped, with the
-// reason, where no CUDA device is visible.
+// step options (skipping, clipping, the inverse scale) and their report; 8-bit state (the same
+// codes and scales as the CPU, bit for bit). Skipped, with the reason, where no CUDA device is
+// visible.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -90,6 +91,62 @@ TEST(CudaBackendTest, EveryOptionOfBothModesMatchesTheCpuAfterOneAndAfterManySte
         }
     }
     EXPECT_EQ(combinations, 2 * 3 * 2 * 2 * 2 * 2 + 3 * 2 * 2 * 2);
+}
+
+// 8-bit state runs the same IEEE float32 operations and integer code arithmetic on both
+// backends: parameters, codes and scales must be identical, for every option combination, every
+// tail of a 256-element block, unaligned and 16-bit buffers, float32 tensors of the same group.
+TEST(CudaBackendTest, EightBitStateMatchesTheCpuBitForBit) {
+    NAB_REQUIRE_CUDA_DEVICE();
+    const std::vector<TensorSpec> tensors = {{0, 4096, 0},
+                                             {0, 4097, 1},
+                                             {0, 4096 + 255, 3},
+                                             {0, 70001, 0},
+                                             {0, 17, 0},
+                                             {0, 5000, 0, NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, true},
+                                             {0, 6001, 1, NAB_DTYPE_FLOAT16, NAB_DTYPE_FLOAT16, false}};
+    int combinations = 0;
+    for (int32_t compatibility : {NAB_COMPATIBILITY_LABML, NAB_COMPATIBILITY_ADABELIEF_PYTORCH}) {
+        for (int32_t wd_mode : {NAB_WEIGHT_DECAY_DECOUPLED, NAB_WEIGHT_DECAY_ABSOLUTE, NAB_WEIGHT_DECAY_L2}) {
+            for (int32_t second : {NAB_SECOND_MOMENT_BELIEF, NAB_SECOND_MOMENT_SQUARE}) {
+                for (int32_t amsgrad : {0, 1}) {
+                    for (int32_t rectify : {0, 1}) {
+                        for (int32_t degenerate : {0, 1}) {
+                            for (int32_t optimized : {0, 1}) {
+                                const bool labml = compatibility == NAB_COMPATIBILITY_LABML;
+                                if (!labml && (second == NAB_SECOND_MOMENT_SQUARE || optimized == 0)) continue;
+                                nab_group_options o =
+                                    options(compatibility, wd_mode, second, amsgrad, rectify, degenerate, optimized);
+                                o.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+                                const Problem problem = random_problem({o}, tensors, 12, 5000 + combinations, true);
+                                EXPECT_EQ(compare(run_on_cpu(problem), run_on_cuda(problem), 0.0), "")
+                                    << "combination " << combinations << ": compatibility=" << compatibility
+                                    << " wd_mode=" << wd_mode << " second_moment=" << second << " amsgrad=" << amsgrad
+                                    << " rectify=" << rectify << " degenerate=" << degenerate
+                                    << " optimized=" << optimized;
+                                ++combinations;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// A non-finite gradient under skip_nonfinite: the device skips the step and the 8-bit codes and
+// scales stay as they were, as on the CPU.
+TEST(CudaBackendTest, ASkippedStepLeavesEightBitStateUntouched) {
+    NAB_REQUIRE_CUDA_DEVICE();
+    nab_group_options o = options(NAB_COMPATIBILITY_LABML, NAB_WEIGHT_DECAY_DECOUPLED, NAB_SECOND_MOMENT_BELIEF, 1, 1, 1, 1);
+    o.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+    Problem problem = random_problem({o}, {{0, 9000, 0}, {0, 100, 0}}, 6, 77, false);
+    problem.step_options.skip_nonfinite = 1;
+    put_nonfinite(problem.gradients[3][0], NAB_DTYPE_FLOAT32, 4321, NonFinite::Nan);
+    const Result cpu = run_on_cpu(problem), cuda = run_on_cuda(problem);
+    EXPECT_EQ(cpu.reports[3].skipped, 1);
+    EXPECT_EQ(cpu.steps.front(), 5);
+    EXPECT_EQ(compare(cpu, cuda, 0.0), "");
 }
 
 TEST(CudaBackendTest, SeveralGroupsWithDifferentKernelsInOneStepMatchTheCpu) {

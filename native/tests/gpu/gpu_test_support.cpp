@@ -229,6 +229,22 @@ Result run(const Problem& problem, bool on_device) {
         result.second_moment.push_back(read(NAB_STATE_SECOND_MOMENT, true));
         result.max_second_moment.push_back(read(NAB_STATE_MAX_SECOND_MOMENT, info.has_max_second_moment != 0));
         result.master.push_back(read(NAB_STATE_MASTER_PARAMETERS, info.has_master_parameters != 0));
+        Bytes codes;
+        if (info.state_encoding == NAB_STATE_ENCODING_BLOCKWISE_8BIT) {
+            for (nab_state_kind kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
+                if (kind == NAB_STATE_MAX_SECOND_MOMENT && info.has_max_second_moment == 0) continue;
+                const std::size_t count = spec.element_count, blocks = (count + NAB_BLOCKWISE_8BIT_BLOCK_SIZE - 1) /
+                                                                           NAB_BLOCKWISE_8BIT_BLOCK_SIZE;
+                Bytes array(count);
+                std::vector<float> scales(blocks);
+                check(nab_optimizer_read_state_codes(optimizer.handle, id, kind, array.data(), count, scales.data(), blocks),
+                      "nab_optimizer_read_state_codes");
+                codes.insert(codes.end(), array.begin(), array.end());
+                const auto* scale_bytes = reinterpret_cast<const std::uint8_t*>(scales.data());
+                codes.insert(codes.end(), scale_bytes, scale_bytes + blocks * sizeof(float));
+            }
+        }
+        result.codes.push_back(std::move(codes));
     }
     return result;
 }
@@ -317,6 +333,9 @@ std::string compare(const Result& cpu, const Result& cuda, double rel_tolerance)
                                    rel_tolerance, 1e-3);
             if (!error.empty()) return error;
         }
+    }
+    for (std::size_t t = 0; t < cpu.codes.size(); ++t) {
+        if (cpu.codes[t] != cuda.codes[t]) return "8-bit codes or scales of tensor " + std::to_string(t) + " differ";
     }
     for (const std::string& array_error :
          {compare_arrays("m", cpu.first_moment, cuda.first_moment, rel_tolerance, 1e-30),

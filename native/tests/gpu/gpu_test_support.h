@@ -76,6 +76,8 @@ struct Result {
     std::vector<nab_dtype> parameter_dtypes;
     std::vector<Bytes> parameters;  // as stored, in each tensor's parameter_dtype
     std::vector<std::vector<float>> first_moment, second_moment, max_second_moment, master;  // empty when absent
+    // 8-bit state as stored: each array's codes, then its scales' bytes (empty for float32 state)
+    std::vector<Bytes> codes;
     std::vector<std::int64_t> steps;
     std::vector<nab_step_report> reports;  // after each step
 };
@@ -85,8 +87,9 @@ Result run_on_cuda(const Problem& problem);
 
 // "" when the results agree, else the first difference: equal step counts and reports
 // (gradient_norm and gradient_scale within 1e-12 relative: the two backends add the squares in
-// different orders), 16-bit parameters bit for bit, float32 parameters and state within
-// rel_tolerance (relative to max(|cpu|, floor)); rel_tolerance 0 asks for identical bits.
+// different orders), 16-bit parameters and 8-bit codes and scales bit for bit, float32
+// parameters and state within rel_tolerance (relative to max(|cpu|, floor)); rel_tolerance 0
+// asks for identical bits.
 std::string compare(const Result& cpu, const Result& cuda, double rel_tolerance);
 
 }  // namespace nab::gpu_test

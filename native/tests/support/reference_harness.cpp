@@ -102,6 +102,7 @@ uint32_t ReferenceProblem::add_tensor(uint32_t group, std::size_t count, double 
     EXPECT_EQ(status, NAB_STATUS_OK) << nab_get_last_error();
     EXPECT_EQ(id, tensors_.size());
     tensor->id = id;
+    tensor->eight_bit = tensor_info(optimizer_.get(), id).state_encoding == NAB_STATE_ENCODING_BLOCKWISE_8BIT;
     tensor->reference.on_options_changed(groups_[group]);
     tensors_.push_back(std::move(tensor));
     return id;
@@ -146,6 +147,11 @@ void ReferenceProblem::step() {
             tensor->source.fill(random_, tensor->gradients.data());
         }
     }
+    for (auto& tensor : tensors_) {
+        if (tensor->eight_bit) take_eight_bit_state(*tensor);
+        tensor->unchanged[0] = tensor->unchanged[1] = !tensor->gradient_registered;
+        tensor->unchanged[2] = !tensor->gradient_registered || groups_[tensor->group].amsgrad != 1;
+    }
     std::vector<std::vector<float>> given;
     given.reserve(tensors_.size());
     for (const auto& tensor : tensors_) {
@@ -166,7 +172,31 @@ void ReferenceProblem::step() {
     ++steps_;
 }
 
-testing::AssertionResult ReferenceProblem::check(const std::string& stage) const {
+void ReferenceProblem::refresh_encodings() {
+    for (auto& tensor : tensors_) {
+        tensor->eight_bit =
+            tensor_info(optimizer_.get(), tensor->id).state_encoding == NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+        tensor->unchanged[0] = tensor->unchanged[1] = tensor->unchanged[2] = false;
+    }
+}
+
+void ReferenceProblem::take_eight_bit_state(Tensor& tensor) {
+    ReferenceTensor& ref = tensor.reference;
+    const std::size_t count = ref.size();
+    const int32_t kinds[3] = {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT};
+    std::vector<double>* values[3] = {&ref.m, &ref.s, &ref.s_max};
+    std::vector<double>* magnitudes[3] = {&ref.m_magnitude, &ref.s_magnitude, &ref.s_max_magnitude};
+    const bool has_max = tensor_info(optimizer_.get(), tensor.id).has_max_second_moment == 1;
+    for (int k = 0; k < 3; ++k) {
+        if (k == 2 && !has_max) continue;
+        tensor.before[k] = read_codes(optimizer_.get(), tensor.id, kinds[k], count);
+        *values[k] = decode(format_of(kinds[k]), tensor.before[k]);
+        magnitudes[k]->resize(count);
+        for (std::size_t i = 0; i < count; ++i) (*magnitudes[k])[i] = std::fabs((*values[k])[i]);
+    }
+}
+
+testing::AssertionResult ReferenceProblem::check(const std::string& stage) {
     std::ostringstream failures;
     failures.precision(9);
     bool failed = false;
@@ -202,6 +232,37 @@ testing::AssertionResult ReferenceProblem::check(const std::string& stage) const
             }
         };
         compare(Quantity::Theta, tensor->parameters.data(), ref.theta, ref.theta_magnitude);
+        if (tensor->eight_bit) {
+            const int32_t kinds[3] = {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT};
+            const std::vector<double>* values[3] = {&ref.m, &ref.s, &ref.s_max};
+            const std::vector<double>* magnitudes[3] = {&ref.m_magnitude, &ref.s_magnitude, &ref.s_max_magnitude};
+            const Quantity quantities[3] = {Quantity::FirstMoment, Quantity::SecondMoment, Quantity::MaxSecondMoment};
+            for (int k = 0; k < 3; ++k) {
+                if (k == 2 && !(ref.has_s_max() && info.has_max_second_moment == 1)) continue;
+                const CodedArray codes = read_codes(optimizer_.get(), tensor->id, kinds[k], ref.size());
+                if (tensor->unchanged[k]) {
+                    if (!(codes == tensor->before[k])) {
+                        failed = true;
+                        failures << "\n  " << where.str() << ": " << quantity_name(quantities[k])
+                                 << " codes or scales changed in a step that did not update it";
+                    }
+                    continue;
+                }
+                const CodeComparison comparison = compare_codes(format_of(kinds[k]), codes, *values[k], *magnitudes[k]);
+                codes_compared_ += comparison.codes;
+                code_ties_ += comparison.code_ties;
+                if (!comparison.failure.empty()) {
+                    failed = true;
+                    failures << "\n  " << where.str() << ": " << quantity_name(quantities[k]) << " "
+                             << comparison.failure;
+                }
+            }
+            if (!tensor->parameters.guards_intact() || !tensor->gradients.guards_intact()) {
+                failed = true;
+                failures << "\n  " << where.str() << ": memory next to the caller's buffers was written";
+            }
+            continue;
+        }
         const std::vector<float> m = read_state(optimizer_.get(), tensor->id, NAB_STATE_FIRST_MOMENT);
         compare(Quantity::FirstMoment, m.data(), ref.m, ref.m_magnitude);
         const std::vector<float> s = read_state(optimizer_.get(), tensor->id, NAB_STATE_SECOND_MOMENT);

@@ -13,6 +13,7 @@
 
 #include "native_adabelief.h"
 #include "support/reference_adabelief.h"
+#include "support/reference_eight_bit.h"
 #include "support/test_support.h"
 
 namespace nabtest {
@@ -89,8 +90,20 @@ public:
     void step();
     int64_t steps_taken() const { return steps_; }
 
-    // Compares every tensor (theta, m, s, s_max, t, presence of s_max) with the reference.
-    testing::AssertionResult check(const std::string& stage) const;
+    // Compares every tensor (theta, m, s, s_max, t, presence of s_max) with the reference. A
+    // tensor with 8-bit state (see below) is compared on theta and on its codes and scales.
+    testing::AssertionResult check(const std::string& stage);
+
+    // 8-bit state: before each step the reference takes the library's codes and scales (decoded
+    // exactly) as its m, s and s_max, so each step checks the step itself: the float64 update
+    // from that state must give the library's parameters (to float32 rounding) and its new codes
+    // and scales (see reference_eight_bit.h). A tensor skipped by a step must
+    // keep its codes and scales bit for bit; so must s_max while amsgrad is off.
+    std::size_t codes_compared() const { return codes_compared_; }
+    std::size_t code_ties() const { return code_ties_; }
+    bool eight_bit(uint32_t tensor) const { return tensors_[tensor]->eight_bit; }
+    // Reads every tensor's encoding again (after set_group_options changed a group's).
+    void refresh_encodings();
 
     Random& random() { return random_; }
     nab_optimizer* optimizer() const { return optimizer_.get(); }
@@ -108,6 +121,9 @@ private:
         uint32_t id = 0;
         double null_probability = 0.0;
         bool gradient_registered = true;
+        bool eight_bit = false;            // its m, s and s_max are stored in 8 bits
+        bool unchanged[3] = {};            // the last step must have left m, s, s_max as they were
+        CodedArray before[3];              // m, s, s_max codes before the last step
         OffsetBuffer parameters;
         OffsetBuffer gradients;
         GradientSource source;
@@ -120,6 +136,10 @@ private:
     std::vector<nab_group_options> groups_;
     std::vector<std::unique_ptr<Tensor>> tensors_;
     int64_t steps_ = 0;
+    std::size_t codes_compared_ = 0, code_ties_ = 0;
+
+    // The reference's m, s and s_max become the library's decoded 8-bit state.
+    void take_eight_bit_state(Tensor& tensor);
 };
 
 }  // namespace nabtest

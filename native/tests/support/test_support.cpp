@@ -151,7 +151,8 @@ std::string describe(const nab_group_options& o) {
         << " second_moment=" << (o.second_moment == NAB_SECOND_MOMENT_BELIEF ? "belief" : "square")
         << " amsgrad=" << o.amsgrad << " rectify=" << o.rectify
         << " degenerate_to_sgd=" << o.degenerate_to_sgd
-        << " optimized_update=" << o.optimized_update;
+        << " optimized_update=" << o.optimized_update
+        << (o.state_encoding == NAB_STATE_ENCODING_BLOCKWISE_8BIT ? " state_encoding=8-bit" : "");
     return out.str();
 }
 
@@ -164,7 +165,7 @@ bool same_options(const nab_group_options& a, const nab_group_options& b) {
            a.weight_decay_mode == b.weight_decay_mode && a.second_moment == b.second_moment &&
            a.amsgrad == b.amsgrad && a.rectify == b.rectify &&
            a.degenerate_to_sgd == b.degenerate_to_sgd &&
-           a.optimized_update == b.optimized_update;
+           a.optimized_update == b.optimized_update && a.state_encoding == b.state_encoding;
 }
 
 nab_tensor_info tensor_info(nab_optimizer* optimizer, uint32_t tensor_id) {

@@ -44,6 +44,12 @@ uint64_t fresh_seed();
 // "seed=N (replay with NAB_TEST_SEED=N)", for SCOPED_TRACE and failure messages.
 std::string seed_text(uint64_t seed);
 
+// A Random named `name` from a fresh seed, which every failure in the scope prints.
+#define NAB_SEEDED_RANDOM(name)              \
+    const uint64_t seed_ = fresh_seed();     \
+    SCOPED_TRACE(seed_text(seed_));          \
+    Random name(seed_)
+
 class Random {
 public:
     explicit Random(uint64_t seed) : engine_(seed) {}

@@ -91,6 +91,31 @@ internal static class Plots
         return Save(plot, folder, "test-accuracy.png");
     }
 
+    /// <summary>
+    /// Test accuracy after every epoch, mean over the seeds, per optimizer and state encoding
+    /// (<see cref="EncodingComparison"/>): float32 state solid, 8-bit state dashed.
+    /// </summary>
+    public static string StateEncodings(IReadOnlyList<EncodingRuns> all, string folder)
+    {
+        Plot plot = NewPlot("Fashion-MNIST MLP: test accuracy, float32 vs 8-bit optimizer state (mean over seeds)", "epoch",
+            "test accuracy (%)");
+        foreach (EncodingRuns r in all)
+        {
+            int epochs = r.Runs.Min(run => run.Epochs.Count);
+            double[] xs = [.. Enumerable.Range(1, epochs).Select(e => (double)e)];
+            double[] ys = [.. Enumerable.Range(0, epochs).Select(e => r.Runs.Average(run => run.Epochs[e].TestAccuracy * 100))];
+            var line = plot.Add.Scatter(xs, ys, ColorOf(r.Kind));
+            line.LineWidth = 2;
+            line.MarkerSize = 6;
+            line.LinePattern = r.Encoding == StateEncoding.Float32 ? LinePattern.Solid : LinePattern.Dashed;
+            line.LegendText = $"{r.Label}: {ys[^1]:0.00}%";
+        }
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        plot.Axes.AutoScale();
+        return Save(plot, folder, "state-encodings.png");
+    }
+
     /// <summary>The optimizers' paths over the contour lines of a 2-D test function.</summary>
     public static string OptimizerPaths(TestFunction function, IReadOnlyList<OptimizerPath> paths, string folder)
     {

@@ -32,6 +32,17 @@ internal sealed record TrainingPlan
     [JsonIgnore]
     public TrainingPrecision PrecisionKind => TrainingPrecisions.Parse(Precision);
 
+    /// <summary>
+    /// How the native optimizers store m, s and s_max (<see cref="StateEncodings.CliName"/>: float32,
+    /// 8bit). Checkpoints of earlier versions have none: float32.
+    /// </summary>
+    public string StateEncoding { get; init; } = NativeAdaBelief.StateEncoding.Float32.CliName();
+
+    /// <summary>The plan's <see cref="StateEncoding"/> as the enum.</summary>
+    /// <exception cref="InvalidDataException">The name is not an encoding (a damaged checkpoint).</exception>
+    [JsonIgnore]
+    public StateEncoding StateEncodingKind => StateEncodings.Parse(StateEncoding);
+
     /// <summary>Lists every field that differs from <paramref name="other"/> ("epochs: 3 vs 5", ...).</summary>
     public List<string> Differences(TrainingPlan other)
     {
@@ -53,6 +64,7 @@ internal sealed record TrainingPlan
         Compare("test images", TestCount, other.TestCount);
         Compare("layer sizes", string.Join("-", Sizes), string.Join("-", other.Sizes));
         Compare("precision", Precision, other.Precision);
+        Compare("state encoding", StateEncoding, other.StateEncoding);
         return list;
     }
 

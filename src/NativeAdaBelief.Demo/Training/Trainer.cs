@@ -139,7 +139,7 @@ internal static class Trainer
             using ParameterStore store = ParameterStore.For(model, plan.PrecisionKind);
             using ITrainingOptimizer optimizer = options.Communicator is { } communicator
                 ? new DataParallelOptimizer(kind, run.LearningRate, store, threads, communicator)
-                : OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device);
+                : OptimizerKinds.Create(kind, run.LearningRate, store, threads, options.Device, plan.StateEncodingKind);
 
             TrainingPosition position;
             if (state.Position is { } saved && saved.Optimizer == name && resume is not null)

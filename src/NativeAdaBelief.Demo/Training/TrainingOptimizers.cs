@@ -70,14 +70,15 @@ internal static class OptimizerKinds
         return false;
     }
 
-    /// <summary>The native options for AdaBelief and Adam.</summary>
-    public static AdaBeliefOptions NativeOptions(OptimizerKind kind, double learningRate) => kind switch
-    {
-        // The paper's Algorithm 1 (no rectification): it then differs from Adam in the second moment only.
-        OptimizerKind.AdaBelief => new AdaBeliefOptions { LearningRate = learningRate, Rectify = false },
-        OptimizerKind.Adam => AdaBeliefOptions.ForAdam(learningRate),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "SGD is not a native optimizer."),
-    };
+    /// <summary>The native options for AdaBelief and Adam, with m, s and s_max stored in <paramref name="encoding"/>.</summary>
+    public static AdaBeliefOptions NativeOptions(OptimizerKind kind, double learningRate, StateEncoding encoding = StateEncoding.Float32) =>
+        kind switch
+        {
+            // The paper's Algorithm 1 (no rectification): it then differs from Adam in the second moment only.
+            OptimizerKind.AdaBelief => new AdaBeliefOptions { LearningRate = learningRate, Rectify = false, StateEncoding = encoding },
+            OptimizerKind.Adam => AdaBeliefOptions.ForAdam(learningRate) with { StateEncoding = encoding },
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "SGD is not a native optimizer."),
+        };
 
     /// <summary>Creates the optimizer for <paramref name="kind"/> over float32 tensors (the model's, or a test function's point).</summary>
     public static ITrainingOptimizer Create(OptimizerKind kind, double learningRate, IReadOnlyList<ModelTensor> tensors, int threads, DeviceType device) =>
@@ -87,12 +88,13 @@ internal static class OptimizerKinds
     /// Creates the optimizer for <paramref name="kind"/> over the tensors <paramref name="store"/>
     /// holds, in its precision (16-bit: with float32 master weights, and loss scaling in float16).
     /// </summary>
-    public static ITrainingOptimizer Create(OptimizerKind kind, double learningRate, ParameterStore store, int threads, DeviceType device) =>
+    public static ITrainingOptimizer Create(OptimizerKind kind, double learningRate, ParameterStore store, int threads, DeviceType device,
+        StateEncoding encoding = StateEncoding.Float32) =>
         (kind, store) switch
         {
             (OptimizerKind.Sgd, Float32ParameterStore float32) => new SgdMomentumOptimizer(learningRate, SgdMomentum, float32.Tensors),
             (OptimizerKind.Sgd, _) => new MixedPrecisionSgdOptimizer(learningRate, SgdMomentum, store),
-            _ => new NativeTrainingOptimizer(kind, learningRate, store, threads, device),
+            _ => new NativeTrainingOptimizer(kind, learningRate, store, threads, device, encoding),
         };
 
     /// <summary>A learning rate as the tables print it.</summary>
@@ -145,10 +147,11 @@ internal sealed class NativeTrainingOptimizer : ITrainingOptimizer
     private readonly ResumableLossScaler? _scaler;
 
     /// <summary>Creates the optimizer and registers every tensor of <paramref name="store"/> (or its device mirror) with it.</summary>
-    public NativeTrainingOptimizer(OptimizerKind kind, double learningRate, ParameterStore store, int threads, DeviceType device)
+    public NativeTrainingOptimizer(OptimizerKind kind, double learningRate, ParameterStore store, int threads, DeviceType device,
+        StateEncoding encoding = StateEncoding.Float32)
     {
         Kind = kind;
-        _optimizer = new AdaBeliefOptimizer(OptimizerKinds.NativeOptions(kind, learningRate),
+        _optimizer = new AdaBeliefOptimizer(OptimizerKinds.NativeOptions(kind, learningRate, encoding),
             device == DeviceType.Cpu ? new OptimizerConfig { ThreadCount = threads } : new OptimizerConfig { Device = device });
         try
         {

@@ -15,14 +15,23 @@ internal static class CheckpointFormat
 {
     internal const string FormatName = "native-adabelief.optimizer";
 
-    /// <summary>The version this library writes: 2 added the element types and master copies.</summary>
-    internal const int FormatVersion = 2;
+    /// <summary>
+    /// The newest version this library writes and reads: 2 added the element types and master
+    /// copies, 3 the state encodings (8-bit codes and scales). A checkpoint of an optimizer whose
+    /// tensors all keep float32 state is written as version 2, which every earlier reader of
+    /// version 2 reads.
+    /// </summary>
+    internal const int FormatVersion = 3;
+
+    /// <summary>The version of a checkpoint without 8-bit state.</summary>
+    internal const int Float32StateFormatVersion = 2;
 
     /// <summary>The oldest version this library reads (1: float32 tensors only, no element-type keys).</summary>
     internal const int OldestReadableFormatVersion = 1;
 
     internal const string MetadataEntry = "__metadata__";
     internal const string DType = "F32";
+    internal const string CodesDType = "U8";
 
     /// <summary>
     /// The largest header a save writes and a load accepts (the limit safetensors itself uses, so
@@ -49,18 +58,44 @@ internal static class CheckpointFormat
     internal static string TensorGradientTypeKey(int tensor) => $"tensor.{tensor}.gradient_dtype";
     internal static string TensorMasterParametersKey(int tensor) => $"tensor.{tensor}.master_parameters";
 
+    // Since format version 3.
+    internal static string TensorStateEncodingKey(int tensor) => $"tensor.{tensor}.state_encoding";
+
+    /// <summary>Format version 3: the names of the 8-bit formats of m, and of s and s_max (<see cref="EightBitState.FormatName"/>).</summary>
+    internal const string KeyFirstMomentFormat = "state_format.m";
+    internal const string KeySecondMomentFormat = "state_format.s";
+
     /// <summary>How many metadata keys each tensor has in a file of <paramref name="version"/>.</summary>
-    internal static int KeysPerTensor(int version) => version >= 2 ? 6 : 3;
+    internal static int KeysPerTensor(int version) => version >= 3 ? 7 : version >= 2 ? 6 : 3;
+
+    /// <summary>How many metadata keys a file of <paramref name="version"/> has besides the groups' and tensors'.</summary>
+    internal static int GlobalKeys(int version) => version >= 3 ? 10 : 8;
+
+    /// <summary>The value of <see cref="TensorStateEncodingKey"/>.</summary>
+    internal static string StateEncodingName(StateEncoding encoding) => encoding switch
+    {
+        StateEncoding.Float32 => "float32",
+        StateEncoding.Blockwise8Bit => "blockwise_8bit",
+        _ => throw new ArgumentOutOfRangeException(nameof(encoding), encoding, null),
+    };
 
     /// <summary>Whether <c>tensor.{t}.{name}</c> is a tensor key of a file of <paramref name="version"/>.</summary>
     internal static bool IsTensorKeyName(string name, int version) =>
         name is "group" or "step" or "element_count"
-        || (version >= 2 && name is "parameter_dtype" or "gradient_dtype" or "master_parameters");
+        || (version >= 2 && name is "parameter_dtype" or "gradient_dtype" or "master_parameters")
+        || (version >= 3 && name is "state_encoding");
 
     internal static string BooleanText(bool value) => value ? "true" : "false";
 
-    /// <summary>The safetensors entry name of one state array, e.g. <c>tensor.3.s_max</c>.</summary>
-    internal static string StateName(int tensor, StateKind kind) => $"tensor.{tensor}.{StateSuffix(kind)}";
+    /// <summary>The safetensors entry name of one state array, e.g. <c>tensor.3.s_max</c>, or of its codes or scales (<c>tensor.3.s_max.codes</c>).</summary>
+    internal static string StateName(int tensor, StateKind kind, StatePart part = StatePart.Values) => part switch
+    {
+        StatePart.Codes => $"tensor.{tensor}.{StateSuffix(kind)}.codes",
+        StatePart.Scales => $"tensor.{tensor}.{StateSuffix(kind)}.scales",
+        _ => $"tensor.{tensor}.{StateSuffix(kind)}",
+    };
+
+    internal static string StateName(CheckpointSlot slot) => StateName(slot.Tensor, slot.Kind, slot.Part);
 
     internal static string StateSuffix(StateKind kind) => kind switch
     {

@@ -32,7 +32,7 @@ internal static class CheckpointLayout
             {
                 string what = slot.Begin < end ? "overlaps the previous tensor" : $"leaves a gap of {slot.Begin - end} bytes";
                 throw new InvalidDataException(
-                    $"Tensor '{CheckpointFormat.StateName(slot.Tensor, slot.Kind)}' starts at byte {slot.Begin} of the data, which {what} (expected {end}).");
+                    $"Tensor '{CheckpointFormat.StateName(slot)}' starts at byte {slot.Begin} of the data, which {what} (expected {end}).");
             }
             end = slot.End;
         }
@@ -41,7 +41,7 @@ internal static class CheckpointLayout
     }
 
     private static int ExpectedMetadataCount(int version, int groups, int tensors) =>
-        8 + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
+        CheckpointFormat.GlobalKeys(version) + groups + CheckpointFormat.KeysPerTensor(version) * tensors;
 
     /// <summary>
     /// Whether <paramref name="key"/> is one the format defines for this many groups and tensors:
@@ -52,6 +52,10 @@ internal static class CheckpointLayout
         if (key is CheckpointFormat.KeyFormat or CheckpointFormat.KeyFormatVersion or CheckpointFormat.KeyLibraryVersion
             or CheckpointFormat.KeyGroupCount or CheckpointFormat.KeyTensorCount or CheckpointFormat.KeyCompatibility
             or CheckpointFormat.KeyDataSha256 or CheckpointFormat.KeyMetadataSha256)
+        {
+            return true;
+        }
+        if (version >= 3 && key is CheckpointFormat.KeyFirstMomentFormat or CheckpointFormat.KeySecondMomentFormat)
         {
             return true;
         }

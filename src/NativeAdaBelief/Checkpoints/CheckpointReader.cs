@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using NativeAdaBelief.Interop;
 
@@ -59,9 +60,13 @@ internal static class CheckpointReader
         }
         using var restore = new StateRestore(optimizer,
             (message, _) => new InvalidDataException($"The checkpoint holds a state the optimizer refuses: {message}"));
+        IReadOnlyList<ParameterGroup> groups = optimizer.ParamGroups;
         for (int g = 0; g < options.Length; g++)
         {
-            restore.StageGroup(g, options[g]);
+            // How the state is stored is this optimizer's choice, not the checkpoint's: the
+            // checkpoint's state is converted into it (8-bit state quantized from float32 values,
+            // or float32 values decoded from 8-bit codes).
+            restore.StageGroup(g, options[g] with { StateEncoding = groups[g].Options.StateEncoding });
         }
         string hash = StageData(stream, dataLength, plan, restore);
         if (hash != meta.Required(CheckpointFormat.KeyDataSha256))
@@ -113,39 +118,56 @@ internal static class CheckpointReader
 
     /// <summary>
     /// Reads the <paramref name="dataLength"/> bytes of the data section in file order, hashing
-    /// them and staging every tensor as soon as all its arrays are read; returns the hash.
+    /// them and staging every tensor as soon as all its entries are read; returns the hash. A
+    /// tensor's 8-bit entries (codes and block scales, format version 3) are decoded into float32
+    /// values exactly as the optimizer decodes them, and staged as values.
     /// </summary>
     private static unsafe string StageData(Stream stream, long dataLength, CheckpointTensorPlan plan, StateRestore restore)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        // A tensor's arrays wait here until its last one is read (files this library writes keep
-        // a tensor's arrays together, so one tensor's worth at a time).
+        // A tensor's entries wait here until its last one is read (files this library writes keep
+        // a tensor's entries together, so one tensor's worth at a time).
         var pending = new Dictionary<int, PendingTensor>();
-        var arraysLeft = new int[plan.Steps.Length];
+        var entriesLeft = new int[plan.Steps.Length];
+        var lengths = new long[plan.Steps.Length];
         foreach (CheckpointSlot slot in plan.Slots)
         {
-            arraysLeft[slot.Tensor]++;
+            entriesLeft[slot.Tensor]++;
+            if (slot.Part != StatePart.Scales)
+            {
+                lengths[slot.Tensor] = slot.Length;
+            }
         }
         long position = 0;
-        foreach (CheckpointSlot slot in plan.Slots.OrderBy(s => s.Begin))
+        try
         {
-            if (!pending.TryGetValue(slot.Tensor, out PendingTensor? tensor))
+            foreach (CheckpointSlot slot in plan.Slots.OrderBy(s => s.Begin))
             {
-                tensor = new PendingTensor(slot.Length);
-                pending.Add(slot.Tensor, tensor);
-            }
-            float* destination = tensor.ArrayFor(slot.Kind);
-            ReadHashed(stream, hash, destination, slot.Length);
-            position = slot.End;
-            if (--arraysLeft[slot.Tensor] == 0)
-            {
-                using (tensor)
+                if (!pending.TryGetValue(slot.Tensor, out PendingTensor? tensor))
                 {
-                    restore.StageTensor(slot.Tensor, plan.Steps[slot.Tensor], tensor.Length, tensor.ArrayOrNull(StateKind.FirstMoment),
-                        tensor.ArrayOrNull(StateKind.SecondMoment), tensor.ArrayOrNull(StateKind.MaxSecondMoment),
-                        tensor.ArrayOrNull(StateKind.MasterParameters));
+                    tensor = new PendingTensor(lengths[slot.Tensor]);
+                    pending.Add(slot.Tensor, tensor);
                 }
-                pending.Remove(slot.Tensor);
+                ReadHashed(stream, hash, tensor.EntryFor(slot), slot.Length * slot.ElementBytes);
+                position = slot.End;
+                if (--entriesLeft[slot.Tensor] == 0)
+                {
+                    pending.Remove(slot.Tensor);
+                    using (tensor)
+                    {
+                        tensor.DecodeCodes();
+                        restore.StageTensor(slot.Tensor, plan.Steps[slot.Tensor], tensor.Length, tensor.ArrayOrNull(StateKind.FirstMoment),
+                            tensor.ArrayOrNull(StateKind.SecondMoment), tensor.ArrayOrNull(StateKind.MaxSecondMoment),
+                            tensor.ArrayOrNull(StateKind.MasterParameters), plan.Encodings[slot.Tensor]);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            foreach (PendingTensor tensor in pending.Values)
+            {
+                tensor.Dispose();
             }
         }
         if (position != dataLength)
@@ -155,17 +177,19 @@ internal static class CheckpointReader
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
-    /// <summary>Reads <paramref name="count"/> little-endian floats into <paramref name="destination"/>, adding their bytes to <paramref name="hash"/>.</summary>
-    private static unsafe void ReadHashed(Stream stream, IncrementalHash hash, float* destination, long count)
+    /// <summary>
+    /// Reads <paramref name="bytes"/> bytes into <paramref name="destination"/>, adding them to
+    /// <paramref name="hash"/>; 4-byte entries (float32 values and scales) are little-endian.
+    /// </summary>
+    private static unsafe void ReadHashed(Stream stream, IncrementalHash hash, PendingEntry destination, long bytes)
     {
-        long bytes = count * sizeof(float);
         for (long done = 0; done < bytes; done += ChunkBytes)
         {
             int n = (int)Math.Min(ChunkBytes, bytes - done);
-            var chunk = new Span<byte>((byte*)destination + done, n);
+            var chunk = new Span<byte>(destination.Address + done, n);
             CheckpointStreams.ReadExactly(stream, chunk, "tensor data");
             hash.AppendData(chunk);
-            if (!BitConverter.IsLittleEndian)
+            if (!BitConverter.IsLittleEndian && destination.ElementBytes == sizeof(float))
             {
                 Span<int> words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(chunk);
                 BinaryPrimitives.ReverseEndianness(words, words);
@@ -173,24 +197,69 @@ internal static class CheckpointReader
         }
     }
 
-    /// <summary>One tensor's arrays as they are read, in native memory (no managed array limit).</summary>
+    /// <summary>Where one checkpoint entry's bytes go.</summary>
+    internal readonly unsafe struct PendingEntry(byte* address, int elementBytes)
+    {
+        /// <summary>The first byte.</summary>
+        internal byte* Address { get; } = address;
+
+        /// <summary>Bytes per element: 4 for float32 values and scales, 1 for codes.</summary>
+        internal int ElementBytes { get; } = elementBytes;
+    }
+
+    /// <summary>
+    /// One tensor's entries as they are read, in native memory (no managed array limit): float32
+    /// arrays (m, s, s_max, the master copy) and, for 8-bit entries, their codes and block scales
+    /// until <see cref="DecodeCodes"/> turns them into float32 arrays.
+    /// </summary>
     internal sealed unsafe class PendingTensor(long length) : IDisposable
     {
         private readonly NativeBuffer?[] _arrays = new NativeBuffer?[4];
+        private readonly byte*[] _codes = new byte*[4];
+        private readonly NativeBuffer?[] _scales = new NativeBuffer?[4];
 
         internal long Length { get; } = length;
 
-        /// <summary>Where array <paramref name="kind"/> goes (allocated on first use).</summary>
-        internal float* ArrayFor(StateKind kind) => (float*)(_arrays[(int)kind] ??= new NativeBuffer(Length)).Address;
+        private long BlockCount => EightBitState.BlockCount(Length);
+
+        /// <summary>Where <paramref name="slot"/>'s bytes go (allocated on first use).</summary>
+        internal PendingEntry EntryFor(CheckpointSlot slot)
+        {
+            int kind = (int)slot.Kind;
+            return slot.Part switch
+            {
+                StatePart.Values => new((byte*)(_arrays[kind] ??= new NativeBuffer(Length)).Address, sizeof(float)),
+                StatePart.Scales => new((byte*)(_scales[kind] ??= new NativeBuffer(Math.Max(1, BlockCount))).Address, sizeof(float)),
+                _ => new(_codes[kind] != null ? _codes[kind] : _codes[kind] = (byte*)NativeMemory.AllocZeroed((nuint)Length), 1),
+            };
+        }
+
+        /// <summary>Decodes every array read as codes and scales into float32 values.</summary>
+        internal void DecodeCodes()
+        {
+            for (int kind = 0; kind < _codes.Length; kind++)
+            {
+                if (_codes[kind] == null || _scales[kind] is not { } scales)
+                {
+                    continue;
+                }
+                float* values = (float*)(_arrays[kind] ??= new NativeBuffer(Length)).Address;
+                EightBitState.Decode((StateKind)kind, new ReadOnlySpan<byte>(_codes[kind], checked((int)Length)),
+                    new ReadOnlySpan<float>((float*)scales.Address, checked((int)BlockCount)), new Span<float>(values, checked((int)Length)));
+            }
+        }
 
         /// <summary>Array <paramref name="kind"/>, or null when the checkpoint holds none.</summary>
         internal float* ArrayOrNull(StateKind kind) => _arrays[(int)kind] is { } buffer ? (float*)buffer.Address : null;
 
         public void Dispose()
         {
-            foreach (NativeBuffer? buffer in _arrays)
+            for (int kind = 0; kind < _arrays.Length; kind++)
             {
-                buffer?.Dispose();
+                _arrays[kind]?.Dispose();
+                _scales[kind]?.Dispose();
+                NativeMemory.Free(_codes[kind]);
+                _codes[kind] = null;
             }
         }
     }

@@ -123,10 +123,14 @@ internal static class CheckpointWriter
         IReadOnlyList<ParameterGroup> groups = optimizer.ParamGroups;
         IReadOnlyList<OptimizerTensor> tensors = optimizer.Tensors;
 
+        // Version 3 only where it is needed: without 8-bit state the file is the version-2 file.
+        StateEncoding[] encodings = [.. tensors.Select(t => t.StateEncoding)];
+        bool eightBit = encodings.Contains(StateEncoding.Blockwise8Bit);
+        int version = eightBit ? CheckpointFormat.FormatVersion : CheckpointFormat.Float32StateFormatVersion;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [CheckpointFormat.KeyFormat] = CheckpointFormat.FormatName,
-            [CheckpointFormat.KeyFormatVersion] = CheckpointFormat.Invariant(CheckpointFormat.FormatVersion),
+            [CheckpointFormat.KeyFormatVersion] = CheckpointFormat.Invariant(version),
             [CheckpointFormat.KeyLibraryVersion] = NativeAdaBeliefLibrary.Version,
             [CheckpointFormat.KeyGroupCount] = CheckpointFormat.Invariant(groups.Count),
             [CheckpointFormat.KeyTensorCount] = CheckpointFormat.Invariant(tensors.Count),
@@ -139,10 +143,15 @@ internal static class CheckpointWriter
             modes.Add(CheckpointFormat.CompatibilityName(options.Compatibility));
         }
         metadata[CheckpointFormat.KeyCompatibility] = string.Join(",", modes);
+        if (eightBit)
+        {
+            metadata[CheckpointFormat.KeyFirstMomentFormat] = EightBitState.FormatName(StateKind.FirstMoment);
+            metadata[CheckpointFormat.KeySecondMomentFormat] = EightBitState.FormatName(StateKind.SecondMoment);
+        }
 
         long[] steps = optimizer.ReadStepCounts(); // one native call for every tensor's count
-        var slots = new List<CheckpointSlot>();
-        long offset = 0, largest = 1;
+        var slots = new List<(int Tensor, StateKind Kind, StatePart Part, long Length)>();
+        long largest = 1;
         for (int t = 0; t < tensors.Count; t++)
         {
             OptimizerTensor tensor = tensors[t];
@@ -153,30 +162,50 @@ internal static class CheckpointWriter
             metadata[CheckpointFormat.TensorParameterTypeKey(t)] = ElementTypes.SafetensorsName(tensor.ParameterType);
             metadata[CheckpointFormat.TensorGradientTypeKey(t)] = ElementTypes.SafetensorsName(tensor.GradientType);
             metadata[CheckpointFormat.TensorMasterParametersKey(t)] = CheckpointFormat.BooleanText(hasMaster);
+            if (eightBit)
+            {
+                metadata[CheckpointFormat.TensorStateEncodingKey(t)] = CheckpointFormat.StateEncodingName(encodings[t]);
+            }
             largest = Math.Max(largest, tensor.Length);
             foreach (StateKind kind in StatesOf(tensor.HasMaxSecondMoment, hasMaster))
             {
-                slots.Add(new CheckpointSlot(t, kind, offset, tensor.Length));
-                offset += tensor.Length * sizeof(float);
+                if (encodings[t] == StateEncoding.Blockwise8Bit && kind != StateKind.MasterParameters)
+                {
+                    slots.Add((t, kind, StatePart.Scales, EightBitState.BlockCount(tensor.Length)));
+                    slots.Add((t, kind, StatePart.Codes, tensor.Length));
+                }
+                else
+                {
+                    slots.Add((t, kind, StatePart.Values, tensor.Length));
+                }
             }
+        }
+        // Every float32 entry first, the 8-bit codes after them: each entry stays aligned to its element size.
+        long offset = 0;
+        var placed = new List<CheckpointSlot>();
+        foreach (var (t, kind, part, elements) in slots.Where(s => s.Part != StatePart.Codes).Concat(slots.Where(s => s.Part == StatePart.Codes)))
+        {
+            var slot = new CheckpointSlot(t, kind, part, offset, elements);
+            placed.Add(slot);
+            offset = slot.End;
         }
 
         using var scratch = new NativeBuffer(largest);
-        float* data = (float*)scratch.Address;
+        var codes = new byte[eightBit ? largest : 0];
+        var scales = new float[eightBit ? EightBitState.BlockCount(largest) : 0];
 
         // Pass 1: the data checksum, which the header (written first) must carry.
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
-            foreach (CheckpointSlot slot in slots)
+            foreach (CheckpointSlot slot in placed)
             {
-                tensors[slot.Tensor].ReadState(slot.Kind, data);
-                CheckpointStreams.ForEachLittleEndianChunk(data, slot.Length, chunk => hash.AppendData(chunk));
+                ForEachChunk(tensors[slot.Tensor], slot, scratch, codes, scales, chunk => hash.AppendData(chunk));
             }
             metadata[CheckpointFormat.KeyDataSha256] = Convert.ToHexStringLower(hash.GetHashAndReset());
         }
         metadata[CheckpointFormat.KeyMetadataSha256] = CheckpointFormat.MetadataSha256(metadata);
 
-        byte[] header = WriteHeader(metadata, slots);
+        byte[] header = WriteHeader(metadata, placed);
         if (header.Length > maxHeaderBytes)
         {
             // Refused before a byte is written: a save never writes what a load refuses.
@@ -193,10 +222,9 @@ internal static class CheckpointWriter
         // thread stepping) cannot produce a file whose checksum lies.
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
-            foreach (CheckpointSlot slot in slots)
+            foreach (CheckpointSlot slot in placed)
             {
-                tensors[slot.Tensor].ReadState(slot.Kind, data);
-                CheckpointStreams.ForEachLittleEndianChunk(data, slot.Length, chunk =>
+                ForEachChunk(tensors[slot.Tensor], slot, scratch, codes, scales, chunk =>
                 {
                     hash.AppendData(chunk);
                     stream.Write(chunk);
@@ -207,6 +235,33 @@ internal static class CheckpointWriter
                 throw new InvalidOperationException(
                     "The optimizer's state changed while the checkpoint was being written (was it used from another thread?); the checkpoint is not valid.");
             }
+        }
+    }
+
+    /// <summary>
+    /// Reads one entry's data from the optimizer and hands it out as little-endian bytes in
+    /// chunks: float32 values through <paramref name="values"/>, 8-bit codes and scales (as they
+    /// are, not decoded) through <paramref name="codes"/> and <paramref name="scales"/>.
+    /// </summary>
+    private static unsafe void ForEachChunk(OptimizerTensor tensor, CheckpointSlot slot, NativeBuffer values, byte[] codes, float[] scales,
+        CheckpointStreams.ChunkAction action)
+    {
+        if (slot.Part == StatePart.Values)
+        {
+            tensor.ReadState(slot.Kind, (float*)values.Address);
+            CheckpointStreams.ForEachLittleEndianChunk((float*)values.Address, slot.Length, action);
+            return;
+        }
+        long blocks = EightBitState.BlockCount(tensor.Length);
+        tensor.ReadStateCodes(slot.Kind, codes.AsSpan(0, (int)tensor.Length), scales.AsSpan(0, (int)blocks));
+        if (slot.Part == StatePart.Codes)
+        {
+            action(codes.AsSpan(0, (int)tensor.Length));
+            return;
+        }
+        fixed (float* s = scales)
+        {
+            CheckpointStreams.ForEachLittleEndianChunk(s, blocks, action);
         }
     }
 
@@ -239,14 +294,14 @@ internal static class CheckpointWriter
             w.WriteEndObject();
             foreach (CheckpointSlot slot in slots)
             {
-                w.WriteStartObject(CheckpointFormat.StateName(slot.Tensor, slot.Kind));
-                w.WriteString("dtype", CheckpointFormat.DType);
+                w.WriteStartObject(CheckpointFormat.StateName(slot));
+                w.WriteString("dtype", slot.Part == StatePart.Codes ? CheckpointFormat.CodesDType : CheckpointFormat.DType);
                 w.WriteStartArray("shape");
                 w.WriteNumberValue(slot.Length);
                 w.WriteEndArray();
                 w.WriteStartArray("data_offsets");
                 w.WriteNumberValue(slot.Begin);
-                w.WriteNumberValue(slot.Begin + slot.Length * sizeof(float));
+                w.WriteNumberValue(slot.End);
                 w.WriteEndArray();
                 w.WriteEndObject();
             }

@@ -61,6 +61,20 @@ internal static unsafe partial class NativeMethods
     internal const uint NAB_GRADIENT_CHUNK_ELEMENTS = 32768;
 
     /// <summary>
+    /// NAB_STATE_ENCODING_BLOCKWISE_8BIT: elements per block (each block of m, s and s_max has one
+    /// float32 scale).
+    /// </summary>
+    /// <remarks>C: #define NAB_BLOCKWISE_8BIT_BLOCK_SIZE 256</remarks>
+    internal const uint NAB_BLOCKWISE_8BIT_BLOCK_SIZE = 256;
+
+    /// <summary>
+    /// NAB_STATE_ENCODING_BLOCKWISE_8BIT: the fewest elements a tensor needs for its state to be
+    /// stored in 8 bits (a smaller tensor of such a group keeps float32 state).
+    /// </summary>
+    /// <remarks>C: #define NAB_BLOCKWISE_8BIT_MIN_ELEMENTS 4096</remarks>
+    internal const uint NAB_BLOCKWISE_8BIT_MIN_ELEMENTS = 4096;
+
+    /// <summary>
     /// The ABI version this library implements (NAB_ABI_VERSION of its build).
     /// </summary>
     /// <remarks>C: uint32_t nab_get_abi_version(void)</remarks>
@@ -232,8 +246,12 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Replaces a group's options (all of them, compatibility included) between steps. Turning
-    /// amsgrad on allocates a zeroed s_max for the group's tensors that lack one. Errors:
-    /// INVALID_ARGUMENT, NOT_FOUND (group id), BUSY, OUT_OF_MEMORY.
+    /// amsgrad on allocates a zeroed s_max for the group's tensors that lack one. Changing
+    /// state_encoding converts the state of the group's tensors whose encoding changes (decoded to
+    /// float32, or encoded with fresh block scales, as nab_optimizer_write_state does), through host
+    /// memory and into newly allocated arrays, so the call needs their size in free memory and
+    /// changes nothing if it fails. Errors: INVALID_ARGUMENT, NOT_FOUND (group id), BUSY,
+    /// OUT_OF_MEMORY, DEVICE_ERROR.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_group_options(nab_optimizer* optimizer, uint32_t group_id, const nab_group_options* options)</remarks>
     [LibraryImport(LibraryName)]
@@ -368,8 +386,10 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Copies element_count floats of one state array (nab_state_kind) into destination, which
-    /// the caller owns. element_count must equal the tensor's. Errors: INVALID_ARGUMENT (null,
-    /// wrong count, unknown kind, an s_max or master copy that does not exist), NOT_FOUND, BUSY.
+    /// the caller owns. element_count must equal the tensor's. m, s and s_max of a tensor with 8-bit
+    /// state are decoded (each code times its block's scale, rounded to float32). Errors:
+    /// INVALID_ARGUMENT (null, wrong count, unknown kind, an s_max or master copy that does not
+    /// exist), NOT_FOUND, BUSY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, float* destination, uint64_t element_count)</remarks>
     [LibraryImport(LibraryName)]
@@ -396,7 +416,13 @@ internal static unsafe partial class NativeMethods
     /// <summary>
     /// Stages one tensor's state: copies its arrays into new arrays of the optimizer's memory
     /// after checking their values (see nab_tensor_state; the message names the tensor and the
-    /// first bad element). Staging a tensor again replaces what was staged for it. Errors:
+    /// first bad element). m, s and s_max are always given as float32 values; a tensor whose state
+    /// is 8-bit under its group's staged (or else current) options stores them quantized, exactly as
+    /// nab_optimizer_write_state does, and the commit converts them again where a group staged later
+    /// changes the encoding. Values decoded from 8-bit codes (nab_state_decode) quantize back to the
+    /// same codes and scales wherever the block's scale is at least 2^-100 (smaller scales make some
+    /// decoded values float32 subnormals, which lose bits). Staging a tensor again replaces what was
+    /// staged for it. Errors:
     /// INVALID_ARGUMENT (no restore begun, a bad struct, count, array or value), NOT_FOUND (tensor
     /// id), OUT_OF_MEMORY, DEVICE_ERROR, BUSY.
     /// </summary>
@@ -430,12 +456,67 @@ internal static unsafe partial class NativeMethods
     /// Overwrites one state array from source (caller-owned, copied). Same rules as read_state;
     /// writing s_max to a tensor that has none allocates it. Writing the master copy changes only
     /// the master copy (the 16-bit parameters follow at the next step); a tensor without one
-    /// refuses it.
+    /// refuses it. m, s and s_max of a tensor with 8-bit state are encoded as a step stores them
+    /// (each block's scale from its largest value, each element the nearest code), so reading
+    /// them back gives the values rounded to 8 bits.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_write_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, const float* source, uint64_t element_count)</remarks>
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nab_status nab_optimizer_write_state(nint optimizer, uint tensor_id, int state_kind, float* source, ulong element_count);
+
+    /// <summary>
+    /// Copies the 8-bit codes (element_count bytes into out_codes) and block scales (scale_count
+    /// floats into out_scales) of m, s or s_max of a tensor whose state is
+    /// NAB_STATE_ENCODING_BLOCKWISE_8BIT, as they are: for tools, and checkpoints that keep the
+    /// state in 8 bits. element_count must equal the tensor's, scale_count its block count
+    /// (element_count / NAB_BLOCKWISE_8BIT_BLOCK_SIZE rounded up). Both buffers are the caller's.
+    /// nab_state_decode turns them into floats. A CUDA optimizer waits for its stream. Errors:
+    /// INVALID_ARGUMENT (null, wrong counts, a kind other than m, s or s_max, a tensor with float32
+    /// state, an s_max that does not exist), NOT_FOUND, BUSY, DEVICE_ERROR.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_read_state_codes(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, uint8_t* out_codes, uint64_t element_count, float* out_scales, uint64_t scale_count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_read_state_codes(nint optimizer, uint tensor_id, int state_kind, byte* out_codes, ulong element_count, float* out_scales, ulong scale_count);
+
+    /// <summary>
+    /// Overwrites m, s or s_max of a tensor whose state is NAB_STATE_ENCODING_BLOCKWISE_8BIT with
+    /// codes and block scales as nab_optimizer_read_state_codes gives them (copied; the caller keeps
+    /// its buffers). Every code is valid; every scale must be one a block can have: 0, NaN, or
+    /// finite and at least 2^-126. Writing s_max to a tensor that has none allocates it.
+    /// Errors: as nab_optimizer_read_state_codes, and INVALID_ARGUMENT naming the first invalid
+    /// scale (scales[i]) and its value; nothing is written then.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_write_state_codes(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, const uint8_t* codes, uint64_t element_count, const float* scales, uint64_t scale_count)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_write_state_codes(nint optimizer, uint tensor_id, int state_kind, byte* codes, ulong element_count, float* scales, ulong scale_count);
+
+    /// <summary>
+    /// Decodes 8-bit state without an optimizer (a checkpoint's codes loaded into a float32
+    /// optimizer, tools): destination[i] = the value of codes[i] in the format state_kind uses
+    /// under state_encoding (m signed, s and s_max unsigned), times scales[i /
+    /// NAB_BLOCKWISE_8BIT_BLOCK_SIZE], as nab_optimizer_read_state decodes it. scale_count must be
+    /// the block count of element_count. All buffers are the caller's. Thread-safe. Errors:
+    /// INVALID_ARGUMENT (null with a count &gt; 0, a state_encoding other than
+    /// NAB_STATE_ENCODING_BLOCKWISE_8BIT, a kind other than m, s or s_max, a wrong scale_count).
+    /// </summary>
+    /// <remarks>C: nab_status nab_state_decode(int32_t state_encoding, int32_t state_kind, const uint8_t* codes, uint64_t element_count, const float* scales, uint64_t scale_count, float* destination)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_state_decode(int state_encoding, int state_kind, byte* codes, ulong element_count, float* scales, ulong scale_count, float* destination);
+
+    /// <summary>
+    /// The name of the 8-bit format of one state array (state_kind m, s or s_max) under
+    /// state_encoding, e.g. for a checkpoint to record which map its codes use; a later library that
+    /// changes a format changes its name. Static storage; never free it. NULL for anything else
+    /// (NAB_STATE_ENCODING_FLOAT32, the master copy, unknown values). Thread-safe; cannot fail.
+    /// </summary>
+    /// <remarks>C: const char* nab_state_format_name(int32_t state_encoding, int32_t state_kind)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial byte* nab_state_format_name(int state_encoding, int state_kind);
 
     /// <summary>
     /// Advances every tensor of every group that has a gradient by one step, in one fused pass
@@ -844,6 +925,35 @@ internal enum nab_state_kind : int
 }
 
 /// <summary>
+/// How a group's tensors store m, s and s_max (docs/algorithm.md, "8-bit state"; docs/eight-bit-state.md).
+/// The arithmetic of a step is float32 in both.
+/// </summary>
+/// <remarks>C: enum nab_state_encoding</remarks>
+internal enum nab_state_encoding : int
+{
+    /// <summary>
+    /// float32: 4 bytes per element per array (8 for m and s). The default.
+    /// </summary>
+    NAB_STATE_ENCODING_FLOAT32 = 0,
+
+    /// <summary>
+    /// One code byte per element and one float32 scale per NAB_BLOCKWISE_8BIT_BLOCK_SIZE
+    /// elements, for tensors of at least NAB_BLOCKWISE_8BIT_MIN_ELEMENTS elements (smaller ones
+    /// keep float32): about 2.03 bytes per element for m and s. m uses a signed 8-bit float
+    /// format (1 sign, 4 exponent, 3 fraction bits, with subnormals), s and s_max an unsigned one
+    /// without a zero (5 exponent, 3 fraction bits: never 0 while its block holds anything
+    /// else), each relative to its block's scale, the block's largest magnitude (which is stored
+    /// exactly). A step decodes them, updates in
+    /// float32 exactly as in the float32 encoding, and stores the nearest codes for the new
+    /// values with the blocks' new scales. nab_optimizer_read_state and
+    /// nab_optimizer_write_state still read and write float32 values (decoded, or encoded with
+    /// fresh scales); nab_optimizer_read_state_codes and nab_optimizer_write_state_codes give
+    /// the codes and scales as they are.
+    /// </summary>
+    NAB_STATE_ENCODING_BLOCKWISE_8BIT = 1,
+}
+
+/// <summary>
 /// Element type of a caller's parameter or gradient buffer.
 /// </summary>
 /// <remarks>C: enum nab_dtype</remarks>
@@ -1005,6 +1115,13 @@ internal struct nab_group_options
     /// </summary>
     /// <remarks>C: int32_t optimized_update</remarks>
     public int optimized_update;
+
+    /// <summary>
+    /// nab_state_encoding of the group's m, s and s_max. Default NAB_STATE_ENCODING_FLOAT32.
+    /// Each tensor resolves it by its size (see nab_tensor_info.state_encoding).
+    /// </summary>
+    /// <remarks>C: int32_t state_encoding</remarks>
+    public int state_encoding;
 }
 
 /// <summary>
@@ -1185,6 +1302,14 @@ internal struct nab_tensor_info
     /// </summary>
     /// <remarks>C: int32_t reserved</remarks>
     public int reserved;
+
+    /// <summary>
+    /// nab_state_encoding of this tensor's m, s and s_max: its group's, except
+    /// NAB_STATE_ENCODING_FLOAT32 for a tensor of fewer than NAB_BLOCKWISE_8BIT_MIN_ELEMENTS
+    /// elements in a NAB_STATE_ENCODING_BLOCKWISE_8BIT group.
+    /// </summary>
+    /// <remarks>C: int32_t state_encoding</remarks>
+    public int state_encoding;
 }
 
 /// <summary>
@@ -1202,10 +1327,12 @@ internal unsafe struct nab_tensor_state
     public uint struct_size;
 
     /// <summary>
-    /// Must be 0.
+    /// The nab_state_encoding the values were saved in: NAB_STATE_ENCODING_FLOAT32 (0), or
+    /// NAB_STATE_ENCODING_BLOCKWISE_8BIT for values decoded from 8-bit codes, whose s and s_max
+    /// were quantized separately and so need not keep s_max &gt;= s.
     /// </summary>
-    /// <remarks>C: int32_t reserved</remarks>
-    public int reserved;
+    /// <remarks>C: int32_t source_encoding</remarks>
+    public int source_encoding;
 
     /// <summary>
     /// The step count t (&gt;= 0).
@@ -1233,8 +1360,9 @@ internal unsafe struct nab_tensor_state
 
     /// <summary>
     /// s_max, or null for none (the tensor then gets a zeroed one if its group keeps s_max).
-    /// &gt;= 0 and not NaN everywhere; where the group has amsgrad on and the tensor has taken
-    /// steps, s_max &gt;= s everywhere unless s_max is all zero (see docs/reliability.md).
+    /// &gt;= 0 and not NaN everywhere; where the group has amsgrad on, the tensor has taken steps
+    /// and source_encoding is float32, s_max &gt;= s everywhere unless s_max is all zero (see
+    /// docs/reliability.md).
     /// </summary>
     /// <remarks>C: const float* max_second_moment</remarks>
     public float* max_second_moment;

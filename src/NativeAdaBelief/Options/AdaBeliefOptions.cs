@@ -72,6 +72,16 @@ public sealed record AdaBeliefOptions
     public bool OptimizedUpdate { get; init; } = true;
 
     /// <summary>
+    /// How the group's tensors store m, s and s_max. Default <see cref="NativeAdaBelief.StateEncoding.Float32"/>;
+    /// <see cref="NativeAdaBelief.StateEncoding.Blockwise8Bit"/> stores them in 8 bits per element
+    /// (tensors of at least <see cref="EightBitState.MinElements"/> elements; smaller ones keep
+    /// float32), about a quarter of the memory, with the same float32 arithmetic in each step. Changing
+    /// it on a group that has tensors (<see cref="ParameterGroup.Options"/>) converts their state.
+    /// See <c>docs/eight-bit-state.md</c>.
+    /// </summary>
+    public StateEncoding StateEncoding { get; init; } = StateEncoding.Float32;
+
+    /// <summary>
     /// Checks every value with the native library's rules (the one place they are defined; see
     /// <c>docs/algorithm.md</c>). Throws <see cref="ArgumentOutOfRangeException"/> naming the
     /// first invalid property and its value; changes nothing.
@@ -100,6 +110,7 @@ public sealed record AdaBeliefOptions
         "rectify" => (nameof(Rectify), Rectify),
         "degenerate_to_sgd" => (nameof(DegenerateToSgd), DegenerateToSgd),
         "optimized_update" => (nameof(OptimizedUpdate), OptimizedUpdate),
+        "state_encoding" => (nameof(StateEncoding), StateEncoding),
         _ => null,
     };
 
@@ -185,6 +196,7 @@ public sealed record AdaBeliefOptions
         rectify = Rectify ? 1 : 0,
         degenerate_to_sgd = DegenerateToSgd ? 1 : 0,
         optimized_update = OptimizedUpdate ? 1 : 0,
+        state_encoding = (int)StateEncoding,
     };
 
     internal static AdaBeliefOptions FromNative(in nab_group_options o) => new()
@@ -201,5 +213,6 @@ public sealed record AdaBeliefOptions
         Rectify = o.rectify != 0,
         DegenerateToSgd = o.degenerate_to_sgd != 0,
         OptimizedUpdate = o.optimized_update != 0,
+        StateEncoding = (StateEncoding)o.state_encoding,
     };
 }

@@ -104,7 +104,7 @@ public sealed class StructLayoutTests
     [InlineData("nab_step_options", "struct_size,skip_nonfinite,inverse_gradient_scale,max_gradient_norm,compute_gradient_norm,reserved")]
     [InlineData("nab_step_report", "struct_size,gradients_checked,skipped,step_count_exhausted,nonfinite_count,gradient_norm,gradient_scale,step_calls,stale_graph,reserved")]
     [InlineData("nab_tensor_desc", "struct_size,group_id,element_count,parameters,gradients,parameter_dtype,gradient_dtype,master_parameters,reserved")]
-    [InlineData("nab_tensor_info", "struct_size,group_id,element_count,step,has_max_second_moment,has_gradients,parameter_dtype,gradient_dtype,has_master_parameters,reserved")]
+    [InlineData("nab_tensor_info", "struct_size,group_id,element_count,step,has_max_second_moment,has_gradients,parameter_dtype,gradient_dtype,has_master_parameters,reserved,state_encoding")]
     public void TheReportCoversTheMixedPrecisionStructs(string name, string fields)
     {
         CStruct? c = LoadReport().SingleOrDefault(s => s.Name == name);

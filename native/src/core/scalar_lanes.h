@@ -1,0 +1,68 @@
+// One float32 lane: the "vector" of the portable CPU kernel, of every CUDA thread and of the
+// host's own state conversions. It supplies what the element update (update_math.h) and the
+// 8-bit state formats (block_quantization.h) need of a SIMD level, for width 1; the SIMD levels
+// supply the same for 8 or 16 lanes (cpu/simd_vector_*.h).
+//
+// What a lane type provides (the contract every SIMD level implements):
+//   Vector        float lanes, with +, -, *, / and the free functions sqrt_of and max_of
+//   Bits          uint32 lanes, with +, -, & and |
+//   width         lanes per Vector
+//   load, store, broadcast          float lanes from/to memory, and one float in every lane
+//   bits, from_bits                 the same 32 bits seen as the other type (no conversion)
+//   splat                           one uint32 in every lane
+//   shift_right<N>, shift_left<N>   logical shifts by a constant
+//   min, max                        unsigned lane-wise minimum and maximum
+//   select_at_least(a, t, x, y)     x where a >= t (unsigned), else y
+//   largest                         the largest lane (unsigned)
+//   load_codes, store_codes         width bytes from/to memory, zero-extended into / truncated from Bits
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "core/update_math.h"
+
+namespace nab {
+
+struct ScalarLanes {
+    using Vector = float;
+    using Bits = std::uint32_t;
+    static constexpr std::size_t width = 1;
+
+    NAB_HOST_DEVICE static float load(const float* source) { return *source; }
+    NAB_HOST_DEVICE static void store(float* destination, float value) { *destination = value; }
+    NAB_HOST_DEVICE static float broadcast(float value) { return value; }
+
+    NAB_HOST_DEVICE static Bits bits(float value) {
+        Bits result;
+        std::memcpy(&result, &value, sizeof result);
+        return result;
+    }
+    NAB_HOST_DEVICE static float from_bits(Bits value) {
+        float result;
+        std::memcpy(&result, &value, sizeof result);
+        return result;
+    }
+    NAB_HOST_DEVICE static Bits splat(std::uint32_t value) { return value; }
+    template <int N>
+    NAB_HOST_DEVICE static Bits shift_right(Bits value) {
+        return value >> N;
+    }
+    template <int N>
+    NAB_HOST_DEVICE static Bits shift_left(Bits value) {
+        return value << N;
+    }
+    NAB_HOST_DEVICE static Bits min(Bits a, Bits b) { return a < b ? a : b; }
+    NAB_HOST_DEVICE static Bits max(Bits a, Bits b) { return a > b ? a : b; }
+    NAB_HOST_DEVICE static Bits select_at_least(Bits a, Bits threshold, Bits if_true, Bits if_false) {
+        return a >= threshold ? if_true : if_false;
+    }
+    NAB_HOST_DEVICE static std::uint32_t largest(Bits value) { return value; }
+    NAB_HOST_DEVICE static Bits load_codes(const std::uint8_t* source) { return *source; }
+    NAB_HOST_DEVICE static void store_codes(std::uint8_t* destination, Bits codes) {
+        *destination = static_cast<std::uint8_t>(codes);
+    }
+};
+
+}  // namespace nab

@@ -1,0 +1,172 @@
+// The 8-bit formats in float64. Read next to docs/algorithm.md, "8-bit state".
+#include "support/reference_eight_bit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "support/test_support.h"
+
+namespace nabtest {
+
+namespace {
+
+// The codes of a format in ascending order of value: signed magnitudes 0..127 (the sign is a
+// separate bit), unsigned codes 0..255.
+struct CodeTable {
+    std::vector<double> values;  // values[code]
+};
+
+const CodeTable& table_of(EightBitFormat format) {
+    static const CodeTable signed_table = [] {
+        CodeTable t;
+        for (int a = 0; a < 128; ++a) {
+            const int e = a >> 3, f = a & 7;
+            t.values.push_back(a == 127 ? 1.0 : e == 0 ? std::ldexp(f / 8.0, -15) : std::ldexp(1.0 + f / 8.0, e - 16));
+        }
+        return t;
+    }();
+    static const CodeTable unsigned_table = [] {
+        CodeTable t;
+        for (int c = 0; c < 256; ++c) {
+            const int e = c >> 3, f = c & 7;
+            t.values.push_back(c == 255 ? 1.0 : std::ldexp(1.0 + f / 8.0, e - 32));
+        }
+        return t;
+    }();
+    return format == EightBitFormat::Signed ? signed_table : unsigned_table;
+}
+
+// The index of the value nearest to y >= 0 in an ascending table, ties to the even index.
+int nearest_index(const std::vector<double>& values, double y) {
+    const auto upper = std::lower_bound(values.begin(), values.end(), y);
+    if (upper == values.begin()) return 0;
+    if (upper == values.end()) return static_cast<int>(values.size()) - 1;
+    const int above = static_cast<int>(upper - values.begin()), below = above - 1;
+    const double to_below = y - values[below], to_above = values[above] - y;
+    if (to_below < to_above) return below;
+    if (to_above < to_below) return above;
+    return below % 2 == 0 ? below : above;
+}
+
+}  // namespace
+
+EightBitFormat format_of(int32_t state_kind) {
+    return state_kind == NAB_STATE_FIRST_MOMENT ? EightBitFormat::Signed : EightBitFormat::Unsigned;
+}
+
+double code_value(EightBitFormat format, uint8_t code) {
+    if (format == EightBitFormat::Unsigned) return table_of(format).values[code];
+    const double magnitude = table_of(format).values[code & 0x7f];
+    return (code & 0x80) != 0 ? -magnitude : magnitude;
+}
+
+double reference_block_scale(double largest) {
+    if (!std::isfinite(largest)) return NAN;
+    if (largest == 0.0) return 0.0;
+    return std::max(largest, std::ldexp(1.0, -126));
+}
+
+double reference_inverse(float scale) { return static_cast<double>(1.0f / scale); }
+
+uint8_t reference_code(EightBitFormat format, double y, bool negative) {
+    const int index = nearest_index(table_of(format).values, y);
+    if (format == EightBitFormat::Unsigned) return static_cast<uint8_t>(index);
+    return static_cast<uint8_t>(index | (negative ? 0x80 : 0));
+}
+
+bool CodedArray::operator==(const CodedArray& other) const {
+    if (codes != other.codes || scales.size() != other.scales.size()) return false;
+    for (std::size_t i = 0; i < scales.size(); ++i) {
+        // NaN scales compare by their bits.
+        uint32_t a = 0, b = 0;
+        std::memcpy(&a, &scales[i], sizeof a);
+        std::memcpy(&b, &other.scales[i], sizeof b);
+        if (a != b) return false;
+    }
+    return true;
+}
+
+CodedArray read_codes(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind, std::size_t element_count) {
+    CodedArray coded;
+    coded.codes.resize(element_count);
+    coded.scales.resize((element_count + kEightBitBlock - 1) / kEightBitBlock);
+    const nab_status status = nab_optimizer_read_state_codes(optimizer, tensor_id, state_kind, coded.codes.data(),
+                                                             element_count, coded.scales.data(), coded.scales.size());
+    EXPECT_EQ(status, NAB_STATUS_OK) << "nab_optimizer_read_state_codes(tensor " << tensor_id << ", kind "
+                                     << state_kind << "): " << nab_get_last_error();
+    return coded;
+}
+
+std::vector<double> decode(EightBitFormat format, const CodedArray& coded) {
+    std::vector<double> values(coded.codes.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        values[i] = code_value(format, coded.codes[i]) * static_cast<double>(coded.scales[i / kEightBitBlock]);
+    }
+    return values;
+}
+
+CodeComparison compare_codes(EightBitFormat format, const CodedArray& library, const std::vector<double>& reference,
+                             const std::vector<double>& magnitude) {
+    CodeComparison result;
+    std::ostringstream failure;
+    failure.precision(9);
+    auto fail = [&](const std::string& text) {
+        if (result.failure.empty()) result.failure = text;
+    };
+    for (std::size_t block = 0; block < library.scales.size() && result.failure.empty(); ++block) {
+        const std::size_t begin = block * kEightBitBlock;
+        const std::size_t end = std::min(reference.size(), begin + kEightBitBlock);
+        double largest = 0.0, largest_magnitude = 0.0;
+        for (std::size_t i = begin; i < end; ++i) {
+            largest = std::max(largest, std::fabs(reference[i]));
+            largest_magnitude = std::max(largest_magnitude, magnitude[i]);
+        }
+        const float scale = library.scales[block];
+        // The library's largest float32 value is within its rounding of the reference's.
+        const double slack = kTieTolerance * largest_magnitude;
+        const double expected = reference_block_scale(largest);
+        if (!(scale == expected)) {
+            if (!(std::fabs(scale - expected) <= slack || (scale == 0.0f && largest <= slack))) {
+                std::ostringstream text;
+                text.precision(9);
+                text << "block " << block << ": scale " << scale << ", reference " << expected;
+                fail(text.str());
+                break;
+            }
+        }
+        const double inverse = scale == 0.0f ? 0.0 : reference_inverse(scale);
+        for (std::size_t i = begin; i < end; ++i) {
+            ++result.codes;
+            const uint8_t code = library.codes[i];
+            if (scale == 0.0f) {
+                // A block of zeros: every code stands for 0 (signed: +0 or -0); an unsigned code is 0.
+                const bool zero = format == EightBitFormat::Signed ? (code & 0x7f) == 0 : code == 0;
+                if (!zero) {
+                    fail("element " + std::to_string(i) + ": code " + std::to_string(code) + " in a block of scale 0");
+                    break;
+                }
+                continue;
+            }
+            const uint8_t wanted = reference_code(format, std::fabs(reference[i]) * inverse, std::signbit(reference[i]));
+            if (code == wanted) continue;
+            const double to_library = std::fabs(reference[i] - code_value(format, code) * scale);
+            const double to_reference = std::fabs(reference[i] - code_value(format, wanted) * scale);
+            if (to_library - to_reference <= 2.0 * kTieTolerance * magnitude[i]) {
+                ++result.code_ties;
+                continue;
+            }
+            std::ostringstream text;
+            text.precision(9);
+            text << "element " << i << ": code " << int{code} << " (" << code_value(format, code) * scale
+                 << "), reference " << int{wanted} << " (" << code_value(format, wanted) * scale << ") for value "
+                 << reference[i] << " (magnitude " << magnitude[i] << ", scale " << scale << ")";
+            fail(text.str());
+            break;
+        }
+    }
+    return result;
+}
+
+}  // namespace nabtest
