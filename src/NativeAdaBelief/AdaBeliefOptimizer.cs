@@ -509,6 +509,60 @@ public sealed class AdaBeliefOptimizer : IDisposable, IScheduledOptimizer
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     public void LoadCheckpoint(string path) => CheckpointReader.Load(this, path);
 
+    /// <summary>
+    /// Saves the optimizer state and the training run's side of it (<paramref name="training"/>:
+    /// the schedules' states, the loss scaler's scale and good steps, the global step and the
+    /// caller's metadata) into one checkpoint, atomically as <see cref="SaveCheckpoint(string)"/>
+    /// does (format version 4, docs/checkpoint-format.md).
+    /// </summary>
+    /// <param name="path">The file to create or replace.</param>
+    /// <param name="training">What to save beside the optimizer state.</param>
+    /// <exception cref="ArgumentException">A schedule is null, or the metadata holds an empty key.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file is read-only, or the folder is not writable.</exception>
+    public void SaveCheckpoint(string path, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointWriter.Save(this, path, training);
+    }
+
+    /// <summary>Saves the optimizer state and <paramref name="training"/> to <paramref name="stream"/>; see <see cref="SaveCheckpoint(string, TrainingState)"/>.</summary>
+    /// <param name="stream">A writable stream; written from its current position, not closed.</param>
+    /// <param name="training">What to save beside the optimizer state.</param>
+    /// <exception cref="ArgumentException">A schedule is null, or the metadata holds an empty key.</exception>
+    public void SaveCheckpoint(Stream stream, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointWriter.Save(this, stream, training: training);
+    }
+
+    /// <summary>
+    /// Restores the optimizer state and the training state saved by
+    /// <see cref="SaveCheckpoint(string, TrainingState)"/>: every schedule of
+    /// <paramref name="training"/> (the same kinds, in the same order), the loss scaler, the global
+    /// step and the metadata. All or nothing: the training state is checked and staged with the
+    /// header, before any data is read, and committed only after the optimizer's state is.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="training">The schedules and loss scaler to restore into (created anew, on this optimizer); its global step and metadata are set.</param>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, does not match this optimizer, holds no training state, or holds one that does not fit <paramref name="training"/> (another count or kind of schedule, a loss scaler on one side only); nothing changed.</exception>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    public void LoadCheckpoint(string path, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointReader.Load(this, path, training);
+    }
+
+    /// <summary>Restores the optimizer state and <paramref name="training"/> from <paramref name="stream"/>; see <see cref="LoadCheckpoint(string, TrainingState)"/>.</summary>
+    /// <param name="stream">A readable stream positioned at the checkpoint's first byte.</param>
+    /// <param name="training">The schedules and loss scaler to restore into; its global step and metadata are set.</param>
+    /// <exception cref="InvalidDataException">As <see cref="LoadCheckpoint(string, TrainingState)"/>; nothing changed.</exception>
+    public void LoadCheckpoint(Stream stream, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointReader.Load(this, stream, training: training);
+    }
+
     /// <summary>Destroys the native optimizer and releases the memory it kept pinned or referenced. Idempotent.</summary>
     public void Dispose() => _handle.Dispose();
 

@@ -3,7 +3,7 @@ namespace NativeAdaBelief;
 /// <summary>
 /// State a training run keeps beside the optimizer's (a scheduler's last step, plateau counters,
 /// a loss scale), saved as a small string dictionary so that a checkpoint can hold it
-/// (<c>TrainingState</c>): the checkpoint's metadata is a string map.
+/// (<see cref="TrainingState"/>): the checkpoint's metadata is a string map.
 /// </summary>
 /// <remarks>
 /// Restoring is two-phase so that a checkpoint load can be all or nothing:
