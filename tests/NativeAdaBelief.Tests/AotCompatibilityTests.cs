@@ -40,3 +40,38 @@ public sealed class AotCompatibilityTests
         Assert.True(reader.MemberReferences.Count > 100, "the scan should see the assembly's member references");
     }
 }
+
+/// <summary>The package's README stands on its own: every link absolute, under the project URL the package metadata carries, to a file that exists.</summary>
+public sealed class PackageReadmeTests
+{
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Directory.Build.props")) && Directory.Exists(Path.Combine(dir.FullName, "docs")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("the repository root was not found above " + AppContext.BaseDirectory);
+    }
+
+    [Fact]
+    public void Every_link_is_absolute_under_the_project_url_and_points_at_a_file()
+    {
+        string root = RepositoryRoot();
+        string props = File.ReadAllText(Path.Combine(root, "Directory.Build.props"));
+        var url = System.Text.RegularExpressions.Regex.Match(props, "<NabProjectUrl>([^<]+)</NabProjectUrl>").Groups[1].Value;
+        Assert.StartsWith("https://", url);
+        string readme = File.ReadAllText(Path.Combine(root, "src", "NativeAdaBelief", "README.md"));
+        var links = System.Text.RegularExpressions.Regex.Matches(readme, @"\]\(([^)]+)\)").Select(m => m.Groups[1].Value).ToList();
+        Assert.NotEmpty(links);
+        Assert.Contains(url, readme, StringComparison.Ordinal);
+        foreach (string link in links)
+        {
+            Assert.StartsWith(url + "/blob/main/", link);
+            string file = link[(url + "/blob/main/").Length..].Split('#')[0];
+            Assert.True(File.Exists(Path.Combine(root, file)), $"{link}: no {file} in the repository");
+        }
+    }
+}
