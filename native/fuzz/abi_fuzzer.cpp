@@ -1451,6 +1451,13 @@ private:
                               "nab_optimizer_get_group_count(null)");
                 expect_status(nab_optimizer_get_tensor_count(o.handle, nullptr), NAB_STATUS_INVALID_ARGUMENT,
                               "nab_optimizer_get_tensor_count(null)");
+                // The model's tensors are float32: none has a master copy to re-initialise.
+                expect_status(nab_optimizer_initialize_master_parameters(o.handle, 0),
+                              o.handle == nullptr || !o.tensors.empty() ? NAB_STATUS_INVALID_ARGUMENT : NAB_STATUS_NOT_FOUND,
+                              "nab_optimizer_initialize_master_parameters");
+                expect_status(nab_optimizer_initialize_master_parameters(o.handle, static_cast<std::uint32_t>(o.tensors.size())),
+                              o.handle == nullptr ? NAB_STATUS_INVALID_ARGUMENT : NAB_STATUS_NOT_FOUND,
+                              "nab_optimizer_initialize_master_parameters(unknown id)");
                 break;
             case 4: {
                 // Destroy then keep using a fresh one in the same slot: handles are independent.
