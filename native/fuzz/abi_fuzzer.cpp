@@ -210,13 +210,16 @@ std::uint64_t step_count_bytes(std::size_t tensor_count) {
 
 bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
-// The library's overlap rule for a tensor's parameters and gradients (both count floats).
-bool overlaps(const float* a, const float* b, std::uint64_t count) {
+// True when a_count floats at a and b_count floats at b share a byte (null: no memory).
+bool ranges_overlap(const float* a, std::uint64_t a_count, const float* b, std::uint64_t b_count) {
     if (a == nullptr || b == nullptr) return false;
     const auto first = reinterpret_cast<std::uintptr_t>(a), second = reinterpret_cast<std::uintptr_t>(b);
-    const std::uintptr_t bytes = static_cast<std::uintptr_t>(count * sizeof(float));
-    return first < second + bytes && second < first + bytes;
+    return first < second + static_cast<std::uintptr_t>(b_count * sizeof(float)) &&
+           second < first + static_cast<std::uintptr_t>(a_count * sizeof(float));
 }
+
+// The library's overlap rule for a tensor's parameters and gradients (both count floats).
+bool overlaps(const float* a, const float* b, std::uint64_t count) { return ranges_overlap(a, count, b, count); }
 
 // The coefficients the kernel applies in float32 (the rate, and the decay factor or coefficient
 // of the group's weight-decay mode) must be finite there.
@@ -317,6 +320,18 @@ struct ModelOptimizer {
     nab_optimizer* handle = nullptr;
     std::vector<nab_group_options> groups;
     std::vector<ModelTensor> tensors;
+
+    // The library's rule that memory is registered once, stated here by brute force: count floats
+    // at data share no byte with a registered buffer other than the one they replace (tensor
+    // `id`'s gradients or parameters; id = tensors.size() for a tensor being added).
+    bool shares_registered_memory(const float* data, std::uint64_t count, std::size_t id, bool gradients) const {
+        for (std::size_t t = 0; t < tensors.size(); ++t) {
+            const ModelTensor& x = tensors[t];
+            if (!(t == id && !gradients) && ranges_overlap(data, count, x.parameters, x.count)) return true;
+            if (!(t == id && gradients) && ranges_overlap(data, count, x.gradients, x.count)) return true;
+        }
+        return false;
+    }
     std::int32_t thread_count = 1;
     std::int32_t simd_level = NAB_SIMD_SCALAR;
     nab_step_options step_options = default_step_options();
@@ -937,7 +952,11 @@ private:
         } else if (read.group_id >= o.groups.size()) {
             expected = NAB_STATUS_NOT_FOUND;
         } else if (overlaps(static_cast<const float*>(read.parameters), static_cast<const float*>(read.gradients),
-                            read.element_count)) {
+                            read.element_count) ||
+                   o.shares_registered_memory(static_cast<const float*>(read.parameters), read.element_count,
+                                              o.tensors.size(), false) ||
+                   o.shares_registered_memory(static_cast<const float*>(read.gradients), read.element_count,
+                                              o.tensors.size(), true)) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (read.element_count >= kUnallocatableCount) {
             expected = NAB_STATUS_OUT_OF_MEMORY;
@@ -1016,7 +1035,7 @@ private:
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (!known) {
             expected = NAB_STATUS_NOT_FOUND;
-        } else if (overlaps(parameters, o.tensors[id].gradients, count)) {
+        } else if (o.shares_registered_memory(parameters, count, id, false)) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         }
         if (expected == NAB_STATUS_OK) FUZZ_CHECK(room_after(parameters) >= count, "harness: parameters too short");
@@ -1041,7 +1060,7 @@ private:
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (!known) {
             expected = NAB_STATUS_NOT_FOUND;
-        } else if (overlaps(o.tensors[id].parameters, gradients, count)) {
+        } else if (o.shares_registered_memory(gradients, count, id, true)) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         }
         if (expected == NAB_STATUS_OK && gradients != nullptr) FUZZ_CHECK(room_after(gradients) >= count, "harness: gradients too short");
@@ -1432,6 +1451,13 @@ private:
                               "nab_optimizer_get_group_count(null)");
                 expect_status(nab_optimizer_get_tensor_count(o.handle, nullptr), NAB_STATUS_INVALID_ARGUMENT,
                               "nab_optimizer_get_tensor_count(null)");
+                // The model's tensors are float32: none has a master copy to re-initialise.
+                expect_status(nab_optimizer_initialize_master_parameters(o.handle, 0),
+                              o.handle == nullptr || !o.tensors.empty() ? NAB_STATUS_INVALID_ARGUMENT : NAB_STATUS_NOT_FOUND,
+                              "nab_optimizer_initialize_master_parameters");
+                expect_status(nab_optimizer_initialize_master_parameters(o.handle, static_cast<std::uint32_t>(o.tensors.size())),
+                              o.handle == nullptr ? NAB_STATUS_INVALID_ARGUMENT : NAB_STATUS_NOT_FOUND,
+                              "nab_optimizer_initialize_master_parameters(unknown id)");
                 break;
             case 4: {
                 // Destroy then keep using a fresh one in the same slot: handles are independent.

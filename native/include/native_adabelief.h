@@ -271,12 +271,13 @@ typedef struct nab_tensor_desc {
     /* Number of elements; at least 1. */
     uint64_t element_count;
     /* element_count elements of parameter_dtype, read and written by every step. Owned by the
-     * caller; must stay valid until replaced or the optimizer is destroyed. Not null. */
+     * caller; must stay valid until replaced or the optimizer is destroyed. Not null. Shares no
+     * memory with any buffer registered with the optimizer (see nab_optimizer_add_tensor). */
     void* parameters;
     /* element_count elements of gradient_dtype, read by every step, written only by
      * nab_optimizer_zero_gradients. Owned by the caller. Null means "no gradient": the tensor
      * is skipped by the step (no decay, no moment update, step count unchanged). Must not
-     * overlap parameters. */
+     * overlap parameters, nor any buffer registered with the optimizer. */
     void* gradients;
     /* nab_dtype of parameters. Default (0) NAB_DTYPE_FLOAT32. */
     int32_t parameter_dtype;
@@ -543,8 +544,12 @@ NAB_API nab_status nab_optimizer_set_learning_rate(nab_optimizer* optimizer, uin
 
 /* Adds a tensor to a group and allocates its zeroed state (m, s, and s_max when the group
  * has amsgrad on), step count 0; *out_tensor_id receives its id. The buffers stay the
- * caller's. Errors: INVALID_ARGUMENT (null pointers, zero element_count, bad struct_size,
- * gradients overlapping parameters), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
+ * caller's. Every byte of caller memory may be registered once, as one buffer of one tensor:
+ * parameters and gradients that share memory with each other or with another tensor's
+ * parameters or gradients are refused (an element registered twice would be stepped twice, or
+ * raced between worker threads); the message names both tensors. The check costs O(log N) for
+ * N registered tensors. Errors: INVALID_ARGUMENT (null pointers, zero element_count, bad
+ * struct_size, overlapping memory), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY. */
 NAB_API nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_desc* tensor,
                                             uint32_t* out_tensor_id);
 
@@ -563,26 +568,31 @@ NAB_API nab_status nab_optimizer_get_tensor_info(nab_optimizer* optimizer, uint3
 NAB_API nab_status nab_optimizer_get_step_counts(nab_optimizer* optimizer, int64_t* out_steps, uint32_t count);
 
 /* Points a tensor at a new parameter buffer (same element count and dtype as registered; not
- * null; not overlapping the gradients). A master copy, if any, is kept as it is (write
- * NAB_STATE_MASTER_PARAMETERS to load new values into it). Errors: INVALID_ARGUMENT,
- * NOT_FOUND, BUSY. */
+ * null; sharing no memory with any registered buffer but the one it replaces). A master copy,
+ * if any, is re-initialised from the new parameters, widened exactly (as
+ * nab_optimizer_initialize_master_parameters does): the next step starts from the values the
+ * buffer holds. The buffer is read during the call (a CUDA optimizer queues the copy on its
+ * stream). Threading: as every call on an optimizer. Errors change nothing: INVALID_ARGUMENT
+ * (null, overlap; the message names both tensors), NOT_FOUND, BUSY, OUT_OF_MEMORY (the new
+ * master copy is made before the old one is released), DEVICE_ERROR. */
 NAB_API nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id,
                                                        void* parameters);
 
-/* Points a tensor at a new gradient buffer (same dtype as registered; not overlapping the
- * parameters), or null to skip the tensor in later steps. Errors: INVALID_ARGUMENT,
- * NOT_FOUND, BUSY. */
+/* Points a tensor at a new gradient buffer (same dtype as registered; sharing no memory with
+ * any registered buffer but the one it replaces), or null to skip the tensor in later steps.
+ * Errors: INVALID_ARGUMENT (overlap; the message names both tensors), NOT_FOUND, BUSY. */
 NAB_API nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id,
                                                       void* gradients);
 
 /* Points every tensor at new gradient buffers in one call: gradients[i] is for tensor i (same
- * dtype as registered; not overlapping its parameters), or null to skip tensor i in later steps;
+ * dtype as registered; sharing no memory with any tensor's parameters or any other new gradient
+ * buffer: the new layout is checked as a whole, in O(N log N)), or null to skip tensor i in later steps;
  * count must equal nab_optimizer_get_tensor_count's. For engines whose gradients are reallocated
  * between steps (a TorchSharp or PyTorch loop that sets them to None): one call per step instead of
  * one per tensor. Every pointer is checked before any changes, so on error nothing changed; when
  * no pointer differs from the registered one nothing changes (a CUDA optimizer keeps its tables).
  * Errors: INVALID_ARGUMENT (null optimizer, null gradients with count > 0, count not the tensor
- * count, an overlapping buffer: the message names gradients[i]), BUSY. */
+ * count, an overlapping buffer: the message names gradients[i] and the tensor it overlaps), BUSY. */
 NAB_API nab_status nab_optimizer_set_gradients(nab_optimizer* optimizer, void* const* gradients, uint32_t count);
 
 /* Sets a tensor's step count t (>= 0), e.g. when restoring a checkpoint. (A tensor at INT64_MAX
@@ -590,6 +600,16 @@ NAB_API nab_status nab_optimizer_set_gradients(nab_optimizer* optimizer, void* c
  * see nab_step_report.step_count_exhausted.) */
 NAB_API nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tensor_id,
                                                  int64_t step);
+
+/* Sets a tensor's float32 master copy (NAB_STATE_MASTER_PARAMETERS) to its 16-bit parameters,
+ * widened exactly: what a caller does after writing new values into the parameters themselves
+ * (loading pretrained weights, say), which the next step would otherwise overwrite with the
+ * rounding of the old master copy. Values the master copy held beyond 16-bit precision are
+ * dropped. Reads the caller's parameter buffer; a CUDA optimizer queues the copy on its
+ * stream. Threading: as every call on an optimizer. Errors: INVALID_ARGUMENT (null optimizer;
+ * a tensor without a master copy, naming tensor_id), NOT_FOUND (tensor id), BUSY,
+ * DEVICE_ERROR. */
+NAB_API nab_status nab_optimizer_initialize_master_parameters(nab_optimizer* optimizer, uint32_t tensor_id);
 
 /* Copies element_count floats of one state array (nab_state_kind) into destination, which
  * the caller owns. element_count must equal the tensor's. m, s and s_max of a tensor with 8-bit

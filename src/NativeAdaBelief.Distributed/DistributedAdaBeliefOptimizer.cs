@@ -26,7 +26,7 @@ namespace NativeAdaBelief.Distributed;
 /// (<see cref="Step"/>, <see cref="SaveCheckpoint"/>, <see cref="LoadCheckpoint"/>), in the same
 /// order; set the same learning rates and step options on every rank. Not thread-safe.</para>
 /// </remarks>
-public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
+public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable, IScheduledOptimizer
 {
     private readonly Communicator _communicator;
     private readonly ParameterSpace _space;
@@ -146,6 +146,27 @@ public sealed unsafe class DistributedAdaBeliefOptimizer : IDisposable
 
     /// <summary>The parameter groups (their <see cref="DistributedParameterGroup.Id"/> is their index).</summary>
     public IReadOnlyList<DistributedParameterGroup> ParamGroups { get; }
+
+    /// <inheritdoc />
+    /// <remarks>A scheduler over a distributed optimizer runs on every rank, with the same steps (and, for <see cref="ReduceLROnPlateau"/>, the same metric).</remarks>
+    int IScheduledOptimizer.GroupCount => ParamGroups.Count;
+
+    /// <inheritdoc />
+    double IScheduledOptimizer.GetLearningRate(int group) => ParamGroups[group].LearningRate;
+
+    /// <inheritdoc />
+    void IScheduledOptimizer.SetLearningRate(int group, double learningRate) => ParamGroups[group].LearningRate = learningRate;
+
+    /// <inheritdoc />
+    void IScheduledOptimizer.SetBeta1(int group, double beta1)
+    {
+        DistributedParameterGroup g = ParamGroups[group];
+        AdaBeliefOptions options = g.Options;
+        if (options.Beta1 != beta1)
+        {
+            g.Options = options with { Beta1 = beta1 };
+        }
+    }
 
     /// <summary>The parts of tensors whose optimizer state this rank keeps, in tensor order (possibly none).</summary>
     public IReadOnlyList<ShardPiece> OwnedPieces { get; }

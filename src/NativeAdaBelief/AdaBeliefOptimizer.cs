@@ -21,7 +21,7 @@ namespace NativeAdaBelief;
 /// Dispose it (it is idempotent); afterwards every member throws
 /// <see cref="ObjectDisposedException"/>.</para>
 /// </remarks>
-public sealed class AdaBeliefOptimizer : IDisposable
+public sealed class AdaBeliefOptimizer : IDisposable, IScheduledOptimizer
 {
     private readonly OptimizerHandle _handle;
     private readonly List<ParameterGroup> _groups = [];
@@ -76,6 +76,26 @@ public sealed class AdaBeliefOptimizer : IDisposable
 
     /// <summary>The parameter groups, in the order they were added (their <see cref="ParameterGroup.Id"/> is their index).</summary>
     public IReadOnlyList<ParameterGroup> ParamGroups { get; }
+
+    /// <inheritdoc />
+    int IScheduledOptimizer.GroupCount => ParamGroups.Count;
+
+    /// <inheritdoc />
+    double IScheduledOptimizer.GetLearningRate(int group) => ParamGroups[group].LearningRate;
+
+    /// <inheritdoc />
+    void IScheduledOptimizer.SetLearningRate(int group, double learningRate) => ParamGroups[group].LearningRate = learningRate;
+
+    /// <inheritdoc />
+    void IScheduledOptimizer.SetBeta1(int group, double beta1)
+    {
+        ParameterGroup g = ParamGroups[group];
+        AdaBeliefOptions options = g.Options;
+        if (options.Beta1 != beta1)
+        {
+            g.Options = options with { Beta1 = beta1 };
+        }
+    }
 
     /// <summary>Every registered tensor across all groups, in registration order (their <see cref="OptimizerTensor.Id"/> is their index).</summary>
     public IReadOnlyList<OptimizerTensor> Tensors { get; }
@@ -408,8 +428,9 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// managed memory or buffers registered before are let go. Allocates nothing.
     /// </summary>
     /// <param name="gradients">One address (or 0) per registered tensor.</param>
-    /// <exception cref="ArgumentException">The length is not the tensor count, or an address overlaps its
-    /// tensor's parameters (the message names gradients[i]); nothing was changed.</exception>
+    /// <exception cref="ArgumentException">The length is not the tensor count, or the new gradients share memory
+    /// with a tensor's parameters or with each other (checked as a whole; the message names gradients[i] and the
+    /// other tensor); nothing was changed.</exception>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public unsafe void SetGradients(ReadOnlySpan<nint> gradients)
     {
@@ -487,6 +508,60 @@ public sealed class AdaBeliefOptimizer : IDisposable
     /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, or does not match this optimizer.</exception>
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
     public void LoadCheckpoint(string path) => CheckpointReader.Load(this, path);
+
+    /// <summary>
+    /// Saves the optimizer state and the training run's side of it (<paramref name="training"/>:
+    /// the schedules' states, the loss scaler's scale and good steps, the global step and the
+    /// caller's metadata) into one checkpoint, atomically as <see cref="SaveCheckpoint(string)"/>
+    /// does (format version 4, docs/checkpoint-format.md).
+    /// </summary>
+    /// <param name="path">The file to create or replace.</param>
+    /// <param name="training">What to save beside the optimizer state.</param>
+    /// <exception cref="ArgumentException">A schedule is null, or the metadata holds an empty key.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file is read-only, or the folder is not writable.</exception>
+    public void SaveCheckpoint(string path, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointWriter.Save(this, path, training);
+    }
+
+    /// <summary>Saves the optimizer state and <paramref name="training"/> to <paramref name="stream"/>; see <see cref="SaveCheckpoint(string, TrainingState)"/>.</summary>
+    /// <param name="stream">A writable stream; written from its current position, not closed.</param>
+    /// <param name="training">What to save beside the optimizer state.</param>
+    /// <exception cref="ArgumentException">A schedule is null, or the metadata holds an empty key.</exception>
+    public void SaveCheckpoint(Stream stream, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointWriter.Save(this, stream, training: training);
+    }
+
+    /// <summary>
+    /// Restores the optimizer state and the training state saved by
+    /// <see cref="SaveCheckpoint(string, TrainingState)"/>: every schedule of
+    /// <paramref name="training"/> (the same kinds, in the same order), the loss scaler, the global
+    /// step and the metadata. All or nothing: the training state is checked and staged with the
+    /// header, before any data is read, and committed only after the optimizer's state is.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="training">The schedules and loss scaler to restore into (created anew, on this optimizer); its global step and metadata are set.</param>
+    /// <exception cref="InvalidDataException">The checkpoint is malformed, corrupted, does not match this optimizer, holds no training state, or holds one that does not fit <paramref name="training"/> (another count or kind of schedule, a loss scaler on one side only); nothing changed.</exception>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    public void LoadCheckpoint(string path, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointReader.Load(this, path, training);
+    }
+
+    /// <summary>Restores the optimizer state and <paramref name="training"/> from <paramref name="stream"/>; see <see cref="LoadCheckpoint(string, TrainingState)"/>.</summary>
+    /// <param name="stream">A readable stream positioned at the checkpoint's first byte.</param>
+    /// <param name="training">The schedules and loss scaler to restore into; its global step and metadata are set.</param>
+    /// <exception cref="InvalidDataException">As <see cref="LoadCheckpoint(string, TrainingState)"/>; nothing changed.</exception>
+    public void LoadCheckpoint(Stream stream, TrainingState training)
+    {
+        ArgumentNullException.ThrowIfNull(training);
+        CheckpointReader.Load(this, stream, training: training);
+    }
 
     /// <summary>Destroys the native optimizer and releases the memory it kept pinned or referenced. Idempotent.</summary>
     public void Dispose() => _handle.Dispose();

@@ -112,7 +112,7 @@ public sealed class OptimizerTensor
     /// <summary>Uses a buffer the native library allocated (same length and element type as registered, on the optimizer's device) as this tensor's gradients.</summary>
     /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <param name="gradients">The gradient buffer; the optimizer keeps its memory alive while registered.</param>
-    /// <exception cref="ArgumentException">The length, element type or device differs, or the buffer overlaps the parameters.</exception>
+    /// <exception cref="ArgumentException">The length, element type or device differs, or the buffer shares memory with a registered buffer (the message names both tensors).</exception>
     /// <exception cref="ObjectDisposedException">The buffer or the optimizer was disposed.</exception>
     public void SetGradients<T>(TensorBuffer<T> gradients) where T : unmanaged
     {
@@ -122,20 +122,20 @@ public sealed class OptimizerTensor
 
     /// <summary>Uses managed float32 memory (a <c>float[]</c>, or any <see cref="Memory{T}"/>; same length, pinned while registered) as this tensor's gradients.</summary>
     /// <param name="gradients">The gradient memory.</param>
-    /// <exception cref="ArgumentException">The length differs, the memory overlaps the parameters, or the tensor's gradients are not float32.</exception>
+    /// <exception cref="ArgumentException">The length differs, the memory shares memory with a registered buffer (the message names both tensors), or the tensor's gradients are not float32.</exception>
     public void SetGradients(Memory<float> gradients) => SetGradients<float>(gradients);
 
     /// <summary>Uses managed memory of any element type (same length and element type as registered, pinned while registered) as this tensor's gradients.</summary>
     /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <param name="gradients">The gradient memory.</param>
-    /// <exception cref="ArgumentException">The length or element type differs, or the memory overlaps the parameters.</exception>
+    /// <exception cref="ArgumentException">The length or element type differs, or the memory shares memory with a registered buffer (the message names both tensors).</exception>
     public void SetGradients<T>(Memory<T> gradients) where T : unmanaged =>
         ReplaceGradients(ElementTypes.Of<T>(), TensorMemory.Acquire(gradients, nameof(gradients)));
 
     /// <summary>Uses raw memory of the given element type as this tensor's gradients (0: none); the caller keeps it valid while registered.</summary>
     /// <param name="gradients">Address of <see cref="Length"/> elements of <paramref name="elementType"/>, or 0.</param>
     /// <param name="elementType">What the memory holds: the tensor's <see cref="GradientType"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="GradientType"/>, or the memory overlaps the parameters.</exception>
+    /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="GradientType"/>, or the memory shares memory with a registered buffer (the message names both tensors).</exception>
     public unsafe void SetGradients(nint gradients, TensorElementType elementType)
     {
         ElementTypes.CheckDefined(elementType, nameof(elementType));
@@ -175,12 +175,13 @@ public sealed class OptimizerTensor
 
     /// <summary>
     /// Points the tensor at a new buffer the native library allocated (same length and element
-    /// type as registered, on the optimizer's device). A master copy, if any, is kept as it is:
-    /// write <see cref="StateKind.MasterParameters"/> to load new values into it.
+    /// type as registered, on the optimizer's device). A float32 master copy, if any, is
+    /// re-initialised from the new parameters (see <see cref="ReinitializeMasterFromParameters"/>):
+    /// the next step starts from the values the buffer holds.
     /// </summary>
     /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <param name="parameters">The new parameters; the optimizer keeps their memory alive while registered.</param>
-    /// <exception cref="ArgumentException">The length, element type or device differs, or the buffer overlaps the gradients.</exception>
+    /// <exception cref="ArgumentException">The length, element type or device differs, or the buffer shares memory with a registered buffer (the message names both tensors).</exception>
     /// <exception cref="ObjectDisposedException">The buffer or the optimizer was disposed.</exception>
     public void SetParameters<T>(TensorBuffer<T> parameters) where T : unmanaged
     {
@@ -188,22 +189,22 @@ public sealed class OptimizerTensor
         ReplaceParameters(parameters.ElementType, TensorMemory.Acquire(Optimizer, parameters, nameof(parameters)));
     }
 
-    /// <summary>Points the tensor at new managed float32 parameter memory (a <c>float[]</c>, or any <see cref="Memory{T}"/>) of the same length, pinned while registered.</summary>
+    /// <summary>Points the tensor at new managed float32 parameter memory (a <c>float[]</c>, or any <see cref="Memory{T}"/>) of the same length, pinned while registered. (float32 parameters have no master copy: they are their own.)</summary>
     /// <param name="parameters">The new parameters.</param>
     /// <exception cref="ArgumentException">The length differs, or the tensor's parameters are not float32.</exception>
     public void SetParameters(Memory<float> parameters) => SetParameters<float>(parameters);
 
-    /// <summary>Points the tensor at new managed parameter memory of any element type (same length and element type as registered, pinned while registered). A master copy, if any, is kept as it is.</summary>
+    /// <summary>Points the tensor at new managed parameter memory of any element type (same length and element type as registered, pinned while registered). A float32 master copy, if any, is re-initialised from the new parameters (see <see cref="ReinitializeMasterFromParameters"/>).</summary>
     /// <typeparam name="T">The element type: <see cref="float"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <param name="parameters">The new parameters.</param>
     /// <exception cref="ArgumentException">The length or element type differs.</exception>
     public void SetParameters<T>(Memory<T> parameters) where T : unmanaged =>
         ReplaceParameters(ElementTypes.Of<T>(), TensorMemory.Acquire(parameters, nameof(parameters)));
 
-    /// <summary>Points the tensor at new raw parameter memory of the given element type and the same length; the caller keeps it valid. A master copy, if any, is kept as it is.</summary>
+    /// <summary>Points the tensor at new raw parameter memory of the given element type and the same length; the caller keeps it valid. A float32 master copy, if any, is re-initialised from the new parameters (see <see cref="ReinitializeMasterFromParameters"/>).</summary>
     /// <param name="parameters">Address of <see cref="Length"/> elements of <paramref name="elementType"/>; not 0.</param>
     /// <param name="elementType">What the memory holds: the tensor's <see cref="ParameterType"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="ParameterType"/>, or the memory overlaps the gradients.</exception>
+    /// <exception cref="ArgumentException"><paramref name="elementType"/> is not the tensor's <see cref="ParameterType"/>, or the memory shares memory with a registered buffer (the message names both tensors).</exception>
     public unsafe void SetParameters(nint parameters, TensorElementType elementType)
     {
         if (parameters == 0)
@@ -216,6 +217,28 @@ public sealed class OptimizerTensor
             k = MemoryKeepAlive.None;
             return (void*)parameters;
         });
+    }
+
+    /// <summary>
+    /// Sets the float32 master copy to the tensor's 16-bit parameters, widened exactly. Call it
+    /// after writing new values into the registered 16-bit buffer yourself (loading pretrained
+    /// weights, say): the step updates the master copy and writes its rounding back to the
+    /// buffer, so without this call the next step would overwrite your values with the rounding
+    /// of the old master copy. Precision the master copy held beyond 16 bits is dropped.
+    /// <see cref="SetParameters{T}(Memory{T})"/> and its overloads do this themselves.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The tensor has no master copy (<see cref="HasMasterParameters"/> is false: float32 parameters, or registered without <c>keepMasterCopy</c>).</exception>
+    /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
+    public unsafe void ReinitializeMasterFromParameters()
+    {
+        using var call = Optimizer.Enter();
+        nab_status status = NativeMethods.nab_optimizer_initialize_master_parameters(call.Pointer, (uint)Id);
+        if (status == nab_status.NAB_STATUS_INVALID_ARGUMENT && NativeStatus.LastErrorArgument() == "tensor_id")
+        {
+            // The native rule: only a tensor with a master copy has one to re-initialise.
+            throw new InvalidOperationException(NativeStatus.LastError());
+        }
+        NativeStatus.Check(status);
     }
 
     private unsafe void ReplaceParameters(TensorElementType elementType, Acquisition acquire)

@@ -112,7 +112,7 @@ public sealed class ParameterGroup
     /// <param name="keepMasterCopy">16-bit parameters only: keep a float32 master copy (see
     /// <see cref="AddTensor{T}(TensorBuffer{T}, bool)"/>).</param>
     /// <returns>The registered tensor.</returns>
-    /// <exception cref="ArgumentException">The lengths differ, the buffers overlap or are not on the optimizer's device, or <paramref name="keepMasterCopy"/> with float32 parameters.</exception>
+    /// <exception cref="ArgumentException">The lengths differ, the buffers share memory with each other or with a registered tensor's (the message names both tensors) or are not on the optimizer's device, or <paramref name="keepMasterCopy"/> with float32 parameters.</exception>
     /// <exception cref="ObjectDisposedException">A buffer or the optimizer was disposed.</exception>
     public OptimizerTensor AddTensor<TParameter, TGradient>(TensorBuffer<TParameter> parameters, TensorBuffer<TGradient> gradients,
         bool keepMasterCopy = false)
@@ -133,7 +133,7 @@ public sealed class ParameterGroup
     /// <param name="parameters">The parameters, updated in place by every step.</param>
     /// <param name="gradients">The gradients (same length), or null for none yet.</param>
     /// <returns>The registered tensor.</returns>
-    /// <exception cref="ArgumentException">The memory is empty, the lengths differ, or the ranges overlap.</exception>
+    /// <exception cref="ArgumentException">The memory is empty, the lengths differ, or the ranges share memory with each other or with a registered tensor's (the message names both tensors).</exception>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public OptimizerTensor AddTensor(Memory<float> parameters, Memory<float>? gradients = null) =>
         gradients is { } g ? AddTensor<float, float>(parameters, g) : AddTensor<float>(parameters);
@@ -168,7 +168,7 @@ public sealed class ParameterGroup
     /// <param name="keepMasterCopy">16-bit parameters only: keep a float32 master copy (see
     /// <see cref="AddTensor{T}(TensorBuffer{T}, bool)"/>).</param>
     /// <returns>The registered tensor.</returns>
-    /// <exception cref="ArgumentException">The memory is empty, the lengths differ, the ranges overlap, or <paramref name="keepMasterCopy"/> with float32 parameters.</exception>
+    /// <exception cref="ArgumentException">The memory is empty, the lengths differ, the ranges share memory with each other or with a registered tensor's (the message names both tensors), or <paramref name="keepMasterCopy"/> with float32 parameters.</exception>
     /// <exception cref="NotSupportedException">An element type is not float, Half or BFloat16.</exception>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public OptimizerTensor AddTensor<TParameter, TGradient>(Memory<TParameter> parameters, Memory<TGradient> gradients,
@@ -192,7 +192,7 @@ public sealed class ParameterGroup
     /// <see cref="AddTensor{T}(TensorBuffer{T}, bool)"/>).</param>
     /// <returns>The registered tensor.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is 0.</exception>
-    /// <exception cref="ArgumentException">Overlapping ranges, or <paramref name="keepMasterCopy"/> with float32 parameters.</exception>
+    /// <exception cref="ArgumentException">Ranges that share memory with each other or with a registered tensor's (the message names both tensors), or <paramref name="keepMasterCopy"/> with float32 parameters.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A length below 1, or an element type that is not a defined <see cref="TensorElementType"/>.</exception>
     /// <exception cref="ObjectDisposedException">The optimizer was disposed.</exception>
     public unsafe OptimizerTensor AddTensor(nint parameters, TensorElementType parameterType, nint gradients, TensorElementType gradientType,

@@ -53,9 +53,14 @@ public sealed class SingleProcessTests
         Assert.Throws<ArgumentOutOfRangeException>(() => optimizer.SaveCheckpoint("x", (DistributedCheckpointKind)9));
         Assert.Throws<ArgumentOutOfRangeException>(() => communicator.Timeout = TimeSpan.Zero);
         Assert.Throws<ArgumentOutOfRangeException>(() => communicator.Broadcast(new byte[1], root: 1));
-        var schedule = new WarmupCosineDecaySchedule(1e-3, 10, 100);
-        schedule.Apply(optimizer, 5);
-        Assert.All(optimizer.ParamGroups, group => Assert.Equal(schedule.LearningRateAt(5), group.LearningRate));
+        var schedule = new WarmupCosineDecaySchedule(10, 100);
+        var scheduler = new LearningRateScheduler(optimizer, schedule);
+        for (int i = 0; i < 4; i++)
+        {
+            scheduler.Step();
+        }
+        Assert.All(optimizer.ParamGroups, group =>
+            Assert.Equal(schedule.LearningRateAt(4, group.Id, scheduler.BaseLearningRates[group.Id]), group.LearningRate));
         optimizer.Dispose();
         Assert.Throws<ObjectDisposedException>(() => optimizer.Step());
         Assert.Throws<ObjectDisposedException>(() => optimizer.ParamGroups[0].LearningRate);

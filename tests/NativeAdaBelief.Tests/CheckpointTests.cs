@@ -239,7 +239,7 @@ public sealed class CheckpointTests : IDisposable
             using var target = new TrainingRig(seed: 5);
             AdaBeliefOptimizer o = target.Optimizer;
 
-            AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["format_version"] = "4"), "format_version is '4'");
+            AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["format_version"] = "5"), "format_version is '5'");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) => m["format"] = "something-else"), "not written by NativeAdaBelief");
             AssertRefusedAndUnchanged(o, CheckpointSurgery.Edit(file, (_, m) =>
                 m["group.0.options"] = m["group.0.options"]!.ToString().Replace("\"learning_rate\":0.001", "\"learning_rate\":-3", StringComparison.Ordinal)), "LearningRate");

@@ -18,13 +18,11 @@ public sealed class NativeLoadingTests : IDisposable
     {
         string file = NativeLibraryLoader.PlatformFileName;
         string rid = NativeLibraryLoader.RuntimeIdentifiers()[0];
-        string bogus = Path.Combine(_empty, "nonexistent", file);
-        var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(bogus, _empty, name => 0, out _));
+        var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(null, _empty, name => 0, out _));
 
         Assert.IsAssignableFrom<DllNotFoundException>(e);
         string[] expected =
         [
-            bogus,
             Path.Combine(_empty, "runtimes", rid, "native", file),
             Path.Combine(_empty, file),
         ];
@@ -33,11 +31,31 @@ public sealed class NativeLoadingTests : IDisposable
             Assert.Contains(path, e.SearchedPaths);
             Assert.Contains(path, e.Message, StringComparison.Ordinal);
         }
-        Assert.Equal(bogus, e.SearchedPaths[0]); // the override is tried first
         Assert.Contains("default probing", e.Message, StringComparison.Ordinal);
         Assert.Contains("NATIVE_ADABELIEF_LIBRARY", e.Message, StringComparison.Ordinal);
         Assert.Contains("./build.sh native", e.Message, StringComparison.Ordinal);
         Assert.Contains("no such file", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_override_that_names_no_file_is_an_error_not_a_fall_back()
+    {
+        // A loadable library sits in the application directory: the override must still win, and fail.
+        NativeAdaBeliefLibrary.EnsureLoaded();
+        string real = NativeAdaBeliefLibrary.LoadedFrom!;
+        File.Copy(real, Path.Combine(_empty, NativeLibraryLoader.PlatformFileName));
+        string bogus = Path.Combine(_empty, "nonexistent", NativeLibraryLoader.PlatformFileName);
+        int probes = 0;
+        var e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(bogus, _empty, name => { probes++; return 0; }, out _));
+        Assert.Equal([bogus], e.SearchedPaths);
+        Assert.Equal(0, probes);
+        Assert.Contains($"NATIVE_ADABELIEF_LIBRARY is set to '{bogus}', which names no file", e.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing else was tried", e.Message, StringComparison.Ordinal);
+
+        string notALibrary = Path.Combine(_empty, "fake.so");
+        File.WriteAllText(notALibrary, "not an ELF file");
+        e = Assert.Throws<NativeLibraryNotFoundException>(() => NativeLibraryLoader.Load(notALibrary, _empty, null, out _));
+        Assert.Contains("is not a library this process can load", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -65,7 +83,7 @@ public sealed class NativeLoadingTests : IDisposable
     public void The_NuGet_layout_is_searched_before_the_assembly_directory()
     {
         string file = NativeLibraryLoader.PlatformFileName;
-        IReadOnlyList<string> paths = NativeLibraryLoader.CandidatePaths(null, _empty);
+        IReadOnlyList<string> paths = NativeLibraryLoader.CandidatePaths(_empty);
         Assert.Equal(Path.Combine(_empty, "runtimes", NativeLibraryLoader.RuntimeIdentifiers()[0], "native", file), paths[0]);
         Assert.Equal(Path.Combine(_empty, file), paths[^1]);
         string expectedRid = (OperatingSystem.IsWindows() ? "win-" : OperatingSystem.IsMacOS() ? "osx-" : "linux-")

@@ -9,20 +9,20 @@ public sealed class StepAllocationTests
     {
         using var rig = new TrainingRig(sizes: [1000, 17, 4099]);
         AdaBeliefOptimizer optimizer = rig.Optimizer;
-        var schedule = new WarmupCosineDecaySchedule(1e-3, warmupSteps: 100, totalSteps: 1000);
+        var scheduler = new LearningRateScheduler(optimizer, new WarmupCosineDecaySchedule(warmupSteps: 100, totalSteps: 1000));
         for (int i = 1; i <= 10; i++) // warm up: JIT, P/Invoke stubs, tiering
         {
-            schedule.Apply(optimizer, i);
             optimizer.Step();
             optimizer.ZeroGrad();
+            scheduler.Step();
         }
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 11; i <= 1010; i++)
         {
-            schedule.Apply(optimizer, i);
             optimizer.Step();
             optimizer.ZeroGrad();
+            scheduler.Step();
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 

@@ -351,6 +351,10 @@ nab_status nab_optimizer_set_tensor_step(nab_optimizer* optimizer, uint32_t tens
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.set_tensor_step(tensor_id, step); });
 }
 
+nab_status nab_optimizer_initialize_master_parameters(nab_optimizer* optimizer, uint32_t tensor_id) {
+    return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) { o.initialize_master_parameters(tensor_id); });
+}
+
 nab_status nab_optimizer_read_state(nab_optimizer* optimizer, uint32_t tensor_id, int32_t state_kind,
                                     float* destination, uint64_t element_count) {
     return with_optimizer(__func__, optimizer, [&](nab::Optimizer& o) {

@@ -147,7 +147,8 @@ public:
     // Refuses (nab::Error naming `argument`) a caller buffer this backend cannot read and
     // write, before the optimizer records it: e.g. host memory handed to a CUDA optimizer.
     virtual void check_caller_buffer(const void* /*data*/, const char* /*argument*/) {}
-    // Widens 16-bit parameters into a new master copy of `count` elements.
+    // Widens `count` 16-bit parameters into a master copy (at registration, and when the caller
+    // re-initialises it).
     virtual void initialize_master(float* master, const void* parameters, ElementType type, std::size_t count) = 0;
 
     // One step over every tensor with a gradient: the gradient pass when the step options ask

@@ -19,13 +19,8 @@ bool buffers_overlap(const void* a, std::size_t a_bytes, const void* b, std::siz
     return first < second + b_bytes && second < first + a_bytes;
 }
 
-// The one home of the rule that a tensor's parameters and gradients are separate memory;
-// `argument` names the buffer being set.
-void check_no_overlap(const void* parameters, ElementType parameter_type, const void* gradients,
-                      ElementType gradient_type, std::size_t count, const char* argument) {
-    if (buffers_overlap(parameters, count * element_size(parameter_type), gradients, count * element_size(gradient_type))) {
-        fail_argument(argument, "overlaps the tensor's other buffer: parameters and gradients must be separate memory");
-    }
+[[noreturn]] void fail_same_tensor_overlap(const char* argument) {
+    fail_argument(argument, "overlaps the tensor's other buffer: parameters and gradients must be separate memory");
 }
 
 const char* state_kind_name(StateKind kind) {
@@ -41,6 +36,21 @@ const char* state_kind_name(StateKind kind) {
 }  // namespace
 
 Optimizer::Optimizer(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
+
+void Optimizer::check_not_registered(const RegisteredMemory& registered, const void* data, std::size_t bytes,
+                                     BufferOwner owner, bool replaces, const char* argument) const {
+    if (data == nullptr) return;
+    const std::optional<BufferOwner> other =
+        registered.find_overlap(data, bytes, replaces ? std::optional<BufferOwner>(owner) : std::nullopt);
+    if (!other) return;
+    if (other->tensor_id == owner.tensor_id) fail_same_tensor_overlap(argument);
+    const std::string added = owner.tensor_id == tensors_.size() ? ", the tensor being added" : "";
+    fail_argument(argument, "(tensor " + std::to_string(owner.tensor_id) + "'s " + buffer_role_name(owner.role) +
+                                added + ") overlap tensor " + std::to_string(other->tensor_id) + "'s " +
+                                buffer_role_name(other->role) +
+                                ": memory may be registered once, as one buffer of one tensor (an element registered "
+                                "twice would be stepped twice, or raced between worker threads)");
+}
 
 void Optimizer::check_group(std::uint32_t group_id, const char* argument) const {
     if (group_id >= groups_.size()) {
@@ -161,8 +171,16 @@ std::uint32_t Optimizer::add_tensor(const TensorSpec& spec) {
                                            "parameters (float32 parameters are their own)");
     }
     check_group(spec.group_id, "group_id");
-    check_no_overlap(spec.parameters, spec.parameter_type, spec.gradients, spec.gradient_type, spec.element_count,
-                     "gradients");
+    const std::size_t parameter_bytes = spec.element_count * element_size(spec.parameter_type);
+    const std::size_t gradient_bytes = spec.element_count * element_size(spec.gradient_type);
+    if (buffers_overlap(spec.parameters, parameter_bytes, spec.gradients, gradient_bytes)) {
+        fail_same_tensor_overlap("gradients");
+    }
+    const auto id = static_cast<std::uint32_t>(tensors_.size());
+    check_not_registered(registered_memory_, spec.parameters, parameter_bytes, BufferOwner{id, BufferRole::Parameters},
+                         false, "parameters");
+    check_not_registered(registered_memory_, spec.gradients, gradient_bytes, BufferOwner{id, BufferRole::Gradients},
+                         false, "gradients");
     backend_->check_caller_buffer(spec.parameters, "parameters");
     backend_->check_caller_buffer(spec.gradients, "gradients");
     if (tensors_.size() >= std::numeric_limits<std::uint32_t>::max()) {
@@ -189,7 +207,10 @@ std::uint32_t Optimizer::add_tensor(const TensorSpec& spec) {
         backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_type, spec.element_count);
     }
     reserve_step_count();
-    tensors_.push_back(std::move(t));  // its count, entry tensors_.size() - 1, is already 0
+    // So that push_back, after the registration, cannot fail (doubling keeps adds amortized O(1)).
+    if (tensors_.size() == tensors_.capacity()) tensors_.reserve(2 * tensors_.size() + 1);
+    registered_memory_.add_tensor(id, t.parameters, parameter_bytes, t.gradients, gradient_bytes);
+    tensors_.push_back(std::move(t));  // its count, entry `id`, is already 0
     layout_changed();
     return static_cast<std::uint32_t>(tensors_.size() - 1);
 }
@@ -220,19 +241,33 @@ void Optimizer::read_step_counts(std::int64_t* destination, std::size_t count) {
 void Optimizer::set_tensor_parameters(std::uint32_t tensor_id, void* parameters) {
     if (parameters == nullptr) fail_argument("parameters", "is null");
     TensorRecord& t = tensor(tensor_id);
-    check_no_overlap(parameters, t.parameter_type, t.gradients, t.gradient_type, t.element_count, "parameters");
+    const std::size_t bytes = t.element_count * element_size(t.parameter_type);
+    const BufferOwner owner{tensor_id, BufferRole::Parameters};
+    check_not_registered(registered_memory_, parameters, bytes, owner, true, "parameters");
     backend_->check_caller_buffer(parameters, "parameters");
     check_layout_change();
+    // A master copy takes the new parameters' values, into a new array so that a failure
+    // changes nothing.
+    StateArray master;
+    if (!t.master_parameters.empty()) {
+        master = StateArray(*backend_, t.element_count);
+        backend_->initialize_master(master.data(), parameters, t.parameter_type, t.element_count);
+    }
+    registered_memory_.replace(owner, t.parameters, parameters, bytes);
     t.parameters = parameters;
+    if (!master.empty()) t.master_parameters = std::move(master);
     layout_changed();
 }
 
 void Optimizer::set_tensor_gradients(std::uint32_t tensor_id, void* gradients) {
     TensorRecord& t = tensor(tensor_id);
-    check_no_overlap(t.parameters, t.parameter_type, gradients, t.gradient_type, t.element_count, "gradients");
+    const std::size_t bytes = t.element_count * element_size(t.gradient_type);
+    const BufferOwner owner{tensor_id, BufferRole::Gradients};
+    check_not_registered(registered_memory_, gradients, bytes, owner, true, "gradients");
     if (gradients == t.gradients) return;
     backend_->check_caller_buffer(gradients, "gradients");
     check_layout_change();
+    registered_memory_.replace(owner, t.gradients, gradients, bytes);
     t.gradients = gradients;
     layout_changed();
 }
@@ -244,17 +279,27 @@ void Optimizer::set_gradients(void* const* gradients, std::size_t count) {
     }
     if (count > 0 && gradients == nullptr) fail_argument("gradients", "is null");
     bool changed = false;
+    for (std::size_t i = 0; i < count && !changed; ++i) changed = gradients[i] != tensors_[i].gradients;
+    if (!changed) return;  // the registered layout was checked when it was made
+    // The new layout is checked as a whole, as if registered afresh (O(N log N)): a gradient may
+    // move into memory another tensor's old gradients held, but not into memory still registered.
+    RegisteredMemory next;
+    for (std::size_t i = 0; i < count; ++i) {
+        const TensorRecord& t = tensors_[i];
+        next.add_tensor(static_cast<std::uint32_t>(i), t.parameters, t.element_count * element_size(t.parameter_type),
+                        nullptr, 0);
+    }
     for (std::size_t i = 0; i < count; ++i) {
         const TensorRecord& t = tensors_[i];
         const std::string name = "gradients[" + std::to_string(i) + "]";
-        check_no_overlap(t.parameters, t.parameter_type, gradients[i], t.gradient_type, t.element_count, name.c_str());
-        if (gradients[i] != t.gradients) {
-            backend_->check_caller_buffer(gradients[i], name.c_str());
-            changed = true;
-        }
+        const BufferOwner owner{static_cast<std::uint32_t>(i), BufferRole::Gradients};
+        const std::size_t bytes = t.element_count * element_size(t.gradient_type);
+        check_not_registered(next, gradients[i], bytes, owner, false, name.c_str());
+        if (gradients[i] != t.gradients) backend_->check_caller_buffer(gradients[i], name.c_str());
+        next.replace(owner, nullptr, gradients[i], bytes);
     }
-    if (!changed) return;
     check_layout_change();
+    registered_memory_ = std::move(next);
     for (std::size_t i = 0; i < count; ++i) tensors_[i].gradients = gradients[i];
     layout_changed();
 }
@@ -268,6 +313,15 @@ void Optimizer::set_tensor_step(std::uint32_t tensor_id, std::int64_t step) {
         guard_step_counts_ = true;
         layout_changed();
     }
+}
+
+void Optimizer::initialize_master_parameters(std::uint32_t tensor_id) {
+    TensorRecord& t = tensor(tensor_id);
+    if (t.master_parameters.empty()) {
+        fail_argument("tensor_id", "= " + std::to_string(tensor_id) +
+                                       " has no master copy (it was added without master_parameters)");
+    }
+    backend_->initialize_master(t.master_parameters.data(), t.parameters, t.parameter_type, t.element_count);
 }
 
 StateBuffer& Optimizer::moment_buffer(TensorRecord& t, StateKind kind) {

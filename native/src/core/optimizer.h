@@ -15,6 +15,7 @@
 #include "core/gradient_scaling.h"
 #include "core/hyperparameters.h"
 #include "core/staged_restore.h"
+#include "core/registered_memory.h"
 #include "core/state_encoding.h"
 
 namespace nab {
@@ -67,12 +68,15 @@ public:
     std::uint32_t add_tensor(const TensorSpec& spec);
     std::uint32_t tensor_count() const noexcept { return static_cast<std::uint32_t>(tensors_.size()); }
     TensorFacts tensor_facts(std::uint32_t tensor_id);
+    // Points a tensor at new parameters; a master copy takes their values (widened exactly).
     void set_tensor_parameters(std::uint32_t tensor_id, void* parameters);
     void set_tensor_gradients(std::uint32_t tensor_id, void* gradients);
     // Every tensor's gradient pointer at once (`count` must be the tensor count; null = none),
     // all checked before any changes; the layout changes only if a pointer did.
     void set_gradients(void* const* gradients, std::size_t count);
     void set_tensor_step(std::uint32_t tensor_id, std::int64_t step);
+    // Sets a tensor's master copy to its 16-bit parameters, widened (exactly).
+    void initialize_master_parameters(std::uint32_t tensor_id);
     // Every tensor's step count in one copy (`count` must be the tensor count).
     void read_step_counts(std::int64_t* destination, std::size_t count);
     // Float32 values of a state array (m, s and s_max of an 8-bit tensor dequantized; writing
@@ -117,6 +121,10 @@ private:
     // m, s or s_max of a tensor; refuses the master copy (`argument` names the kind).
     StateBuffer& moment_buffer(TensorRecord& t, StateKind kind);
     void check_state_access(std::uint32_t tensor_id, std::size_t element_count);
+    // Refuses (naming `argument` and both tensors) a buffer for `owner` that shares memory with
+    // a buffer in `registered` other than the one it replaces.
+    void check_not_registered(const RegisteredMemory& registered, const void* data, std::size_t bytes,
+                              BufferOwner owner, bool replaces, const char* argument) const;
     // A state buffer's float32 values through host memory, converting from or to 8 bits.
     void download_values(const StateBuffer& buffer, StateKind kind, std::size_t count, float* destination);
     void upload_values(const StateBuffer& buffer, StateKind kind, std::size_t count, const float* source);
@@ -139,6 +147,8 @@ private:
     std::unique_ptr<Backend> backend_;
     std::vector<GroupOptions> groups_;
     std::vector<TensorRecord> tensors_;
+    // Every tensor's parameters and gradients, for the rule that memory is registered once.
+    RegisteredMemory registered_memory_;
     // Step count t of tensor i at index i; capacity >= tensors_.size().
     BackendArray<std::int64_t> step_counts_;
     StepOptions step_options_;

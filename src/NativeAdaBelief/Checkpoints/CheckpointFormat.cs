@@ -17,11 +17,18 @@ internal static class CheckpointFormat
 
     /// <summary>
     /// The newest version this library writes and reads: 2 added the element types and master
-    /// copies, 3 the state encodings (8-bit codes and scales). A checkpoint of an optimizer whose
-    /// tensors all keep float32 state is written as version 2, which every earlier reader of
-    /// version 2 reads.
+    /// copies, 3 the state encodings (8-bit codes and scales), 4 the training state
+    /// (<see cref="TrainingState"/>: schedules, loss scaler, global step, user metadata). A
+    /// checkpoint is written with the oldest version that holds it: version 2 for float32 state
+    /// alone, 3 with 8-bit state, 4 with a training state, so earlier readers read what they can.
     /// </summary>
-    internal const int FormatVersion = 3;
+    internal const int FormatVersion = 4;
+
+    /// <summary>The version of a checkpoint with 8-bit state and no training state.</summary>
+    internal const int EightBitStateFormatVersion = 3;
+
+    /// <summary>The version of a checkpoint with a training state.</summary>
+    internal const int TrainingStateFormatVersion = 4;
 
     /// <summary>The version of a checkpoint without 8-bit state.</summary>
     internal const int Float32StateFormatVersion = 2;

@@ -17,9 +17,12 @@ internal static class CheckpointLayout
                 throw new InvalidDataException($"The checkpoint has an unexpected tensor '{name}'.");
             }
         }
-        if (meta.Values.Count != ExpectedMetadataCount(version, groupCount, plan.Steps.Length))
+        // The training state's keys (format version 4) are CheckpointTrainingState's to check.
+        int optimizerKeys = meta.Values.Keys.Count(k => !CheckpointTrainingState.IsTrainingKey(k, version));
+        if (optimizerKeys != ExpectedMetadataCount(version, groupCount, plan.Steps.Length))
         {
-            string unexpected = meta.Values.Keys.FirstOrDefault(k => !IsKnownKey(k, version, groupCount, plan.Steps.Length)) ?? "?";
+            string unexpected = meta.Values.Keys.FirstOrDefault(k =>
+                !CheckpointTrainingState.IsTrainingKey(k, version) && !IsKnownKey(k, version, groupCount, plan.Steps.Length)) ?? "?";
             throw new InvalidDataException($"The checkpoint's metadata has an unexpected key '{unexpected}'.");
         }
 

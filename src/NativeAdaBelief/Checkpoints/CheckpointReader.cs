@@ -13,7 +13,8 @@ namespace NativeAdaBelief;
 /// and staging each tensor's arrays into the native library's restore
 /// (<c>nab_optimizer_restore_tensor</c>, which checks their values); only when every byte has
 /// been read and the hash is the one the header records does it commit, which swaps the staged
-/// state in. Any failure before that (a bad byte, a short or replaced file, an I/O error, out of
+/// state in, then commits the staged <see cref="TrainingState"/> (which only assigns, and sets
+/// the loss scaler's step options). Any failure before that (a bad byte, a short or replaced file, an I/O error, out of
 /// memory, another thread's call, a device error) aborts the restore: the optimizer keeps
 /// exactly what it had. docs/reliability.md states the mechanism.
 /// </summary>
@@ -21,16 +22,17 @@ internal static class CheckpointReader
 {
     private const int ChunkBytes = 1 << 20;
 
-    internal static void Load(AdaBeliefOptimizer optimizer, string path)
+    internal static void Load(AdaBeliefOptimizer optimizer, string path, TrainingState? training = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentException.ThrowIfNullOrEmpty(path);
         ObjectDisposedException.ThrowIf(optimizer.IsDisposed, optimizer);
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-        Load(optimizer, file);
+        Load(optimizer, file, training: training);
     }
 
-    internal static void Load(AdaBeliefOptimizer optimizer, Stream stream, long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes)
+    internal static void Load(AdaBeliefOptimizer optimizer, Stream stream, long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes,
+        TrainingState? training = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(stream);
@@ -49,6 +51,8 @@ internal static class CheckpointReader
         AdaBeliefOptions[] options = CheckpointGroups.Read(meta, optimizer);
         CheckpointTensorPlan plan = CheckpointTensors.Read(meta, header, version, optimizer);
         long dataLength = CheckpointLayout.Check(meta, header, version, options.Length, plan);
+        // The training state is staged (checked, nothing changed) with the header; committed after the optimizer's state.
+        Action? commitTraining = training is null ? null : CheckpointTrainingState.Stage(meta, version, training);
 
         // ---- 3. The data, staged as it is read; committed only once all of it is verified. ----
         if (stream.CanSeek && stream.Length - stream.Position != dataLength)
@@ -79,6 +83,7 @@ internal static class CheckpointReader
             throw new InvalidDataException($"The checkpoint has unexpected bytes after the {dataLength} bytes of data its header describes.");
         }
         restore.Commit();
+        commitTraining?.Invoke();
     }
 
     /// <summary>The length-prefixed JSON header, parsed; memory grows only with the bytes actually read.</summary>

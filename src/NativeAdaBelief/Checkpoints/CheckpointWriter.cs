@@ -14,7 +14,7 @@ internal static class CheckpointWriter
     /// <summary>Temporary files of an interrupted save older than this are another save's leftovers, not a save in progress.</summary>
     private static readonly TimeSpan s_staleAfter = TimeSpan.FromMinutes(1);
 
-    internal static void Save(AdaBeliefOptimizer optimizer, string path) => Save(optimizer, path, wrap: null);
+    internal static void Save(AdaBeliefOptimizer optimizer, string path, TrainingState? training = null) => Save(optimizer, path, wrap: null, training: training);
 
     /// <summary>
     /// Atomic file save: written to a temporary file beside the target, flushed to disk, then
@@ -24,7 +24,7 @@ internal static class CheckpointWriter
     /// the temporary file's stream.
     /// </summary>
     internal static void Save(AdaBeliefOptimizer optimizer, string path, Func<Stream, Stream>? wrap,
-        long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes)
+        long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes, TrainingState? training = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -43,7 +43,7 @@ internal static class CheckpointWriter
             using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
             {
                 Stream output = wrap?.Invoke(file) ?? file;
-                Save(optimizer, output, maxHeaderBytes);
+                Save(optimizer, output, maxHeaderBytes, training);
                 output.Flush();
                 file.Flush(flushToDisk: true);
             }
@@ -110,7 +110,8 @@ internal static class CheckpointWriter
         }
     }
 
-    internal static unsafe void Save(AdaBeliefOptimizer optimizer, Stream stream, long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes)
+    internal static unsafe void Save(AdaBeliefOptimizer optimizer, Stream stream, long maxHeaderBytes = CheckpointFormat.MaxHeaderBytes,
+        TrainingState? training = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(stream);
@@ -123,10 +124,14 @@ internal static class CheckpointWriter
         IReadOnlyList<ParameterGroup> groups = optimizer.ParamGroups;
         IReadOnlyList<OptimizerTensor> tensors = optimizer.Tensors;
 
-        // Version 3 only where it is needed: without 8-bit state the file is the version-2 file.
+        // The oldest version that holds the state: without 8-bit state and training state the file
+        // is the version-2 file; version 3 adds the encodings, 4 the training state.
         StateEncoding[] encodings = [.. tensors.Select(t => t.StateEncoding)];
         bool eightBit = encodings.Contains(StateEncoding.Blockwise8Bit);
-        int version = eightBit ? CheckpointFormat.FormatVersion : CheckpointFormat.Float32StateFormatVersion;
+        int version = training is not null ? CheckpointFormat.TrainingStateFormatVersion
+            : eightBit ? CheckpointFormat.EightBitStateFormatVersion
+            : CheckpointFormat.Float32StateFormatVersion;
+        bool encodingKeys = version >= CheckpointFormat.EightBitStateFormatVersion;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             [CheckpointFormat.KeyFormat] = CheckpointFormat.FormatName,
@@ -143,7 +148,11 @@ internal static class CheckpointWriter
             modes.Add(CheckpointFormat.CompatibilityName(options.Compatibility));
         }
         metadata[CheckpointFormat.KeyCompatibility] = string.Join(",", modes);
-        if (eightBit)
+        if (training is not null)
+        {
+            CheckpointTrainingState.Write(metadata, training);
+        }
+        if (encodingKeys)
         {
             metadata[CheckpointFormat.KeyFirstMomentFormat] = EightBitState.FormatName(StateKind.FirstMoment);
             metadata[CheckpointFormat.KeySecondMomentFormat] = EightBitState.FormatName(StateKind.SecondMoment);
@@ -162,7 +171,7 @@ internal static class CheckpointWriter
             metadata[CheckpointFormat.TensorParameterTypeKey(t)] = ElementTypes.SafetensorsName(tensor.ParameterType);
             metadata[CheckpointFormat.TensorGradientTypeKey(t)] = ElementTypes.SafetensorsName(tensor.GradientType);
             metadata[CheckpointFormat.TensorMasterParametersKey(t)] = CheckpointFormat.BooleanText(hasMaster);
-            if (eightBit)
+            if (encodingKeys)
             {
                 metadata[CheckpointFormat.TensorStateEncodingKey(t)] = CheckpointFormat.StateEncodingName(encodings[t]);
             }

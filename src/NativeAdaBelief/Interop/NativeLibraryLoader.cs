@@ -15,13 +15,17 @@ namespace NativeAdaBelief.Interop;
 /// <remarks>
 /// Search order, first hit wins:
 /// <list type="number">
-/// <item>the full path in the environment variable <c>NATIVE_ADABELIEF_LIBRARY</c>, when set;</item>
-/// <item><c>runtimes/&lt;rid&gt;/native/</c> next to this assembly (the NuGet package layout);</item>
-/// <item>this assembly's own directory;</item>
-/// <item>the runtime's default probing (deps.json, <c>LD_LIBRARY_PATH</c>, <c>PATH</c>, ...).</item>
+/// <item>the full path in the environment variable <c>NATIVE_ADABELIEF_LIBRARY</c>, when set:
+/// then that file only (a path that names no loadable library is an error saying so, never a
+/// silent fall-back to the bundled library);</item>
+/// <item><c>runtimes/&lt;rid&gt;/native/</c> in the application's directory
+/// (<see cref="AppContext.BaseDirectory"/>; the NuGet package layout);</item>
+/// <item>the application's directory itself;</item>
+/// <item>the runtime's default probing (deps.json, the assembly's directory, <c>LD_LIBRARY_PATH</c>, <c>PATH</c>, ...).</item>
 /// </list>
 /// When nothing loads, a <see cref="NativeLibraryNotFoundException"/> lists every place tried,
-/// why each failed, and what to do.
+/// why each failed, and what to do. The application's directory, not <c>Assembly.Location</c>:
+/// the latter is empty in single-file and native AOT apps (and warns IL3000 when they publish).
 /// </remarks>
 internal static class NativeLibraryLoader
 {
@@ -46,12 +50,9 @@ internal static class NativeLibraryLoader
             return 0; // not ours: let the runtime do what it always does
         }
 
-#pragma warning disable IL3000 // Location is "" in a single-file app: then AppContext.BaseDirectory is the place.
-        string location = assembly.Location;
-#pragma warning restore IL3000
         nint handle = Load(
             Environment.GetEnvironmentVariable(PathVariable),
-            Path.GetDirectoryName(location) is { Length: > 0 } dir ? dir : AppContext.BaseDirectory,
+            AppContext.BaseDirectory,
             name => NativeLibrary.TryLoad(name, assembly, searchPath, out nint h) ? h : 0,
             out string loadedFrom);
         Volatile.Write(ref s_loadedFrom, loadedFrom);
@@ -86,16 +87,12 @@ internal static class NativeLibraryLoader
     }
 
     /// <summary>
-    /// The candidate files, in search order, for a given override and assembly directory
-    /// (without the runtime's default probing, which comes last).
+    /// The candidate files, in search order, in an application directory (without the runtime's
+    /// default probing, which comes last; an override replaces them all).
     /// </summary>
-    internal static IReadOnlyList<string> CandidatePaths(string? overridePath, string assemblyDirectory)
+    internal static IReadOnlyList<string> CandidatePaths(string assemblyDirectory)
     {
         var paths = new List<string>();
-        if (!string.IsNullOrWhiteSpace(overridePath))
-        {
-            paths.Add(overridePath);
-        }
         foreach (string rid in RuntimeIdentifiers())
         {
             paths.Add(Path.Combine(assemblyDirectory, "runtimes", rid, "native", PlatformFileName));
@@ -105,32 +102,34 @@ internal static class NativeLibraryLoader
     }
 
     /// <summary>
-    /// Loads the library from the first candidate that works, else from the runtime's default
-    /// probing (<paramref name="defaultProbe"/>, which returns 0 on failure; null skips it).
-    /// Throws <see cref="NativeLibraryNotFoundException"/> listing every attempt when all fail.
+    /// Loads the library from <paramref name="overridePath"/> when it is set (that file only),
+    /// else from the first candidate that works, else from the runtime's default probing
+    /// (<paramref name="defaultProbe"/>, which returns 0 on failure; null skips it). Throws
+    /// <see cref="NativeLibraryNotFoundException"/> listing every attempt when all fail.
     /// </summary>
     internal static nint Load(string? overridePath, string assemblyDirectory, Func<string, nint>? defaultProbe,
         out string loadedFrom)
     {
         var attempts = new List<(string Where, string Why)>();
-        foreach (string path in CandidatePaths(overridePath, assemblyDirectory))
+        if (!string.IsNullOrWhiteSpace(overridePath))
         {
-            if (!File.Exists(path))
+            // The caller asked for this file: it is that one or an error, never another library.
+            if (TryLoadFile(overridePath, attempts) is nint chosen)
             {
-                attempts.Add((path, "no such file"));
-                continue;
+                loadedFrom = overridePath;
+                return chosen;
             }
-            try
+            throw new NativeLibraryNotFoundException(
+                $"{PathVariable} is set to '{overridePath}', which {(File.Exists(overridePath) ? "is not a library this process can load (" + attempts[0].Why + ")" : "names no file")}. "
+                + $"Point it at the library file itself ({PlatformFileName}), or unset it to use the library the package ships; nothing else was tried.",
+                [overridePath]);
+        }
+        foreach (string path in CandidatePaths(assemblyDirectory))
+        {
+            if (TryLoadFile(path, attempts) is nint handle)
             {
-                nint handle = NativeLibrary.Load(path);
                 loadedFrom = path;
                 return handle;
-            }
-            catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
-            {
-                // The file is there but the loader refused it (wrong architecture, a missing
-                // dependency, a too-new glibc, ...): its own words say which.
-                attempts.Add((path, "found but could not be loaded: " + e.Message));
             }
         }
 
@@ -150,10 +149,31 @@ internal static class NativeLibraryLoader
             }
         }
 
-        throw new NativeLibraryNotFoundException(Describe(overridePath, attempts), attempts.Select(a => a.Where).ToArray());
+        throw new NativeLibraryNotFoundException(Describe(attempts), attempts.Select(a => a.Where).ToArray());
     }
 
-    private static string Describe(string? overridePath, List<(string Where, string Why)> attempts)
+    /// <summary>Loads <paramref name="path"/>, or records in <paramref name="attempts"/> why it could not.</summary>
+    private static nint? TryLoadFile(string path, List<(string Where, string Why)> attempts)
+    {
+        if (!File.Exists(path))
+        {
+            attempts.Add((path, "no such file"));
+            return null;
+        }
+        try
+        {
+            return NativeLibrary.Load(path);
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            // The file is there but the loader refused it (wrong architecture, a missing
+            // dependency, a too-new glibc, ...): its own words say which.
+            attempts.Add((path, "found but could not be loaded: " + e.Message));
+            return null;
+        }
+    }
+
+    private static string Describe(List<(string Where, string Why)> attempts)
     {
         var text = new StringBuilder();
         text.Append("NativeAdaBelief could not load its native library '").Append(PlatformFileName)
@@ -163,11 +183,6 @@ internal static class NativeLibraryLoader
             text.Append("  - ").Append(where).Append(": ").AppendLine(why);
         }
         text.AppendLine("What to do:");
-        if (!string.IsNullOrWhiteSpace(overridePath))
-        {
-            text.Append("  - ").Append(PathVariable).Append(" is set to '").Append(overridePath)
-                .AppendLine("': point it at the library file itself, or unset it.");
-        }
         text.AppendLine("  - using the NuGet package: make sure it has a runtimes/" + RuntimeIdentifiers()[0]
             + "/native/ folder for this platform (the package ships linux-x64, linux-arm64 and win-x64) "
             + "and that the build copied it next to your application;");

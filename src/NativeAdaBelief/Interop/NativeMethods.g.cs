@@ -278,8 +278,12 @@ internal static unsafe partial class NativeMethods
     /// <summary>
     /// Adds a tensor to a group and allocates its zeroed state (m, s, and s_max when the group
     /// has amsgrad on), step count 0; *out_tensor_id receives its id. The buffers stay the
-    /// caller's. Errors: INVALID_ARGUMENT (null pointers, zero element_count, bad struct_size,
-    /// gradients overlapping parameters), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY.
+    /// caller's. Every byte of caller memory may be registered once, as one buffer of one tensor:
+    /// parameters and gradients that share memory with each other or with another tensor's
+    /// parameters or gradients are refused (an element registered twice would be stepped twice, or
+    /// raced between worker threads); the message names both tensors. The check costs O(log N) for
+    /// N registered tensors. Errors: INVALID_ARGUMENT (null pointers, zero element_count, bad
+    /// struct_size, overlapping memory), NOT_FOUND (group id), BUSY, OUT_OF_MEMORY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_add_tensor(nab_optimizer* optimizer, const nab_tensor_desc* tensor, uint32_t* out_tensor_id)</remarks>
     [LibraryImport(LibraryName)]
@@ -316,9 +320,13 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Points a tensor at a new parameter buffer (same element count and dtype as registered; not
-    /// null; not overlapping the gradients). A master copy, if any, is kept as it is (write
-    /// NAB_STATE_MASTER_PARAMETERS to load new values into it). Errors: INVALID_ARGUMENT,
-    /// NOT_FOUND, BUSY.
+    /// null; sharing no memory with any registered buffer but the one it replaces). A master copy,
+    /// if any, is re-initialised from the new parameters, widened exactly (as
+    /// nab_optimizer_initialize_master_parameters does): the next step starts from the values the
+    /// buffer holds. The buffer is read during the call (a CUDA optimizer queues the copy on its
+    /// stream). Threading: as every call on an optimizer. Errors change nothing: INVALID_ARGUMENT
+    /// (null, overlap; the message names both tensors), NOT_FOUND, BUSY, OUT_OF_MEMORY (the new
+    /// master copy is made before the old one is released), DEVICE_ERROR.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_tensor_parameters(nab_optimizer* optimizer, uint32_t tensor_id, void* parameters)</remarks>
     [LibraryImport(LibraryName)]
@@ -326,9 +334,9 @@ internal static unsafe partial class NativeMethods
     internal static partial nab_status nab_optimizer_set_tensor_parameters(nint optimizer, uint tensor_id, void* parameters);
 
     /// <summary>
-    /// Points a tensor at a new gradient buffer (same dtype as registered; not overlapping the
-    /// parameters), or null to skip the tensor in later steps. Errors: INVALID_ARGUMENT,
-    /// NOT_FOUND, BUSY.
+    /// Points a tensor at a new gradient buffer (same dtype as registered; sharing no memory with
+    /// any registered buffer but the one it replaces), or null to skip the tensor in later steps.
+    /// Errors: INVALID_ARGUMENT (overlap; the message names both tensors), NOT_FOUND, BUSY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_tensor_gradients(nab_optimizer* optimizer, uint32_t tensor_id, void* gradients)</remarks>
     [LibraryImport(LibraryName)]
@@ -337,13 +345,14 @@ internal static unsafe partial class NativeMethods
 
     /// <summary>
     /// Points every tensor at new gradient buffers in one call: gradients[i] is for tensor i (same
-    /// dtype as registered; not overlapping its parameters), or null to skip tensor i in later steps;
+    /// dtype as registered; sharing no memory with any tensor's parameters or any other new gradient
+    /// buffer: the new layout is checked as a whole, in O(N log N)), or null to skip tensor i in later steps;
     /// count must equal nab_optimizer_get_tensor_count's. For engines whose gradients are reallocated
     /// between steps (a TorchSharp or PyTorch loop that sets them to None): one call per step instead of
     /// one per tensor. Every pointer is checked before any changes, so on error nothing changed; when
     /// no pointer differs from the registered one nothing changes (a CUDA optimizer keeps its tables).
     /// Errors: INVALID_ARGUMENT (null optimizer, null gradients with count &gt; 0, count not the tensor
-    /// count, an overlapping buffer: the message names gradients[i]), BUSY.
+    /// count, an overlapping buffer: the message names gradients[i] and the tensor it overlaps), BUSY.
     /// </summary>
     /// <remarks>C: nab_status nab_optimizer_set_gradients(nab_optimizer* optimizer, void*const* gradients, uint32_t count)</remarks>
     [LibraryImport(LibraryName)]
@@ -359,6 +368,21 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial nab_status nab_optimizer_set_tensor_step(nint optimizer, uint tensor_id, long step);
+
+    /// <summary>
+    /// Sets a tensor's float32 master copy (NAB_STATE_MASTER_PARAMETERS) to its 16-bit parameters,
+    /// widened exactly: what a caller does after writing new values into the parameters themselves
+    /// (loading pretrained weights, say), which the next step would otherwise overwrite with the
+    /// rounding of the old master copy. Values the master copy held beyond 16-bit precision are
+    /// dropped. Reads the caller's parameter buffer; a CUDA optimizer queues the copy on its
+    /// stream. Threading: as every call on an optimizer. Errors: INVALID_ARGUMENT (null optimizer;
+    /// a tensor without a master copy, naming tensor_id), NOT_FOUND (tensor id), BUSY,
+    /// DEVICE_ERROR.
+    /// </summary>
+    /// <remarks>C: nab_status nab_optimizer_initialize_master_parameters(nab_optimizer* optimizer, uint32_t tensor_id)</remarks>
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial nab_status nab_optimizer_initialize_master_parameters(nint optimizer, uint tensor_id);
 
     /// <summary>
     /// Copies element_count floats of one state array (nab_state_kind) into destination, which
@@ -1168,7 +1192,8 @@ internal unsafe struct nab_tensor_desc
 
     /// <summary>
     /// element_count elements of parameter_dtype, read and written by every step. Owned by the
-    /// caller; must stay valid until replaced or the optimizer is destroyed. Not null.
+    /// caller; must stay valid until replaced or the optimizer is destroyed. Not null. Shares no
+    /// memory with any buffer registered with the optimizer (see nab_optimizer_add_tensor).
     /// </summary>
     /// <remarks>C: void* parameters</remarks>
     public void* parameters;
@@ -1177,7 +1202,7 @@ internal unsafe struct nab_tensor_desc
     /// element_count elements of gradient_dtype, read by every step, written only by
     /// nab_optimizer_zero_gradients. Owned by the caller. Null means "no gradient": the tensor
     /// is skipped by the step (no decay, no moment update, step count unchanged). Must not
-    /// overlap parameters.
+    /// overlap parameters, nor any buffer registered with the optimizer.
     /// </summary>
     /// <remarks>C: void* gradients</remarks>
     public void* gradients;

@@ -40,7 +40,7 @@ namespace NativeAdaBelief;
 /// Allocation-free: <see cref="Step"/> and <see cref="Update()"/> allocate nothing on the
 /// managed heap. Not thread-safe, like the optimizer.</para>
 /// </remarks>
-public sealed class DynamicLossScaler
+public sealed class DynamicLossScaler : ISchedulerState
 {
     /// <summary>The smallest scale a backoff leaves: the smallest normal float32, 2^-126.</summary>
     public const double MinimumScale = 1.1754943508222875e-38;
@@ -197,6 +197,46 @@ public sealed class DynamicLossScaler
             Scale = scale;
             ApplyToOptimizer();
         }
+    }
+
+    /// <inheritdoc />
+    public string StateKind => nameof(DynamicLossScaler);
+
+    /// <inheritdoc />
+    /// <remarks>The scale, <see cref="GoodSteps"/> and <see cref="SkippedSteps"/>: with them a resumed run scales exactly as the uninterrupted one.</remarks>
+    public IReadOnlyDictionary<string, string> SaveState() => new Dictionary<string, string>
+    {
+        ["kind"] = StateKind,
+        ["scale"] = Format(Scale),
+        ["good_steps"] = GoodSteps.ToString(CultureInfo.InvariantCulture),
+        ["skipped_steps"] = SkippedSteps.ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <inheritdoc />
+    /// <remarks>The commit also sets the optimizer's step options to the restored scale (as the constructor does); the scaler counts steps from the optimizer's current one.</remarks>
+    public Action StageRestore(IReadOnlyDictionary<string, string> state)
+    {
+        SchedulerStateText.CheckKind(state, StateKind);
+        double scale = SchedulerStateText.Double(state, "scale", StateKind);
+        long good = SchedulerStateText.Long(state, "good_steps", StateKind, 0);
+        long skipped = SchedulerStateText.Long(state, "skipped_steps", StateKind, 0);
+        if (!(scale >= MinimumScale) || !(scale <= float.MaxValue) || (float)scale != scale)
+        {
+            throw new InvalidDataException($"{StateKind}: the saved scale = {Format(scale)} is not a float32 value between {Format(MinimumScale)} and {Format(float.MaxValue)}.");
+        }
+        if (good >= GrowthInterval)
+        {
+            throw new InvalidDataException($"{StateKind}: the saved good_steps = {good} is not below this scaler's growthInterval = {GrowthInterval}.");
+        }
+        ObjectDisposedException.ThrowIf(Optimizer.IsDisposed, Optimizer);
+        return () =>
+        {
+            Scale = scale;
+            GoodSteps = (int)good;
+            SkippedSteps = skipped;
+            ApplyToOptimizer();
+            _lastStepCalls = Optimizer.GetLastStepReport().StepCalls;
+        };
     }
 
     /// <summary>Sets the optimizer's skip flag and inverse scale if they are not what this scaler needs.</summary>
