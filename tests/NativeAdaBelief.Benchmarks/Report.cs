@@ -171,16 +171,20 @@ internal static class Report
             md.AppendLine("## Native micro-benchmark (Google Benchmark, same run)");
             md.AppendLine();
             md.AppendLine("The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) beside the same streaming kernel, from `native/benchmarks`, "
-                + "in three forms: float32 (28 bytes per parameter); bfloat16 parameters and gradients with a float32 master copy (also 28: 2-byte parameters and "
-                + "gradients pay for the master copy); float32 with the step options' gradient pass on (skip on non-finite and clipping: 32, the gradients are read twice). "
-                + "GB/s counts the bytes each form must move ([mixed-precision.md](mixed-precision.md)).");
+                + "in four forms: float32 (28 bytes per parameter); bfloat16 parameters and gradients with a float32 master copy (also 28: 2-byte parameters and "
+                + "gradients pay for the master copy); float32 with the step options' gradient pass on (skip on non-finite and clipping: 32, the gradients are read twice); "
+                + "float32 parameters and gradients with 8-bit state (16 bytes per parameter and 16 per 256-element block, beside a streaming kernel that moves exactly "
+                + "those bytes; [eight-bit-state.md](eight-bit-state.md)). The transformer rows step the transformer set above (260 tensors in one group; with 8-bit "
+                + "state its 98 matrices are 8-bit, its 162 vectors float32), the limit streaming the 8-bit step's exact bytes tensor by tensor. GB/s counts the "
+                + "bytes each form must move ([mixed-precision.md](mixed-precision.md)); *vs float32* is the float32 step's time (same size, same threads) over this one's.");
             md.AppendLine();
-            md.AppendLine("| params | threads | form | fused step | fused GB/s | limit GB/s | fused ÷ limit |");
-            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
+            md.AppendLine("| params | threads | form | fused step | fused GB/s | limit GB/s | fused ÷ limit | vs float32 |");
+            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
             foreach (var row in ReadGoogleBenchmark(input.NativeJson))
             {
-                md.AppendLine($"| {row.Params:N0} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} | {Time(row.FusedNs)} "
-                    + $"| {row.FusedBytesPerSecond / 1e9:F1} | {row.LimitBytesPerSecond / 1e9:F1} | {Percent(row.FusedBytesPerSecond / row.LimitBytesPerSecond)} |");
+                md.AppendLine($"| {row.Params} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} | {Time(row.FusedNs)} "
+                    + $"| {row.FusedBytesPerSecond / 1e9:F1} | {(row.LimitBytesPerSecond is { } limit ? $"{limit / 1e9:F1}" : "—")} "
+                    + $"| {Percent(row.FusedBytesPerSecond / row.LimitBytesPerSecond)} | {Times(row.Float32Ns / row.FusedNs)} |");
             }
             md.AppendLine();
         }
@@ -323,22 +327,33 @@ internal static class Report
         return cases;
     }
 
-    private sealed record NativeRow(long Params, int Threads, string Form, double FusedNs, double FusedBytesPerSecond, double LimitBytesPerSecond);
+    /// <summary>
+    /// One BM_FusedStep or BM_FusedStepTransformer row: <paramref name="Params"/> the size ("16,777,216" or "transformer"),
+    /// the limit of the same bytes where the run has one, and the float32 step's time of the same size and threads
+    /// (for the other forms).
+    /// </summary>
+    private sealed record NativeRow(string Params, int Threads, string Form, double FusedNs, double FusedBytesPerSecond, double? LimitBytesPerSecond,
+        double? Float32Ns);
 
     // BM_FusedStep's third argument (native/benchmarks/step_benchmark.cpp, StepForm).
+    private const int EightBitForm = 3;
+
     private static string NativeFormLabel(int form) => form switch
     {
         0 => "float32",
         1 => "bfloat16 + float32 master",
         2 => "float32 + gradient pass",
+        EightBitForm => "float32 + 8-bit state",
         _ => $"form {form}",
     };
 
     private static IEnumerable<NativeRow> ReadGoogleBenchmark(string path)
     {
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
+        // Keys: the element count (-1: the transformer set), threads, and for the limits whether
+        // they stream the 8-bit step's bytes.
         var fused = new Dictionary<(long Count, int Threads, int Form), (double Ns, double BytesPerSecond)>();
-        var limits = new Dictionary<(long Count, int Threads), double>();
+        var limits = new Dictionary<(long Count, int Threads, bool EightBit), double>();
         foreach (JsonElement b in doc.RootElement.GetProperty("benchmarks").EnumerateArray())
         {
             if (b.TryGetProperty("run_type", out JsonElement type) && type.GetString() != "iteration")
@@ -347,7 +362,8 @@ internal static class Report
             }
             string name = b.GetProperty("name").GetString()!;
             string[] parts = name.Split('/');
-            long count = long.Parse(parts.First(p => p.StartsWith("params:", StringComparison.Ordinal))[7..], Inv);
+            bool transformer = parts[0].EndsWith("Transformer", StringComparison.Ordinal);
+            long count = transformer ? -1 : long.Parse(parts.First(p => p.StartsWith("params:", StringComparison.Ordinal))[7..], Inv);
             int th = int.Parse(parts.First(p => p.StartsWith("threads:", StringComparison.Ordinal))[8..], Inv);
             string? formPart = parts.FirstOrDefault(p => p.StartsWith("form:", StringComparison.Ordinal));
             int form = formPart is null ? 0 : int.Parse(formPart[5..], Inv);
@@ -359,19 +375,23 @@ internal static class Report
                 "ms" => 1e6,
                 _ => 1e9,
             });
-            if (parts[0] == "BM_FusedStep")
+            if (parts[0].StartsWith("BM_FusedStep", StringComparison.Ordinal))
             {
                 fused[(count, th, form)] = (ns, bytesPerSecond);
             }
             else
             {
-                limits[(count, th)] = bytesPerSecond;
+                limits[(count, th, parts[0].StartsWith("BM_StreamingLimit8Bit", StringComparison.Ordinal))] = bytesPerSecond;
             }
         }
-        return fused.Where(r => limits.ContainsKey((r.Key.Count, r.Key.Threads)))
-            .OrderBy(r => r.Key.Count).ThenBy(r => r.Key.Threads == 0 ? int.MaxValue : r.Key.Threads).ThenBy(r => r.Key.Form)
-            .Select(r => new NativeRow(r.Key.Count, r.Key.Threads, NativeFormLabel(r.Key.Form), r.Value.Ns, r.Value.BytesPerSecond,
-                limits[(r.Key.Count, r.Key.Threads)]))
+        return fused
+            .OrderBy(r => r.Key.Count < 0 ? long.MaxValue : r.Key.Count).ThenBy(r => r.Key.Threads == 0 ? int.MaxValue : r.Key.Threads).ThenBy(r => r.Key.Form)
+            .Select(r => new NativeRow(
+                r.Key.Count < 0 ? Workloads.Transformer : r.Key.Count.ToString("N0", Inv), r.Key.Threads, NativeFormLabel(r.Key.Form),
+                r.Value.Ns, r.Value.BytesPerSecond,
+                limits.TryGetValue((r.Key.Count, r.Key.Threads, r.Key.Form == EightBitForm), out double limit) ? limit : null,
+                r.Key.Form != 0 && fused.TryGetValue((r.Key.Count, r.Key.Threads, 0), out var float32) ? float32.Ns : null))
+            .Where(r => r.LimitBytesPerSecond is not null || r.Params == Workloads.Transformer)
             .ToList();
     }
 }

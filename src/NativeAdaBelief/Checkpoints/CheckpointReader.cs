@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using NativeAdaBelief.Interop;
@@ -160,7 +161,7 @@ internal static class CheckpointReader
                     pending.Remove(slot.Tensor);
                     using (tensor)
                     {
-                        tensor.DecodeCodes();
+                        tensor.DecodeCodes(slot.Tensor);
                         restore.StageTensor(slot.Tensor, plan.Steps[slot.Tensor], tensor.Length, tensor.ArrayOrNull(StateKind.FirstMoment),
                             tensor.ArrayOrNull(StateKind.SecondMoment), tensor.ArrayOrNull(StateKind.MaxSecondMoment),
                             tensor.ArrayOrNull(StateKind.MasterParameters), plan.Encodings[slot.Tensor]);
@@ -223,6 +224,9 @@ internal static class CheckpointReader
         private readonly byte*[] _codes = new byte*[4];
         private readonly NativeBuffer?[] _scales = new NativeBuffer?[4];
 
+        // float32 bits of 2^-126 (the smallest normal number) and of +infinity.
+        private const uint SmallestScaleBits = 0x0080_0000, InfinityBits = 0x7f80_0000;
+
         internal long Length { get; } = length;
 
         private long BlockCount => EightBitState.BlockCount(Length);
@@ -239,8 +243,15 @@ internal static class CheckpointReader
             };
         }
 
-        /// <summary>Decodes every array read as codes and scales into float32 values.</summary>
-        internal void DecodeCodes()
+        /// <summary>
+        /// Decodes every array read as codes and scales into float32 values, after checking that
+        /// every scale is one a block can have (0, NaN, or finite and at least 2^-126, as
+        /// <c>nab_optimizer_write_state_codes</c> requires): a negative, infinite or subnormal scale
+        /// is damage the checksum did not catch, and would decode to values no step stores.
+        /// </summary>
+        /// <param name="tensor">The tensor's index, for the message.</param>
+        /// <exception cref="InvalidDataException">A scale no block can have.</exception>
+        internal void DecodeCodes(int tensor)
         {
             for (int kind = 0; kind < _codes.Length; kind++)
             {
@@ -248,9 +259,20 @@ internal static class CheckpointReader
                 {
                     continue;
                 }
+                var blockScales = new ReadOnlySpan<float>((float*)scales.Address, checked((int)BlockCount));
+                for (int b = 0; b < blockScales.Length; b++)
+                {
+                    uint bits = BitConverter.SingleToUInt32Bits(blockScales[b]);
+                    if (!float.IsNaN(blockScales[b]) && bits != 0 && (bits < SmallestScaleBits || bits >= InfinityBits))
+                    {
+                        throw new InvalidDataException(
+                            $"The checkpoint's '{CheckpointFormat.StateName(tensor, (StateKind)kind, StatePart.Scales)}' has scales[{b}] = "
+                            + $"{blockScales[b].ToString("R", CultureInfo.InvariantCulture)}: a block's scale is 0, NaN, or finite and at least 2^-126.");
+                    }
+                }
                 float* values = (float*)(_arrays[kind] ??= new NativeBuffer(Length)).Address;
-                EightBitState.Decode((StateKind)kind, new ReadOnlySpan<byte>(_codes[kind], checked((int)Length)),
-                    new ReadOnlySpan<float>((float*)scales.Address, checked((int)BlockCount)), new Span<float>(values, checked((int)Length)));
+                EightBitState.Decode((StateKind)kind, new ReadOnlySpan<byte>(_codes[kind], checked((int)Length)), blockScales,
+                    new Span<float>(values, checked((int)Length)));
             }
         }
 
