@@ -40,7 +40,7 @@ public sealed class AdaBeliefGroupOptions : OptimizerOptions
     /// <summary>The options as last set (their learning rate may be older than <see cref="OptimizerOptions.LearningRate"/>).</summary>
     internal AdaBeliefOptions Settings { get; private set; } = new();
 
-    /// <summary>Writes TorchSharp's two rates and every option (TorchSharp's <c>save_state_dict</c> format).</summary>
+    /// <summary>Writes TorchSharp's two rates and every option, the state encoding included (TorchSharp's <c>save_state_dict</c> format).</summary>
     /// <param name="writer">The stream's writer.</param>
     public override void SaveStateDict(BinaryWriter writer)
     {
@@ -58,6 +58,7 @@ public sealed class AdaBeliefGroupOptions : OptimizerOptions
         writer.Write(o.Rectify);
         writer.Write(o.DegenerateToSgd);
         writer.Write(o.OptimizedUpdate);
+        writer.Write((int)o.StateEncoding);
     }
 
     /// <summary>
@@ -85,6 +86,7 @@ public sealed class AdaBeliefGroupOptions : OptimizerOptions
             Rectify = reader.ReadBoolean(),
             DegenerateToSgd = reader.ReadBoolean(),
             OptimizedUpdate = reader.ReadBoolean(),
+            StateEncoding = (StateEncoding)reader.ReadInt32(),
         };
         options.Validate();
         Load(options, initial);

@@ -39,6 +39,13 @@ public sealed class AdaBeliefParameterState : OptimizerState
     /// <summary>True when the state has s_max (the group has had AMSGrad on).</summary>
     public bool HasMaxSecondMoment => _binding.Tensor.HasMaxSecondMoment;
 
+    /// <summary>
+    /// How the optimizer stores m, s and s_max of this parameter: its group's
+    /// <see cref="AdaBeliefOptions.StateEncoding"/>, except float32 for a tensor smaller than
+    /// <see cref="EightBitState.MinElements"/> (<see cref="Read"/> gives the decoded values either way).
+    /// </summary>
+    public StateEncoding StateEncoding => _binding.Tensor.StateEncoding;
+
     /// <summary>True when the optimizer keeps a float32 master copy of this (16-bit) parameter.</summary>
     public bool HasMasterParameters => _binding.Tensor.HasMasterParameters;
 
@@ -48,13 +55,14 @@ public sealed class AdaBeliefParameterState : OptimizerState
     /// <exception cref="ArgumentException">s_max or the master copy is asked for but does not exist.</exception>
     public Tensor Read(StateKind kind) => torch.tensor(_binding.Tensor.ReadState(kind), _parameter.shape);
 
-    /// <summary>Writes the step count and the arrays in TorchSharp's tensor format.</summary>
+    /// <summary>Writes the step count, the state encoding and the arrays (decoded, in TorchSharp's tensor format).</summary>
     /// <param name="writer">The stream's writer.</param>
     public override void SaveStateDict(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
         StagedLoad.TensorState state = Current();
         writer.Write(state.Step);
+        writer.Write((int)state.Encoding);
         Save(writer, state.FirstMoment);
         Save(writer, state.SecondMoment);
         SaveOptional(writer, state.MaxSecondMoment);
@@ -68,11 +76,12 @@ public sealed class AdaBeliefParameterState : OptimizerState
     {
         ArgumentNullException.ThrowIfNull(reader);
         long step = reader.ReadInt64();
+        var encoding = (StateEncoding)reader.ReadInt32();
         float[] m = Load(reader);
         float[] s = Load(reader);
         float[]? sMax = reader.ReadBoolean() ? Load(reader) : null;
         float[]? master = reader.ReadBoolean() ? Load(reader) : null;
-        Stage(new StagedLoad.TensorState(step, m, s, sMax, master));
+        Stage(new StagedLoad.TensorState(step, m, s, sMax, master, encoding));
     }
 
     /// <summary>Takes another NativeAdaBelief optimizer's state for the same kind of parameter.</summary>
@@ -101,7 +110,7 @@ public sealed class AdaBeliefParameterState : OptimizerState
         StagedLoad.TensorState current = Current();
         long n = current.FirstMoment.Length;
         Stage(new StagedLoad.TensorState(0, new float[n], new float[n], current.MaxSecondMoment is null ? null : new float[n],
-            current.MasterParameters));
+            current.MasterParameters, StateEncoding.Float32));
     }
 
     /// <summary>The native state now.</summary>
@@ -110,7 +119,7 @@ public sealed class AdaBeliefParameterState : OptimizerState
         OptimizerTensor t = _binding.Tensor;
         return new StagedLoad.TensorState(t.Step, t.ReadState(StateKind.FirstMoment), t.ReadState(StateKind.SecondMoment),
             t.HasMaxSecondMoment ? t.ReadState(StateKind.MaxSecondMoment) : null,
-            t.HasMasterParameters ? t.ReadState(StateKind.MasterParameters) : null);
+            t.HasMasterParameters ? t.ReadState(StateKind.MasterParameters) : null, t.StateEncoding);
     }
 
     /// <summary><paramref name="source"/> as this kind of entry, or a clear refusal.</summary>

@@ -341,7 +341,7 @@ public sealed class NativeAdaBeliefOptimizer : OptimizerHelper, IBetas
             {
                 StagedLoad.TensorState s = tensors[t];
                 restore.StageTensor(_core.Tensors[t], s.Step, s.FirstMoment, s.SecondMoment, s.MaxSecondMoment, s.MasterParameters,
-                    _core.Tensors[t].StateEncoding);
+                    s.Encoding);
             }
             restore.Commit();
         }

@@ -20,11 +20,17 @@ public static class NativeOptim
     /// <param name="beta2">β₂.</param>
     /// <param name="eps">ε (on the scale of a squared gradient under the root: see docs/compatibility.md).</param>
     /// <param name="weight_decay">Decoupled weight decay λ.</param>
+    /// <param name="state_encoding">How m, s (and s_max) are stored: float32, or <see cref="StateEncoding.Blockwise8Bit"/>
+    /// (8 bits per element for tensors of at least <see cref="EightBitState.MinElements"/> elements, about a quarter
+    /// of the memory and of the state traffic; see docs/algorithm.md).</param>
     /// <returns>The optimizer.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public static NativeAdaBeliefOptimizer AdaBelief(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9,
-        double beta2 = 0.999, double eps = 1e-16, double weight_decay = 0) =>
-        new(parameters, new AdaBeliefOptions { LearningRate = lr, Beta1 = beta1, Beta2 = beta2, Epsilon = eps, WeightDecay = weight_decay });
+        double beta2 = 0.999, double eps = 1e-16, double weight_decay = 0, StateEncoding state_encoding = StateEncoding.Float32) =>
+        new(parameters, new AdaBeliefOptions
+        {
+            LearningRate = lr, Beta1 = beta1, Beta2 = beta2, Epsilon = eps, WeightDecay = weight_decay, StateEncoding = state_encoding,
+        });
 
     /// <summary>
     /// <c>torch.optim.Adam</c>: bias-corrected Adam with ε added after the square root, and
@@ -37,11 +43,17 @@ public static class NativeOptim
     /// <param name="eps">ε, added to the bias-corrected √v.</param>
     /// <param name="weight_decay">L2 penalty λ (g + λθ).</param>
     /// <param name="amsgrad">The AMSGrad variant (the running maximum of v).</param>
+    /// <param name="state_encoding">How m, s (and s_max) are stored: float32, or <see cref="StateEncoding.Blockwise8Bit"/>
+    /// (8 bits per element for tensors of at least <see cref="EightBitState.MinElements"/> elements, about a quarter
+    /// of the memory and of the state traffic; see docs/algorithm.md).</param>
     /// <returns>The optimizer.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public static NativeAdaBeliefOptimizer Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9,
-        double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0, bool amsgrad = false) =>
-        new(parameters, TorchAdam(lr, beta1, beta2, eps, amsgrad) with { WeightDecay = weight_decay, WeightDecayMode = WeightDecayMode.L2 });
+        double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0, bool amsgrad = false, StateEncoding state_encoding = StateEncoding.Float32) =>
+        new(parameters, TorchAdam(lr, beta1, beta2, eps, amsgrad, state_encoding) with
+        {
+            WeightDecay = weight_decay, WeightDecayMode = WeightDecayMode.L2,
+        });
 
     /// <summary><c>torch.optim.AdamW</c>: <c>torch.optim.Adam</c> with decoupled weight decay θ ← θ(1 − α·λ).</summary>
     /// <param name="parameters">The parameters to optimize (e.g. <c>module.parameters()</c>).</param>
@@ -51,13 +63,22 @@ public static class NativeOptim
     /// <param name="eps">ε, added to the bias-corrected √v.</param>
     /// <param name="weight_decay">Decoupled weight decay λ.</param>
     /// <param name="amsgrad">The AMSGrad variant (the running maximum of v).</param>
+    /// <param name="state_encoding">How m, s (and s_max) are stored: float32, or <see cref="StateEncoding.Blockwise8Bit"/>
+    /// (8 bits per element for tensors of at least <see cref="EightBitState.MinElements"/> elements, about a quarter
+    /// of the memory and of the state traffic; see docs/algorithm.md).</param>
     /// <returns>The optimizer.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public static NativeAdaBeliefOptimizer AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9,
-        double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0.01, bool amsgrad = false) =>
-        new(parameters, TorchAdam(lr, beta1, beta2, eps, amsgrad) with { WeightDecay = weight_decay, WeightDecayMode = WeightDecayMode.Decoupled });
+        double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0.01, bool amsgrad = false, StateEncoding state_encoding = StateEncoding.Float32) =>
+        new(parameters, TorchAdam(lr, beta1, beta2, eps, amsgrad, state_encoding) with
+        {
+            WeightDecay = weight_decay, WeightDecayMode = WeightDecayMode.Decoupled,
+        });
 
-    /// <summary>The docs/compatibility.md recipe of <c>torch.optim.Adam</c> without weight decay.</summary>
-    private static AdaBeliefOptions TorchAdam(double lr, double beta1, double beta2, double eps, bool amsgrad) =>
-        AdaBeliefOptions.ForAdam(lr) with { Beta1 = beta1, Beta2 = beta2, Epsilon = eps, AmsGrad = amsgrad, OptimizedUpdate = false };
+    /// <summary>The docs/compatibility.md recipe of <c>torch.optim.Adam</c> without weight decay, its state stored as <paramref name="encoding"/> says.</summary>
+    private static AdaBeliefOptions TorchAdam(double lr, double beta1, double beta2, double eps, bool amsgrad, StateEncoding encoding) =>
+        AdaBeliefOptions.ForAdam(lr) with
+        {
+            Beta1 = beta1, Beta2 = beta2, Epsilon = eps, AmsGrad = amsgrad, OptimizedUpdate = false, StateEncoding = encoding,
+        };
 }

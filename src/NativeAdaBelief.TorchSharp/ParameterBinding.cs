@@ -8,7 +8,8 @@ namespace NativeAdaBelief.TorchSharp;
 /// One TorchSharp parameter registered with the native optimizer by address: its parameter memory
 /// and, re-read before every step, its gradient's. The gradient is checked in full (element type,
 /// element count, device, contiguity) whenever its address changes, which is when TorchSharp
-/// allocated a new one; an unchanged address costs three calls into libtorch and no allocation.
+/// allocated a new one, or its element type, count or layout do at the same address; an unchanged
+/// gradient costs six calls into libtorch and no allocation.
 /// </summary>
 internal sealed class ParameterBinding
 {
@@ -62,7 +63,9 @@ internal sealed class ParameterBinding
 
     /// <summary>
     /// The gradient's address now (0 when it has none), checked in full when it is not
-    /// <paramref name="registered"/>.
+    /// <paramref name="registered"/> or when the tensor there is not what was registered: a new
+    /// gradient can get the freed memory of the old one (the allocator reuses it) with another
+    /// element type, element count or layout.
     /// </summary>
     /// <exception cref="ArgumentException">A new gradient that cannot be stepped.</exception>
     internal nint ReadGradient(nint registered)
@@ -73,15 +76,19 @@ internal sealed class ParameterBinding
             return 0;
         }
         nint address;
+        bool same;
         try
         {
             address = LibTorchSharp.THSTensor_data(handle);
+            same = address == registered && address != 0 && LibTorchSharp.THSTensor_is_contiguous(handle)
+                && TorchTensors.ElementTypeOf((ScalarType)LibTorchSharp.THSTensor_type(handle)) == Tensor.GradientType
+                && LibTorchSharp.THSTensor_numel(handle) == Tensor.Length;
         }
         finally
         {
             LibTorchSharp.THSTensor_dispose(handle);
         }
-        if (address != registered || address == 0)
+        if (!same)
         {
             using Tensor grad = Parameter.grad!;
             address = CheckGradient(grad, Parameter, Tensor.GradientType, Name, Device, "grad");

@@ -21,8 +21,13 @@ internal sealed class StagedLoad
         _missing = groups + tensors;
     }
 
-    /// <summary>One parameter's saved state (arrays of its element count; null where it has none).</summary>
-    internal sealed record TensorState(long Step, float[] FirstMoment, float[] SecondMoment, float[]? MaxSecondMoment, float[]? MasterParameters);
+    /// <summary>
+    /// One parameter's saved state (arrays of its element count; null where it has none), and the
+    /// encoding the optimizer kept it in (<see cref="StateEncoding.Blockwise8Bit"/>: the moments are
+    /// the decoded 8-bit values, which encode back to the same codes and scales).
+    /// </summary>
+    internal sealed record TensorState(long Step, float[] FirstMoment, float[] SecondMoment, float[]? MaxSecondMoment, float[]? MasterParameters,
+        StateEncoding Encoding);
 
     /// <summary>Stages group <paramref name="index"/>'s options (already validated).</summary>
     internal void StageGroup(int index, AdaBeliefOptions options, double initialLearningRate)

@@ -6,12 +6,18 @@ using static TorchSharp.torch;
 namespace NativeAdaBelief.TorchSharp.Benchmarks;
 
 /// <summary>
-/// Training iterations of one model with four optimizers in turn, round by round (so that a change
-/// in the machine's load reaches all four alike): zero_grad, forward and backward, then step(),
+/// Training iterations of one model with six optimizers in turn, round by round (so that a change
+/// in the machine's load reaches all six alike): zero_grad, forward and backward, then step(),
 /// each timed; medians over the rounds after two warm-up rounds.
 /// </summary>
 internal static class Comparison
 {
+    /// <summary>How the rows of our optimizers begin.</summary>
+    public const string Ours = "NativeAdaBelief.TorchSharp ";
+
+    /// <summary>How the rows of our optimizers with 8-bit state end.</summary>
+    public const string EightBit = ", 8-bit state";
+
     /// <summary>One optimizer's medians on one model.</summary>
     internal sealed record Result(string Workload, long Parameters, int Tensors, string Optimizer, double StepMs, double IterationMs);
 
@@ -20,8 +26,10 @@ internal static class Comparison
         var parameters = workload.Parameters;
         var optimizers = new (string Name, optim.Optimizer Optimizer)[]
         {
-            ("NativeAdaBelief.TorchSharp Adam", NativeOptim.Adam(parameters)),
-            ("NativeAdaBelief.TorchSharp AdamW", NativeOptim.AdamW(parameters)),
+            (Ours + "Adam", NativeOptim.Adam(parameters)),
+            (Ours + "AdamW", NativeOptim.AdamW(parameters)),
+            (Ours + "Adam" + EightBit, NativeOptim.Adam(parameters, state_encoding: StateEncoding.Blockwise8Bit)),
+            (Ours + "AdamW" + EightBit, NativeOptim.AdamW(parameters, state_encoding: StateEncoding.Blockwise8Bit)),
             ("torch.optim.Adam", optim.Adam(parameters)),
             ("torch.optim.AdamW", optim.AdamW(parameters)),
         };
@@ -45,7 +53,7 @@ internal static class Comparison
                     steps[k].Add(step);
                     iterations[k].Add(forwardBackward + step);
                 }
-                Console.WriteLine($"  round {round,2} {optimizers[k].Name,-34} step {step,9:F2} ms   zero_grad+forward+backward {forwardBackward,9:F2} ms");
+                Console.WriteLine($"  round {round,2} {optimizers[k].Name,-48} step {step,9:F2} ms   zero_grad+forward+backward {forwardBackward,9:F2} ms");
             }
         }
         long total = parameters.Sum(p => p.numel());

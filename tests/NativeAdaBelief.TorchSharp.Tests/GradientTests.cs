@@ -62,6 +62,13 @@ public sealed class GradientTests
         Models.LossAndBackward(model, "mlp", 0);
         optimizer.step();
         float[][] parameters = [.. p.Select(Models.Values)];
+        Tensor registered = p[0].grad!;
+
+        // The registered gradient's own memory seen another way: the same address, so only the layout tells.
+        p[0].grad = registered.view(p[0].shape[1], p[0].shape[0]).t();
+        Assert.Equal(registered.Address(), p[0].grad!.Address());
+        var sameMemory = Assert.Throws<ArgumentException>(() => optimizer.step());
+        Assert.Contains("not contiguous", sameMemory.Message, StringComparison.Ordinal);
 
         p[0].grad = torch.zeros(p[0].shape, ScalarType.Float64);
         var type = Assert.Throws<ArgumentException>(() => optimizer.step());

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace NativeAdaBelief.TorchSharp.Interop;
 
 /// <summary>
-/// The four exports of TorchSharp's own native library (libLibTorchSharp, already loaded by
+/// The exports of TorchSharp's own native library (libLibTorchSharp, already loaded by
 /// TorchSharp) that reading tensor addresses needs without a managed allocation per tensor and
 /// step. TorchSharp 0.107 has no public <c>data_ptr()</c>: <c>Storage&lt;T&gt;.data_ptr()</c>
 /// gives the storage's start for float32 and a few other types only (it converts float16 and
@@ -33,4 +33,12 @@ internal static partial class LibTorchSharp
     [LibraryImport(Library)]
     [return: MarshalAs(UnmanagedType.U1)]
     internal static partial bool THSTensor_is_contiguous(nint tensor);
+
+    /// <summary>The tensor's element type (TorchSharp's <c>ScalarType</c> value).</summary>
+    [LibraryImport(Library)]
+    internal static partial sbyte THSTensor_type(nint tensor);
+
+    /// <summary>The tensor's element count.</summary>
+    [LibraryImport(Library)]
+    internal static partial long THSTensor_numel(nint tensor);
 }
