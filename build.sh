@@ -469,7 +469,10 @@ build_win_x64() {
     WINEDEBUG=-all "$wine64_command" wineboot --init >/dev/null 2>&1 || die "wine64 could not create $WINEPREFIX"
   fi
   # A wineserver that outlives each test by a minute: a wine process then starts in half a
-  # second instead of three or four (CTest runs about 380 of them).
+  # second instead of three or four (CTest runs about 380 of them). It can only be started while
+  # no other runs for this prefix (else it exits with 2): wineboot's, or an earlier run's, is
+  # waited for first.
+  "${wine64_command%/*}/wineserver" -w
   WINEDEBUG=-all "${wine64_command%/*}/wineserver" -p60
   "$root/tools/build-platform.sh" win-x64 "$root" "$root/build/win-x64" "$jobs"
   check_windows_imports "$root/build/win-x64/install/bin/native_adabelief.dll"
