@@ -155,30 +155,23 @@ NAB_HOST_DEVICE typename L::Vector decode_unsigned(typename L::Bits code, typena
 
 template <CodeFormat Format, class L>
 NAB_HOST_DEVICE typename L::Bits encode(typename L::Vector value, typename L::Vector inverse_scale) {
-    if constexpr (Format == CodeFormat::Signed) {
-        return encode_signed<L>(value, inverse_scale);
-    } else {
-        return encode_unsigned<L>(value, inverse_scale);
-    }
+    // (No else: CUDA 11.2's nvcc takes an if constexpr whose branches both return for a function
+    // that may end without one, and the Debian 11 build treats that warning as an error.)
+    if constexpr (Format == CodeFormat::Signed) return encode_signed<L>(value, inverse_scale);
+    return encode_unsigned<L>(value, inverse_scale);
 }
 
 template <CodeFormat Format, class L>
 NAB_HOST_DEVICE typename L::Vector decode(typename L::Bits code, typename L::Vector scale) {
-    if constexpr (Format == CodeFormat::Signed) {
-        return decode_signed<L>(code, scale);
-    } else {
-        return decode_unsigned<L>(code, scale);
-    }
+    if constexpr (Format == CodeFormat::Signed) return decode_signed<L>(code, scale);  // no else: see encode
+    return decode_unsigned<L>(code, scale);
 }
 
 // The magnitude bits an element contributes to its block's scale (an unsigned value's own bits).
 template <CodeFormat Format, class L>
 NAB_HOST_DEVICE typename L::Bits magnitude_bits(typename L::Vector value) {
-    if constexpr (Format == CodeFormat::Signed) {
-        return L::bits(value) & L::splat(quantization_bits::kMagnitudeMask);
-    } else {
-        return L::bits(value);
-    }
+    if constexpr (Format == CodeFormat::Signed) return L::bits(value) & L::splat(quantization_bits::kMagnitudeMask);
+    return L::bits(value);  // no else: see encode
 }
 
 // ---- Whole arrays on the host: the conversions behind read_state, write_state, a change of a
