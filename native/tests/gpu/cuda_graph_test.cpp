@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gpu/gpu_test_support.h"
+#include "gpu/graph_instantiate.h"
 #include "gpu/graph_scenarios.h"
 
 namespace nab::gpu_test {
@@ -65,7 +66,7 @@ TenSteps run_ten_steps(bool use_graph) {
         check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
         check(nab_optimizer_step(optimizer), "captured step");
         check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
-        check_cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "instantiate");
+        check_cuda(nab::gpu_test::instantiate_graph(&exec, graph), "instantiate");
         for (int step = 1; step < steps; ++step) {
             check(nab_optimizer_set_learning_rate(optimizer, group, learning_rate(step)), "lr");
             check_cuda(cudaGraphLaunch(exec, stream), "replay");
@@ -168,7 +169,7 @@ OptionSteps run_with_changing_step_options(const ChangingStepOptionsScenario& s,
         if (status != NAB_STATUS_INVALID_ARGUMENT) {
             throw std::runtime_error("nab_optimizer_get_last_step_report was not refused during the capture");
         }
-        check_cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "instantiate");
+        check_cuda(nab::gpu_test::instantiate_graph(&exec, graph), "instantiate");
         check_cuda(cudaGraphDestroy(graph), "destroy graph");
     }
     for (int step = 1; step < ChangingStepOptionsScenario::steps; ++step) {
@@ -263,7 +264,7 @@ TEST(CudaGraphTest, AGraphCapturedWithoutTheGradientPassReportsItsStepsUnchecked
     check_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
     check(nab_optimizer_step(optimizer), "captured step");
     check_cuda(cudaStreamEndCapture(stream, &graph), "end capture");
-    check_cuda(cudaGraphInstantiateWithFlags(&exec, graph, 0), "instantiate");
+    check_cuda(nab::gpu_test::instantiate_graph(&exec, graph), "instantiate");
     nab_step_options options;
     check(nab_step_options_init(&options), "nab_step_options_init");
     options.skip_nonfinite = 1;

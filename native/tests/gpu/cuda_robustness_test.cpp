@@ -18,6 +18,7 @@
 
 #include "gpu/graph_scenarios.h"
 #include "gpu/gpu_test_support.h"
+#include "gpu/graph_instantiate.h"
 
 namespace nab::gpu_test {
 namespace {
@@ -321,7 +322,7 @@ void replay_after_layout_change(Change change) {
     ASSERT_CUDA(cudaStreamBeginCapture(f.stream, cudaStreamCaptureModeThreadLocal));
     check(nab_optimizer_step(f.optimizer), "captured step");
     ASSERT_CUDA(cudaStreamEndCapture(f.stream, &graph));
-    ASSERT_CUDA(cudaGraphInstantiateWithFlags(&stale, graph, 0));
+    ASSERT_CUDA(nab::gpu_test::instantiate_graph(&stale, graph));
     ASSERT_CUDA(cudaGraphDestroy(graph));
 
     check(nab_optimizer_set_tensor_gradients(f.optimizer, a, nullptr), "a without gradients");
@@ -359,7 +360,7 @@ void replay_after_layout_change(Change change) {
     ASSERT_CUDA(cudaStreamBeginCapture(f.stream, cudaStreamCaptureModeThreadLocal));
     check(nab_optimizer_step(f.optimizer), "captured step");
     ASSERT_CUDA(cudaStreamEndCapture(f.stream, &graph));
-    ASSERT_CUDA(cudaGraphInstantiateWithFlags(&fresh, graph, 0));
+    ASSERT_CUDA(nab::gpu_test::instantiate_graph(&fresh, graph));
     ASSERT_CUDA(cudaGraphDestroy(graph));
     ASSERT_CUDA(cudaGraphLaunch(fresh, f.stream));
     EXPECT_EQ(nab_optimizer_synchronize(f.optimizer), NAB_STATUS_OK) << nab_get_last_error();
