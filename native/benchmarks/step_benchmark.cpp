@@ -1,16 +1,23 @@
 // Parameters/second and bytes/second of the fused step (labml AdaBelief defaults, one tensor)
-// beside the streaming limit kernel with the same traffic and thread count, for 1M and 64M
-// parameters. Compare the bytes_per_second columns of one run: machines are noisy.
+// beside a streaming kernel that moves that form's exact bytes (streaming_limit.h), timed
+// alternately within the same benchmark, so both see the same machine at the same moments
+// (machines are noisy, and shared ones more so): fused_over_limit is their ratio.
 //
-// Four forms of the step: float32 (28 bytes per element: read p, g, m, s; write p, m, s);
-// bfloat16 parameters with a float32 master copy and bfloat16 gradients (also 28: read g 2,
-// master 4, m 4, s 4; write master 4, p 2, m 4, s 4); float32 with the gradient pass of the
-// step options on (skip on non-finite and clipping: 32, the gradients are read twice); float32
-// parameters and gradients with 8-bit state (16 bytes per element and 16 per 256-element block:
-// read p, g, the codes of m and s and their block scales; write p, codes, scales), beside its own
-// streaming limit (BM_StreamingLimit8Bit).
+// The forms of the step (StepForm) and the bytes each moves per element: float32 28 (read p, g,
+// m, s; write p, m, s); with AMSGrad 36 (s_max read and written); 16-bit parameters and
+// gradients with a float32 master copy 28 (read g 2, master 4, m 4, s 4; write master 4, p 2,
+// m 4, s 4) and without one 22 (p 2 read and written); each with the gradient pass of the step
+// options (skip on non-finite and clipping: the gradients are read once more, +4 or +2).
+// float32 parameters and gradients with 8-bit state (16 bytes per element and 16 per
+// 256-element block) against its own streaming limit (BM_StreamingLimit8Bit), run separately.
 #include <benchmark/benchmark.h>
 
+#if defined(__x86_64__)
+#  include <immintrin.h>
+#endif
+
+#include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -23,33 +30,100 @@
 
 namespace {
 
-// What BM_FusedStep's third argument selects.
+// What BM_FusedStep's third argument selects (tests/NativeAdaBelief.Benchmarks/Report.cs names them).
 enum class StepForm : std::int64_t {
     Float32 = 0,
     Bfloat16WithMaster = 1,
     Float32WithGradientPass = 2,
-    EightBitState = 3
+    EightBitState = 3,
+    Float32Amsgrad = 4,
+    Bfloat16 = 5,
+    Bfloat16WithMasterAndGradientPass = 6,
+    Bfloat16WithGradientPass = 7,
+    Float16WithMaster = 8,
 };
 
-double bytes_per_element(StepForm form, std::size_t count) {
+struct FormTraits {
+    nab_dtype dtype = NAB_DTYPE_FLOAT32;  // of the parameters and the gradients
+    bool master = false;
+    bool amsgrad = false;
+    bool gradient_pass = false;
+    bool eight_bit = false;
+};
+
+FormTraits traits_of(StepForm form) {
+    FormTraits t;
     switch (form) {
-        case StepForm::Float32WithGradientPass: return 32.0;
-        case StepForm::EightBitState: return nab::bench::streaming_limit_8bit_bytes(count) / static_cast<double>(count);
-        default: return 28.0;
+        case StepForm::Float32: break;
+        case StepForm::Bfloat16WithMaster: t.dtype = NAB_DTYPE_BFLOAT16, t.master = true; break;
+        case StepForm::Float32WithGradientPass: t.gradient_pass = true; break;
+        case StepForm::EightBitState: t.eight_bit = true; break;
+        case StepForm::Float32Amsgrad: t.amsgrad = true; break;
+        case StepForm::Bfloat16: t.dtype = NAB_DTYPE_BFLOAT16; break;
+        case StepForm::Bfloat16WithMasterAndGradientPass: t.dtype = NAB_DTYPE_BFLOAT16, t.master = t.gradient_pass = true; break;
+        case StepForm::Bfloat16WithGradientPass: t.dtype = NAB_DTYPE_BFLOAT16, t.gradient_pass = true; break;
+        case StepForm::Float16WithMaster: t.dtype = NAB_DTYPE_FLOAT16, t.master = true; break;
     }
+    return t;
 }
 
 void check(nab_status status) {
     if (status != NAB_STATUS_OK) throw std::runtime_error(nab_get_last_error());
 }
 
-struct Buffers {
-    explicit Buffers(std::size_t count) : p(count, 0.5f), g(count, 1e-3f), m(count, 0.0f), s(count, 0.0f) {}
-    std::vector<float> p, g, m, s;
-};
-
-// bfloat16 patterns of 0.5 and 1e-3 (the float32 values' upper halves, rounded).
+// 16-bit patterns of 0.5 and 1e-3 (rounded).
 constexpr std::uint16_t kBfloat16Half = 0x3f00, kBfloat16Thousandth = 0x3a83;
+constexpr std::uint16_t kFloat16Half = 0x3800, kFloat16Thousandth = 0x1419;
+
+// One form's arrays: the step's (registered with the optimizer, which keeps its own m, s, s_max
+// and master copy) or the limit's (all of them here). Each array starts at its own offset into
+// a page (kStagger elements apart): arrays at one offset make every store alias the next
+// array's loads in the store buffer's address check (4K aliasing), which slows a streaming loop
+// by a third on this AMD host, and the optimizer's own arrays do not all share one offset.
+struct FormBuffers {
+    static constexpr std::size_t kStagger = 80;
+    enum Slot : std::size_t { P, G, M, S, SMax, NarrowP, NarrowG };
+
+    FormBuffers(const FormTraits& t, std::size_t count, bool state) {
+        const bool narrow = t.dtype != NAB_DTYPE_FLOAT32;
+        const std::uint16_t half = t.dtype == NAB_DTYPE_FLOAT16 ? kFloat16Half : kBfloat16Half;
+        const std::uint16_t thousandth = t.dtype == NAB_DTYPE_FLOAT16 ? kFloat16Thousandth : kBfloat16Thousandth;
+        if (narrow) {
+            fill(narrow_p, count, half, NarrowP);
+            fill(narrow_g, count, thousandth, NarrowG);
+        } else {
+            fill(p, count, 0.5f, P);
+            fill(g, count, 1e-3f, G);
+        }
+        if (!state) return;
+        if (narrow && t.master) fill(p, count, 0.5f, P);
+        fill(m, count, 0.0f, M);
+        fill(s, count, 0.0f, S);
+        if (t.amsgrad) fill(s_max, count, 0.0f, SMax);
+    }
+    template <class T>
+    static void fill(std::vector<T>& v, std::size_t count, T value, Slot slot) {
+        v.assign(count + kStagger * slot, value);
+    }
+    template <class T>
+    static T* data(std::vector<T>& v, Slot slot) {
+        return v.empty() ? nullptr : v.data() + kStagger * slot;
+    }
+    nab::bench::LimitArrays limit_arrays(bool gradient_pass) {
+        nab::bench::LimitArrays a;
+        a.parameters = data(p, P);
+        a.narrow_parameters = data(narrow_p, NarrowP);
+        a.gradients = data(g, G);
+        a.narrow_gradients = data(narrow_g, NarrowG);
+        a.first_moment = data(m, M);
+        a.second_moment = data(s, S);
+        a.max_second_moment = data(s_max, SMax);
+        a.gradient_pass = gradient_pass;
+        return a;
+    }
+    std::vector<float> p, g, m, s, s_max;
+    std::vector<std::uint16_t> narrow_p, narrow_g;
+};
 
 int threads_of(const benchmark::State& state) {
     return state.range(1) == 0 ? nab::cpu::hardware_thread_count() : static_cast<int>(state.range(1));
@@ -62,12 +136,22 @@ void report(benchmark::State& state, std::size_t count, int threads, double elem
     state.counters["threads"] = threads;
 }
 
+// CPU time of every thread of this process so far.
+double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Steps before the timing: first touch of the state, and past labml's rectification warm-up
+// (t <= 5 takes SGD steps, which have no square root and no division).
+constexpr int kWarmUpSteps = 6;
+
 void BM_FusedStep(benchmark::State& state) {
     const auto count = static_cast<std::size_t>(state.range(0));
     const int threads = threads_of(state);
-    const auto form = static_cast<StepForm>(state.range(2));
-    Buffers buffers(count);
-    std::vector<std::uint16_t> narrow_parameters, narrow_gradients;
+    const FormTraits traits = traits_of(static_cast<StepForm>(state.range(2)));
+    FormBuffers step_buffers(traits, count, /*state=*/false);
     nab_optimizer_config config;
     check(nab_optimizer_config_init(&config));
     config.thread_count = threads;
@@ -76,48 +160,78 @@ void BM_FusedStep(benchmark::State& state) {
     std::unique_ptr<nab_optimizer, decltype(&nab_optimizer_destroy)> owner(optimizer, &nab_optimizer_destroy);
     nab_group_options options;
     check(nab_group_options_init(&options, NAB_COMPATIBILITY_LABML));
-    if (form == StepForm::EightBitState) options.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+    if (traits.eight_bit) options.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+    options.amsgrad = traits.amsgrad ? 1 : 0;
     std::uint32_t group = 0, tensor = 0;
     check(nab_optimizer_add_group(optimizer, &options, &group));
     nab_tensor_desc desc{};
     desc.struct_size = sizeof desc;
     desc.group_id = group;
     desc.element_count = count;
-    desc.parameters = buffers.p.data();
-    desc.gradients = buffers.g.data();
-    if (form == StepForm::Bfloat16WithMaster) {
-        narrow_parameters.assign(count, kBfloat16Half);
-        narrow_gradients.assign(count, kBfloat16Thousandth);
-        desc.parameters = narrow_parameters.data();
-        desc.gradients = narrow_gradients.data();
-        desc.parameter_dtype = desc.gradient_dtype = NAB_DTYPE_BFLOAT16;
-        desc.master_parameters = 1;
+    if (traits.dtype == NAB_DTYPE_FLOAT32) {
+        desc.parameters = FormBuffers::data(step_buffers.p, FormBuffers::P);
+        desc.gradients = FormBuffers::data(step_buffers.g, FormBuffers::G);
+    } else {
+        desc.parameters = FormBuffers::data(step_buffers.narrow_p, FormBuffers::NarrowP);
+        desc.gradients = FormBuffers::data(step_buffers.narrow_g, FormBuffers::NarrowG);
+        desc.parameter_dtype = desc.gradient_dtype = traits.dtype;
+        desc.master_parameters = traits.master ? 1 : 0;
     }
     check(nab_optimizer_add_tensor(optimizer, &desc, &tensor));
-    if (form == StepForm::Float32WithGradientPass) {
+    if (traits.gradient_pass) {
         nab_step_options step_options;
         check(nab_step_options_init(&step_options));
         step_options.skip_nonfinite = 1;
         step_options.max_gradient_norm = 1.0;
         check(nab_optimizer_set_step_options(optimizer, &step_options));
     }
-    check(nab_optimizer_step(optimizer));  // first touch of the state outside the timing
-    for (auto _ : state) check(nab_optimizer_step(optimizer));
-    report(state, count, threads, bytes_per_element(form, count));
-}
-
-void BM_StreamingLimit(benchmark::State& state) {
-    const auto count = static_cast<std::size_t>(state.range(0));
-    const int threads = threads_of(state);
-    Buffers buffers(count);
-    nab::cpu::ThreadPool pool(threads);
-    nab::bench::streaming_limit(pool, buffers.p.data(), buffers.g.data(), buffers.m.data(), buffers.s.data(), count);
-    for (auto _ : state) {
-        nab::bench::streaming_limit(pool, buffers.p.data(), buffers.g.data(), buffers.m.data(), buffers.s.data(),
-                                    count);
-        benchmark::ClobberMemory();
+    for (int warm_up = 0; warm_up < kWarmUpSteps; ++warm_up) check(nab_optimizer_step(optimizer));
+    using Clock = std::chrono::steady_clock;
+    if (traits.eight_bit) {
+        for (auto _ : state) {
+            const Clock::time_point start = Clock::now();
+            check(nab_optimizer_step(optimizer));
+            state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+        }
+        report(state, count, threads, nab::bench::streaming_limit_8bit_bytes(count) / static_cast<double>(count));
+        return;
     }
-    report(state, count, threads, bytes_per_element(StepForm::Float32, count));
+    // The limit's own arrays, of the step's sizes; its pool, of the step's thread count.
+    FormBuffers limit_buffers(traits, count, /*state=*/true);
+    const nab::bench::LimitArrays limit_arrays = limit_buffers.limit_arrays(traits.gradient_pass);
+    nab::cpu::ThreadPool pool(threads);
+    int sign = +1;
+    auto run_limit = [&] {
+        nab::bench::streaming_limit(pool, limit_arrays, count, sign);
+        sign = -sign;
+    };
+    run_limit();
+    run_limit();
+    double step_seconds = 0, limit_seconds = 0, step_cpu_seconds = 0, limit_cpu_seconds = 0;
+    for (auto _ : state) {
+        const Clock::time_point start = Clock::now();
+        const double start_cpu = process_cpu_seconds();
+        check(nab_optimizer_step(optimizer));
+        const Clock::time_point stepped = Clock::now();
+        const double stepped_cpu = process_cpu_seconds();
+        run_limit();
+        benchmark::ClobberMemory();
+        const Clock::time_point limited = Clock::now();
+        const double step_time = std::chrono::duration<double>(stepped - start).count();
+        state.SetIterationTime(step_time);
+        step_seconds += step_time;
+        limit_seconds += std::chrono::duration<double>(limited - stepped).count();
+        step_cpu_seconds += stepped_cpu - start_cpu;
+        limit_cpu_seconds += process_cpu_seconds() - stepped_cpu;
+    }
+    const double element_bytes = nab::bench::streaming_limit_bytes_per_element(limit_arrays);
+    report(state, count, threads, element_bytes);
+    const double bytes = static_cast<double>(state.iterations()) * static_cast<double>(count) * element_bytes;
+    state.counters["limit_bytes_per_second"] = bytes / limit_seconds;
+    state.counters["fused_over_limit"] = limit_seconds / step_seconds;
+    // The same ratio in CPU time (all threads; the pools' idle workers sleep): on a shared
+    // machine it leaves out the time the scheduler gave to other processes.
+    state.counters["fused_over_limit_cpu"] = limit_cpu_seconds / step_cpu_seconds;
 }
 
 void BM_StreamingLimit8Bit(benchmark::State& state) {
@@ -136,8 +250,39 @@ void BM_StreamingLimit8Bit(benchmark::State& state) {
         run();
         benchmark::ClobberMemory();
     }
-    report(state, count, threads, bytes_per_element(StepForm::EightBitState, count));
+    report(state, count, threads, nab::bench::streaming_limit_8bit_bytes(count) / static_cast<double>(count));
 }
+
+// The step's arithmetic bound in cache: one square root and one division per element, the two
+// instructions of update_math.h that share the divider, in 16-wide AVX-512 vectors (what the
+// step's kernel uses on such a host) over L1-resident arrays; nothing else per element.
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx512f"))) void divide_by_roots(const float* numerators, const float* radicands, float* out,
+                                                        std::size_t count) {
+    const __m512 epsilon = _mm512_set1_ps(1e-8f);
+    for (std::size_t i = 0; i + 16 <= count; i += 16) {
+        const __m512 root = _mm512_add_ps(_mm512_sqrt_ps(_mm512_loadu_ps(radicands + i)), epsilon);
+        _mm512_storeu_ps(out + i, _mm512_div_ps(_mm512_loadu_ps(numerators + i), root));
+    }
+}
+
+void BM_DividerBound(benchmark::State& state) {
+    if (!__builtin_cpu_supports("avx512f")) {
+        state.SkipWithError("no AVX-512F on this CPU");
+        return;
+    }
+    constexpr std::size_t count = 2048;  // 3 arrays of 8 KiB: in L1
+    std::vector<float> numerators(count, 1e-3f), radicands(count, 2e-6f), out(count);
+    for (auto _ : state) {
+        divide_by_roots(numerators.data(), radicands.data(), out.data(), count);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["elements_per_second"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * count, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DividerBound);
+#endif
 
 constexpr std::int64_t kSizes[] = {std::int64_t{1} << 20, std::int64_t{1} << 24, std::int64_t{1} << 26};
 
@@ -149,23 +294,21 @@ void sizes_and_threads(benchmark::internal::Benchmark* b) {
     b->ArgNames({"params", "threads"})->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
 
-// Arguments: {element count, threads, StepForm}. The 16M size for the float32 and 8-bit forms
-// only (the 8-bit state's targets are at 16M and 64M).
+// Arguments: {element count, threads, StepForm}: every form at every size and thread count.
+// The time is the step's alone (the limit's runs between the steps are not counted in it).
 void sizes_threads_and_forms(benchmark::internal::Benchmark* b) {
     for (std::int64_t count : kSizes) {
         for (std::int64_t threads : {1, 0}) {
-            for (std::int64_t form : {0, 1, 2, 3}) {
-                if (count == (std::int64_t{1} << 24) && (form == 1 || form == 2)) continue;
+            for (std::int64_t form = 0; form <= static_cast<std::int64_t>(StepForm::Float16WithMaster); ++form) {
                 b->Args({count, threads, form});
             }
         }
     }
-    b->ArgNames({"params", "threads", "form"})->UseRealTime()->Unit(benchmark::kMicrosecond);
+    b->ArgNames({"params", "threads", "form"})->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace
 
 BENCHMARK(BM_FusedStep)->Apply(sizes_threads_and_forms);
-BENCHMARK(BM_StreamingLimit)->Apply(sizes_and_threads);
 BENCHMARK(BM_StreamingLimit8Bit)->Apply(sizes_and_threads);
 BENCHMARK_MAIN();

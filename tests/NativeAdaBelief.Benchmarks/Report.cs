@@ -168,20 +168,38 @@ internal static class Report
         // Native Google Benchmark.
         if (input.NativeJson is not null && File.Exists(input.NativeJson))
         {
+            NativeRun native = ReadGoogleBenchmark(input.NativeJson);
             md.AppendLine("## Native micro-benchmark (Google Benchmark, same run)");
             md.AppendLine();
-            md.AppendLine("The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) beside the same streaming kernel, from `native/benchmarks`, "
-                + "in three forms: float32 (28 bytes per parameter); bfloat16 parameters and gradients with a float32 master copy (also 28: 2-byte parameters and "
-                + "gradients pay for the master copy); float32 with the step options' gradient pass on (skip on non-finite and clipping: 32, the gradients are read twice). "
-                + "GB/s counts the bytes each form must move ([mixed-precision.md](mixed-precision.md)).");
+            md.AppendLine($"Host: **{Machine.CpuModel()}**, {threads} logical cores; load average when Google Benchmark started: {native.LoadAverage}. "
+                + "The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) in every form, each beside a streaming kernel that moves "
+                + "that form's exact bytes over arrays of the same sizes (`native/benchmarks/streaming_limit.cpp`: integer additions, no arithmetic to speak of) "
+                + "on a pool of the same thread count, the two timed alternately inside one benchmark (step, limit, step, limit, ...), so both see the "
+                + "machine at the same moments: \"fused ÷ limit\" is the limit's total time over the step's, from the same iterations; \"same, CPU time\" "
+                + "is that ratio in the process's CPU time (the pools' idle workers sleep), which leaves out the time a shared machine gave to other processes. "
+                + "Bytes per parameter: float32 28 (read θ, g, m, s; write θ, m, s); AMSGrad 36 (s_max read and written); 16-bit θ and g with a float32 "
+                + "master copy 28 (g 2, master 4+4, θ 2 written, m and s 4+4 each) and without one 22 (θ 2+2); the gradient pass (skip on non-finite and "
+                + "clipping) reads the gradients once more (+4 or +2). 8-bit state against its own limit (16 bytes per parameter and 16 per 256-element block), "
+                + "run separately. GB/s counts the bytes each form must move ([mixed-precision.md](mixed-precision.md)).");
             md.AppendLine();
-            md.AppendLine("| params | threads | form | fused step | fused GB/s | limit GB/s | fused ÷ limit |");
-            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: |");
-            foreach (var row in ReadGoogleBenchmark(input.NativeJson))
+            md.AppendLine("| params | threads | form | B/param | fused step | fused GB/s | limit GB/s | fused ÷ limit | same, CPU time |");
+            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (NativeRow row in native.Rows)
             {
-                md.AppendLine($"| {row.Params:N0} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} | {Time(row.FusedNs)} "
-                    + $"| {row.FusedBytesPerSecond / 1e9:F1} | {row.LimitBytesPerSecond / 1e9:F1} | {Percent(row.FusedBytesPerSecond / row.LimitBytesPerSecond)} |");
+                md.AppendLine($"| {row.Params:N0} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} "
+                    + $"| {row.BytesPerParam:0.#} | {Time(row.FusedNs)} | {row.FusedBytesPerSecond / 1e9:F1} | {row.LimitBytesPerSecond / 1e9:F1} | {Percent(row.Ratio)} "
+                    + $"| {Percent(row.CpuRatio)} |");
             }
+            md.AppendLine();
+            if (native.DividerBound is { } divider)
+            {
+                md.AppendLine($"Arithmetic bound, same run: one square root and one division per element on 16-wide vectors over L1-resident arrays "
+                    + $"(`BM_DividerBound`, the two share the divider; rate in CPU time) run at {divider.ElementsPerSecond / 1e9:F2} G elements/s per core "
+                    + $"({1e9 / divider.ElementsPerSecond:F3} ns per element); the float32 step at 1,048,576 parameters on one thread ran at "
+                    + $"{(native.Rows.FirstOrDefault(r => r.Params == 1 << 20 && r.Threads == 1 && r.Form == NativeFormLabel(0)) is { } f ? $"{f.FusedBytesPerSecond / 28 / 1e9:F2} G parameters/s ({Percent(f.FusedBytesPerSecond / 28 / divider.ElementsPerSecond)} of that bound)" : "n/a")}.");
+                md.AppendLine();
+            }
+            AppendBounds(md, native, threads);
             md.AppendLine();
         }
 
@@ -323,7 +341,12 @@ internal static class Report
         return cases;
     }
 
-    private sealed record NativeRow(long Params, int Threads, string Form, double FusedNs, double FusedBytesPerSecond, double LimitBytesPerSecond);
+    private sealed record NativeRow(long Params, int Threads, string Form, double BytesPerParam, double FusedNs, double FusedBytesPerSecond,
+        double LimitBytesPerSecond, double Ratio, double? CpuRatio);
+
+    private sealed record DividerRow(double ElementsPerSecond);
+
+    private sealed record NativeRun(IReadOnlyList<NativeRow> Rows, string LoadAverage, DividerRow? DividerBound);
 
     // BM_FusedStep's third argument (native/benchmarks/step_benchmark.cpp, StepForm).
     private static string NativeFormLabel(int form) => form switch
@@ -331,14 +354,53 @@ internal static class Report
         0 => "float32",
         1 => "bfloat16 + float32 master",
         2 => "float32 + gradient pass",
+        3 => "float32 + 8-bit state",
+        4 => "float32 + AMSGrad",
+        5 => "bfloat16, no master",
+        6 => "bfloat16 + float32 master + gradient pass",
+        7 => "bfloat16, no master + gradient pass",
+        8 => "float16 + float32 master",
         _ => $"form {form}",
     };
 
-    private static IEnumerable<NativeRow> ReadGoogleBenchmark(string path)
+    // Per row of the native table: the lower of the two limits (memory: the interleaved streaming
+    // kernel's parameters per second; arithmetic: the divider bound times the threads) and how
+    // close the step comes to it.
+    private static void AppendBounds(StringBuilder md, NativeRun native, int allThreads)
+    {
+        md.AppendLine("### What bounds each form");
+        md.AppendLine();
+        md.AppendLine("Per row above: memory (the interleaved streaming kernel's parameters per second) or arithmetic (the divider bound, one square root "
+            + "and one division per parameter, times the threads), whichever allows fewer parameters per second, and the step's speed as a share "
+            + "of that bound. On a shared machine the divider bound is measured under the same load as the rest, so it moves with it.");
+        md.AppendLine();
+        md.AppendLine("| params | threads | form | memory bound, G params/s | arithmetic bound, G params/s | bound | step ÷ bound |");
+        md.AppendLine("| ---: | --- | --- | ---: | ---: | --- | ---: |");
+        foreach (NativeRow row in native.Rows)
+        {
+            double limitParams = row.LimitBytesPerSecond / row.BytesPerParam;
+            double stepParams = row.FusedBytesPerSecond / row.BytesPerParam;
+            int used = row.Threads == 0 ? allThreads : row.Threads;
+            double arithmetic = native.DividerBound is { } d ? d.ElementsPerSecond * used : double.PositiveInfinity;
+            bool memory = limitParams <= arithmetic;
+            string arithmeticText = double.IsInfinity(arithmetic) ? "n/a" : $"{arithmetic / 1e9:F2}";
+            md.AppendLine($"| {row.Params:N0} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), allThreads)} | {row.Form} "
+                + $"| {limitParams / 1e9:F2} | {arithmeticText} | {(memory ? "memory" : "arithmetic")} "
+                + $"| {Percent(stepParams / Math.Min(limitParams, arithmetic))} |");
+        }
+    }
+
+    private static NativeRun ReadGoogleBenchmark(string path)
     {
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-        var fused = new Dictionary<(long Count, int Threads, int Form), (double Ns, double BytesPerSecond)>();
-        var limits = new Dictionary<(long Count, int Threads), double>();
+        string loadAverage = "n/a";
+        if (doc.RootElement.TryGetProperty("context", out JsonElement context) && context.TryGetProperty("load_avg", out JsonElement load))
+        {
+            loadAverage = string.Join(", ", load.EnumerateArray().Select(l => l.GetDouble().ToString("F2", Inv)));
+        }
+        var rows = new List<(long Count, int Threads, int Form, NativeRow Row)>();
+        var limits8Bit = new Dictionary<(long Count, int Threads), double>();
+        DividerRow? divider = null;
         foreach (JsonElement b in doc.RootElement.GetProperty("benchmarks").EnumerateArray())
         {
             if (b.TryGetProperty("run_type", out JsonElement type) && type.GetString() != "iteration")
@@ -347,6 +409,11 @@ internal static class Report
             }
             string name = b.GetProperty("name").GetString()!;
             string[] parts = name.Split('/');
+            if (parts[0] == "BM_DividerBound")
+            {
+                divider = new DividerRow(b.GetProperty("elements_per_second").GetDouble());
+                continue;
+            }
             long count = long.Parse(parts.First(p => p.StartsWith("params:", StringComparison.Ordinal))[7..], Inv);
             int th = int.Parse(parts.First(p => p.StartsWith("threads:", StringComparison.Ordinal))[8..], Inv);
             string? formPart = parts.FirstOrDefault(p => p.StartsWith("form:", StringComparison.Ordinal));
@@ -359,21 +426,47 @@ internal static class Report
                 "ms" => 1e6,
                 _ => 1e9,
             });
-            if (parts[0] == "BM_FusedStep")
+            if (parts[0] == "BM_StreamingLimit8Bit")
             {
-                fused[(count, th, form)] = (ns, bytesPerSecond);
+                limits8Bit[(count, th)] = bytesPerSecond;
+                continue;
             }
-            else
+            if (parts[0] != "BM_FusedStep")
             {
-                limits[(count, th)] = bytesPerSecond;
+                continue;
             }
+            double bytesPerParam = bytesPerSecond / b.GetProperty("params_per_second").GetDouble();
+            // The interleaved limit of the same benchmark where there is one (every form but the
+            // 8-bit state, which is set beside its own limit below).
+            double limit = b.TryGetProperty("limit_bytes_per_second", out JsonElement l) ? l.GetDouble() : double.NaN;
+            double ratio = b.TryGetProperty("fused_over_limit", out JsonElement r) ? r.GetDouble() : double.NaN;
+            double? cpuRatio = b.TryGetProperty("fused_over_limit_cpu", out JsonElement c) ? c.GetDouble() : null;
+            rows.Add((count, th, form, new NativeRow(count, th, NativeFormLabel(form), bytesPerParam, ns, bytesPerSecond, limit, ratio, cpuRatio)));
         }
-        return fused.Where(r => limits.ContainsKey((r.Key.Count, r.Key.Threads)))
-            .OrderBy(r => r.Key.Count).ThenBy(r => r.Key.Threads == 0 ? int.MaxValue : r.Key.Threads).ThenBy(r => r.Key.Form)
-            .Select(r => new NativeRow(r.Key.Count, r.Key.Threads, NativeFormLabel(r.Key.Form), r.Value.Ns, r.Value.BytesPerSecond,
-                limits[(r.Key.Count, r.Key.Threads)]))
+        var ordered = rows
+            .Select(r => double.IsNaN(r.Row.Ratio) && limits8Bit.TryGetValue((r.Count, r.Threads), out double limit)
+                ? r with { Row = r.Row with { LimitBytesPerSecond = limit, Ratio = r.Row.FusedBytesPerSecond / limit } }
+                : r)
+            .Where(r => !double.IsNaN(r.Row.Ratio))
+            .OrderBy(r => r.Count).ThenBy(r => r.Threads == 0 ? int.MaxValue : r.Threads).ThenBy(r => FormOrder(r.Form))
+            .Select(r => r.Row)
             .ToList();
+        return new NativeRun(ordered, loadAverage, divider);
     }
+
+    // Table order: float32 forms, then the 16-bit ones, then 8-bit state.
+    private static int FormOrder(int form) => form switch
+    {
+        0 => 0,
+        4 => 1,
+        2 => 2,
+        1 => 3,
+        8 => 4,
+        6 => 5,
+        5 => 6,
+        7 => 7,
+        _ => 8 + form,
+    };
 }
 
 /// <summary>What this machine is, from /proc and /sys (Linux); "unknown" elsewhere.</summary>

@@ -25,13 +25,22 @@ ElementCoefficients<typename Lanes::Vector> broadcast_coefficients(const Element
             Lanes::broadcast(c.outer_epsilon),  Lanes::broadcast(c.step_size)};
 }
 
+// The per-vector body runs inside the loop, never as a call: GCC otherwise keeps it out of
+// line (it has two callers, the loop and the tail) and every vector then pays a call and
+// reloads the twelve broadcast coefficients from memory.
+#if defined(__GNUC__)
+#  define NAB_VECTOR_BODY inline __attribute__((always_inline))
+#else
+#  define NAB_VECTOR_BODY inline
+#endif
+
 template <class Lanes>
-typename Lanes::Vector load_narrow(const std::uint16_t* source, NarrowFormat format) {
+NAB_VECTOR_BODY typename Lanes::Vector load_narrow(const std::uint16_t* source, NarrowFormat format) {
     return format == NarrowFormat::Half ? Lanes::load_half(source) : Lanes::load_bfloat16(source);
 }
 
 template <class Lanes>
-void store_narrow(std::uint16_t* destination, NarrowFormat format, typename Lanes::Vector value) {
+NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, NarrowFormat format, typename Lanes::Vector value) {
     if (format == NarrowFormat::Half) {
         Lanes::store_half(destination, value);
     } else {
@@ -45,7 +54,7 @@ void store_narrow(std::uint16_t* destination, NarrowFormat format, typename Lane
 // they are loop-invariant and always predicted, cost nothing beside the square root and the
 // division, and a template per format would multiply the compiled instances by fifteen.
 template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-void update_vector(const TensorArrays& a, std::size_t i, const ElementCoefficients<typename Lanes::Vector>& c) {
+NAB_VECTOR_BODY void update_vector(const TensorArrays& a, std::size_t i, const ElementCoefficients<typename Lanes::Vector>& c) {
     using Vector = typename Lanes::Vector;
     const bool float_parameters = !Narrow || a.parameters != nullptr;
     const bool float_gradients = !Narrow || a.gradients != nullptr;
