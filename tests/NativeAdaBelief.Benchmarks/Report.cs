@@ -363,16 +363,18 @@ internal static class Report
         _ => $"form {form}",
     };
 
-    // Per row of the native table: the lower of the two limits (memory: the interleaved streaming
-    // kernel's parameters per second; arithmetic: the divider bound times the threads) and how
-    // close the step comes to it.
+    // Per row of the native table: the lower of the two limits (memory: the row's interleaved
+    // streaming kernel; arithmetic: the divider bound times the threads) and how close the step
+    // comes to it.
     private static void AppendBounds(StringBuilder md, NativeRun native, int allThreads)
     {
         md.AppendLine("### What bounds each form");
         md.AppendLine();
-        md.AppendLine("Per row above: memory (the interleaved streaming kernel's parameters per second) or arithmetic (the divider bound, one square root "
-            + "and one division per parameter, times the threads), whichever allows fewer parameters per second, and the step's speed as a share "
-            + "of that bound. On a shared machine the divider bound is measured under the same load as the rest, so it moves with it.");
+        md.AppendLine("Per row above: memory (the row's own streaming kernel, in parameters per second) or arithmetic (the divider bound, one square "
+            + "root and one division per parameter, `BM_DividerBound`, times the threads), whichever allows fewer parameters per second, and the "
+            + "step's speed as a share of that bound (wall time). Above 100% the step outran its streaming kernel: it is at the memory limit as far as "
+            + "this benchmark can tell, and the streaming kernel is not the tightest bound on this host. On a shared machine every number here is "
+            + "measured under the same load as the steps.");
         md.AppendLine();
         md.AppendLine("| params | threads | form | memory bound, G params/s | arithmetic bound, G params/s | bound | step ÷ bound |");
         md.AppendLine("| ---: | --- | --- | ---: | ---: | --- | ---: |");
