@@ -474,7 +474,11 @@ internal static class Report
 /// <summary>What this machine is, from /proc and /sys (Linux); "unknown" elsewhere.</summary>
 internal static class Machine
 {
-    public static string CpuModel() => CpuInfo("model name") ?? RuntimeInformation.ProcessArchitecture.ToString();
+    // With the family and model numbers: a virtual machine may name its CPU only "AMD EPYC",
+    // and the numbers tell the generations apart (family 26 is Zen 5, 25 Zen 3 and 4).
+    public static string CpuModel() => CpuInfo("model name") is { } name
+        ? CpuInfo("cpu family") is { } family && CpuInfo("model\t") is { } model ? $"{name} (family {family}, model {model})" : name
+        : RuntimeInformation.ProcessArchitecture.ToString();
 
     public static string Virtualization() =>
         (CpuInfo("flags") ?? "").Split(' ').Contains("hypervisor") ? "virtual machine" : "bare metal";
