@@ -1,22 +1,33 @@
-// Parameters/second and bytes/second of the fused step (labml AdaBelief defaults, one tensor)
-// beside the streaming limit kernel with the same traffic and thread count, for 1M and 64M
-// parameters. Compare the bytes_per_second columns of one run: machines are noisy.
+// Parameters/second and bytes/second of the fused step (labml AdaBelief defaults) beside a
+// streaming kernel that moves that form's exact bytes (streaming_limit.h), timed alternately
+// within the same benchmark, so both see the same machine at the same moments (machines are
+// noisy, and shared ones more so): fused_over_limit is their ratio.
 //
-// Four forms of the step: float32 (28 bytes per element: read p, g, m, s; write p, m, s);
-// bfloat16 parameters with a float32 master copy and bfloat16 gradients (also 28: read g 2,
-// master 4, m 4, s 4; write master 4, p 2, m 4, s 4); float32 with the gradient pass of the
-// step options on (skip on non-finite and clipping: 32, the gradients are read twice); float32
-// parameters and gradients with 8-bit state (16 bytes per element and 16 per 256-element block:
-// read p, g, the codes of m and s and their block scales; write p, codes, scales), beside its own
-// streaming limit (BM_StreamingLimit8Bit). And the float32 and 8-bit steps over the .NET
-// benchmarks' transformer set (BM_FusedStepTransformer) beside the streaming limit of the 8-bit
-// step's exact bytes over the same tensors (BM_StreamingLimit8BitTransformer).
+// The forms of the step (StepForm) and the bytes each moves per element: float32 28 (read p, g,
+// m, s; write p, m, s); with AMSGrad 36 (s_max read and written); 16-bit parameters and
+// gradients with a float32 master copy 28 (read g 2, master 4, m 4, s 4; write master 4, p 2,
+// m 4, s 4) and without one 22 (p 2 read and written); each with the gradient pass of the step
+// options (skip on non-finite and clipping: the gradients are read once more, +4 or +2);
+// float32 parameters and gradients with 8-bit state, 16 per element and 16 per 256-element
+// block (read p, g, the codes of m and s and their block scales; write p, codes, scales), which
+// also alternates with the float32 step of the same size (over_float32: that step's time over
+// the 8-bit one's).
+//
+// BM_FusedStepTransformer steps the .NET benchmarks' transformer set (260 tensors, one group)
+// with float32 and with 8-bit state, each beside its own streaming limit, all four alternating.
 #include <benchmark/benchmark.h>
 
+#if defined(__x86_64__)
+#  include <immintrin.h>
+#endif
+
+#include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu/thread_pool.h"
@@ -25,36 +36,104 @@
 
 namespace {
 
-// What BM_FusedStep's third argument selects.
+// What BM_FusedStep's third argument selects (tests/NativeAdaBelief.Benchmarks/Report.cs names them).
 enum class StepForm : std::int64_t {
     Float32 = 0,
     Bfloat16WithMaster = 1,
     Float32WithGradientPass = 2,
-    EightBitState = 3
+    EightBitState = 3,
+    Float32Amsgrad = 4,
+    Bfloat16 = 5,
+    Bfloat16WithMasterAndGradientPass = 6,
+    Bfloat16WithGradientPass = 7,
+    Float16WithMaster = 8,
 };
 
-double bytes_per_element(StepForm form, std::size_t count) {
+struct FormTraits {
+    nab_dtype dtype = NAB_DTYPE_FLOAT32;  // of the parameters and the gradients
+    bool master = false;
+    bool amsgrad = false;
+    bool gradient_pass = false;
+    bool eight_bit = false;
+};
+
+FormTraits traits_of(StepForm form) {
+    FormTraits t;
     switch (form) {
-        case StepForm::Float32WithGradientPass: return 32.0;
-        case StepForm::EightBitState: return nab::bench::streaming_limit_8bit_bytes(count) / static_cast<double>(count);
-        default: return 28.0;
+        case StepForm::Float32: break;
+        case StepForm::Bfloat16WithMaster: t.dtype = NAB_DTYPE_BFLOAT16, t.master = true; break;
+        case StepForm::Float32WithGradientPass: t.gradient_pass = true; break;
+        case StepForm::EightBitState: t.eight_bit = true; break;
+        case StepForm::Float32Amsgrad: t.amsgrad = true; break;
+        case StepForm::Bfloat16: t.dtype = NAB_DTYPE_BFLOAT16; break;
+        case StepForm::Bfloat16WithMasterAndGradientPass: t.dtype = NAB_DTYPE_BFLOAT16, t.master = t.gradient_pass = true; break;
+        case StepForm::Bfloat16WithGradientPass: t.dtype = NAB_DTYPE_BFLOAT16, t.gradient_pass = true; break;
+        case StepForm::Float16WithMaster: t.dtype = NAB_DTYPE_FLOAT16, t.master = true; break;
     }
+    return t;
 }
 
 void check(nab_status status) {
     if (status != NAB_STATUS_OK) throw std::runtime_error(nab_get_last_error());
 }
 
-struct Buffers {
-    explicit Buffers(std::size_t count) : p(count, 0.5f), g(count, 1e-3f), m(count, 0.0f), s(count, 0.0f) {}
-    std::vector<float> p, g, m, s;
+// 16-bit patterns of 0.5 and 1e-3 (rounded).
+constexpr std::uint16_t kBfloat16Half = 0x3f00, kBfloat16Thousandth = 0x3a83;
+constexpr std::uint16_t kFloat16Half = 0x3800, kFloat16Thousandth = 0x1419;
+
+// One form's arrays: the step's (registered with the optimizer, which keeps its own m, s, s_max
+// and master copy) or the limit's (all of them here). Each array starts at its own offset into
+// a page (kStagger elements apart): arrays at one offset make every store alias the next
+// array's loads in the store buffer's address check (4K aliasing), which slows a streaming loop
+// by a third on this AMD host, and the optimizer's own arrays do not all share one offset.
+struct FormBuffers {
+    static constexpr std::size_t kStagger = 80;
+    enum Slot : std::size_t { P, G, M, S, SMax, NarrowP, NarrowG };
+
+    FormBuffers(const FormTraits& t, std::size_t count, bool state) {
+        const bool narrow = t.dtype != NAB_DTYPE_FLOAT32;
+        const std::uint16_t half = t.dtype == NAB_DTYPE_FLOAT16 ? kFloat16Half : kBfloat16Half;
+        const std::uint16_t thousandth = t.dtype == NAB_DTYPE_FLOAT16 ? kFloat16Thousandth : kBfloat16Thousandth;
+        if (narrow) {
+            fill(narrow_p, count, half, NarrowP);
+            fill(narrow_g, count, thousandth, NarrowG);
+        } else {
+            fill(p, count, 0.5f, P);
+            fill(g, count, 1e-3f, G);
+        }
+        if (!state) return;
+        if (narrow && t.master) fill(p, count, 0.5f, P);
+        fill(m, count, 0.0f, M);
+        fill(s, count, 0.0f, S);
+        if (t.amsgrad) fill(s_max, count, 0.0f, SMax);
+    }
+    template <class T>
+    static void fill(std::vector<T>& v, std::size_t count, T value, Slot slot) {
+        v.assign(count + kStagger * slot, value);
+    }
+    template <class T>
+    static T* data(std::vector<T>& v, Slot slot) {
+        return v.empty() ? nullptr : v.data() + kStagger * slot;
+    }
+    nab::bench::LimitArrays limit_arrays(bool gradient_pass) {
+        nab::bench::LimitArrays a;
+        a.parameters = data(p, P);
+        a.narrow_parameters = data(narrow_p, NarrowP);
+        a.gradients = data(g, G);
+        a.narrow_gradients = data(narrow_g, NarrowG);
+        a.first_moment = data(m, M);
+        a.second_moment = data(s, S);
+        a.max_second_moment = data(s_max, SMax);
+        a.gradient_pass = gradient_pass;
+        return a;
+    }
+    std::vector<float> p, g, m, s, s_max;
+    std::vector<std::uint16_t> narrow_p, narrow_g;
 };
 
-// bfloat16 patterns of 0.5 and 1e-3 (the float32 values' upper halves, rounded).
-constexpr std::uint16_t kBfloat16Half = 0x3f00, kBfloat16Thousandth = 0x3a83;
-
-int threads_of(const benchmark::State& state) {
-    return state.range(1) == 0 ? nab::cpu::hardware_thread_count() : static_cast<int>(state.range(1));
+// The thread count of benchmark argument `index`: 0 means all cores.
+int threads_of(const benchmark::State& state, int index) {
+    return state.range(index) == 0 ? nab::cpu::hardware_thread_count() : static_cast<int>(state.range(index));
 }
 
 void report(benchmark::State& state, std::size_t count, int threads, double element_bytes) {
@@ -64,81 +143,159 @@ void report(benchmark::State& state, std::size_t count, int threads, double elem
     state.counters["threads"] = threads;
 }
 
-void BM_FusedStep(benchmark::State& state) {
-    const auto count = static_cast<std::size_t>(state.range(0));
-    const int threads = threads_of(state);
-    const auto form = static_cast<StepForm>(state.range(2));
-    Buffers buffers(count);
-    std::vector<std::uint16_t> narrow_parameters, narrow_gradients;
+// CPU time of every thread of this process so far.
+double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// The wall and CPU seconds one of the things an interleaved benchmark alternates has spent.
+struct Stopwatch {
+    double wall = 0, cpu = 0;
+
+    // Runs `work`, adds its time and returns its wall seconds.
+    template <class Work>
+    double time(Work&& work) {
+        using Clock = std::chrono::steady_clock;
+        const Clock::time_point start = Clock::now();
+        const double start_cpu = process_cpu_seconds();
+        work();
+        benchmark::ClobberMemory();
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        wall += seconds;
+        cpu += process_cpu_seconds() - start_cpu;
+        return seconds;
+    }
+};
+
+using OptimizerHandle = std::unique_ptr<nab_optimizer, decltype(&nab_optimizer_destroy)>;
+
+// An optimizer on `threads` threads with one group of labml defaults in `traits`' encoding and
+// options; tensors are added by the caller.
+OptimizerHandle make_optimizer(const FormTraits& traits, int threads, std::uint32_t& group) {
     nab_optimizer_config config;
     check(nab_optimizer_config_init(&config));
     config.thread_count = threads;
     nab_optimizer* optimizer = nullptr;
     check(nab_optimizer_create(&config, &optimizer));
-    std::unique_ptr<nab_optimizer, decltype(&nab_optimizer_destroy)> owner(optimizer, &nab_optimizer_destroy);
+    OptimizerHandle owner(optimizer, &nab_optimizer_destroy);
     nab_group_options options;
     check(nab_group_options_init(&options, NAB_COMPATIBILITY_LABML));
-    if (form == StepForm::EightBitState) options.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
-    std::uint32_t group = 0, tensor = 0;
+    if (traits.eight_bit) options.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
+    options.amsgrad = traits.amsgrad ? 1 : 0;
     check(nab_optimizer_add_group(optimizer, &options, &group));
-    nab_tensor_desc desc{};
-    desc.struct_size = sizeof desc;
-    desc.group_id = group;
-    desc.element_count = count;
-    desc.parameters = buffers.p.data();
-    desc.gradients = buffers.g.data();
-    if (form == StepForm::Bfloat16WithMaster) {
-        narrow_parameters.assign(count, kBfloat16Half);
-        narrow_gradients.assign(count, kBfloat16Thousandth);
-        desc.parameters = narrow_parameters.data();
-        desc.gradients = narrow_gradients.data();
-        desc.parameter_dtype = desc.gradient_dtype = NAB_DTYPE_BFLOAT16;
-        desc.master_parameters = 1;
-    }
-    check(nab_optimizer_add_tensor(optimizer, &desc, &tensor));
-    if (form == StepForm::Float32WithGradientPass) {
+    if (traits.gradient_pass) {
         nab_step_options step_options;
         check(nab_step_options_init(&step_options));
         step_options.skip_nonfinite = 1;
         step_options.max_gradient_norm = 1.0;
         check(nab_optimizer_set_step_options(optimizer, &step_options));
     }
-    check(nab_optimizer_step(optimizer));  // first touch of the state outside the timing
-    for (auto _ : state) check(nab_optimizer_step(optimizer));
-    report(state, count, threads, bytes_per_element(form, count));
+    return owner;
 }
 
-void BM_StreamingLimit(benchmark::State& state) {
-    const auto count = static_cast<std::size_t>(state.range(0));
-    const int threads = threads_of(state);
-    Buffers buffers(count);
-    nab::cpu::ThreadPool pool(threads);
-    nab::bench::streaming_limit(pool, buffers.p.data(), buffers.g.data(), buffers.m.data(), buffers.s.data(), count);
-    for (auto _ : state) {
-        nab::bench::streaming_limit(pool, buffers.p.data(), buffers.g.data(), buffers.m.data(), buffers.s.data(),
-                                    count);
-        benchmark::ClobberMemory();
+// Registers the parameters and gradients of `buffers` (in `traits`' types) as one tensor.
+void add_tensor(nab_optimizer* optimizer, std::uint32_t group, const FormTraits& traits, FormBuffers& buffers,
+                std::size_t count) {
+    nab_tensor_desc desc{};
+    desc.struct_size = sizeof desc;
+    desc.group_id = group;
+    desc.element_count = count;
+    if (traits.dtype == NAB_DTYPE_FLOAT32) {
+        desc.parameters = FormBuffers::data(buffers.p, FormBuffers::P);
+        desc.gradients = FormBuffers::data(buffers.g, FormBuffers::G);
+    } else {
+        desc.parameters = FormBuffers::data(buffers.narrow_p, FormBuffers::NarrowP);
+        desc.gradients = FormBuffers::data(buffers.narrow_g, FormBuffers::NarrowG);
+        desc.parameter_dtype = desc.gradient_dtype = traits.dtype;
+        desc.master_parameters = traits.master ? 1 : 0;
     }
-    report(state, count, threads, bytes_per_element(StepForm::Float32, count));
+    std::uint32_t tensor = 0;
+    check(nab_optimizer_add_tensor(optimizer, &desc, &tensor));
 }
 
-void BM_StreamingLimit8Bit(benchmark::State& state) {
+// Steps before the timing: first touch of the state, and past labml's rectification warm-up
+// (t <= 5 takes SGD steps, which have no square root and no division).
+constexpr int kWarmUpSteps = 6;
+
+void warm_up(nab_optimizer* optimizer) {
+    for (int step = 0; step < kWarmUpSteps; ++step) check(nab_optimizer_step(optimizer));
+}
+
+// The arrays of the 8-bit step's streaming limit: float32 parameters and gradients, codes of m
+// and s, one scale of each per 256-element block.
+struct EightBitLimitArrays {
+    explicit EightBitLimitArrays(std::size_t count)
+        : p(count, 0.5f), g(count, 1e-3f), m_scales((count + 255) / 256, 1.0f), s_scales(m_scales.size(), 1.0f),
+          m_codes(count, 0), s_codes(count, 0) {}
+    void stream(nab::cpu::ThreadPool& pool) {
+        nab::bench::streaming_limit_8bit(pool, p.data(), g.data(), m_codes.data(), s_codes.data(), m_scales.data(),
+                                         s_scales.data(), p.size());
+    }
+    std::vector<float> p, g, m_scales, s_scales;
+    std::vector<std::uint8_t> m_codes, s_codes;
+};
+
+// Records the step's and its limit's rates and their ratios (wall and CPU time).
+void report_against_limit(benchmark::State& state, std::size_t count, int threads, double element_bytes,
+                          const Stopwatch& step, const Stopwatch& limit) {
+    report(state, count, threads, element_bytes);
+    const double bytes = static_cast<double>(state.iterations()) * static_cast<double>(count) * element_bytes;
+    state.counters["limit_bytes_per_second"] = bytes / limit.wall;
+    state.counters["fused_over_limit"] = limit.wall / step.wall;
+    // The same ratio in CPU time (all threads; the pools' idle workers sleep): on a shared
+    // machine it leaves out the time the scheduler gave to other processes.
+    state.counters["fused_over_limit_cpu"] = limit.cpu / step.cpu;
+}
+
+void BM_FusedStep(benchmark::State& state) {
     const auto count = static_cast<std::size_t>(state.range(0));
-    const int threads = threads_of(state);
-    const std::size_t blocks = (count + 255) / 256;
-    std::vector<float> p(count, 0.5f), g(count, 1e-3f), m_scales(blocks, 1.0f), s_scales(blocks, 1.0f);
-    std::vector<std::uint8_t> m(count, 0), s(count, 0);
+    const int threads = threads_of(state, 1);
+    const FormTraits traits = traits_of(static_cast<StepForm>(state.range(2)));
+    FormBuffers step_buffers(traits, count, /*state=*/false);
+    std::uint32_t group = 0;
+    OptimizerHandle optimizer = make_optimizer(traits, threads, group);
+    add_tensor(optimizer.get(), group, traits, step_buffers, count);
+    warm_up(optimizer.get());
     nab::cpu::ThreadPool pool(threads);
-    auto run = [&] {
-        nab::bench::streaming_limit_8bit(pool, p.data(), g.data(), m.data(), s.data(), m_scales.data(),
-                                         s_scales.data(), count);
+    Stopwatch step, limit;
+    if (traits.eight_bit) {
+        // Beside its own limit and the float32 step of the same size.
+        EightBitLimitArrays limit_arrays(count);
+        const FormTraits float32{};
+        FormBuffers float32_buffers(float32, count, /*state=*/false);
+        std::uint32_t float32_group = 0;
+        OptimizerHandle float32_optimizer = make_optimizer(float32, threads, float32_group);
+        add_tensor(float32_optimizer.get(), float32_group, float32, float32_buffers, count);
+        warm_up(float32_optimizer.get());
+        limit_arrays.stream(pool);
+        Stopwatch float32_step;
+        for (auto _ : state) {
+            state.SetIterationTime(step.time([&] { check(nab_optimizer_step(optimizer.get())); }));
+            limit.time([&] { limit_arrays.stream(pool); });
+            float32_step.time([&] { check(nab_optimizer_step(float32_optimizer.get())); });
+        }
+        report_against_limit(state, count, threads, nab::bench::streaming_limit_8bit_bytes(count) / static_cast<double>(count),
+                             step, limit);
+        state.counters["over_float32"] = float32_step.wall / step.wall;
+        return;
+    }
+    // The limit's own arrays, of the step's sizes; its pool, of the step's thread count.
+    FormBuffers limit_buffers(traits, count, /*state=*/true);
+    const nab::bench::LimitArrays limit_arrays = limit_buffers.limit_arrays(traits.gradient_pass);
+    int sign = +1;
+    auto run_limit = [&] {
+        nab::bench::streaming_limit(pool, limit_arrays, count, sign);
+        sign = -sign;
     };
-    run();
+    run_limit();
+    run_limit();
     for (auto _ : state) {
-        run();
-        benchmark::ClobberMemory();
+        state.SetIterationTime(step.time([&] { check(nab_optimizer_step(optimizer.get())); }));
+        limit.time(run_limit);
     }
-    report(state, count, threads, bytes_per_element(StepForm::EightBitState, count));
+    report_against_limit(state, count, threads, nab::bench::streaming_limit_bytes_per_element(limit_arrays), step, limit);
 }
 
 // The .NET benchmarks' transformer set (tests/NativeAdaBelief.Benchmarks/Workloads.cs,
@@ -161,133 +318,124 @@ std::vector<std::size_t> transformer_shapes() {
     return shapes;
 }
 
+bool keeps_8bit_state(std::size_t count) { return count >= NAB_BLOCKWISE_8BIT_MIN_ELEMENTS; }
+
 // Bytes one step over `shapes` must move: 8-bit state for tensors of at least
 // NAB_BLOCKWISE_8BIT_MIN_ELEMENTS elements when `eight_bit`, float32 (28 per element) otherwise.
 double transformer_bytes(const std::vector<std::size_t>& shapes, bool eight_bit) {
     double bytes = 0;
     for (std::size_t n : shapes) {
-        bytes += eight_bit && n >= NAB_BLOCKWISE_8BIT_MIN_ELEMENTS ? nab::bench::streaming_limit_8bit_bytes(n)
-                                                                   : 28.0 * static_cast<double>(n);
+        bytes += eight_bit && keeps_8bit_state(n) ? nab::bench::streaming_limit_8bit_bytes(n) : 28.0 * static_cast<double>(n);
     }
     return bytes;
 }
 
-// The step over the transformer set, one group, every tensor registered. Arguments: {threads,
-// StepForm (Float32 or EightBitState)}. Reports like the one-tensor forms, with params the total.
-void BM_FusedStepTransformer(benchmark::State& state) {
-    const std::vector<std::size_t> shapes = transformer_shapes();
-    const int threads = threads_of(state);
-    const auto form = static_cast<StepForm>(state.range(1));
-    nab_optimizer_config config;
-    check(nab_optimizer_config_init(&config));
-    config.thread_count = threads;
-    nab_optimizer* optimizer = nullptr;
-    check(nab_optimizer_create(&config, &optimizer));
-    std::unique_ptr<nab_optimizer, decltype(&nab_optimizer_destroy)> owner(optimizer, &nab_optimizer_destroy);
-    nab_group_options options;
-    check(nab_group_options_init(&options, NAB_COMPATIBILITY_LABML));
-    if (form == StepForm::EightBitState) options.state_encoding = NAB_STATE_ENCODING_BLOCKWISE_8BIT;
-    std::uint32_t group = 0;
-    check(nab_optimizer_add_group(optimizer, &options, &group));
-    std::vector<std::vector<float>> parameters, gradients;
-    std::size_t total = 0;
-    for (std::size_t n : shapes) {
-        parameters.emplace_back(n, 0.5f);
-        gradients.emplace_back(n, 1e-3f);
-        nab_tensor_desc desc{};
-        desc.struct_size = sizeof desc;
-        desc.group_id = group;
-        desc.element_count = n;
-        desc.parameters = parameters.back().data();
-        desc.gradients = gradients.back().data();
-        std::uint32_t tensor = 0;
-        check(nab_optimizer_add_tensor(optimizer, &desc, &tensor));
-        total += n;
-    }
-    check(nab_optimizer_step(optimizer));  // first touch of the state outside the timing
-    for (auto _ : state) check(nab_optimizer_step(optimizer));
-    report(state, total, threads, transformer_bytes(shapes, form == StepForm::EightBitState) / static_cast<double>(total));
-}
-
-// The streaming limit of the 8-bit step over the transformer set: each tensor of at least
-// NAB_BLOCKWISE_8BIT_MIN_ELEMENTS through streaming_limit_8bit, each smaller one (float32
-// state) through streaming_limit, one after the other on one pool, as the step's exact bytes.
-void BM_StreamingLimit8BitTransformer(benchmark::State& state) {
-    const std::vector<std::size_t> shapes = transformer_shapes();
-    const int threads = threads_of(state);
-    struct Arrays {
-        std::vector<float> p, g, m, s, m_scales, s_scales;
-        std::vector<std::uint8_t> m_codes, s_codes;
-    };
-    std::vector<Arrays> arrays(shapes.size());
-    std::size_t total = 0;
-    for (std::size_t t = 0; t < shapes.size(); ++t) {
-        const std::size_t n = shapes[t];
-        Arrays& a = arrays[t];
-        a.p.assign(n, 0.5f);
-        a.g.assign(n, 1e-3f);
-        if (n >= NAB_BLOCKWISE_8BIT_MIN_ELEMENTS) {
-            a.m_codes.assign(n, 0);
-            a.s_codes.assign(n, 0);
-            a.m_scales.assign((n + 255) / 256, 1.0f);
-            a.s_scales.assign((n + 255) / 256, 1.0f);
-        } else {
-            a.m.assign(n, 0.0f);
-            a.s.assign(n, 0.0f);
-        }
-        total += n;
-    }
-    nab::cpu::ThreadPool pool(threads);
-    auto run = [&] {
-        for (std::size_t t = 0; t < shapes.size(); ++t) {
-            Arrays& a = arrays[t];
-            if (a.m_codes.empty()) {
-                nab::bench::streaming_limit(pool, a.p.data(), a.g.data(), a.m.data(), a.s.data(), shapes[t]);
+// One step form over the transformer set: the optimizer (one group, every tensor registered)
+// and the streaming limit of its exact bytes, tensor by tensor, on arrays of its own.
+struct TransformerForm {
+    TransformerForm(const std::vector<std::size_t>& shapes, const FormTraits& traits, int threads) {
+        std::uint32_t group = 0;
+        optimizer = make_optimizer(traits, threads, group);
+        for (std::size_t n : shapes) {
+            step_buffers.push_back(std::make_unique<FormBuffers>(traits, n, /*state=*/false));
+            add_tensor(optimizer.get(), group, traits, *step_buffers.back(), n);
+            if (traits.eight_bit && keeps_8bit_state(n)) {
+                eight_bit_limits.push_back(std::make_unique<EightBitLimitArrays>(n));
             } else {
-                nab::bench::streaming_limit_8bit(pool, a.p.data(), a.g.data(), a.m_codes.data(), a.s_codes.data(),
-                                                 a.m_scales.data(), a.s_scales.data(), shapes[t]);
+                float32_limits.push_back({std::make_unique<FormBuffers>(FormTraits{}, n, /*state=*/true), n});
             }
         }
-    };
-    run();
+        warm_up(optimizer.get());
+    }
+    void step() { check(nab_optimizer_step(optimizer.get())); }
+    void stream(nab::cpu::ThreadPool& pool) {
+        for (auto& arrays : eight_bit_limits) arrays->stream(pool);
+        for (auto& [buffers, count] : float32_limits) nab::bench::streaming_limit(pool, buffers->limit_arrays(false), count, sign);
+        sign = -sign;
+    }
+    OptimizerHandle optimizer{nullptr, &nab_optimizer_destroy};
+    std::vector<std::unique_ptr<FormBuffers>> step_buffers;
+    std::vector<std::pair<std::unique_ptr<FormBuffers>, std::size_t>> float32_limits;  // arrays, element count
+    std::vector<std::unique_ptr<EightBitLimitArrays>> eight_bit_limits;
+    int sign = +1;
+};
+
+// Argument: threads (0 = all cores). The float32 step, its limit, the 8-bit step and its limit,
+// alternating; the time is the 8-bit step's, params the set's total. Counters as BM_FusedStep's
+// for the 8-bit step, and float32_ for the float32 step against its own limit.
+void BM_FusedStepTransformer(benchmark::State& state) {
+    const std::vector<std::size_t> shapes = transformer_shapes();
+    const int threads = threads_of(state, 0);
+    std::size_t total = 0;
+    for (std::size_t n : shapes) total += n;
+    FormTraits eight_bit_traits;
+    eight_bit_traits.eight_bit = true;
+    TransformerForm float32(shapes, FormTraits{}, threads), eight_bit(shapes, eight_bit_traits, threads);
+    nab::cpu::ThreadPool pool(threads);
+    Stopwatch float32_step, float32_limit, step, limit;
     for (auto _ : state) {
-        run();
+        float32_step.time([&] { float32.step(); });
+        float32_limit.time([&] { float32.stream(pool); });
+        state.SetIterationTime(step.time([&] { eight_bit.step(); }));
+        limit.time([&] { eight_bit.stream(pool); });
+    }
+    report_against_limit(state, total, threads, transformer_bytes(shapes, true) / static_cast<double>(total), step, limit);
+    state.counters["over_float32"] = float32_step.wall / step.wall;
+    const double float32_bytes = static_cast<double>(state.iterations()) * transformer_bytes(shapes, false);
+    state.counters["float32_bytes_per_second"] = float32_bytes / float32_step.wall;
+    state.counters["float32_limit_bytes_per_second"] = float32_bytes / float32_limit.wall;
+    state.counters["float32_over_limit"] = float32_limit.wall / float32_step.wall;
+    state.counters["float32_over_limit_cpu"] = float32_limit.cpu / float32_step.cpu;
+}
+
+// The step's arithmetic bound in cache: one square root and one division per element, the two
+// instructions of update_math.h that share the divider, in 16-wide AVX-512 vectors (what the
+// step's kernel uses on such a host) over L1-resident arrays; nothing else per element.
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx512f"))) void divide_by_roots(const float* numerators, const float* radicands, float* out,
+                                                        std::size_t count) {
+    const __m512 epsilon = _mm512_set1_ps(1e-8f);
+    for (std::size_t i = 0; i + 16 <= count; i += 16) {
+        const __m512 root = _mm512_add_ps(_mm512_sqrt_ps(_mm512_loadu_ps(radicands + i)), epsilon);
+        _mm512_storeu_ps(out + i, _mm512_div_ps(_mm512_loadu_ps(numerators + i), root));
+    }
+}
+
+void BM_DividerBound(benchmark::State& state) {
+    if (!__builtin_cpu_supports("avx512f")) {
+        state.SkipWithError("no AVX-512F on this CPU");
+        return;
+    }
+    constexpr std::size_t count = 2048;  // 3 arrays of 8 KiB: in L1
+    std::vector<float> numerators(count, 1e-3f), radicands(count, 2e-6f), out(count);
+    for (auto _ : state) {
+        divide_by_roots(numerators.data(), radicands.data(), out.data(), count);
+        benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    report(state, total, threads, transformer_bytes(shapes, true) / static_cast<double>(total));
+    state.counters["elements_per_second"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * count, benchmark::Counter::kIsRate);
 }
+BENCHMARK(BM_DividerBound);
+#endif
 
 constexpr std::int64_t kSizes[] = {std::int64_t{1} << 20, std::int64_t{1} << 24, std::int64_t{1} << 26};
 
-// Arguments: {element count, threads (0 = all cores)}.
-void sizes_and_threads(benchmark::internal::Benchmark* b) {
-    for (std::int64_t count : kSizes) {
-        for (std::int64_t threads : {1, 0}) b->Args({count, threads});
-    }
-    b->ArgNames({"params", "threads"})->UseRealTime()->Unit(benchmark::kMicrosecond);
-}
-
-// Arguments: {element count, threads, StepForm}. The 16M size for the float32 and 8-bit forms
-// only (the 8-bit state's targets are at 16M and 64M).
+// Arguments: {element count, threads, StepForm}: every form at every size and thread count.
+// The time is the step's alone (the limit's runs between the steps are not counted in it).
 void sizes_threads_and_forms(benchmark::internal::Benchmark* b) {
     for (std::int64_t count : kSizes) {
         for (std::int64_t threads : {1, 0}) {
-            for (std::int64_t form : {0, 1, 2, 3}) {
-                if (count == (std::int64_t{1} << 24) && (form == 1 || form == 2)) continue;
+            for (std::int64_t form = 0; form <= static_cast<std::int64_t>(StepForm::Float16WithMaster); ++form) {
                 b->Args({count, threads, form});
             }
         }
     }
-    b->ArgNames({"params", "threads", "form"})->UseRealTime()->Unit(benchmark::kMicrosecond);
+    b->ArgNames({"params", "threads", "form"})->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace
 
 BENCHMARK(BM_FusedStep)->Apply(sizes_threads_and_forms);
-BENCHMARK(BM_StreamingLimit)->Apply(sizes_and_threads);
-BENCHMARK(BM_StreamingLimit8Bit)->Apply(sizes_and_threads);
-BENCHMARK(BM_FusedStepTransformer)
-    ->ArgsProduct({{1, 0}, {static_cast<std::int64_t>(StepForm::Float32), static_cast<std::int64_t>(StepForm::EightBitState)}})
-    ->ArgNames({"threads", "form"})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_StreamingLimit8BitTransformer)->Arg(1)->Arg(0)->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FusedStepTransformer)->Arg(1)->Arg(0)->ArgName("threads")->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();

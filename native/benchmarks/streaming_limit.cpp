@@ -1,34 +1,97 @@
 #include "streaming_limit.h"
 
 #include <algorithm>
+#include <atomic>
+#include <stdexcept>
 
 namespace nab::bench {
 
 namespace {
 
-// The element loop, compiled for the widest vectors the CPU has and chosen once at load time
-// (GCC function multi-versioning), as the optimizer picks its SIMD kernel at run time. Built
-// only for baseline x86-64 (SSE2), one core streams 10-15% less from DRAM than with AVX-512,
-// and the "limit" would understate what memory allows.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-void stream_range(float* __restrict parameters, const float* __restrict gradients, float* __restrict first_moment,
-                  float* __restrict second_moment, std::size_t begin, std::size_t end) {
+// float32 arrays seen as their bits: integer additions are exact and undone by a subtraction,
+// and they never meet a slow floating-point case (subnormals), whatever the values become.
+using Bits = std::uint32_t __attribute__((may_alias));
+using Bits16 = std::uint16_t __attribute__((may_alias));
+
+// `negate` is 0 or all ones: (x ^ negate) - negate is x or -x.
+NAB_BENCH_WIDEST_VECTORS
+void stream_float(Bits* __restrict parameters, const Bits* __restrict gradients, Bits* __restrict first_moment,
+                  Bits* __restrict second_moment, std::uint32_t negate, std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-        const float g = gradients[i];
-        first_moment[i] = first_moment[i] + g;
-        second_moment[i] = second_moment[i] + g;
-        parameters[i] = parameters[i] - g;
+        const std::uint32_t delta = (gradients[i] ^ negate) - negate;
+        first_moment[i] += delta;
+        second_moment[i] += delta;
+        parameters[i] += delta;
     }
+}
+
+NAB_BENCH_WIDEST_VECTORS
+void stream_float_max(Bits* __restrict parameters, const Bits* __restrict gradients, Bits* __restrict first_moment,
+                      Bits* __restrict second_moment, Bits* __restrict max_second_moment, std::uint32_t negate,
+                      std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+        const std::uint32_t delta = (gradients[i] ^ negate) - negate;
+        first_moment[i] += delta;
+        second_moment[i] += delta;
+        max_second_moment[i] += delta;
+        parameters[i] += delta;
+    }
+}
+
+// 16-bit parameters and gradients with a float32 master copy: the 16-bit parameters are only
+// written.
+NAB_BENCH_WIDEST_VECTORS
+void stream_narrow_master(Bits* __restrict master, Bits16* __restrict parameters, const Bits16* __restrict gradients,
+                          Bits* __restrict first_moment, Bits* __restrict second_moment, std::uint32_t negate,
+                          std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+        const std::uint32_t delta = (std::uint32_t{gradients[i]} ^ negate) - negate;
+        first_moment[i] += delta;
+        second_moment[i] += delta;
+        const std::uint32_t updated = master[i] + delta;
+        master[i] = updated;
+        parameters[i] = static_cast<std::uint16_t>(updated >> 16);
+    }
+}
+
+NAB_BENCH_WIDEST_VECTORS
+void stream_narrow(Bits16* __restrict parameters, const Bits16* __restrict gradients, Bits* __restrict first_moment,
+                   Bits* __restrict second_moment, std::uint32_t negate, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+        const std::uint32_t delta = (std::uint32_t{gradients[i]} ^ negate) - negate;
+        first_moment[i] += delta;
+        second_moment[i] += delta;
+        parameters[i] = static_cast<std::uint16_t>(parameters[i] + delta);
+    }
+}
+
+// A read of every byte of [begin, end) of 32-bit words: what the gradient pass must read.
+NAB_BENCH_WIDEST_VECTORS
+std::uint32_t read_words(const Bits* __restrict words, std::size_t begin, std::size_t end) {
+    std::uint32_t any = 0;
+    for (std::size_t i = begin; i < end; ++i) any |= words[i];
+    return any;
+}
+
+// Where read_words' results go, so the reads cannot be left out.
+std::atomic<std::uint32_t> read_sink{0};
+
+// Runs range(begin, end) over an even split of [0, count) on every thread of the pool.
+template <class Range>
+void split(cpu::ThreadPool& pool, std::size_t count, Range range) {
+    const std::size_t threads = static_cast<std::size_t>(pool.thread_count());
+    auto job = [&](int thread_index) {
+        const std::size_t share = (count + threads - 1) / threads;
+        const std::size_t begin = std::min(count, share * static_cast<std::size_t>(thread_index));
+        range(begin, std::min(count, begin + share));
+    };
+    pool.run(job);
 }
 
 // 256 elements (one block of the 8-bit state) per call.
 constexpr std::size_t kBlock = 256;
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+NAB_BENCH_WIDEST_VECTORS
 void stream_blocks_8bit(float* __restrict parameters, const float* __restrict gradients,
                         std::uint8_t* __restrict first_moment_codes, std::uint8_t* __restrict second_moment_codes,
                         float* __restrict first_moment_scales, float* __restrict second_moment_scales,
@@ -66,16 +129,56 @@ double streaming_limit_8bit_bytes(std::size_t element_count) {
     return 16.0 * static_cast<double>(element_count) + 16.0 * blocks;
 }
 
+void streaming_limit(cpu::ThreadPool& pool, const LimitArrays& a, std::size_t element_count, int sign) {
+    const std::uint32_t negate = sign < 0 ? ~std::uint32_t{0} : 0;
+    auto* p = reinterpret_cast<Bits*>(a.parameters);
+    auto* m = reinterpret_cast<Bits*>(a.first_moment);
+    auto* s = reinterpret_cast<Bits*>(a.second_moment);
+    auto* narrow_p = reinterpret_cast<Bits16*>(a.narrow_parameters);
+    const auto* g = reinterpret_cast<const Bits*>(a.gradients);
+    const auto* narrow_g = reinterpret_cast<const Bits16*>(a.narrow_gradients);
+    if (a.gradient_pass) {
+        // 16-bit gradients as 32-bit words (a tail of one odd element is left out: a benchmark
+        // size is even).
+        const Bits* words = g != nullptr ? g : reinterpret_cast<const Bits*>(narrow_g);
+        const std::size_t word_count = g != nullptr ? element_count : element_count / 2;
+        split(pool, word_count, [&](std::size_t begin, std::size_t end) {
+            read_sink.fetch_or(read_words(words, begin, end), std::memory_order_relaxed);
+        });
+    }
+    if (p != nullptr && narrow_p == nullptr && g != nullptr && a.max_second_moment == nullptr) {
+        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_float(p, g, m, s, negate, b, e); });
+    } else if (p != nullptr && narrow_p == nullptr && g != nullptr) {
+        auto* s_max = reinterpret_cast<Bits*>(a.max_second_moment);
+        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_float_max(p, g, m, s, s_max, negate, b, e); });
+    } else if (p != nullptr && narrow_p != nullptr && narrow_g != nullptr && a.max_second_moment == nullptr) {
+        split(pool, element_count,
+              [&](std::size_t b, std::size_t e) { stream_narrow_master(p, narrow_p, narrow_g, m, s, negate, b, e); });
+    } else if (p == nullptr && narrow_p != nullptr && narrow_g != nullptr && a.max_second_moment == nullptr) {
+        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_narrow(narrow_p, narrow_g, m, s, negate, b, e); });
+    } else {
+        throw std::invalid_argument("streaming_limit: no limit kernel for this form");
+    }
+}
+
+double streaming_limit_bytes_per_element(const LimitArrays& a) {
+    const double gradient = a.gradients != nullptr ? 4.0 : 2.0;
+    double bytes = gradient + 8.0 + 8.0;  // g; m and s read and written
+    if (a.max_second_moment != nullptr) bytes += 8.0;
+    if (a.parameters != nullptr) bytes += 8.0;                                    // float32 or master, read and written
+    if (a.narrow_parameters != nullptr) bytes += a.parameters != nullptr ? 2.0 : 4.0;  // written; or read and written
+    if (a.gradient_pass) bytes += gradient;
+    return bytes;
+}
+
 void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* gradients, float* first_moment,
                      float* second_moment, std::size_t element_count) {
-    const std::size_t threads = static_cast<std::size_t>(pool.thread_count());
-    auto job = [&](int thread_index) {
-        const std::size_t share = (element_count + threads - 1) / threads;
-        const std::size_t begin = std::min(element_count, share * static_cast<std::size_t>(thread_index));
-        const std::size_t end = std::min(element_count, begin + share);
-        stream_range(parameters, gradients, first_moment, second_moment, begin, end);
-    };
-    pool.run(job);
+    LimitArrays arrays;
+    arrays.parameters = parameters;
+    arrays.gradients = gradients;
+    arrays.first_moment = first_moment;
+    arrays.second_moment = second_moment;
+    streaming_limit(pool, arrays, element_count, +1);
 }
 
 }  // namespace nab::bench

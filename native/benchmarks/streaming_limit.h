@@ -1,6 +1,6 @@
 // The memory limit of a step: a kernel that moves exactly the step's bytes (reads parameter,
-// gradient, m and s; writes parameter, m and s: 28 bytes per element) with almost no
-// arithmetic, split over threads like the step. The fused step cannot beat it; the goal is
+// gradient, m and s; writes parameter, m and s: 28 bytes per element for float32) with almost
+// no arithmetic, split over threads like the step. The fused step cannot beat it; the goal is
 // to come close.
 #pragma once
 
@@ -9,10 +9,50 @@
 
 #include "cpu/thread_pool.h"
 
+// The benchmarks' element loops, compiled for the widest vectors the CPU has and chosen once at
+// load time (GCC function multi-versioning), as the optimizer picks its SIMD kernel at run time.
+// Built only for baseline x86-64 (SSE2), one core streams 10-15% less from DRAM than with
+// AVX-512, and the "limit" would understate what memory allows.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#  define NAB_BENCH_WIDEST_VECTORS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#  define NAB_BENCH_WIDEST_VECTORS
+#endif
+
 namespace nab::bench {
 
 void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* gradients, float* first_moment,
                      float* second_moment, std::size_t element_count);
+
+// The arrays of one step form, for the limit that moves that form's exact bytes over them.
+// The state is float32; parameters and gradients are float32 or 16-bit:
+//   parameters          float32 parameters or the master copy, else null
+//   narrow_parameters   16-bit parameters, else null: read and written without a master copy,
+//                       only written with one (as the step does)
+//   gradients / narrow_gradients   float32 or 16-bit gradients (exactly one is set)
+//   max_second_moment   s_max (AMSGrad), else null
+//   gradient_pass       read the gradients once more first, in a pass of their own, as the
+//                       step's gradient pass (skip on non-finite, clipping) does
+struct LimitArrays {
+    float* parameters = nullptr;
+    std::uint16_t* narrow_parameters = nullptr;
+    const float* gradients = nullptr;
+    const std::uint16_t* narrow_gradients = nullptr;
+    float* first_moment = nullptr;
+    float* second_moment = nullptr;
+    float* max_second_moment = nullptr;
+    bool gradient_pass = false;
+};
+
+// Moves the form's bytes over the arrays themselves, so that a benchmark can interleave it
+// with the step on the same memory (same cache state, same pages, same alignment): the
+// element updates are integer additions of the gradient's bits, `sign` +1 or -1, so a call
+// with -1 undoes one with +1 bit for bit and the step sees its own state again after a pair.
+// 16-bit parameters written from a master copy get its upper half.
+void streaming_limit(cpu::ThreadPool& pool, const LimitArrays& arrays, std::size_t element_count, int sign);
+
+// Bytes one streaming_limit call over `arrays` moves per element.
+double streaming_limit_bytes_per_element(const LimitArrays& arrays);
 
 // The memory limit of a step with 8-bit state (NAB_STATE_ENCODING_BLOCKWISE_8BIT, no amsgrad):
 // reads the parameter, the gradient, the codes of m and s and, per 256-element block, their two

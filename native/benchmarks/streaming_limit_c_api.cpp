@@ -33,7 +33,7 @@ nab::cpu::ThreadPool* pool_for(int threads) {
 }  // namespace
 
 // Reads p, g, m, s and writes p, m, s once per element (28 bytes), like one optimizer step:
-// m += g, s += g, p -= g. threads = 0 means one per logical core. Returns 0, or -1 for a null
+// m, s and p each plus g (as integers: streaming_limit.h). threads = 0 means one per logical core. Returns 0, or -1 for a null
 // pointer or a negative thread count (nothing is touched then). Calls with the same thread
 // count must not overlap; the benchmarks call it from one thread.
 NAB_BENCH_EXPORT std::int32_t nab_bench_streaming_limit(float* parameters, const float* gradients,

@@ -168,24 +168,41 @@ internal static class Report
         // Native Google Benchmark.
         if (input.NativeJson is not null && File.Exists(input.NativeJson))
         {
+            NativeRun native = ReadGoogleBenchmark(input.NativeJson);
             md.AppendLine("## Native micro-benchmark (Google Benchmark, same run)");
             md.AppendLine();
-            md.AppendLine("The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) beside the same streaming kernel, from `native/benchmarks`, "
-                + "in four forms: float32 (28 bytes per parameter); bfloat16 parameters and gradients with a float32 master copy (also 28: 2-byte parameters and "
-                + "gradients pay for the master copy); float32 with the step options' gradient pass on (skip on non-finite and clipping: 32, the gradients are read twice); "
-                + "float32 parameters and gradients with 8-bit state (16 bytes per parameter and 16 per 256-element block, beside a streaming kernel that moves exactly "
-                + "those bytes; [eight-bit-state.md](eight-bit-state.md)). The transformer rows step the transformer set above (260 tensors in one group; with 8-bit "
-                + "state its 98 matrices are 8-bit, its 162 vectors float32), the limit streaming the 8-bit step's exact bytes tensor by tensor. GB/s counts the "
-                + "bytes each form must move ([mixed-precision.md](mixed-precision.md)); *vs float32* is the float32 step's time (same size, same threads) over this one's.");
+            md.AppendLine($"Host: **{Machine.CpuModel()}**, {threads} logical cores; load average when Google Benchmark started: {native.LoadAverage}. "
+                + "The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) in every form, each beside a streaming kernel that moves "
+                + "that form's exact bytes over arrays of the same sizes (`native/benchmarks/streaming_limit.cpp`: integer additions, no arithmetic to speak of) "
+                + "on a pool of the same thread count, the two timed alternately inside one benchmark (step, limit, step, limit, ...), so both see the "
+                + "machine at the same moments: \"fused ÷ limit\" is the limit's total time over the step's, from the same iterations; \"same, CPU time\" "
+                + "is that ratio in the process's CPU time (the pools' idle workers sleep), which leaves out the time a shared machine gave to other processes. "
+                + "Bytes per parameter: float32 28 (read θ, g, m, s; write θ, m, s); AMSGrad 36 (s_max read and written); 16-bit θ and g with a float32 "
+                + "master copy 28 (g 2, master 4+4, θ 2 written, m and s 4+4 each) and without one 22 (θ 2+2); the gradient pass (skip on non-finite and "
+                + "clipping) reads the gradients once more (+4 or +2); float32 θ and g with 8-bit state 16 and 16 per 256-element block "
+                + "([eight-bit-state.md](eight-bit-state.md)), timed alternately with its own limit and with the float32 step of the same size: \"vs float32\" "
+                + "is that step's time over the 8-bit one's. The transformer rows step the transformer set above (260 tensors in one group; with 8-bit state its "
+                + "98 matrices are 8-bit, its 162 vectors float32), float32 and 8-bit each beside a limit that streams its exact bytes tensor by tensor, all "
+                + "four alternating. GB/s counts the bytes each form must move ([mixed-precision.md](mixed-precision.md)).");
             md.AppendLine();
-            md.AppendLine("| params | threads | form | fused step | fused GB/s | limit GB/s | fused ÷ limit | vs float32 |");
-            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
-            foreach (var row in ReadGoogleBenchmark(input.NativeJson))
+            md.AppendLine("| params | threads | form | B/param | fused step | fused GB/s | limit GB/s | fused ÷ limit | same, CPU time | vs float32 |");
+            md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (NativeRow row in native.Rows)
             {
-                md.AppendLine($"| {row.Params} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} | {Time(row.FusedNs)} "
-                    + $"| {row.FusedBytesPerSecond / 1e9:F1} | {(row.LimitBytesPerSecond is { } limit ? $"{limit / 1e9:F1}" : "—")} "
-                    + $"| {Percent(row.FusedBytesPerSecond / row.LimitBytesPerSecond)} | {Times(row.Float32Ns / row.FusedNs)} |");
+                md.AppendLine($"| {row.ParamsLabel} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), threads)} | {row.Form} "
+                    + $"| {row.BytesPerParam:0.#} | {Time(row.FusedNs)} | {row.FusedBytesPerSecond / 1e9:F1} | {row.LimitBytesPerSecond / 1e9:F1} | {Percent(row.Ratio)} "
+                    + $"| {Percent(row.CpuRatio)} | {(row.OverFloat32 is { } speedup ? Times(speedup) : "—")} |");
             }
+            md.AppendLine();
+            if (native.DividerBound is { } divider)
+            {
+                md.AppendLine($"Arithmetic bound, same run: one square root and one division per element on 16-wide vectors over L1-resident arrays "
+                    + $"(`BM_DividerBound`, the two share the divider; rate in CPU time) run at {divider.ElementsPerSecond / 1e9:F2} G elements/s per core "
+                    + $"({1e9 / divider.ElementsPerSecond:F3} ns per element); the float32 step at 1,048,576 parameters on one thread ran at "
+                    + $"{(native.Rows.FirstOrDefault(r => r.Count == 1 << 20 && r.Threads == 1 && r.Form == NativeFormLabel(0)) is { } f ? $"{f.FusedBytesPerSecond / 28 / 1e9:F2} G parameters/s ({Percent(f.FusedBytesPerSecond / 28 / divider.ElementsPerSecond)} of that bound)" : "n/a")}.");
+                md.AppendLine();
+            }
+            AppendBounds(md, native, threads);
             md.AppendLine();
         }
 
@@ -328,12 +345,22 @@ internal static class Report
     }
 
     /// <summary>
-    /// One BM_FusedStep or BM_FusedStepTransformer row: <paramref name="Params"/> the size ("16,777,216" or "transformer"),
-    /// the limit of the same bytes where the run has one, and the float32 step's time of the same size and threads
-    /// (for the other forms).
+    /// One row of the native table: a BM_FusedStep form at <paramref name="Count"/> parameters, or one form of
+    /// BM_FusedStepTransformer (<paramref name="Count"/> <see cref="TransformerCount"/>), beside its own interleaved limit;
+    /// <paramref name="OverFloat32"/> is the float32 step's time over this one's where the benchmark ran both.
     /// </summary>
-    private sealed record NativeRow(string Params, int Threads, string Form, double FusedNs, double FusedBytesPerSecond, double? LimitBytesPerSecond,
-        double? Float32Ns);
+    private sealed record NativeRow(long Count, int Threads, string Form, double BytesPerParam, double FusedNs, double FusedBytesPerSecond,
+        double LimitBytesPerSecond, double Ratio, double? CpuRatio, double? OverFloat32)
+    {
+        public string ParamsLabel => Count == TransformerCount ? Workloads.Transformer : Count.ToString("N0", Inv);
+    }
+
+    // The transformer rows' count: after every size in the table's order.
+    private const long TransformerCount = long.MaxValue;
+
+    private sealed record DividerRow(double ElementsPerSecond);
+
+    private sealed record NativeRun(IReadOnlyList<NativeRow> Rows, string LoadAverage, DividerRow? DividerBound);
 
     // BM_FusedStep's third argument (native/benchmarks/step_benchmark.cpp, StepForm).
     private const int EightBitForm = 3;
@@ -344,16 +371,53 @@ internal static class Report
         1 => "bfloat16 + float32 master",
         2 => "float32 + gradient pass",
         EightBitForm => "float32 + 8-bit state",
+        4 => "float32 + AMSGrad",
+        5 => "bfloat16, no master",
+        6 => "bfloat16 + float32 master + gradient pass",
+        7 => "bfloat16, no master + gradient pass",
+        8 => "float16 + float32 master",
         _ => $"form {form}",
     };
 
-    private static IEnumerable<NativeRow> ReadGoogleBenchmark(string path)
+    // Per row of the native table: the lower of the two limits (memory: the row's interleaved
+    // streaming kernel; arithmetic: the divider bound times the threads) and how close the step
+    // comes to it.
+    private static void AppendBounds(StringBuilder md, NativeRun native, int allThreads)
+    {
+        md.AppendLine("### What bounds each form");
+        md.AppendLine();
+        md.AppendLine("Per row above: memory (the row's own streaming kernel, in parameters per second) or arithmetic (the divider bound, one square "
+            + "root and one division per parameter, `BM_DividerBound`, times the threads), whichever allows fewer parameters per second, and the "
+            + "step's speed as a share of that bound (wall time). Above 100% the step outran its streaming kernel: it is at the memory limit as far as "
+            + "this benchmark can tell, and the streaming kernel is not the tightest bound on this host. On a shared machine every number here is "
+            + "measured under the same load as the steps.");
+        md.AppendLine();
+        md.AppendLine("| params | threads | form | memory bound, G params/s | arithmetic bound, G params/s | bound | step ÷ bound |");
+        md.AppendLine("| ---: | --- | --- | ---: | ---: | --- | ---: |");
+        foreach (NativeRow row in native.Rows)
+        {
+            double limitParams = row.LimitBytesPerSecond / row.BytesPerParam;
+            double stepParams = row.FusedBytesPerSecond / row.BytesPerParam;
+            int used = row.Threads == 0 ? allThreads : row.Threads;
+            double arithmetic = native.DividerBound is { } d ? d.ElementsPerSecond * used : double.PositiveInfinity;
+            bool memory = limitParams <= arithmetic;
+            string arithmeticText = double.IsInfinity(arithmetic) ? "n/a" : $"{arithmetic / 1e9:F2}";
+            md.AppendLine($"| {row.ParamsLabel} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), allThreads)} | {row.Form} "
+                + $"| {limitParams / 1e9:F2} | {arithmeticText} | {(memory ? "memory" : "arithmetic")} "
+                + $"| {Percent(stepParams / Math.Min(limitParams, arithmetic))} |");
+        }
+    }
+
+    private static NativeRun ReadGoogleBenchmark(string path)
     {
         using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(path));
-        // Keys: the element count (-1: the transformer set), threads, and for the limits whether
-        // they stream the 8-bit step's bytes.
-        var fused = new Dictionary<(long Count, int Threads, int Form), (double Ns, double BytesPerSecond)>();
-        var limits = new Dictionary<(long Count, int Threads, bool EightBit), double>();
+        string loadAverage = "n/a";
+        if (doc.RootElement.TryGetProperty("context", out JsonElement context) && context.TryGetProperty("load_avg", out JsonElement load))
+        {
+            loadAverage = string.Join(", ", load.EnumerateArray().Select(l => l.GetDouble().ToString("F2", Inv)));
+        }
+        var rows = new List<(long Count, int Threads, int Form, NativeRow Row)>();
+        DividerRow? divider = null;
         foreach (JsonElement b in doc.RootElement.GetProperty("benchmarks").EnumerateArray())
         {
             if (b.TryGetProperty("run_type", out JsonElement type) && type.GetString() != "iteration")
@@ -362,11 +426,20 @@ internal static class Report
             }
             string name = b.GetProperty("name").GetString()!;
             string[] parts = name.Split('/');
-            bool transformer = parts[0].EndsWith("Transformer", StringComparison.Ordinal);
-            long count = transformer ? -1 : long.Parse(parts.First(p => p.StartsWith("params:", StringComparison.Ordinal))[7..], Inv);
+            if (parts[0] == "BM_DividerBound")
+            {
+                divider = new DividerRow(b.GetProperty("elements_per_second").GetDouble());
+                continue;
+            }
+            if (parts[0] is not ("BM_FusedStep" or "BM_FusedStepTransformer"))
+            {
+                continue;
+            }
+            bool transformer = parts[0] == "BM_FusedStepTransformer";
+            long count = transformer ? TransformerCount : long.Parse(parts.First(p => p.StartsWith("params:", StringComparison.Ordinal))[7..], Inv);
             int th = int.Parse(parts.First(p => p.StartsWith("threads:", StringComparison.Ordinal))[8..], Inv);
             string? formPart = parts.FirstOrDefault(p => p.StartsWith("form:", StringComparison.Ordinal));
-            int form = formPart is null ? 0 : int.Parse(formPart[5..], Inv);
+            int form = transformer ? EightBitForm : formPart is null ? 0 : int.Parse(formPart[5..], Inv);
             double bytesPerSecond = b.GetProperty("bytes_per_second").GetDouble();
             double ns = b.GetProperty("real_time").GetDouble() * (b.GetProperty("time_unit").GetString() switch
             {
@@ -375,31 +448,50 @@ internal static class Report
                 "ms" => 1e6,
                 _ => 1e9,
             });
-            if (parts[0].StartsWith("BM_FusedStep", StringComparison.Ordinal))
+            double paramsPerSecond = b.GetProperty("params_per_second").GetDouble();
+            double? overFloat32 = b.TryGetProperty("over_float32", out JsonElement o) ? o.GetDouble() : null;
+            rows.Add((count, th, form, new NativeRow(count, th, NativeFormLabel(form), bytesPerSecond / paramsPerSecond, ns, bytesPerSecond,
+                b.GetProperty("limit_bytes_per_second").GetDouble(), b.GetProperty("fused_over_limit").GetDouble(),
+                b.GetProperty("fused_over_limit_cpu").GetDouble(), overFloat32)));
+            if (transformer)
             {
-                fused[(count, th, form)] = (ns, bytesPerSecond);
-            }
-            else
-            {
-                limits[(count, th, parts[0].StartsWith("BM_StreamingLimit8Bit", StringComparison.Ordinal))] = bytesPerSecond;
+                // The float32 step of the same iterations, beside its own limit.
+                double float32BytesPerSecond = b.GetProperty("float32_bytes_per_second").GetDouble();
+                double float32Ratio = b.GetProperty("float32_over_limit").GetDouble();
+                rows.Add((count, th, 0, new NativeRow(count, th, NativeFormLabel(0), 28, ns * (overFloat32 ?? double.NaN), float32BytesPerSecond,
+                    b.GetProperty("float32_limit_bytes_per_second").GetDouble(), float32Ratio, b.GetProperty("float32_over_limit_cpu").GetDouble(), null)));
             }
         }
-        return fused
-            .OrderBy(r => r.Key.Count < 0 ? long.MaxValue : r.Key.Count).ThenBy(r => r.Key.Threads == 0 ? int.MaxValue : r.Key.Threads).ThenBy(r => r.Key.Form)
-            .Select(r => new NativeRow(
-                r.Key.Count < 0 ? Workloads.Transformer : r.Key.Count.ToString("N0", Inv), r.Key.Threads, NativeFormLabel(r.Key.Form),
-                r.Value.Ns, r.Value.BytesPerSecond,
-                limits.TryGetValue((r.Key.Count, r.Key.Threads, r.Key.Form == EightBitForm), out double limit) ? limit : null,
-                r.Key.Form != 0 && fused.TryGetValue((r.Key.Count, r.Key.Threads, 0), out var float32) ? float32.Ns : null))
-            .Where(r => r.LimitBytesPerSecond is not null || r.Params == Workloads.Transformer)
+        var ordered = rows
+            .OrderBy(r => r.Count).ThenBy(r => r.Threads == 0 ? int.MaxValue : r.Threads).ThenBy(r => FormOrder(r.Form))
+            .Select(r => r.Row)
             .ToList();
+        return new NativeRun(ordered, loadAverage, divider);
     }
+
+    // Table order: float32 forms, then the 16-bit ones, then 8-bit state.
+    private static int FormOrder(int form) => form switch
+    {
+        0 => 0,
+        4 => 1,
+        2 => 2,
+        1 => 3,
+        8 => 4,
+        6 => 5,
+        5 => 6,
+        7 => 7,
+        _ => 8 + form,
+    };
 }
 
 /// <summary>What this machine is, from /proc and /sys (Linux); "unknown" elsewhere.</summary>
 internal static class Machine
 {
-    public static string CpuModel() => CpuInfo("model name") ?? RuntimeInformation.ProcessArchitecture.ToString();
+    // With the family and model numbers: a virtual machine may name its CPU only "AMD EPYC",
+    // and the numbers tell the generations apart (family 26 is Zen 5, 25 Zen 3 and 4).
+    public static string CpuModel() => CpuInfo("model name") is { } name
+        ? CpuInfo("cpu family") is { } family && CpuInfo("model\t") is { } model ? $"{name} (family {family}, model {model})" : name
+        : RuntimeInformation.ProcessArchitecture.ToString();
 
     public static string Virtualization() =>
         (CpuInfo("flags") ?? "").Split(' ').Contains("hypervisor") ? "virtual machine" : "bare metal";

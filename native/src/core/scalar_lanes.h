@@ -15,12 +15,15 @@
 //   select_at_least(a, t, x, y)     x where a >= t (unsigned), else y
 //   largest                         the largest lane (unsigned)
 //   load_codes, store_codes         width bytes from/to memory, zero-extended into / truncated from Bits
+//   load_half, store_half           width float16 values from/to memory, widened / narrowed as
+//   load_bfloat16, store_bfloat16   half_precision.h does (bfloat16 likewise)
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "core/half_precision.h"
 #include "core/update_math.h"
 
 namespace nab {
@@ -62,6 +65,12 @@ struct ScalarLanes {
     NAB_HOST_DEVICE static Bits load_codes(const std::uint8_t* source) { return *source; }
     NAB_HOST_DEVICE static void store_codes(std::uint8_t* destination, Bits codes) {
         *destination = static_cast<std::uint8_t>(codes);
+    }
+    NAB_HOST_DEVICE static float load_half(const std::uint16_t* source) { return half_to_float(*source); }
+    NAB_HOST_DEVICE static void store_half(std::uint16_t* destination, float value) { *destination = float_to_half(value); }
+    NAB_HOST_DEVICE static float load_bfloat16(const std::uint16_t* source) { return bfloat16_to_float(*source); }
+    NAB_HOST_DEVICE static void store_bfloat16(std::uint16_t* destination, float value) {
+        *destination = float_to_bfloat16(value);
     }
 };
 

@@ -1,7 +1,8 @@
-// The loop of a SIMD level's 16-bit conversions. `Convert` supplies the level's width and its
-// four vector conversions; a tail shorter than the width goes through the same vector code on
-// a padded copy (as in kernel_body.h), so no scalar conversion is compiled with this level's
-// target flags and every element is converted by the same instructions.
+// The loop of a SIMD level's 16-bit conversions over its lane type's 16-bit loads and stores
+// (the same ones the fused kernel of kernel_body.h uses, so a conversion and a step narrow
+// identically). A tail shorter than the width goes through the same vector code on a padded
+// copy (as in kernel_body.h), so no scalar conversion is compiled with this level's target
+// flags and every element is converted by the same instructions.
 #pragma once
 
 #include <cstddef>
@@ -23,9 +24,26 @@ void convert_all(const Source* source, Destination* destination, std::size_t cou
     for (std::size_t k = 0; i + k < count; ++k) destination[i + k] = padded_destination[k];
 }
 
-template <class Convert>
+template <class Lanes>
+struct LaneConversions {
+    static void widen_half(const std::uint16_t* source, float* destination) {
+        Lanes::store(destination, Lanes::load_half(source));
+    }
+    static void narrow_half(const float* source, std::uint16_t* destination) {
+        Lanes::store_half(destination, Lanes::load(source));
+    }
+    static void widen_bfloat16(const std::uint16_t* source, float* destination) {
+        Lanes::store(destination, Lanes::load_bfloat16(source));
+    }
+    static void narrow_bfloat16(const float* source, std::uint16_t* destination) {
+        Lanes::store_bfloat16(destination, Lanes::load(source));
+    }
+};
+
+template <class Lanes>
 ConversionKernels conversion_kernels() {
-    constexpr std::size_t w = Convert::width;
+    constexpr std::size_t w = Lanes::width;
+    using Convert = LaneConversions<Lanes>;
     return {&convert_all<std::uint16_t, float, w, &Convert::widen_half>,
             &convert_all<float, std::uint16_t, w, &Convert::narrow_half>,
             &convert_all<std::uint16_t, float, w, &Convert::widen_bfloat16>,

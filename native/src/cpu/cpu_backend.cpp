@@ -48,6 +48,11 @@ void narrow(const ConversionKernels& conversions, const float* source, void* des
     }
 }
 
+// The kernel's name for a 16-bit type (unused for float32).
+NarrowFormat narrow_format(ElementType type) {
+    return type == ElementType::BFloat16 ? NarrowFormat::Bfloat16 : NarrowFormat::Half;
+}
+
 }  // namespace
 
 CpuBackend::CpuBackend(int thread_count, nab_simd_level simd_level)
@@ -128,15 +133,8 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
     pool_->run(job);
 }
 
-void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
-                            std::size_t count) const {
-    if (tensor.kernel != nullptr) {
-        const TensorArrays& a = tensor.arrays;
-        const TensorArrays view{parameters, gradients, a.first_moment + begin, a.second_moment + begin,
-                                a.max_second_moment != nullptr ? a.max_second_moment + begin : nullptr};
-        tensor.kernel(view, 0, count, tensor.coefficients);
-        return;
-    }
+void CpuBackend::run_quantized_kernel(const StepTensor& tensor, float* parameters, const float* gradients,
+                                      std::size_t begin, std::size_t count) const {
     // begin is a multiple of the quantization block (chunks and conversion blocks are).
     const QuantizedTensorArrays& q = tensor.quantized_arrays;
     const std::size_t block = begin / kQuantizationBlockSize;
@@ -153,14 +151,20 @@ void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const f
 }
 
 void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const {
-    const TensorArrays& a = tensor.arrays;
-    if (tensor.parameter_type == ElementType::Float32 && tensor.gradient_type == ElementType::Float32) {
-        run_kernel(tensor, a.parameters + begin, a.gradients + begin, begin, end - begin);
+    // float32 state: the kernel widens and narrows any 16-bit parameters and gradients in its
+    // registers, in its one pass over the chunk.
+    if (tensor.kernel != nullptr) {
+        tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
         return;
     }
-    // 16-bit data: widen a block into float32 scratch, run the float32 kernel on it, narrow
-    // the parameters back. The master copy (when there is one) is the kernel's parameter
-    // array, and the 16-bit parameters are only written, never read.
+    const QuantizedTensorArrays& q = tensor.quantized_arrays;
+    if (tensor.parameter_type == ElementType::Float32 && tensor.gradient_type == ElementType::Float32) {
+        run_quantized_kernel(tensor, q.parameters + begin, q.gradients + begin, begin, end - begin);
+        return;
+    }
+    // 8-bit state with 16-bit data: widen a block into float32 scratch, run the 8-bit kernel on
+    // it, narrow the parameters back. The master copy (when there is one) is the kernel's
+    // parameter array, and the 16-bit parameters are only written, never read.
     alignas(64) float gradient_block[kConversionBlock];
     alignas(64) float parameter_block[kConversionBlock];
     for (std::size_t block = begin; block < end; block += kConversionBlock) {
@@ -169,11 +173,11 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
         const std::size_t parameter_offset = block * element_size(tensor.parameter_type);
         const void* gradients = static_cast<const char*>(tensor.gradients) + gradient_offset;
         void* parameters = static_cast<char*>(tensor.parameters) + parameter_offset;
-        float* float_parameters = a.parameters != nullptr ? a.parameters + block : parameter_block;
-        const float* float_gradients = a.gradients != nullptr ? a.gradients + block : gradient_block;
-        if (a.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_type, gradient_block, count);
-        if (a.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_type, parameter_block, count);
-        run_kernel(tensor, float_parameters, float_gradients, block, count);
+        float* float_parameters = q.parameters != nullptr ? q.parameters + block : parameter_block;
+        const float* float_gradients = q.gradients != nullptr ? q.gradients + block : gradient_block;
+        if (q.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_type, gradient_block, count);
+        if (q.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_type, parameter_block, count);
+        run_quantized_kernel(tensor, float_parameters, float_gradients, block, count);
         if (tensor.parameter_type != ElementType::Float32) {
             narrow(conversions_, float_parameters, parameters, tensor.parameter_type, count);
         }
@@ -302,8 +306,17 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
         const float* float_gradients =
             t.gradient_type == ElementType::Float32 ? static_cast<const float*>(t.gradients) : nullptr;
         const bool keeps_max = cached.plan.variant.keeps_max;
-        const TensorArrays arrays{float_parameters, float_gradients, t.first_moment.values(), t.second_moment.values(),
-                                  t.max_second_moment.values()};
+        const bool narrow_parameters = t.parameter_type != ElementType::Float32;
+        const bool narrow_gradients = t.gradient_type != ElementType::Float32;
+        const TensorArrays arrays{float_parameters,
+                                  float_gradients,
+                                  t.first_moment.values(),
+                                  t.second_moment.values(),
+                                  t.max_second_moment.values(),
+                                  narrow_parameters ? static_cast<std::uint16_t*>(t.parameters) : nullptr,
+                                  narrow_gradients ? static_cast<const std::uint16_t*>(t.gradients) : nullptr,
+                                  narrow_format(t.parameter_type),
+                                  narrow_format(t.gradient_type)};
         const QuantizedTensorArrays quantized_arrays{float_parameters,
                                                      float_gradients,
                                                      t.first_moment.codes(),

@@ -19,13 +19,14 @@
 
 namespace nab::cpu {
 
-// One tensor's share of a step: its arrays, its compiled kernel and its scalars. The kernel
-// works on float32 parameters and gradients; a tensor with 16-bit parameters or gradients is
-// converted through small L1-resident blocks around it (see run_step_range). Its m, s and s_max
-// are float32 (`arrays`, `kernel`) or blockwise 8-bit (`quantized_arrays`, `quantized_kernel`).
+// One tensor's share of a step: its arrays, its compiled kernel and its scalars. Its m, s and
+// s_max are float32 (`arrays`, `kernel`: the kernel converts 16-bit parameters and gradients in
+// its registers) or blockwise 8-bit (`quantized_arrays`, `quantized_kernel`: that kernel works
+// on float32 parameters and gradients, and 16-bit ones are converted through small L1-resident
+// blocks around it, see run_step_range).
 struct StepTensor {
     TensorArrays arrays;  // parameters: the float32 parameters or master copy, else null;
-                          // gradients: the float32 gradients, else null
+                          // gradients: the float32 gradients, else null; the 16-bit ones
     QuantizedTensorArrays quantized_arrays;  // the same parameters and gradients; codes and scales
     void* parameters;     // the caller's parameters, whatever their type
     const void* gradients;
@@ -74,9 +75,10 @@ private:
     RangeKernel kernel_for(const KernelVariant& variant) const;
     QuantizedRangeKernel quantized_kernel_for(const KernelVariant& variant) const;
     void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
-    // Runs the tensor's kernel on elements [begin, begin + count) with the float32 parameters and
-    // gradients at `parameters` and `gradients` (the tensor's own, or L1 conversion blocks).
-    void run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
+    // Runs the tensor's 8-bit kernel on elements [begin, begin + count) with the float32
+    // parameters and gradients at `parameters` and `gradients` (the tensor's own, or L1
+    // conversion blocks).
+    void run_quantized_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
                     std::size_t count) const;
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
     // own slot of chunk_totals_ (chunk_passes) and the slots are added in chunk order
@@ -118,7 +120,7 @@ private:
 // the 8-bit state's block. The ABI promises it (NAB_GRADIENT_CHUNK_ELEMENTS) to callers that
 // split a model at chunk boundaries.
 constexpr std::size_t kChunkElements = NAB_GRADIENT_CHUNK_ELEMENTS;
-// Elements per conversion block of a 16-bit tensor: 4 KiB per float32 scratch array, so the
+// Elements per conversion block of a 16-bit tensor with 8-bit state: 4 KiB per float32 scratch array, so the
 // block and the state it updates stay in L1 between the conversion and the update. A multiple
 // of the 8-bit state's block, so a conversion block holds whole quantization blocks.
 constexpr std::size_t kConversionBlock = 1024;

@@ -12,17 +12,29 @@
 
 namespace nab::cpu {
 
+// The 16-bit element formats a range kernel converts in its registers.
+enum class NarrowFormat : std::uint8_t { Half, Bfloat16 };
+
 // Where one tensor's arrays are for a step. max_second_moment is null unless the variant
-// keeps it.
+// keeps it. 16-bit parameters and gradients are widened and narrowed in the kernel's
+// registers, in the same pass as the update (no scratch copy, no second pass):
+//   parameters          float32 parameters or the master copy; null for 16-bit parameters
+//                       without one (then narrow_parameters are read and written)
+//   gradients           float32 gradients; null for 16-bit ones (narrow_gradients)
+//   narrow_parameters   16-bit parameters, written from the updated value; null for float32
 struct TensorArrays {
     float* parameters;
     const float* gradients;
     float* first_moment;
     float* second_moment;
     float* max_second_moment;
+    std::uint16_t* narrow_parameters = nullptr;
+    const std::uint16_t* narrow_gradients = nullptr;
+    NarrowFormat parameter_format = NarrowFormat::Half;
+    NarrowFormat gradient_format = NarrowFormat::Half;
 };
 
-// Updates elements [begin, end) of one tensor.
+// Updates elements [begin, end) of one tensor, whatever its parameters' and gradients' types.
 using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std::size_t end,
                              const ElementCoefficients<float>& coefficients);
 

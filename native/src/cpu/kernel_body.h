@@ -1,5 +1,5 @@
-// The loop around update_element for one SIMD width over float32 state, and its compiled
-// instances (kernel_variants.h). Included by exactly one translation unit per SIMD level;
+// The loop around update_element for one SIMD width over float32 state (parameters and
+// gradients float32 or 16-bit), and its compiled instances (kernel_variants.h). Included by exactly one translation unit per SIMD level;
 // `Lanes` (core/scalar_lanes.h for the contract, cpu/simd_vector_*.h) supplies the vector type,
 // its width and its loads/stores.
 //
@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "core/update_math.h"
 #include "cpu/cpu_kernels.h"
@@ -24,46 +25,106 @@ ElementCoefficients<typename Lanes::Vector> broadcast_coefficients(const Element
             Lanes::broadcast(c.outer_epsilon),  Lanes::broadcast(c.step_size)};
 }
 
-template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-void update_range(const TensorArrays& a, std::size_t begin, std::size_t end, const ElementCoefficients<float>& scalars) {
-    using Vector = typename Lanes::Vector;
-    constexpr std::size_t width = Lanes::width;
-    const ElementCoefficients<Vector> c = broadcast_coefficients<Lanes>(scalars);
-    std::size_t i = begin;
-    for (; i + width <= end; i += width) {
-        Vector p = Lanes::load(a.parameters + i);
-        Vector m = Lanes::load(a.first_moment + i);
-        Vector s = Lanes::load(a.second_moment + i);
-        Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
-        update_element<L2, Square, KeepsMax, FromMax, Rule>(p, Lanes::load(a.gradients + i), m, s, s_max, c);
-        Lanes::store(a.parameters + i, p);
-        Lanes::store(a.first_moment + i, m);
-        Lanes::store(a.second_moment + i, s);
-        if (KeepsMax) Lanes::store(a.max_second_moment + i, s_max);
+// The per-vector body runs inside the loop, never as a call: GCC otherwise keeps it out of
+// line (it has two callers, the loop and the tail) and every vector then pays a call and
+// reloads the twelve broadcast coefficients from memory.
+#if defined(__GNUC__)
+#  define NAB_VECTOR_BODY inline __attribute__((always_inline))
+#else
+#  define NAB_VECTOR_BODY inline
+#endif
+
+template <class Lanes>
+NAB_VECTOR_BODY typename Lanes::Vector load_narrow(const std::uint16_t* source, NarrowFormat format) {
+    return format == NarrowFormat::Half ? Lanes::load_half(source) : Lanes::load_bfloat16(source);
+}
+
+template <class Lanes>
+NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, NarrowFormat format, typename Lanes::Vector value) {
+    if (format == NarrowFormat::Half) {
+        Lanes::store_half(destination, value);
+    } else {
+        Lanes::store_bfloat16(destination, value);
     }
+}
+
+// One vector of elements starting at i: load (widening 16-bit data in registers), update, store
+// (narrowing the parameters from the same registers). With Narrow false the tensor is all
+// float32 and none of the 16-bit tests are compiled in. With Narrow true they run per vector:
+// they are loop-invariant and always predicted, cost nothing beside the square root and the
+// division, and a template per format would multiply the compiled instances by fifteen.
+template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+NAB_VECTOR_BODY void update_vector(const TensorArrays& a, std::size_t i, const ElementCoefficients<typename Lanes::Vector>& c) {
+    using Vector = typename Lanes::Vector;
+    const bool float_parameters = !Narrow || a.parameters != nullptr;
+    const bool float_gradients = !Narrow || a.gradients != nullptr;
+    Vector p = float_parameters ? Lanes::load(a.parameters + i) : load_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format);
+    const Vector g =
+        float_gradients ? Lanes::load(a.gradients + i) : load_narrow<Lanes>(a.narrow_gradients + i, a.gradient_format);
+    Vector m = Lanes::load(a.first_moment + i);
+    Vector s = Lanes::load(a.second_moment + i);
+    Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
+    update_element<L2, Square, KeepsMax, FromMax, Rule>(p, g, m, s, s_max, c);
+    if (float_parameters) Lanes::store(a.parameters + i, p);
+    if (Narrow && a.narrow_parameters != nullptr) store_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format, p);
+    Lanes::store(a.first_moment + i, m);
+    Lanes::store(a.second_moment + i, s);
+    if (KeepsMax) Lanes::store(a.max_second_moment + i, s_max);
+}
+
+// 1.0 in a 16-bit format: the padding of a tail's 16-bit lanes.
+constexpr std::uint16_t narrow_one(NarrowFormat format) { return format == NarrowFormat::Half ? 0x3c00 : 0x3f80; }
+
+template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end, const ElementCoefficients<float>& scalars) {
+    constexpr std::size_t width = Lanes::width;
+    const ElementCoefficients<typename Lanes::Vector> c = broadcast_coefficients<Lanes>(scalars);
+    // A local copy: the compiler need not reload the pointers after every store.
+    const TensorArrays a = arrays;
+    std::size_t i = begin;
+    for (; i + width <= end; i += width) update_vector<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
     if (i == end) return;
     // Padded tail: lanes past the end hold 1.0 (harmless arithmetic) and are never written back.
     const std::size_t rest = end - i;
     float p[width], g[width], m[width], s[width], s_max[width];
+    std::uint16_t narrow_p[width], narrow_g[width];
     for (std::size_t k = 0; k < width; ++k) {
         const bool inside = k < rest;
-        p[k] = inside ? a.parameters[i + k] : 1.0f;
-        g[k] = inside ? a.gradients[i + k] : 1.0f;
+        p[k] = inside && a.parameters != nullptr ? a.parameters[i + k] : 1.0f;
+        g[k] = inside && a.gradients != nullptr ? a.gradients[i + k] : 1.0f;
         m[k] = inside ? a.first_moment[i + k] : 1.0f;
         s[k] = inside ? a.second_moment[i + k] : 1.0f;
         s_max[k] = inside && KeepsMax ? a.max_second_moment[i + k] : 1.0f;
+        narrow_p[k] = inside && a.narrow_parameters != nullptr ? a.narrow_parameters[i + k] : narrow_one(a.parameter_format);
+        narrow_g[k] = inside && a.narrow_gradients != nullptr ? a.narrow_gradients[i + k] : narrow_one(a.gradient_format);
     }
-    Vector vp = Lanes::load(p), vm = Lanes::load(m), vs = Lanes::load(s), vs_max = Lanes::load(s_max);
-    update_element<L2, Square, KeepsMax, FromMax, Rule>(vp, Lanes::load(g), vm, vs, vs_max, c);
-    Lanes::store(p, vp);
-    Lanes::store(m, vm);
-    Lanes::store(s, vs);
-    Lanes::store(s_max, vs_max);
+    const TensorArrays padded{a.parameters != nullptr ? p : nullptr,
+                              a.gradients != nullptr ? g : nullptr,
+                              m,
+                              s,
+                              s_max,
+                              a.narrow_parameters != nullptr ? narrow_p : nullptr,
+                              a.narrow_gradients != nullptr ? narrow_g : nullptr,
+                              a.parameter_format,
+                              a.gradient_format};
+    update_vector<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(padded, 0, c);
     for (std::size_t k = 0; k < rest; ++k) {
-        a.parameters[i + k] = p[k];
+        if (a.parameters != nullptr) a.parameters[i + k] = p[k];
+        if (a.narrow_parameters != nullptr) a.narrow_parameters[i + k] = narrow_p[k];
         a.first_moment[i + k] = m[k];
         a.second_moment[i + k] = s[k];
         if (KeepsMax) a.max_second_moment[i + k] = s_max[k];
+    }
+}
+
+// The kernel of one variant, for any parameter and gradient types: the all-float32 loop
+// carries no 16-bit test.
+template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+void update_any_range(const TensorArrays& a, std::size_t begin, std::size_t end, const ElementCoefficients<float>& c) {
+    if (a.narrow_parameters == nullptr && a.narrow_gradients == nullptr) {
+        update_range<Lanes, false, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
+    } else {
+        update_range<Lanes, true, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
     }
 }
 
@@ -71,7 +132,7 @@ template <class Lanes>
 struct FloatKernel {
     template <bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
     struct Instance {
-        static constexpr RangeKernel function = &update_range<Lanes, L2, Square, KeepsMax, FromMax, Rule>;
+        static constexpr RangeKernel function = &update_any_range<Lanes, L2, Square, KeepsMax, FromMax, Rule>;
     };
 };
 

@@ -1,6 +1,6 @@
 // Eight float32 lanes on AVX2 registers, with the operations update_element and the 8-bit
 // state formats use (the lane contract of core/scalar_lanes.h). Included only by
-// kernel_avx2.cpp (compiled with -mavx2).
+// kernel_avx2.cpp and conversions_avx2.cpp (compiled with -mavx2 -mf16c).
 #pragma once
 
 #include <immintrin.h>
@@ -39,6 +39,34 @@ struct Avx2Lanes {
     static Vector load(const float* source) { return {_mm256_loadu_ps(source)}; }
     static void store(float* destination, Vector v) { _mm256_storeu_ps(destination, v.value); }
     static Vector broadcast(float value) { return {_mm256_set1_ps(value)}; }
+
+    // 16-bit storage (core/half_precision.h rounds the same): float16 through F16C, bfloat16
+    // in integer arithmetic (see core/half_precision.h).
+    static Vector load_half(const std::uint16_t* source) {
+        return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source)))};
+    }
+    static void store_half(std::uint16_t* destination, Vector v) {
+        const __m128i half = _mm256_cvtps_ph(v.value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(destination), half);
+    }
+    static Vector load_bfloat16(const std::uint16_t* source) {
+        const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source)));
+        return {_mm256_castsi256_ps(_mm256_slli_epi32(wide, 16))};
+    }
+    static void store_bfloat16(std::uint16_t* destination, Vector v) {
+        const __m256i bits = _mm256_castps_si256(v.value);
+        const __m256i upper = _mm256_srli_epi32(bits, 16);
+        const __m256i lowest_kept = _mm256_and_si256(upper, _mm256_set1_epi32(1));
+        const __m256i rounded =
+            _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), lowest_kept), 16);
+        const __m256i quiet_nan = _mm256_or_si256(upper, _mm256_set1_epi32(0x40));
+        const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff)),
+                                                  _mm256_set1_epi32(0x7f800000));
+        const __m256i narrowed = _mm256_blendv_epi8(rounded, quiet_nan, is_nan);
+        // packus works within 128-bit lanes: keep the low 64 bits of each lane, then join them.
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(narrowed, narrowed), 0x08);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(destination), _mm256_castsi256_si128(packed));
+    }
 
     static Bits bits(Vector v) { return {_mm256_castps_si256(v.value)}; }
     static Vector from_bits(Bits b) { return {_mm256_castsi256_ps(b.value)}; }

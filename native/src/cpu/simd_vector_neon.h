@@ -80,6 +80,26 @@ struct NeonLanes {
         const std::uint32_t word = vget_lane_u32(vreinterpret_u32_u8(bytes), 0);
         std::memcpy(destination, &word, sizeof word);
     }
+    // 16-bit storage (core/half_precision.h rounds the same): float16 through the FCVT
+    // conversions, bfloat16 in integer arithmetic (see core/half_precision.h).
+    static Vector load_half(const std::uint16_t* source) {
+        return {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(source)))};
+    }
+    static void store_half(std::uint16_t* destination, Vector v) {
+        vst1_u16(destination, vreinterpret_u16_f16(vcvt_f16_f32(v.value)));
+    }
+    static Vector load_bfloat16(const std::uint16_t* source) {
+        return {vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(source), 16))};
+    }
+    static void store_bfloat16(std::uint16_t* destination, Vector v) {
+        const uint32x4_t bits = vreinterpretq_u32_f32(v.value);
+        const uint32x4_t upper = vshrq_n_u32(bits, 16);
+        const uint32x4_t lowest_kept = vandq_u32(upper, vdupq_n_u32(1));
+        const uint32x4_t rounded = vshrq_n_u32(vaddq_u32(vaddq_u32(bits, vdupq_n_u32(0x7fff)), lowest_kept), 16);
+        const uint32x4_t quiet_nan = vorrq_u32(upper, vdupq_n_u32(0x40));
+        const uint32x4_t is_nan = vcgtq_u32(vandq_u32(bits, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
+        vst1_u16(destination, vmovn_u32(vbslq_u32(is_nan, quiet_nan, rounded)));
+    }
 };
 
 }  // namespace nab::cpu
