@@ -2,11 +2,16 @@
 // element update as kernel_body.h, with a load (decode) before it and a store (encode) after it,
 // written once for every SIMD level over the lane contract of core/scalar_lanes.h.
 //
-// One pass over memory per block of kQuantizationBlockSize elements:
-//  1. decode m, s (and s_max) with the block's old scales, run update_element, store the
-//     parameters, keep the new float32 m, s (and s_max) in an L1-resident scratch block and
-//     their largest magnitudes in registers;
-//  2. from those, the block's new scales (block_scale), then encode the scratch block into codes.
+// One pass over memory per group of up to kBlocksPerGroup blocks of kQuantizationBlockSize
+// elements:
+//  1. per block: decode m, s (and s_max) with the block's old scales, run update_element, store
+//     the parameters, keep the new float32 m, s (and s_max) in an L1-resident scratch and their
+//     largest magnitudes in registers, then in one number per block;
+//  2. every block's new scales (block_scale), then each block's codes of m, s (and s_max) in
+//     one loop over the scratch.
+// Groups, not single blocks, because a block's scale waits on a reduction and a division: in a
+// group those of different blocks overlap with each other and with the encoding, and the loops'
+// set-up (their broadcast constants) is paid once per group.
 // The parameter update reads the new float32 moments, before they are rounded to 8 bits (as
 // bitsandbytes' blockwise kernels do): quantization affects the next step, not this one.
 //
@@ -27,89 +32,83 @@
 
 namespace nab::cpu {
 
-// One state quantity of one block: its codes and scale in memory, its new float32 values in
-// scratch, and the largest magnitude seen so far.
+constexpr std::size_t kBlocksPerGroup = 4;
+constexpr std::size_t kGroupSize = kBlocksPerGroup * kQuantizationBlockSize;
+
+// One state quantity (m, s or s_max) of one group: its codes and scales in memory, its new
+// float32 values in scratch (kGroupSize + Lanes::width floats: a padded tail stays inside), and
+// each block's largest magnitude bits.
 template <class Lanes, CodeFormat Format>
-struct BlockState {
-    std::uint8_t* codes;  // of the block's first element
-    float* scale;         // the block's scale
-    float* scratch;       // kQuantizationBlockSize + Lanes::width floats
-    typename Lanes::Bits largest;
+struct GroupState {
+    std::uint8_t* codes;  // of the group's first element
+    float* scales;        // of the group's first block
+    float* scratch;
+    std::uint32_t largest[kBlocksPerGroup];
 
     typename Lanes::Vector load(std::size_t offset, typename Lanes::Vector old_scale) const {
         return decode<Format, Lanes>(Lanes::load_codes(codes + offset), old_scale);
     }
-    void keep(std::size_t offset, typename Lanes::Vector value) {
+    void keep(std::size_t offset, typename Lanes::Vector value, typename Lanes::Bits& block_largest) const {
         Lanes::store(scratch + offset, value);
-        largest = Lanes::max(largest, magnitude_bits<Format, Lanes>(value));
+        block_largest = Lanes::max(block_largest, magnitude_bits<Format, Lanes>(value));
     }
-    // Step 2 for `count` elements: the new scale, then the codes.
-    void encode_block(std::size_t count) {
-        const BlockScale s = block_scale<Lanes>(Lanes::largest(largest));
-        *scale = s.scale;
-        if (!s.finite) {
-            std::memset(codes, 0, count);
-            return;
-        }
-        const typename Lanes::Vector inverse = Lanes::broadcast(s.inverse);
-        constexpr std::size_t width = Lanes::width;
-        std::size_t i = 0;
-        for (; i + width <= count; i += width) {
-            Lanes::store_codes(codes + i, encode<Format, Lanes>(Lanes::load(scratch + i), inverse));
-        }
-        if (i == count) return;
-        // Padded tail: scratch[count ..] holds zeros (see run_block); only `count - i` codes are stored.
-        std::uint8_t padded[width];
-        Lanes::store_codes(padded, encode<Format, Lanes>(Lanes::load(scratch + i), inverse));
-        std::memcpy(codes + i, padded, count - i);
+    // Stores block `block`'s new scale and returns the inverse its codes are made with.
+    BlockScale set_scale(std::size_t block) {
+        const BlockScale s = block_scale<Lanes>(largest[block]);
+        scales[block] = s.scale;
+        return s;
+    }
+    void encode(std::size_t offset, typename Lanes::Vector inverse) const {
+        Lanes::store_codes(codes + offset, nab::encode<Format, Lanes>(Lanes::load(scratch + offset), inverse));
+    }
+    // The codes of `count` (< Lanes::width) elements at `offset`, the scratch past them being 0.
+    void encode_tail(std::size_t offset, std::size_t count, typename Lanes::Vector inverse) const {
+        std::uint8_t padded[Lanes::width];
+        Lanes::store_codes(padded, nab::encode<Format, Lanes>(Lanes::load(scratch + offset), inverse));
+        std::memcpy(codes + offset, padded, count);
     }
 };
 
-// Both steps for one block of `count` (<= kQuantizationBlockSize) elements starting at element
-// `first` of the tensor.
+// Step 1 for block `block` of the group (`count` <= kQuantizationBlockSize elements from the
+// group's element `offset`).
 template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-void run_block(const QuantizedTensorArrays& a, std::size_t first, std::size_t count,
-               const ElementCoefficients<typename Lanes::Vector>& c) {
+void update_block(const QuantizedTensorArrays& a, std::size_t group_first, std::size_t block, std::size_t count,
+                  GroupState<Lanes, kFirstMomentFormat>& m, GroupState<Lanes, kSecondMomentFormat>& s,
+                  GroupState<Lanes, kSecondMomentFormat>& s_max, const ElementCoefficients<typename Lanes::Vector>& c) {
     using Vector = typename Lanes::Vector;
+    using Bits = typename Lanes::Bits;
     constexpr std::size_t width = Lanes::width;
-    alignas(64) float scratch[3][kQuantizationBlockSize + width];
-    const std::size_t block = first / kQuantizationBlockSize;
-    const typename Lanes::Bits none = Lanes::splat(0u);
-    BlockState<Lanes, kFirstMomentFormat> m{a.first_moment_codes + first, a.first_moment_scales + block, scratch[0], none};
-    BlockState<Lanes, kSecondMomentFormat> s{a.second_moment_codes + first, a.second_moment_scales + block, scratch[1],
-                                             none};
-    BlockState<Lanes, kSecondMomentFormat> s_max{KeepsMax ? a.max_second_moment_codes + first : nullptr,
-                                                 KeepsMax ? a.max_second_moment_scales + block : nullptr, scratch[2],
-                                                 none};
-    const Vector m_scale = Lanes::broadcast(*m.scale), s_scale = Lanes::broadcast(*s.scale);
-    const Vector s_max_scale = Lanes::broadcast(KeepsMax ? *s_max.scale : 0.0f);
-    float* const parameters = a.parameters + first;
-    const float* const gradients = a.gradients + first;
+    const std::size_t offset = block * kQuantizationBlockSize;
+    const Vector m_scale = Lanes::broadcast(m.scales[block]), s_scale = Lanes::broadcast(s.scales[block]);
+    const Vector s_max_scale = Lanes::broadcast(KeepsMax ? s_max.scales[block] : 0.0f);
+    float* const parameters = a.parameters + group_first + offset;
+    const float* const gradients = a.gradients + group_first + offset;
+    Bits m_largest = Lanes::splat(0u), s_largest = Lanes::splat(0u), s_max_largest = Lanes::splat(0u);
 
     std::size_t i = 0;
     for (; i + width <= count; i += width) {
         Vector p = Lanes::load(parameters + i);
-        Vector vm = m.load(i, m_scale), vs = s.load(i, s_scale);
-        Vector vs_max = KeepsMax ? s_max.load(i, s_max_scale) : Lanes::broadcast(0.0f);
+        Vector vm = m.load(offset + i, m_scale), vs = s.load(offset + i, s_scale);
+        Vector vs_max = KeepsMax ? s_max.load(offset + i, s_max_scale) : Lanes::broadcast(0.0f);
         update_element<L2, Square, KeepsMax, FromMax, Rule>(p, Lanes::load(gradients + i), vm, vs, vs_max, c);
         Lanes::store(parameters + i, p);
-        m.keep(i, vm);
-        s.keep(i, vs);
-        if (KeepsMax) s_max.keep(i, vs_max);
+        m.keep(offset + i, vm, m_largest);
+        s.keep(offset + i, vs, s_largest);
+        if (KeepsMax) s_max.keep(offset + i, vs_max, s_max_largest);
     }
     if (i < count) {
         // Padded tail: lanes past the end decode code 0 and update parameter 1, gradient 1; their
         // results are dropped, and their scratch set to 0 before it counts for the scale.
-        const std::size_t rest = count - i;
+        const std::size_t rest = count - i, at = offset + i;
         float p[width], g[width];
         std::uint8_t codes[3][width] = {};
         for (std::size_t k = 0; k < width; ++k) {
             p[k] = k < rest ? parameters[i + k] : 1.0f;
             g[k] = k < rest ? gradients[i + k] : 1.0f;
         }
-        std::memcpy(codes[0], m.codes + i, rest);
-        std::memcpy(codes[1], s.codes + i, rest);
-        if (KeepsMax) std::memcpy(codes[2], s_max.codes + i, rest);
+        std::memcpy(codes[0], m.codes + at, rest);
+        std::memcpy(codes[1], s.codes + at, rest);
+        if (KeepsMax) std::memcpy(codes[2], s_max.codes + at, rest);
         Vector vp = Lanes::load(p);
         Vector vm = decode<kFirstMomentFormat, Lanes>(Lanes::load_codes(codes[0]), m_scale);
         Vector vs = decode<kSecondMomentFormat, Lanes>(Lanes::load_codes(codes[1]), s_scale);
@@ -117,27 +116,87 @@ void run_block(const QuantizedTensorArrays& a, std::size_t first, std::size_t co
                                  : Lanes::broadcast(0.0f);
         update_element<L2, Square, KeepsMax, FromMax, Rule>(vp, Lanes::load(g), vm, vs, vs_max, c);
         Lanes::store(p, vp);
-        Lanes::store(m.scratch + i, vm);
-        Lanes::store(s.scratch + i, vs);
-        Lanes::store(s_max.scratch + i, vs_max);
-        for (std::size_t k = rest; k < width; ++k) m.scratch[i + k] = s.scratch[i + k] = s_max.scratch[i + k] = 0.0f;
+        Lanes::store(m.scratch + at, vm);
+        Lanes::store(s.scratch + at, vs);
+        Lanes::store(s_max.scratch + at, vs_max);
+        for (std::size_t k = rest; k < width; ++k) m.scratch[at + k] = s.scratch[at + k] = s_max.scratch[at + k] = 0.0f;
         for (std::size_t k = 0; k < rest; ++k) parameters[i + k] = p[k];
-        m.keep(i, Lanes::load(m.scratch + i));
-        s.keep(i, Lanes::load(s.scratch + i));
-        if (KeepsMax) s_max.keep(i, Lanes::load(s_max.scratch + i));
+        m.keep(at, Lanes::load(m.scratch + at), m_largest);
+        s.keep(at, Lanes::load(s.scratch + at), s_largest);
+        if (KeepsMax) s_max.keep(at, Lanes::load(s_max.scratch + at), s_max_largest);
     }
-    m.encode_block(count);
-    s.encode_block(count);
-    if (KeepsMax) s_max.encode_block(count);
+    m.largest[block] = Lanes::largest(m_largest);
+    s.largest[block] = Lanes::largest(s_largest);
+    if (KeepsMax) s_max.largest[block] = Lanes::largest(s_max_largest);
+}
+
+// Step 2 for block `block` (`count` elements): the codes of every quantity from its inverse
+// scale; a quantity whose block holds a NaN or an infinity gets codes 0 (block_quantization.h).
+template <class Lanes, bool KeepsMax>
+void encode_block(std::size_t block, std::size_t count, const GroupState<Lanes, kFirstMomentFormat>& m,
+                  const GroupState<Lanes, kSecondMomentFormat>& s, const GroupState<Lanes, kSecondMomentFormat>& s_max,
+                  const BlockScale (&scales)[3]) {
+    constexpr std::size_t width = Lanes::width;
+    const std::size_t offset = block * kQuantizationBlockSize;
+    const typename Lanes::Vector m_inverse = Lanes::broadcast(scales[0].inverse),
+                                 s_inverse = Lanes::broadcast(scales[1].inverse),
+                                 s_max_inverse = Lanes::broadcast(scales[2].inverse);
+    std::size_t i = 0;
+    for (; i + width <= count; i += width) {
+        m.encode(offset + i, m_inverse);
+        s.encode(offset + i, s_inverse);
+        if (KeepsMax) s_max.encode(offset + i, s_max_inverse);
+    }
+    if (i < count) {
+        m.encode_tail(offset + i, count - i, m_inverse);
+        s.encode_tail(offset + i, count - i, s_inverse);
+        if (KeepsMax) s_max.encode_tail(offset + i, count - i, s_max_inverse);
+    }
+    // (The loop above encoded with a NaN inverse there: overwritten.)
+    if (!scales[0].finite) std::memset(m.codes + offset, 0, count);
+    if (!scales[1].finite) std::memset(s.codes + offset, 0, count);
+    if (KeepsMax && !scales[2].finite) std::memset(s_max.codes + offset, 0, count);
+}
+
+// Both steps for the `count` (<= kGroupSize) elements from element `first` of the tensor, a
+// multiple of kQuantizationBlockSize.
+template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+void run_group(const QuantizedTensorArrays& a, std::size_t first, std::size_t count,
+               const ElementCoefficients<typename Lanes::Vector>& c) {
+    alignas(64) float scratch[3][kGroupSize + Lanes::width];
+    const std::size_t first_block = first / kQuantizationBlockSize;
+    GroupState<Lanes, kFirstMomentFormat> m{a.first_moment_codes + first, a.first_moment_scales + first_block, scratch[0], {}};
+    GroupState<Lanes, kSecondMomentFormat> s{a.second_moment_codes + first, a.second_moment_scales + first_block,
+                                             scratch[1], {}};
+    GroupState<Lanes, kSecondMomentFormat> s_max{KeepsMax ? a.max_second_moment_codes + first : nullptr,
+                                                 KeepsMax ? a.max_second_moment_scales + first_block : nullptr,
+                                                 scratch[2], {}};
+    const std::size_t blocks = (count + kQuantizationBlockSize - 1) / kQuantizationBlockSize;
+    auto block_count = [&](std::size_t block) {
+        const std::size_t offset = block * kQuantizationBlockSize;
+        return count - offset < kQuantizationBlockSize ? count - offset : kQuantizationBlockSize;
+    };
+    for (std::size_t block = 0; block < blocks; ++block) {
+        update_block<Lanes, L2, Square, KeepsMax, FromMax, Rule>(a, first, block, block_count(block), m, s, s_max, c);
+    }
+    BlockScale scales[kBlocksPerGroup][3];
+    for (std::size_t block = 0; block < blocks; ++block) {
+        scales[block][0] = m.set_scale(block);
+        scales[block][1] = s.set_scale(block);
+        scales[block][2] = KeepsMax ? s_max.set_scale(block) : BlockScale{0.0f, 0.0f, true};
+    }
+    for (std::size_t block = 0; block < blocks; ++block) {
+        encode_block<Lanes, KeepsMax>(block, block_count(block), m, s, s_max, scales[block]);
+    }
 }
 
 template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 void update_quantized_range(const QuantizedTensorArrays& a, std::size_t begin, std::size_t end,
                             const ElementCoefficients<float>& scalars) {
     const ElementCoefficients<typename Lanes::Vector> c = broadcast_coefficients<Lanes>(scalars);
-    for (std::size_t first = begin; first < end; first += kQuantizationBlockSize) {
-        const std::size_t count = end - first < kQuantizationBlockSize ? end - first : kQuantizationBlockSize;
-        run_block<Lanes, L2, Square, KeepsMax, FromMax, Rule>(a, first, count, c);
+    for (std::size_t first = begin; first < end; first += kGroupSize) {
+        const std::size_t count = end - first < kGroupSize ? end - first : kGroupSize;
+        run_group<Lanes, L2, Square, KeepsMax, FromMax, Rule>(a, first, count, c);
     }
 }
 
