@@ -58,15 +58,6 @@ struct GroupState {
         scales[block] = s.scale;
         return s;
     }
-    void encode(std::size_t offset, typename Lanes::Vector inverse) const {
-        Lanes::store_codes(codes + offset, nab::encode<Format, Lanes>(Lanes::load(scratch + offset), inverse));
-    }
-    // The codes of `count` (< Lanes::width) elements at `offset`, the scratch past them being 0.
-    void encode_tail(std::size_t offset, std::size_t count, typename Lanes::Vector inverse) const {
-        std::uint8_t padded[Lanes::width];
-        Lanes::store_codes(padded, nab::encode<Format, Lanes>(Lanes::load(scratch + offset), inverse));
-        std::memcpy(codes + offset, padded, count);
-    }
 };
 
 // Step 1 for block `block` of the group (`count` <= kQuantizationBlockSize elements from the
@@ -130,32 +121,51 @@ void update_block(const QuantizedTensorArrays& a, std::size_t group_first, std::
     if (KeepsMax) s_max.largest[block] = Lanes::largest(s_max_largest);
 }
 
+// The codes of the `count` (< Lanes::width) elements of one quantity's padded tail, the values
+// past it being 0.
+template <class Lanes, CodeFormat Format>
+void encode_tail(const float* values, std::uint8_t* codes, std::size_t count, typename Lanes::Vector inverse) {
+    std::uint8_t padded[Lanes::width];
+    Lanes::store_codes(padded, encode<Format, Lanes>(Lanes::load(values), inverse));
+    std::memcpy(codes, padded, count);
+}
+
 // Step 2 for block `block` (`count` elements): the codes of every quantity from its inverse
 // scale; a quantity whose block holds a NaN or an infinity gets codes 0 (block_quantization.h).
+// The arrays are read into locals first: a store of codes (bytes) may alias anything, and
+// would otherwise make the compiler reload every pointer after it.
 template <class Lanes, bool KeepsMax>
 void encode_block(std::size_t block, std::size_t count, const GroupState<Lanes, kFirstMomentFormat>& m,
                   const GroupState<Lanes, kSecondMomentFormat>& s, const GroupState<Lanes, kSecondMomentFormat>& s_max,
                   const BlockScale (&scales)[3]) {
     constexpr std::size_t width = Lanes::width;
     const std::size_t offset = block * kQuantizationBlockSize;
+    const float *const m_values = m.scratch + offset, *const s_values = s.scratch + offset,
+                *const s_max_values = s_max.scratch + offset;
+    std::uint8_t *const m_codes = m.codes + offset, *const s_codes = s.codes + offset,
+                 *const s_max_codes = KeepsMax ? s_max.codes + offset : nullptr;
     const typename Lanes::Vector m_inverse = Lanes::broadcast(scales[0].inverse),
                                  s_inverse = Lanes::broadcast(scales[1].inverse),
                                  s_max_inverse = Lanes::broadcast(scales[2].inverse);
     std::size_t i = 0;
     for (; i + width <= count; i += width) {
-        m.encode(offset + i, m_inverse);
-        s.encode(offset + i, s_inverse);
-        if (KeepsMax) s_max.encode(offset + i, s_max_inverse);
+        Lanes::store_codes(m_codes + i, encode<kFirstMomentFormat, Lanes>(Lanes::load(m_values + i), m_inverse));
+        Lanes::store_codes(s_codes + i, encode<kSecondMomentFormat, Lanes>(Lanes::load(s_values + i), s_inverse));
+        if (KeepsMax) {
+            Lanes::store_codes(s_max_codes + i, encode<kSecondMomentFormat, Lanes>(Lanes::load(s_max_values + i), s_max_inverse));
+        }
     }
     if (i < count) {
-        m.encode_tail(offset + i, count - i, m_inverse);
-        s.encode_tail(offset + i, count - i, s_inverse);
-        if (KeepsMax) s_max.encode_tail(offset + i, count - i, s_max_inverse);
+        encode_tail<Lanes, kFirstMomentFormat>(m_values + i, m_codes + i, count - i, m_inverse);
+        encode_tail<Lanes, kSecondMomentFormat>(s_values + i, s_codes + i, count - i, s_inverse);
+        if (KeepsMax) encode_tail<Lanes, kSecondMomentFormat>(s_max_values + i, s_max_codes + i, count - i, s_max_inverse);
     }
     // (The loop above encoded with a NaN inverse there: overwritten.)
-    if (!scales[0].finite) std::memset(m.codes + offset, 0, count);
-    if (!scales[1].finite) std::memset(s.codes + offset, 0, count);
-    if (KeepsMax && !scales[2].finite) std::memset(s_max.codes + offset, 0, count);
+    if (!scales[0].finite) std::memset(m_codes, 0, count);
+    if (!scales[1].finite) std::memset(s_codes, 0, count);
+    if constexpr (KeepsMax) {
+        if (!scales[2].finite) std::memset(s_max_codes, 0, count);
+    }
 }
 
 // Both steps for the `count` (<= kGroupSize) elements from element `first` of the tensor, a
