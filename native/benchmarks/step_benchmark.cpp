@@ -388,6 +388,26 @@ void BM_FusedStepTransformer(benchmark::State& state) {
     state.counters["float32_over_limit_cpu"] = float32_limit.cpu / float32_step.cpu;
 }
 
+// Each form's own arithmetic rate: its step over 16,384 elements (every array in L2), one
+// thread, nothing alternating with it (the interleaved limit's arrays would evict the step's).
+// The per-call cost of a step, a fraction of a microsecond, is in it.
+void BM_InCacheStep(benchmark::State& state) {
+    constexpr std::size_t count = 16384;
+    const FormTraits traits = traits_of(static_cast<StepForm>(state.range(0)));
+    FormBuffers buffers(traits, count, /*state=*/false);
+    std::uint32_t group = 0;
+    OptimizerHandle optimizer = make_optimizer(traits, 1, group);
+    add_tensor(optimizer.get(), group, traits, buffers, count);
+    warm_up(optimizer.get());
+    for (auto _ : state) check(nab_optimizer_step(optimizer.get()));
+    state.counters["params_per_second"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * count, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_InCacheStep)
+    ->DenseRange(0, static_cast<std::int64_t>(StepForm::Float16WithMaster))
+    ->ArgName("form")
+    ->Unit(benchmark::kMicrosecond);
+
 // The step's arithmetic bound in cache: one square root and one division per element, the two
 // instructions of update_math.h that share the divider, in 16-wide AVX-512 vectors (what the
 // step's kernel uses on such a host) over L1-resident arrays; nothing else per element.

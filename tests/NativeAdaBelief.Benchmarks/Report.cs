@@ -198,8 +198,9 @@ internal static class Report
             {
                 md.AppendLine($"Arithmetic bound, same run: one square root and one division per element on 16-wide vectors over L1-resident arrays "
                     + $"(`BM_DividerBound`, the two share the divider; rate in CPU time) run at {divider.ElementsPerSecond / 1e9:F2} G elements/s per core "
-                    + $"({1e9 / divider.ElementsPerSecond:F3} ns per element); the float32 step at 1,048,576 parameters on one thread ran at "
-                    + $"{(native.Rows.FirstOrDefault(r => r.Count == 1 << 20 && r.Threads == 1 && r.Form == NativeFormLabel(0)) is { } f ? $"{f.FusedBytesPerSecond / 28 / 1e9:F2} G parameters/s ({Percent(f.FusedBytesPerSecond / 28 / divider.ElementsPerSecond)} of that bound)" : "n/a")}.");
+                    + $"({1e9 / divider.ElementsPerSecond:F3} ns per element); the float32 step in cache (16,384 parameters, one thread, `BM_InCacheStep`) ran at "
+                    + $"{(native.InCacheParamsPerSecond.TryGetValue(NativeFormLabel(0), out double f) ? $"{f / 1e9:F2} G parameters/s ({Percent(f / divider.ElementsPerSecond)} of that bound)" : "n/a")}; "
+                    + "every form's rate in cache is in the next table.");
                 md.AppendLine();
             }
             AppendBounds(md, native, threads);
@@ -360,7 +361,12 @@ internal static class Report
 
     private sealed record DividerRow(double ElementsPerSecond);
 
-    private sealed record NativeRun(IReadOnlyList<NativeRow> Rows, string LoadAverage, DividerRow? DividerBound);
+    /// <summary>
+    /// The native run: its rows, the load average when it started, the divider bound, and each form's step rate in cache
+    /// (BM_InCacheStep, one thread) by form label.
+    /// </summary>
+    private sealed record NativeRun(IReadOnlyList<NativeRow> Rows, string LoadAverage, DividerRow? DividerBound,
+        IReadOnlyDictionary<string, double> InCacheParamsPerSecond);
 
     // BM_FusedStep's third argument (native/benchmarks/step_benchmark.cpp, StepForm).
     private const int EightBitForm = 3;
@@ -379,31 +385,33 @@ internal static class Report
         _ => $"form {form}",
     };
 
-    // Per row of the native table: the lower of the two limits (memory: the row's interleaved
-    // streaming kernel; arithmetic: the divider bound times the threads) and how close the step
-    // comes to it.
+    // Per row of the native table: the lower of the two bounds (memory: the row's interleaved
+    // streaming kernel; arithmetic: the form's own rate in cache times the threads) and how close
+    // the step comes to it.
     private static void AppendBounds(StringBuilder md, NativeRun native, int allThreads)
     {
         md.AppendLine("### What bounds each form");
         md.AppendLine();
-        md.AppendLine("Per row above: memory (the row's own streaming kernel, in parameters per second) or arithmetic (the divider bound, one square "
-            + "root and one division per parameter, `BM_DividerBound`, times the threads), whichever allows fewer parameters per second, and the "
-            + "step's speed as a share of that bound (wall time). Above 100% the step outran its streaming kernel: it is at the memory limit as far as "
-            + "this benchmark can tell, and the streaming kernel is not the tightest bound on this host. On a shared machine every number here is "
-            + "measured under the same load as the steps.");
+        md.AppendLine("Per row above, in parameters per second: memory (the row's own streaming kernel) and arithmetic (the same form's step over "
+            + "16,384 elements, every array in L2, on one thread, `BM_InCacheStep`, times the threads: what the kernel's instructions allow when "
+            + "memory costs nothing), whichever is lower is the bound, and the step's speed as a share of it (wall time). The divider bound (one "
+            + "square root and one division per parameter, `BM_DividerBound`, times the threads) is the floor under every bit-exact kernel's "
+            + "arithmetic. Above 100% the step outran its streaming kernel: it is at the memory limit as far as this benchmark can tell. On a "
+            + "shared machine every number here is measured under the same load as the steps.");
         md.AppendLine();
-        md.AppendLine("| params | threads | form | memory bound, G params/s | arithmetic bound, G params/s | bound | step ÷ bound |");
-        md.AppendLine("| ---: | --- | --- | ---: | ---: | --- | ---: |");
+        md.AppendLine("| params | threads | form | memory | arithmetic (in cache) | divider | bound | step ÷ bound |");
+        md.AppendLine("| ---: | --- | --- | ---: | ---: | ---: | --- | ---: |");
         foreach (NativeRow row in native.Rows)
         {
             double limitParams = row.LimitBytesPerSecond / row.BytesPerParam;
             double stepParams = row.FusedBytesPerSecond / row.BytesPerParam;
             int used = row.Threads == 0 ? allThreads : row.Threads;
-            double arithmetic = native.DividerBound is { } d ? d.ElementsPerSecond * used : double.PositiveInfinity;
+            double arithmetic = native.InCacheParamsPerSecond.TryGetValue(row.Form, out double inCache) ? inCache * used : double.PositiveInfinity;
+            double? divider = native.DividerBound is { } d ? d.ElementsPerSecond * used : null;
             bool memory = limitParams <= arithmetic;
-            string arithmeticText = double.IsInfinity(arithmetic) ? "n/a" : $"{arithmetic / 1e9:F2}";
             md.AppendLine($"| {row.ParamsLabel} | {ThreadLabel(row.Threads == 0 ? All : row.Threads.ToString(Inv), allThreads)} | {row.Form} "
-                + $"| {limitParams / 1e9:F2} | {arithmeticText} | {(memory ? "memory" : "arithmetic")} "
+                + $"| {limitParams / 1e9:F2} G | {(double.IsInfinity(arithmetic) ? "n/a" : $"{arithmetic / 1e9:F2} G")} "
+                + $"| {(divider is { } v ? $"{v / 1e9:F2} G" : "n/a")} | {(memory ? "memory" : "arithmetic")} "
                 + $"| {Percent(stepParams / Math.Min(limitParams, arithmetic))} |");
         }
     }
@@ -418,6 +426,7 @@ internal static class Report
         }
         var rows = new List<(long Count, int Threads, int Form, NativeRow Row)>();
         DividerRow? divider = null;
+        var inCache = new Dictionary<string, double>();
         foreach (JsonElement b in doc.RootElement.GetProperty("benchmarks").EnumerateArray())
         {
             if (b.TryGetProperty("run_type", out JsonElement type) && type.GetString() != "iteration")
@@ -426,6 +435,11 @@ internal static class Report
             }
             string name = b.GetProperty("name").GetString()!;
             string[] parts = name.Split('/');
+            if (parts[0] == "BM_InCacheStep")
+            {
+                inCache[NativeFormLabel(int.Parse(parts[1]["form:".Length..], Inv))] = b.GetProperty("params_per_second").GetDouble();
+                continue;
+            }
             if (parts[0] == "BM_DividerBound")
             {
                 divider = new DividerRow(b.GetProperty("elements_per_second").GetDouble());
@@ -466,7 +480,7 @@ internal static class Report
             .OrderBy(r => r.Count).ThenBy(r => r.Threads == 0 ? int.MaxValue : r.Threads).ThenBy(r => FormOrder(r.Form))
             .Select(r => r.Row)
             .ToList();
-        return new NativeRun(ordered, loadAverage, divider);
+        return new NativeRun(ordered, loadAverage, divider, inCache);
     }
 
     // Table order: float32 forms, then the 16-bit ones, then 8-bit state.
