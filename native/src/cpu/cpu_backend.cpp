@@ -187,11 +187,17 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
 GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                                 std::size_t end) const {
     if (type == ElementType::Float32) return float_statistics(static_cast<const float*>(gradients) + begin, end - begin);
-    // Widening is exact and keeps NaN and Inf, so the float32 routine counts and sums the same.
+    // Widening is exact and keeps NaN and Inf, so the float32 routine counts and sums the same;
+    // block by block (kConversionBlock), in the same order whatever the element type. bfloat16
+    // widens by a shift, read directly; float16 through the conversions into an L1 block.
     GradientStatistics total;
     alignas(64) float block_values[kConversionBlock];
     for (std::size_t block = begin; block < end; block += kConversionBlock) {
         const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
+        if (type == ElementType::BFloat16) {
+            accumulate(total, bfloat16_statistics(static_cast<const std::uint16_t*>(gradients) + block, count));
+            continue;
+        }
         widen(conversions_, static_cast<const char*>(gradients) + block * element_size(type), type, block_values, count);
         accumulate(total, float_statistics(block_values, count));
     }
