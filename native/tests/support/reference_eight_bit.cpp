@@ -149,7 +149,11 @@ CodeComparison compare_codes(EightBitFormat format, const CodedArray& library, c
                 }
                 continue;
             }
-            const uint8_t wanted = reference_code(format, std::fabs(reference[i]) * inverse, std::signbit(reference[i]));
+            // The library multiplies in float32 (core/block_quantization.h): its y is |value| x R
+            // rounded to float32, which decides a value within that rounding of a midpoint. For a
+            // float32 value the double product is exact and this is the library's one rounding.
+            const double y = static_cast<float>(std::fabs(reference[i]) * inverse);
+            const uint8_t wanted = reference_code(format, y, std::signbit(reference[i]));
             if (code == wanted) continue;
             const double to_library = std::fabs(reference[i] - code_value(format, code) * scale);
             const double to_reference = std::fabs(reference[i] - code_value(format, wanted) * scale);
