@@ -122,6 +122,49 @@ TEST_P(NarrowingTest, RoundsToNearestEvenAsTheFormatDefinesAtEverySimdLevel) {
     }
 }
 
+// A NaN master copy narrows as x86's conversions do (core/half_precision.h): sign and the top
+// payload bits kept, the NaN made quiet. The step's own arithmetic on the NaN (times one, minus
+// zero) keeps it, quieting a signaling one, which does not change the narrowed pattern.
+TEST_P(NarrowingTest, NanKeepsItsSignAndTopPayloadAndBecomesQuietAtEverySimdLevel) {
+    const nab_dtype dtype = GetParam();
+    std::vector<float> masters;
+    for (uint32_t payload : {0x400000u, 0x000001u, 0x7fffffu, 0x3fffffu, 0x00ffffu, 0x010000u, 0x012345u, 0x5a5a5au}) {
+        masters.push_back(float_from_bits(0x7f800000u | payload));
+        masters.push_back(float_from_bits(0xff800000u | payload));
+    }
+    masters.resize(37, float_from_bits(0x7fc00001u));  // every SIMD tail
+    auto bits_of = [](float value) {
+        uint32_t bits;
+        std::memcpy(&bits, &value, sizeof bits);
+        return bits;
+    };
+    auto definition = [dtype, bits_of](float value) {
+        const uint32_t bits = bits_of(value);
+        const uint32_t sign = (bits >> 16) & 0x8000u;
+        return static_cast<uint16_t>(dtype == NAB_DTYPE_BFLOAT16 ? (bits >> 16) | 0x40u
+                                                                 : sign | 0x7e00u | ((bits >> 13) & 0x3ffu));
+    };
+    for (int32_t level : supported_simd_levels()) {
+        SCOPED_TRACE(testing::Message() << "simd level " << level);
+        OptimizerPtr optimizer = make_optimizer(2, level);
+        nab_group_options options = default_options();
+        options.learning_rate = 0.0;
+        const uint32_t group = add_group(optimizer.get(), options);
+        std::vector<uint16_t> parameters(masters.size(), 0);
+        std::vector<float> gradients(masters.size(), 0.0f);
+        const uint32_t id = add_tensor(optimizer.get(), group, masters.size(), parameters.data(), dtype,
+                                       gradients.data(), NAB_DTYPE_FLOAT32, true);
+        ASSERT_EQ(nab_optimizer_write_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS, masters.data(),
+                                            masters.size()),
+                  NAB_STATUS_OK);
+        step(optimizer.get());
+        for (std::size_t i = 0; i < masters.size(); ++i) {
+            EXPECT_EQ(parameters[i], definition(masters[i])) << dtype_name(dtype) << " of NaN bits " << std::hex
+                                                             << bits_of(masters[i]);
+        }
+    }
+}
+
 // Every finite 16-bit gradient pattern, stepped once, gives the same moments and parameters as
 // float32 gradients holding the decoded values: the widening is exact.
 TEST_P(NarrowingTest, WideningOfEveryFiniteGradientPatternIsExact) {

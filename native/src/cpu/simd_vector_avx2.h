@@ -60,8 +60,7 @@ struct Avx2Lanes {
         const __m256i rounded =
             _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(bits, _mm256_set1_epi32(0x7fff)), lowest_kept), 16);
         const __m256i quiet_nan = _mm256_or_si256(upper, _mm256_set1_epi32(0x40));
-        const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff)),
-                                                  _mm256_set1_epi32(0x7f800000));
+        const __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(v.value, v.value, _CMP_UNORD_Q));
         const __m256i narrowed = _mm256_blendv_epi8(rounded, quiet_nan, is_nan);
         // packus works within 128-bit lanes: keep the low 64 bits of each lane, then join them.
         const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(narrowed, narrowed), 0x08);

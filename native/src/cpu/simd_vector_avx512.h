@@ -55,16 +55,16 @@ struct Avx512Lanes {
         return {_mm512_castsi512_ps(_mm512_slli_epi32(wide, 16))};
     }
     static void store_bfloat16(std::uint16_t* destination, Vector v) {
+        // core/half_precision.h's float_to_bfloat16 with mask registers: the lowest kept bit
+        // chooses between adding 0x7fff and 0x8000, an unordered compare finds the NaNs (made
+        // quiet by setting the top fraction bit), then the upper halves are kept.
         const __m512i bits = _mm512_castps_si512(v.value);
-        const __m512i upper = _mm512_srli_epi32(bits, 16);
-        const __m512i lowest_kept = _mm512_and_si512(upper, _mm512_set1_epi32(1));
-        const __m512i rounded =
-            _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff)), lowest_kept), 16);
-        const __m512i quiet_nan = _mm512_or_si512(upper, _mm512_set1_epi32(0x40));
-        const __mmask16 is_nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)),
-                                                         _mm512_set1_epi32(0x7f800000));
-        const __m512i narrowed = _mm512_mask_blend_epi32(is_nan, rounded, quiet_nan);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(destination), _mm512_cvtepi32_epi16(narrowed));
+        const __mmask16 lowest_kept = _mm512_test_epi32_mask(bits, _mm512_set1_epi32(0x10000));
+        __m512i rounded = _mm512_add_epi32(bits, _mm512_set1_epi32(0x7fff));
+        rounded = _mm512_mask_add_epi32(rounded, lowest_kept, bits, _mm512_set1_epi32(0x8000));
+        const __mmask16 is_nan = _mm512_cmp_ps_mask(v.value, v.value, _CMP_UNORD_Q);
+        rounded = _mm512_mask_or_epi32(rounded, is_nan, bits, _mm512_set1_epi32(0x400000));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(destination), _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
     }
 
     static Bits bits(Vector v) { return {_mm512_castps_si512(v.value)}; }
