@@ -244,7 +244,7 @@ void report_against_limit(benchmark::State& state, std::size_t count, int thread
     const double bytes = static_cast<double>(state.iterations()) * static_cast<double>(count) * element_bytes;
     state.counters["limit_bytes_per_second"] = bytes / limit.wall;
     state.counters["fused_over_limit"] = limit.wall / step.wall;
-    // The same ratio in CPU time (all threads; the pools' idle workers sleep): on a shared
+    // The same ratio in CPU time (all threads; idle workers spin up to 100 us, then sleep): on a shared
     // machine it leaves out the time the scheduler gave to other processes.
     state.counters["fused_over_limit_cpu"] = limit.cpu / step.cpu;
 }

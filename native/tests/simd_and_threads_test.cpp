@@ -355,6 +355,20 @@ TEST(ThreadsTest, ThreadCountDoesNotChangeABit) {
     EXPECT_EQ(bit_difference(one, switched), "") << "1 thread, then 3";
 }
 
+// Fewer chunks than threads (3 chunks of one tensor above the parallel threshold, 8 threads):
+// the threads without a share of their own take from the others' and nothing runs twice.
+TEST(ThreadsTest, FewerChunksThanThreadsDoesNotChangeABit) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Layout layout;
+    layout.sizes = {70001};
+    layout.parameter_offsets = {1};
+    layout.gradient_offsets = {3};
+    const Outcome one = run(seed, layout, 5, 1, NAB_SIMD_AUTO);
+    ASSERT_FALSE(HasFailure());
+    EXPECT_EQ(bit_difference(one, run(seed, layout, 5, 8, NAB_SIMD_AUTO)), "") << "8 threads vs 1";
+}
+
 // The same with 8-bit state: every block's scale is found within its chunk, so the split over
 // threads cannot change a code.
 TEST(ThreadsTest, ThreadCountDoesNotChangeABitWithEightBitState) {

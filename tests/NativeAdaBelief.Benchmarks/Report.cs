@@ -176,7 +176,7 @@ internal static class Report
                 + "that form's exact bytes over arrays of the same sizes (`native/benchmarks/streaming_limit.cpp`: integer additions, no arithmetic to speak of) "
                 + "on a pool of the same thread count, the two timed alternately inside one benchmark (step, limit, step, limit, ...), so both see the "
                 + "machine at the same moments: \"fused ÷ limit\" is the limit's total time over the step's, from the same iterations; \"same, CPU time\" "
-                + "is that ratio in the process's CPU time (the pools' idle workers sleep), which leaves out the time a shared machine gave to other processes. "
+                + "is that ratio in the process's CPU time (a pool's idle workers spin up to 100 µs for the next job, then sleep), which leaves out the time a shared machine gave to other processes. "
                 + "Bytes per parameter: float32 28 (read θ, g, m, s; write θ, m, s); AMSGrad 36 (s_max read and written); 16-bit θ and g with a float32 "
                 + "master copy 28 (g 2, master 4+4, θ 2 written, m and s 4+4 each) and without one 22 (θ 2+2); the gradient pass (skip on non-finite and "
                 + "clipping) reads the gradients once more (+4 or +2); float32 θ and g with 8-bit state 16 and 16 per 256-element block "

@@ -1,6 +1,5 @@
 #include "cpu/cpu_backend.h"
 
-#include <atomic>
 #include <cstring>
 
 #include "core/aligned_memory.h"
@@ -123,14 +122,8 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
         for (std::size_t index = 0; index < chunks_.size(); ++index) work(index, chunks_[index]);
         return;
     }
-    std::atomic<std::size_t> next{0};
-    auto job = [&](int) {
-        for (std::size_t index = next.fetch_add(1, std::memory_order_relaxed); index < chunks_.size();
-             index = next.fetch_add(1, std::memory_order_relaxed)) {
-            work(index, chunks_[index]);
-        }
-    };
-    pool_->run(job);
+    auto run_chunk = [&](std::size_t index) { work(index, chunks_[index]); };
+    pool_->for_each_index(chunks_.size(), run_chunk);
 }
 
 void CpuBackend::run_quantized_kernel(const StepTensor& tensor, float* parameters, const float* gradients,
