@@ -88,6 +88,34 @@ std::vector<float> rounding_probes(Random& random, std::size_t random_count) {
 // copy into the 16-bit parameters and nothing else: this observes the library's narrowing.
 class NarrowingTest : public testing::TestWithParam<nab_dtype> {};
 
+uint32_t bits_of(float value) {
+    uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
+
+// What such a step at SIMD `level` writes into `dtype` parameters from the master copies
+// `masters`, and the master copies it leaves.
+struct Narrowed {
+    std::vector<uint16_t> parameters;
+    std::vector<float> masters_after;
+};
+Narrowed narrow_by_step(nab_dtype dtype, int32_t level, const std::vector<float>& masters) {
+    OptimizerPtr optimizer = make_optimizer(2, level);
+    nab_group_options options = default_options();
+    options.learning_rate = 0.0;
+    const uint32_t group = add_group(optimizer.get(), options);
+    Narrowed result{std::vector<uint16_t>(masters.size(), 0), {}};
+    std::vector<float> gradients(masters.size(), 0.0f);
+    const uint32_t id = add_tensor(optimizer.get(), group, masters.size(), result.parameters.data(), dtype,
+                                   gradients.data(), NAB_DTYPE_FLOAT32, true);
+    EXPECT_EQ(nab_optimizer_write_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS, masters.data(), masters.size()),
+              NAB_STATUS_OK);
+    step(optimizer.get());
+    result.masters_after = read_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS);
+    return result;
+}
+
 TEST_P(NarrowingTest, RoundsToNearestEvenAsTheFormatDefinesAtEverySimdLevel) {
     const nab_dtype dtype = GetParam();
     const uint64_t seed = fresh_seed();
@@ -96,29 +124,19 @@ TEST_P(NarrowingTest, RoundsToNearestEvenAsTheFormatDefinesAtEverySimdLevel) {
     const std::vector<float> masters = rounding_probes(random, 100003);
     for (int32_t level : supported_simd_levels()) {
         SCOPED_TRACE(testing::Message() << "simd level " << level);
-        OptimizerPtr optimizer = make_optimizer(2, level);
-        nab_group_options options = default_options();
-        options.learning_rate = 0.0;
-        const uint32_t group = add_group(optimizer.get(), options);
-        std::vector<uint16_t> parameters(masters.size(), 0);
-        std::vector<float> gradients(masters.size(), 0.0f);
-        const uint32_t id = add_tensor(optimizer.get(), group, masters.size(), parameters.data(), dtype,
-                                       gradients.data(), NAB_DTYPE_FLOAT32, true);
-        ASSERT_EQ(nab_optimizer_write_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS, masters.data(),
-                                            masters.size()),
-                  NAB_STATUS_OK);
-        step(optimizer.get());
+        const Narrowed narrowed = narrow_by_step(dtype, level, masters);
+        const std::vector<uint16_t>& parameters = narrowed.parameters;
         std::size_t wrong = 0;
         for (std::size_t i = 0; i < masters.size(); ++i) {
             const uint16_t expected = encode_sixteen_bit(masters[i], dtype);
             if (parameters[i] != expected && wrong++ < 5) {
                 ADD_FAILURE() << dtype_name(dtype) << " of " << masters[i] << " (bits " << std::hex
-                              << *reinterpret_cast<const uint32_t*>(&masters[i]) << "): library " << parameters[i]
+                              << bits_of(masters[i]) << "): library " << parameters[i]
                               << ", definition " << expected;
             }
         }
         EXPECT_EQ(wrong, 0u);
-        EXPECT_EQ(read_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS), masters);
+        EXPECT_EQ(narrowed.masters_after, masters);
     }
 }
 
@@ -133,12 +151,7 @@ TEST_P(NarrowingTest, NanKeepsItsSignAndTopPayloadAndBecomesQuietAtEverySimdLeve
         masters.push_back(float_from_bits(0xff800000u | payload));
     }
     masters.resize(37, float_from_bits(0x7fc00001u));  // every SIMD tail
-    auto bits_of = [](float value) {
-        uint32_t bits;
-        std::memcpy(&bits, &value, sizeof bits);
-        return bits;
-    };
-    auto definition = [dtype, bits_of](float value) {
+    auto definition = [dtype](float value) {
         const uint32_t bits = bits_of(value);
         const uint32_t sign = (bits >> 16) & 0x8000u;
         return static_cast<uint16_t>(dtype == NAB_DTYPE_BFLOAT16 ? (bits >> 16) | 0x40u
@@ -146,18 +159,7 @@ TEST_P(NarrowingTest, NanKeepsItsSignAndTopPayloadAndBecomesQuietAtEverySimdLeve
     };
     for (int32_t level : supported_simd_levels()) {
         SCOPED_TRACE(testing::Message() << "simd level " << level);
-        OptimizerPtr optimizer = make_optimizer(2, level);
-        nab_group_options options = default_options();
-        options.learning_rate = 0.0;
-        const uint32_t group = add_group(optimizer.get(), options);
-        std::vector<uint16_t> parameters(masters.size(), 0);
-        std::vector<float> gradients(masters.size(), 0.0f);
-        const uint32_t id = add_tensor(optimizer.get(), group, masters.size(), parameters.data(), dtype,
-                                       gradients.data(), NAB_DTYPE_FLOAT32, true);
-        ASSERT_EQ(nab_optimizer_write_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS, masters.data(),
-                                            masters.size()),
-                  NAB_STATUS_OK);
-        step(optimizer.get());
+        const std::vector<uint16_t> parameters = narrow_by_step(dtype, level, masters).parameters;
         for (std::size_t i = 0; i < masters.size(); ++i) {
             EXPECT_EQ(parameters[i], definition(masters[i])) << dtype_name(dtype) << " of NaN bits " << std::hex
                                                              << bits_of(masters[i]);
