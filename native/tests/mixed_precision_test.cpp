@@ -33,12 +33,6 @@ const char* dtype_name(nab_dtype dtype) {
     return dtype == NAB_DTYPE_FLOAT16 ? "float16" : dtype == NAB_DTYPE_BFLOAT16 ? "bfloat16" : "float32";
 }
 
-float float_from_bits(uint32_t bits) {
-    float value;
-    std::memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
 uint32_t add_tensor(nab_optimizer* optimizer, uint32_t group, std::size_t count, void* parameters,
                     nab_dtype parameter_dtype, void* gradients, nab_dtype gradient_dtype, bool master) {
     nab_tensor_desc desc{};
@@ -88,12 +82,6 @@ std::vector<float> rounding_probes(Random& random, std::size_t random_count) {
 // copy into the 16-bit parameters and nothing else: this observes the library's narrowing.
 class NarrowingTest : public testing::TestWithParam<nab_dtype> {};
 
-uint32_t bits_of(float value) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    return bits;
-}
-
 // What such a step at SIMD `level` writes into `dtype` parameters from the master copies
 // `masters`, and the master copies it leaves.
 struct Narrowed {
@@ -131,7 +119,7 @@ TEST_P(NarrowingTest, RoundsToNearestEvenAsTheFormatDefinesAtEverySimdLevel) {
             const uint16_t expected = encode_sixteen_bit(masters[i], dtype);
             if (parameters[i] != expected && wrong++ < 5) {
                 ADD_FAILURE() << dtype_name(dtype) << " of " << masters[i] << " (bits " << std::hex
-                              << bits_of(masters[i]) << "): library " << parameters[i]
+                              << float_bits(masters[i]) << "): library " << parameters[i]
                               << ", definition " << expected;
             }
         }
@@ -152,7 +140,7 @@ TEST_P(NarrowingTest, NanKeepsItsSignAndTopPayloadAndBecomesQuietAtEverySimdLeve
     }
     masters.resize(37, float_from_bits(0x7fc00001u));  // every SIMD tail
     auto definition = [dtype](float value) {
-        const uint32_t bits = bits_of(value);
+        const uint32_t bits = float_bits(value);
         const uint32_t sign = (bits >> 16) & 0x8000u;
         return static_cast<uint16_t>(dtype == NAB_DTYPE_BFLOAT16 ? (bits >> 16) | 0x40u
                                                                  : sign | 0x7e00u | ((bits >> 13) & 0x3ffu));
@@ -162,7 +150,7 @@ TEST_P(NarrowingTest, NanKeepsItsSignAndTopPayloadAndBecomesQuietAtEverySimdLeve
         const std::vector<uint16_t> parameters = narrow_by_step(dtype, level, masters).parameters;
         for (std::size_t i = 0; i < masters.size(); ++i) {
             EXPECT_EQ(parameters[i], definition(masters[i])) << dtype_name(dtype) << " of NaN bits " << std::hex
-                                                             << bits_of(masters[i]);
+                                                             << float_bits(masters[i]);
         }
     }
 }

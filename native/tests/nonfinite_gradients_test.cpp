@@ -28,12 +28,6 @@ uint64_t count_nonfinite(nab_optimizer* optimizer) {
     return count;
 }
 
-float float_from_bits(uint32_t bits) {
-    float value;
-    std::memcpy(&value, &bits, sizeof value);
-    return value;
-}
-
 // Every kind of non-finite float, including NaNs with payloads and the sign bit set.
 const std::vector<float>& nonfinite_values() {
     static const std::vector<float> values = {kNaN,  -kNaN, kInf, -kInf, float_from_bits(0x7f800001u),

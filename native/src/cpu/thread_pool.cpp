@@ -46,7 +46,8 @@ int hardware_thread_count() noexcept {
     return count == 0 ? 1 : static_cast<int>(count);
 }
 
-ThreadPool::ThreadPool(int thread_count) : shares_(std::make_unique<Share[]>(static_cast<std::size_t>(thread_count > 1 ? thread_count : 1))) {
+ThreadPool::ThreadPool(int thread_count)
+    : shares_(std::make_unique<Share[]>(static_cast<std::size_t>(thread_count > 1 ? thread_count : 1))) {
     workers_.reserve(static_cast<std::size_t>(thread_count > 1 ? thread_count - 1 : 0));
     try {
         for (int index = 1; index < thread_count; ++index) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/half_precision.h"
 #include "native_adabelief.h"
 
 namespace nabtest {
@@ -33,6 +34,10 @@ namespace nabtest {
             << #expr << " -> " << nab_status_name(nab_status_) << ": "                \
             << nab_get_last_error();                                                         \
     } while (0)
+
+// float32 bit patterns: the library's own bit casts (plain memcpy, nothing under test).
+using nab::float_bits;
+using nab::float_from_bits;
 
 // ---- seeds and random inputs -------------------------------------------------------------
 
