@@ -110,7 +110,7 @@ valgrind_dir="$root/build/valgrind"
 fuzz_dir="$root/build/fuzz"
 # The native tests valgrind runs: everything but the long numeric sweeps (the same code paths
 # as the rest, minutes under valgrind) and the timing-based BUSY race.
-valgrind_filter='Abi*:NonfiniteGradientsTest.*:ZeroGradientsTest.*:StateAccessTest.*:SimdTest.*:ThreadsTest.*'
+valgrind_filter='Abi*:BufferMemoryTest.*:NonfiniteGradientsTest.*:ZeroGradientsTest.*:StateAccessTest.*:SimdTest.*:ThreadsTest.*'
 valgrind_filter+=':ReferenceTest.*:ReferenceEdgeTest.*:CudaLaunchLayoutTest.*:RestoreTest.*:NonfiniteParametersTest.*'
 valgrind_filter+=':AllOptions/CombinationTest.MatchesReferenceEveryStep/*_Amsgrad_Rectify_Sgd_Optimized'
 valgrind_filter+=':GradientChunksTest.*'

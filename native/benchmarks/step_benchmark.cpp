@@ -21,6 +21,7 @@
 #  include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cstdint>
@@ -77,6 +78,39 @@ void check(nab_status status) {
     if (status != NAB_STATUS_OK) throw std::runtime_error(nab_get_last_error());
 }
 
+// An array of the benchmark's own (parameters, gradients, the limits' state) in the memory the
+// optimizer keeps its state in, nab_buffer_allocate's (64-byte aligned; on Linux, blocks of
+// 2 MiB or more on transparent huge pages): a step and its streaming limit then touch the same
+// kind of pages, and the limit stays a bound for the step.
+template <class T>
+class BenchArray {
+public:
+    BenchArray() = default;
+    BenchArray(std::size_t count, T value) { assign(count, value); }
+    BenchArray(const BenchArray&) = delete;
+    BenchArray& operator=(const BenchArray&) = delete;
+    ~BenchArray() { nab_buffer_free(data_); }
+
+    void assign(std::size_t count, T value) {
+        nab_buffer_free(data_);
+        data_ = nullptr;
+        size_ = 0;
+        void* data = nullptr;
+        // Any element type: as many float32 elements as cover the bytes.
+        check(nab_buffer_allocate(NAB_DTYPE_FLOAT32, (count * sizeof(T) + sizeof(float) - 1) / sizeof(float), &data));
+        data_ = static_cast<T*>(data);
+        size_ = count;
+        std::fill(data_, data_ + count, value);
+    }
+    T* data() { return data_; }
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+
+private:
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 // 16-bit patterns of 0.5 and 1e-3 (rounded).
 constexpr std::uint16_t kBfloat16Half = 0x3f00, kBfloat16Thousandth = 0x3a83;
 constexpr std::uint16_t kFloat16Half = 0x3800, kFloat16Thousandth = 0x1419;
@@ -108,11 +142,11 @@ struct FormBuffers {
         if (t.amsgrad) fill(s_max, count, 0.0f, SMax);
     }
     template <class T>
-    static void fill(std::vector<T>& v, std::size_t count, T value, Slot slot) {
+    static void fill(BenchArray<T>& v, std::size_t count, T value, Slot slot) {
         v.assign(count + kStagger * slot, value);
     }
     template <class T>
-    static T* data(std::vector<T>& v, Slot slot) {
+    static T* data(BenchArray<T>& v, Slot slot) {
         return v.empty() ? nullptr : v.data() + kStagger * slot;
     }
     nab::bench::LimitArrays limit_arrays(bool gradient_pass) {
@@ -127,8 +161,8 @@ struct FormBuffers {
         a.gradient_pass = gradient_pass;
         return a;
     }
-    std::vector<float> p, g, m, s, s_max;
-    std::vector<std::uint16_t> narrow_p, narrow_g;
+    BenchArray<float> p, g, m, s, s_max;
+    BenchArray<std::uint16_t> narrow_p, narrow_g;
 };
 
 // The thread count of benchmark argument `index`: 0 means all cores.
@@ -233,8 +267,8 @@ struct EightBitLimitArrays {
         nab::bench::streaming_limit_8bit(pool, p.data(), g.data(), m_codes.data(), s_codes.data(), m_scales.data(),
                                          s_scales.data(), p.size());
     }
-    std::vector<float> p, g, m_scales, s_scales;
-    std::vector<std::uint8_t> m_codes, s_codes;
+    BenchArray<float> p, g, m_scales, s_scales;
+    BenchArray<std::uint8_t> m_codes, s_codes;
 };
 
 // Records the step's and its limit's rates and their ratios (wall and CPU time).

@@ -5,7 +5,8 @@ namespace NativeAdaBelief;
 /// <summary>
 /// A zero-initialized array of <typeparamref name="T"/> in native host memory, 64-byte aligned,
 /// allocated by the native library: the fastest memory to register with a CPU optimizer (no
-/// pinning, aligned for the SIMD kernels), for tensors of any element type. Read and write it
+/// pinning, aligned for the SIMD kernels; on Linux, a buffer of 2 MiB or more on transparent
+/// huge pages, like the optimizer's own state), for tensors of any element type. Read and write it
 /// through <see cref="Span"/>. (<see cref="NativeBuffer"/> is <c>NativeBuffer&lt;float&gt;</c>
 /// under a shorter name.)
 /// </summary>

@@ -82,18 +82,24 @@ public static class Workloads
 }
 
 /// <summary>
-/// One tensor's four arrays (parameters, gradients, first and second moment) in 64-byte
-/// aligned native memory, the storage of the managed implementations and the limit kernel.
+/// One tensor's four arrays (parameters, gradients, first and second moment), the storage of
+/// the managed implementations and the limit kernel, in <see cref="NativeBuffer"/>s: the
+/// memory our step's own state is allocated from (64-byte aligned; on Linux, blocks of 2 MiB or
+/// more on transparent huge pages), so every version steps the same kind of memory and the
+/// ratios compare steps, not allocators.
 /// </summary>
 public sealed unsafe class TensorArrays
 {
+    private readonly NativeBuffer[] _buffers;
+
     public TensorArrays(int length)
     {
         Length = length;
-        Parameters = Allocate(length);
-        Gradients = Allocate(length);
-        FirstMoment = Allocate(length);
-        SecondMoment = Allocate(length);
+        _buffers = Enumerable.Range(0, 4).Select(_ => new NativeBuffer(Math.Max(length, 1))).ToArray();
+        Parameters = (float*)_buffers[0].Address;
+        Gradients = (float*)_buffers[1].Address;
+        FirstMoment = (float*)_buffers[2].Address;
+        SecondMoment = (float*)_buffers[3].Address;
     }
 
     public int Length { get; }
@@ -112,18 +118,11 @@ public sealed unsafe class TensorArrays
 
     public void Free()
     {
-        NativeMemory.AlignedFree(Parameters);
-        NativeMemory.AlignedFree(Gradients);
-        NativeMemory.AlignedFree(FirstMoment);
-        NativeMemory.AlignedFree(SecondMoment);
+        foreach (NativeBuffer buffer in _buffers)
+        {
+            buffer.Dispose();
+        }
         Parameters = Gradients = FirstMoment = SecondMoment = null;
-    }
-
-    private static float* Allocate(int length)
-    {
-        var data = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1) * sizeof(float), 64);
-        new Span<float>(data, length).Clear();
-        return data;
     }
 }
 

@@ -1,5 +1,6 @@
 // 64-byte aligned, zero-initialised native memory with a process-wide byte count, so a leak
-// test can check that everything the library allocated came back.
+// test can check that everything the library allocated came back. On Linux, blocks of a huge
+// page or more are mapped on their own and advised to use transparent huge pages.
 #pragma once
 
 #include <cstddef>
