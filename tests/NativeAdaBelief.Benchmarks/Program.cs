@@ -44,6 +44,7 @@ catch (DllNotFoundException e)
 string resultsDirectory = Path.Combine(options.Artifacts, "results");
 IReadOnlyList<CorrectnessCheck.Result> check;
 IReadOnlyList<AllocationCheck.Result> allocations;
+IReadOnlyList<PairedCheck.Result> paired;
 (double OtherCores, double StolenCores)? contention = null;
 double suiteSeconds = 0;
 if (!options.ReportOnly)
@@ -73,6 +74,19 @@ if (!options.ReportOnly)
         Console.WriteLine($"    {a.Version,-14} {a.Workload,-8} threads {a.Threads,-4} {a.BytesPerStep,8:F1} B/step over {a.Steps} steps");
     }
     AllocationCheck.Save(allocations, Path.Combine(options.Artifacts, "allocations.json"));
+
+    string[] pairedWorkloads = Workloads.Selected.Where(w => Workloads.TotalElements(w) >= 1 << 20).ToArray();
+    if (pairedWorkloads.Length > 0)
+    {
+        Console.WriteLine("==> paired ratios: ours, best managed and the limit kernel in alternating blocks");
+    }
+    paired = PairedCheck.Run(pairedWorkloads);
+    foreach (PairedCheck.Result p in paired)
+    {
+        Console.WriteLine($"    {p.Workload,-12} threads {p.Threads,-4} × best managed {p.OverManaged:F3} ({p.OverManagedP10:F2}–{p.OverManagedP90:F2})  "
+            + $"of limit {p.OfLimit * 100:F0}% ({p.OfLimitP10 * 100:F0}–{p.OfLimitP90 * 100:F0}%)");
+    }
+    PairedCheck.Save(paired, Path.Combine(options.Artifacts, "paired.json"));
 
     if (Directory.Exists(resultsDirectory))
     {
@@ -104,6 +118,7 @@ else
 {
     check = CorrectnessCheck.Load(Path.Combine(options.Artifacts, "correctness.json"));
     allocations = AllocationCheck.Load(Path.Combine(options.Artifacts, "allocations.json"));
+    paired = PairedCheck.Load(Path.Combine(options.Artifacts, "paired.json"));
     string contentionFile = Path.Combine(options.Artifacts, "contention.json");
     if (File.Exists(contentionFile) && System.Text.Json.JsonSerializer.Deserialize<double[]>(File.ReadAllText(contentionFile)) is [var other, var stolen])
     {
@@ -120,7 +135,7 @@ if (bdnJson is null)
     return 1;
 }
 
-string markdown = Report.Build(new ReportInput(options.Mode, bdnJson, options.NativeJson, check, allocations, suiteSeconds, contention,
+string markdown = Report.Build(new ReportInput(options.Mode, bdnJson, options.NativeJson, check, allocations, paired, suiteSeconds, contention,
     BenchmarkConfig.Describe(options.Mode)));
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Out))!);
 // Sections that other benchmarks write into the same page (<!-- BEGIN name ... --> to <!-- END name -->) stay as they are.

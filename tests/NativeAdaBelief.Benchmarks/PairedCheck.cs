@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using NativeAdaBelief.Benchmarks.Managed;
+
+namespace NativeAdaBelief.Benchmarks;
+
+/// <summary>
+/// Our step, the best managed step and the streaming limit over one workload, timed in
+/// alternating blocks (ours, best managed, limit, ours, ...), so that the three see the machine
+/// at the same moments; each round of three blocks gives one ratio of each, and the median
+/// over the rounds is the ratio. BenchmarkDotNet measures its cases one after another, a
+/// second or two each and minutes apart, and on a shared VM the memory bandwidth drifts by tens
+/// of percent in minutes (docs/benchmarks.md), which its per-case ratios cannot tell from the
+/// code. The same idea as the native benchmarks' alternating fused/limit timing.
+/// </summary>
+public static class PairedCheck
+{
+    /// <summary>One workload and thread count: the medians and the 10th and 90th percentiles
+    /// of the per-round ratios (best managed ÷ ours, limit ÷ ours; above 1 means ours is faster).</summary>
+    public sealed record Result(string Workload, string Threads, int Rounds, int StepsPerBlock, double OursNs,
+        double OverManaged, double OverManagedP10, double OverManagedP90, double OfLimit, double OfLimitP10, double OfLimitP90);
+
+    private const int Rounds = 101;
+    private const double BlockSeconds = 0.02;
+
+    public static IReadOnlyList<Result> Run(IEnumerable<string> workloads)
+    {
+        var results = new List<Result>();
+        foreach (string workload in workloads)
+        {
+            int[] lengths = Workloads.Lengths(workload);
+            foreach (string threads in new[] { "1", StepBenchmarks.AllThreads })
+            {
+                int count = threads == StepBenchmarks.AllThreads ? 0 : 1;
+                using var ours = new OursHarness(lengths, count);
+                using var set = new TensorSet(lengths);
+                var managed = new FusedManagedStep(set, count == 0 ? Environment.ProcessorCount : 1);
+                var limit = new TensorArrays(checked((int)Workloads.TotalElements(workload)));
+                try
+                {
+                    results.Add(Measure(workload, threads, ours.Optimizer.Step, managed.Step, () => RunLimit(limit, count)));
+                }
+                finally
+                {
+                    limit.Free();
+                }
+            }
+        }
+        return results;
+    }
+
+    private static unsafe void RunLimit(TensorArrays a, int threads) =>
+        StreamingLimit.Run(a.Parameters, a.Gradients, a.FirstMoment, a.SecondMoment, a.Length, threads);
+
+    private static Result Measure(string workload, string threads, Action ours, Action managed, Action limit)
+    {
+        Action[] versions = [ours, managed, limit];
+        // Warm each (first touch, JIT, the pools' workers), then size a block to ~20 ms of ours.
+        foreach (Action step in versions)
+        {
+            step();
+            step();
+        }
+        var clock = Stopwatch.StartNew();
+        ours();
+        int steps = (int)Math.Clamp(BlockSeconds / Math.Max(clock.Elapsed.TotalSeconds, 1e-7), 1, 10_000);
+        var seconds = new double[versions.Length][];
+        for (int v = 0; v < versions.Length; v++)
+        {
+            seconds[v] = new double[Rounds];
+        }
+        for (int round = 0; round < Rounds; round++)
+        {
+            for (int v = 0; v < versions.Length; v++)
+            {
+                clock.Restart();
+                for (int i = 0; i < steps; i++)
+                {
+                    versions[v]();
+                }
+                seconds[v][round] = clock.Elapsed.TotalSeconds;
+            }
+        }
+        double[] overManaged = Sorted(seconds[1].Zip(seconds[0], (m, o) => m / o));
+        double[] ofLimit = Sorted(seconds[2].Zip(seconds[0], (l, o) => l / o));
+        double oursNs = Sorted(seconds[0])[Rounds / 2] / steps * 1e9;
+        return new Result(workload, threads, Rounds, steps, oursNs,
+            overManaged[Rounds / 2], overManaged[Rounds / 10], overManaged[Rounds - 1 - Rounds / 10],
+            ofLimit[Rounds / 2], ofLimit[Rounds / 10], ofLimit[Rounds - 1 - Rounds / 10]);
+    }
+
+    private static double[] Sorted(IEnumerable<double> values)
+    {
+        double[] sorted = values.ToArray();
+        Array.Sort(sorted);
+        return sorted;
+    }
+
+    public static void Save(IReadOnlyList<Result> results, string path) =>
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(results));
+
+    public static IReadOnlyList<Result> Load(string path) =>
+        File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<List<Result>>(File.ReadAllText(path)) ?? [] : [];
+}
