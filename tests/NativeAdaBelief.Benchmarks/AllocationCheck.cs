@@ -17,20 +17,15 @@ public static class AllocationCheck
     public static IReadOnlyList<Result> Run(IEnumerable<string> workloads)
     {
         var results = new List<Result>();
-        foreach (string workload in workloads)
+        foreach (var (workload, lengths, threads, ourThreads, managedThreads) in Workloads.ThreadCases(workloads))
         {
-            int[] lengths = Workloads.Lengths(workload);
-            foreach (string threads in new[] { "1", StepBenchmarks.AllThreads })
+            using (var ours = new OursHarness(lengths, ourThreads))
             {
-                int count = threads == StepBenchmarks.AllThreads ? 0 : 1;
-                using (var ours = new OursHarness(lengths, count))
-                {
-                    results.Add(Measure("ours", workload, threads, ours.Optimizer.Step));
-                }
-                using var set = new TensorSet(lengths);
-                var best = new FusedManagedStep(set, count == 0 ? Environment.ProcessorCount : 1);
-                results.Add(Measure("best managed", workload, threads, best.Step));
+                results.Add(Measure("ours", workload, threads, ours.Optimizer.Step));
             }
+            using var set = new TensorSet(lengths);
+            var best = new FusedManagedStep(set, managedThreads);
+            results.Add(Measure("best managed", workload, threads, best.Step));
         }
         return results;
     }

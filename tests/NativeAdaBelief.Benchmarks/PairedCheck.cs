@@ -25,24 +25,19 @@ public static class PairedCheck
     public static IReadOnlyList<Result> Run(IEnumerable<string> workloads)
     {
         var results = new List<Result>();
-        foreach (string workload in workloads)
+        foreach (var (workload, lengths, threads, ourThreads, managedThreads) in Workloads.ThreadCases(workloads))
         {
-            int[] lengths = Workloads.Lengths(workload);
-            foreach (string threads in new[] { "1", StepBenchmarks.AllThreads })
+            using var ours = new OursHarness(lengths, ourThreads);
+            using var set = new TensorSet(lengths);
+            var managed = new FusedManagedStep(set, managedThreads);
+            var limit = new TensorArrays(checked((int)Workloads.TotalElements(workload)));
+            try
             {
-                int count = threads == StepBenchmarks.AllThreads ? 0 : 1;
-                using var ours = new OursHarness(lengths, count);
-                using var set = new TensorSet(lengths);
-                var managed = new FusedManagedStep(set, count == 0 ? Environment.ProcessorCount : 1);
-                var limit = new TensorArrays(checked((int)Workloads.TotalElements(workload)));
-                try
-                {
-                    results.Add(Measure(workload, threads, ours.Optimizer.Step, managed.Step, () => RunLimit(limit, count)));
-                }
-                finally
-                {
-                    limit.Free();
-                }
+                results.Add(Measure(workload, threads, ours.Optimizer.Step, managed.Step, () => RunLimit(limit, ourThreads)));
+            }
+            finally
+            {
+                limit.Free();
             }
         }
         return results;

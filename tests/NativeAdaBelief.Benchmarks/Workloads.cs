@@ -57,6 +57,18 @@ public static class Workloads
     public static long TotalElements(string workload) => Lengths(workload).Sum(n => (long)n);
 
     /// <summary>
+    /// Every workload at 1 thread and at all cores, as the checks outside BenchmarkDotNet run
+    /// them: the thread label of the report, our OptimizerConfig.ThreadCount (0 = one per
+    /// logical core) and the managed version's worker count.
+    /// </summary>
+    public static IEnumerable<(string Workload, int[] Lengths, string Threads, int OurThreads, int ManagedThreads)> ThreadCases(
+        IEnumerable<string> workloads) =>
+        from workload in workloads
+        from threads in new[] { "1", StepBenchmarks.AllThreads }
+        let all = threads == StepBenchmarks.AllThreads
+        select (workload, Lengths(workload), threads, all ? 0 : 1, all ? Environment.ProcessorCount : 1);
+
+    /// <summary>
     /// A GPT-style decoder: d_model 640, 16 layers, vocabulary 32,000, context 1,024, every
     /// linear layer with a bias, q/k/v as separate projections, a 4·d MLP and two LayerNorms
     /// per layer, a final LayerNorm; 260 tensors, 99.9M parameters, from 1×640 up to 32000×640.
