@@ -56,10 +56,4 @@ public static class AllocationCheck
         }
         return new Result(version, workload, threads, steps, best);
     }
-
-    public static void Save(IReadOnlyList<Result> results, string path) =>
-        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(results));
-
-    public static IReadOnlyList<Result> Load(string path) =>
-        File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<List<Result>>(File.ReadAllText(path)) ?? [] : [];
 }

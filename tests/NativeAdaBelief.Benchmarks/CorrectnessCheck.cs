@@ -62,16 +62,6 @@ public static class CorrectnessCheck
         return results;
     }
 
-    /// <summary>Keeps the results beside the BenchmarkDotNet export (for --report-only).</summary>
-    public static void Save(IReadOnlyList<Result> results, string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(results));
-    }
-
-    public static IReadOnlyList<Result> Load(string path) =>
-        File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<List<Result>>(File.ReadAllText(path)) ?? [] : [];
-
     private static IEnumerable<(string, Func<TensorSet, IManagedStep>)> Versions()
     {
         yield return ("scalar loop", s => new ScalarLoopStep(s));

@@ -89,10 +89,4 @@ public static class PairedCheck
         Array.Sort(sorted);
         return sorted;
     }
-
-    public static void Save(IReadOnlyList<Result> results, string path) =>
-        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(results));
-
-    public static IReadOnlyList<Result> Load(string path) =>
-        File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<List<Result>>(File.ReadAllText(path)) ?? [] : [];
 }

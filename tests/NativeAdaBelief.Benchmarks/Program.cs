@@ -65,7 +65,7 @@ if (!options.ReportOnly)
         Console.Error.WriteLine($"benchmarks: a managed version differs from the native step by more than {CorrectnessCheck.Tolerance:E0}; the comparison would not be honest.");
         return 1;
     }
-    CorrectnessCheck.Save(check, Path.Combine(options.Artifacts, "correctness.json"));
+    ResultFiles.Save(check, Path.Combine(options.Artifacts, "correctness.json"));
 
     Console.WriteLine("==> managed allocations per step (not timed): whole process, precise, best of 3 rounds");
     allocations = AllocationCheck.Run(Workloads.Selected);
@@ -73,7 +73,7 @@ if (!options.ReportOnly)
     {
         Console.WriteLine($"    {a.Version,-14} {a.Workload,-8} threads {a.Threads,-4} {a.BytesPerStep,8:F1} B/step over {a.Steps} steps");
     }
-    AllocationCheck.Save(allocations, Path.Combine(options.Artifacts, "allocations.json"));
+    ResultFiles.Save(allocations, Path.Combine(options.Artifacts, "allocations.json"));
 
     string[] pairedWorkloads = Workloads.Selected.Where(w => Workloads.TotalElements(w) >= 1 << 20).ToArray();
     if (pairedWorkloads.Length > 0)
@@ -86,7 +86,7 @@ if (!options.ReportOnly)
         Console.WriteLine($"    {p.Workload,-12} threads {p.Threads,-4} × best managed {p.OverManaged:F3} ({p.OverManagedP10:F2}–{p.OverManagedP90:F2})  "
             + $"of limit {p.OfLimit * 100:F0}% ({p.OfLimitP10 * 100:F0}–{p.OfLimitP90 * 100:F0}%)");
     }
-    PairedCheck.Save(paired, Path.Combine(options.Artifacts, "paired.json"));
+    ResultFiles.Save(paired, Path.Combine(options.Artifacts, "paired.json"));
 
     if (Directory.Exists(resultsDirectory))
     {
@@ -116,9 +116,9 @@ if (!options.ReportOnly)
 }
 else
 {
-    check = CorrectnessCheck.Load(Path.Combine(options.Artifacts, "correctness.json"));
-    allocations = AllocationCheck.Load(Path.Combine(options.Artifacts, "allocations.json"));
-    paired = PairedCheck.Load(Path.Combine(options.Artifacts, "paired.json"));
+    check = ResultFiles.Load<CorrectnessCheck.Result>(Path.Combine(options.Artifacts, "correctness.json"));
+    allocations = ResultFiles.Load<AllocationCheck.Result>(Path.Combine(options.Artifacts, "allocations.json"));
+    paired = ResultFiles.Load<PairedCheck.Result>(Path.Combine(options.Artifacts, "paired.json"));
     string contentionFile = Path.Combine(options.Artifacts, "contention.json");
     if (File.Exists(contentionFile) && System.Text.Json.JsonSerializer.Deserialize<double[]>(File.ReadAllText(contentionFile)) is [var other, var stolen])
     {

@@ -42,8 +42,8 @@ constexpr std::size_t kSmallPage = 4096;
 std::size_t mapped_length(std::size_t total) { return (total + kSmallPage - 1) / kSmallPage * kSmallPage; }
 
 void* map_huge_aligned(std::size_t total) {
+    if (total > std::numeric_limits<std::size_t>::max() - 2 * kHugePage) return nullptr;  // no room to align
     const std::size_t length = mapped_length(total);
-    if (length > std::numeric_limits<std::size_t>::max() - kHugePage) return nullptr;
     // Map a huge page more than needed and give back the unaligned head and the tail.
     void* reserved = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (reserved == MAP_FAILED) return nullptr;
@@ -53,7 +53,7 @@ void* map_huge_aligned(std::size_t total) {
     const std::size_t tail = (start + length + kHugePage) - (aligned + length);
     if (tail != 0) munmap(reinterpret_cast<void*>(aligned + length), tail);
     void* block = reinterpret_cast<void*>(aligned);
-    madvise(block, length, MADV_HUGEPAGE);  // advice: refused where THP is off, which is fine
+    madvise(block, length, MADV_HUGEPAGE);  // advice only: where THP is off it changes nothing
     return block;
 }
 #endif
