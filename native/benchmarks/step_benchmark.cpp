@@ -442,6 +442,52 @@ BENCHMARK(BM_InCacheStep)
     ->ArgName("form")
     ->Unit(benchmark::kMicrosecond);
 
+// Argument: {element count, StepForm (a bfloat16 one)}. What the NAB_SIMD_AVX512_BF16 level's
+// bfloat16 narrowing gains: the step at that level beside the same step at NAB_SIMD_AVX512, on
+// one thread, alternating (over_avx512: the AVX512 step's time over this level's). The time is
+// the AVX512_BF16 step's. Skipped where the CPU lacks the level.
+void BM_Bfloat16NarrowingLevel(benchmark::State& state) {
+    std::int32_t best = NAB_SIMD_SCALAR;
+    check(nab_cpu_get_best_simd_level(&best));
+    if (best != NAB_SIMD_AVX512_BF16) {
+        state.SkipWithError("this CPU has no AVX-512 BF16 (NAB_SIMD_AVX512_BF16 is not its best level)");
+        return;
+    }
+    const auto count = static_cast<std::size_t>(state.range(0));
+    const FormTraits traits = traits_of(static_cast<StepForm>(state.range(1)));
+    FormBuffers level_buffers(traits, count, /*state=*/false), avx512_buffers(traits, count, /*state=*/false);
+    std::uint32_t group = 0;
+    OptimizerHandle level = make_optimizer(traits, 1, group);
+    add_tensor(level.get(), group, traits, level_buffers, count);
+    OptimizerHandle avx512 = make_optimizer(traits, 1, group);
+    check(nab_optimizer_set_simd_level(avx512.get(), NAB_SIMD_AVX512));
+    add_tensor(avx512.get(), group, traits, avx512_buffers, count);
+    warm_up(level.get());
+    warm_up(avx512.get());
+    // Wall time only: a step in cache lasts a few microseconds, and Stopwatch's reading of the
+    // process CPU time (a system call) would add a constant to both sides of the ratio.
+    const auto step_seconds = [](nab_optimizer* optimizer) {
+        const auto start = std::chrono::steady_clock::now();
+        check(nab_optimizer_step(optimizer));
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    double level_seconds = 0, avx512_seconds = 0;
+    for (auto _ : state) {
+        const double seconds = step_seconds(level.get());
+        state.SetIterationTime(seconds);
+        level_seconds += seconds;
+        avx512_seconds += step_seconds(avx512.get());
+    }
+    report(state, count, 1, traits.master ? 28.0 : 22.0);
+    state.counters["over_avx512"] = avx512_seconds / level_seconds;
+}
+BENCHMARK(BM_Bfloat16NarrowingLevel)
+    ->ArgsProduct({{16384, std::int64_t{1} << 20, std::int64_t{1} << 24},
+                   {static_cast<std::int64_t>(StepForm::Bfloat16), static_cast<std::int64_t>(StepForm::Bfloat16WithMaster)}})
+    ->ArgNames({"params", "form"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
 // The step's arithmetic bound in cache: one square root and one division per element, the two
 // instructions of update_math.h that share the divider, in 16-wide AVX-512 vectors (what the
 // step's kernel uses on such a host) over L1-resident arrays; nothing else per element.

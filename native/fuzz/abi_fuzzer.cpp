@@ -725,7 +725,7 @@ private:
         if (null_out || null_config || !size.valid() || read.device_type < NAB_DEVICE_CPU || read.device_type > NAB_DEVICE_CUDA) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (read.device_ordinal < 0 || (read.device_type == NAB_DEVICE_CPU && read.device_ordinal != 0) ||
-                   read.thread_count < 0 || read.simd_level < NAB_SIMD_AUTO || read.simd_level > NAB_SIMD_NEON) {
+                   read.thread_count < 0 || read.simd_level < NAB_SIMD_AUTO || read.simd_level > NAB_SIMD_AVX512_BF16) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (read.simd_level != NAB_SIMD_AUTO && !cpu_runs(read.simd_level)) {
             expected = NAB_STATUS_UNSUPPORTED;
@@ -1414,9 +1414,9 @@ private:
     void set_simd_level() {
         ModelOptimizer& o = pick_optimizer();
         const std::uint8_t choice = in_.byte();
-        const std::int32_t level = choice < 240 ? static_cast<std::int32_t>(choice % 5) : in_.interesting_int32();
+        const std::int32_t level = choice < 240 ? static_cast<std::int32_t>(choice % 6) : in_.interesting_int32();
         int expected = NAB_STATUS_OK;
-        if (o.handle == nullptr || level < NAB_SIMD_AUTO || level > NAB_SIMD_NEON) {
+        if (o.handle == nullptr || level < NAB_SIMD_AUTO || level > NAB_SIMD_AVX512_BF16) {
             expected = NAB_STATUS_INVALID_ARGUMENT;
         } else if (level != NAB_SIMD_AUTO && !cpu_runs(level)) {
             expected = NAB_STATUS_UNSUPPORTED;
@@ -1651,11 +1651,15 @@ private:
     std::uint64_t baseline_bytes_ = 0;
     std::int32_t best_simd_ = NAB_SIMD_SCALAR;
     // Whether this CPU runs a named SIMD level (not AUTO). The levels are names, not a ranking:
-    // x86-64 runs SCALAR and the AVX levels up to its best, arm64 SCALAR and NEON.
+    // x86-64 runs SCALAR and the AVX levels up to its best (in the order AVX2, AVX512,
+    // AVX512_BF16), arm64 SCALAR and NEON.
     bool cpu_runs(std::int32_t level) const {
         if (level == NAB_SIMD_SCALAR) return true;
         if (best_simd_ == NAB_SIMD_NEON) return level == NAB_SIMD_NEON;
-        return level != NAB_SIMD_NEON && level <= best_simd_;
+        const auto rank = [](std::int32_t l) {
+            return l == NAB_SIMD_AVX2 ? 1 : l == NAB_SIMD_AVX512 ? 2 : l == NAB_SIMD_AVX512_BF16 ? 3 : 0;
+        };
+        return rank(level) != 0 && rank(level) <= rank(best_simd_);
     }
     std::int32_t cuda_devices_ = 0;
     std::int32_t hardware_threads_ = 1;

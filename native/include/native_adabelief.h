@@ -203,7 +203,11 @@ typedef enum nab_simd_level {
     /* 512-bit AVX-512F kernel (x86-64). */
     NAB_SIMD_AVX512 = 3,
     /* 128-bit NEON (Advanced SIMD) kernel (arm64, where every CPU has it). */
-    NAB_SIMD_NEON = 4
+    NAB_SIMD_NEON = 4,
+    /* The AVX-512F kernel narrowing bfloat16 with AVX-512 BF16's conversion instruction
+     * (x86-64 CPUs with AVX512_BF16 and AVX512DQ: Intel Cooper Lake and Sapphire Rapids on,
+     * AMD Zen 4 on); bit-identical to NAB_SIMD_AVX512, faster where parameters are bfloat16. */
+    NAB_SIMD_AVX512_BF16 = 5
 } nab_simd_level;
 
 /* Hyper-parameters of one parameter group. Fill with nab_group_options_init() and change

@@ -209,6 +209,8 @@ TEST(AbiConventionsTest, ConfigValidationChecksRangesButNotTheMachine) {
     NAB_EXPECT_OK(nab_optimizer_config_validate(&config));
     config.simd_level = NAB_SIMD_NEON;  // valid on every architecture
     NAB_EXPECT_OK(nab_optimizer_config_validate(&config));
+    config.simd_level = NAB_SIMD_AVX512_BF16;
+    NAB_EXPECT_OK(nab_optimizer_config_validate(&config));
     config.device_type = NAB_DEVICE_CUDA;
     config.device_ordinal = 3;  // valid, whether or not this machine has it
     NAB_EXPECT_OK(nab_optimizer_config_validate(&config));

@@ -265,7 +265,7 @@ TEST_F(AbiErrorsTest, CreateRefusesBadConfigsAndSetsTheOutputToNull) {
         {"thread_count", integer_texts(100000), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.thread_count = 100000; }},
         {"device_type", integer_texts(7), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.device_type = 7; }},
         {"device_type", integer_texts(-1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.device_type = -1; }},
-        {"simd_level", integer_texts(5), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.simd_level = 5; }},
+        {"simd_level", integer_texts(6), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.simd_level = 6; }},
         {"simd_level", integer_texts(-1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.simd_level = -1; }},
         {"device_ordinal", integer_texts(1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.device_ordinal = 1; }},
         {"device_ordinal", integer_texts(-1), NAB_STATUS_INVALID_ARGUMENT, [](nab_optimizer_config& c) { c.device_ordinal = -1; }},
@@ -303,7 +303,7 @@ TEST_F(AbiErrorsTest, ThreadAndSimdSettingsRefuseBadValues) {
         EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "thread_count", integer_texts(v),
                        nab_optimizer_set_thread_count(opt(), v));
     }
-    for (int32_t v : {5, 99, -1}) {
+    for (int32_t v : {6, 99, -1}) {
         EXPECT_REFUSED(NAB_STATUS_INVALID_ARGUMENT, "simd_level", integer_texts(v),
                        nab_optimizer_set_simd_level(opt(), v));
     }

@@ -237,6 +237,7 @@ internal static class Report
             }
             AppendBounds(md, native, threads);
             md.AppendLine();
+            AppendBfloat16Level(md, native);
         }
 
         // Correctness.
@@ -398,12 +399,15 @@ internal static class Report
 
     private sealed record DividerRow(double ElementsPerSecond);
 
+    /// <summary>One BM_Bfloat16NarrowingLevel row: the step at NAB_SIMD_AVX512_BF16 and its speed-up over NAB_SIMD_AVX512.</summary>
+    private sealed record LevelRow(long Count, string Form, double ParamsPerSecond, double OverAvx512);
+
     /// <summary>
     /// The native run: its rows, the load average when it started, the divider bound, and each form's step rate in cache
     /// (BM_InCacheStep, one thread) by form label.
     /// </summary>
     private sealed record NativeRun(IReadOnlyList<NativeRow> Rows, string LoadAverage, DividerRow? DividerBound,
-        IReadOnlyDictionary<string, double> InCacheParamsPerSecond);
+        IReadOnlyDictionary<string, double> InCacheParamsPerSecond, IReadOnlyList<LevelRow> Bfloat16Level);
 
     // BM_FusedStep's third argument (native/benchmarks/step_benchmark.cpp, StepForm).
     private const int EightBitForm = 3;
@@ -425,6 +429,28 @@ internal static class Report
     // Per row of the native table: the lower of the two bounds (memory: the row's interleaved
     // streaming kernel; arithmetic: the form's own rate in cache times the threads) and how close
     // the step comes to it.
+    // The AVX512_BF16 level against AVX512 on the bfloat16 forms (absent where the CPU lacks it).
+    private static void AppendBfloat16Level(StringBuilder md, NativeRun native)
+    {
+        if (native.Bfloat16Level.Count == 0)
+        {
+            return;
+        }
+        md.AppendLine("### bfloat16 narrowing with AVX-512 BF16");
+        md.AppendLine();
+        md.AppendLine("`BM_Bfloat16NarrowingLevel`: the step at `NAB_SIMD_AVX512_BF16` (bfloat16 narrowed by `VCVTNEPS2BF16`, vectors holding a "
+            + "subnormal by the integer rounding) beside the same step at `NAB_SIMD_AVX512` (integer rounding only), one thread, alternating; "
+            + "\"vs AVX512\" is the AVX512 step's time over this level's. Both give the same bits (tested).");
+        md.AppendLine();
+        md.AppendLine("| params | form | AVX512_BF16 step | vs AVX512 |");
+        md.AppendLine("| ---: | --- | ---: | ---: |");
+        foreach (LevelRow row in native.Bfloat16Level)
+        {
+            md.AppendLine($"| {row.Count:N0} | {row.Form} | {row.ParamsPerSecond / 1e9:F2} G params/s | {Times(row.OverAvx512)} |");
+        }
+        md.AppendLine();
+    }
+
     private static void AppendBounds(StringBuilder md, NativeRun native, int allThreads)
     {
         md.AppendLine("### What bounds each form");
@@ -464,6 +490,7 @@ internal static class Report
         var rows = new List<(long Count, int Threads, int Form, NativeRow Row)>();
         DividerRow? divider = null;
         var inCache = new Dictionary<string, double>();
+        var bfloat16Level = new List<LevelRow>();
         foreach (JsonElement b in doc.RootElement.GetProperty("benchmarks").EnumerateArray())
         {
             if (b.TryGetProperty("run_type", out JsonElement type) && type.GetString() != "iteration")
@@ -475,6 +502,15 @@ internal static class Report
             if (parts[0] == "BM_InCacheStep")
             {
                 inCache[NativeFormLabel(int.Parse(parts[1]["form:".Length..], Inv))] = b.GetProperty("params_per_second").GetDouble();
+                continue;
+            }
+            if (parts[0] == "BM_Bfloat16NarrowingLevel")
+            {
+                if (!b.TryGetProperty("error_occurred", out JsonElement skipped) || !skipped.GetBoolean())
+                {
+                    bfloat16Level.Add(new LevelRow(long.Parse(parts[1]["params:".Length..], Inv), NativeFormLabel(int.Parse(parts[2]["form:".Length..], Inv)),
+                        b.GetProperty("params_per_second").GetDouble(), b.GetProperty("over_avx512").GetDouble()));
+                }
                 continue;
             }
             if (parts[0] == "BM_DividerBound")
@@ -517,7 +553,7 @@ internal static class Report
             .OrderBy(r => r.Count).ThenBy(r => r.Threads == 0 ? int.MaxValue : r.Threads).ThenBy(r => FormOrder(r.Form))
             .Select(r => r.Row)
             .ToList();
-        return new NativeRun(ordered, loadAverage, divider, inCache);
+        return new NativeRun(ordered, loadAverage, divider, inCache, bfloat16Level);
     }
 
     // Table order: float32 forms, then the 16-bit ones, then 8-bit state.

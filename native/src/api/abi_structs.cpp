@@ -153,10 +153,10 @@ void require_zero(std::int32_t value, const char* field) {
 }  // namespace
 
 nab_simd_level read_simd_level(std::int32_t level, const char* argument) {
-    if (level < NAB_SIMD_AUTO || level > NAB_SIMD_NEON) {
+    if (level < NAB_SIMD_AUTO || level > NAB_SIMD_AVX512_BF16) {
         refuse(argument, std::to_string(level),
-               "must be NAB_SIMD_AUTO (0), NAB_SIMD_SCALAR (1), NAB_SIMD_AVX2 (2), NAB_SIMD_AVX512 (3) or "
-               "NAB_SIMD_NEON (4)");
+               "must be NAB_SIMD_AUTO (0), NAB_SIMD_SCALAR (1), NAB_SIMD_AVX2 (2), NAB_SIMD_AVX512 (3), "
+               "NAB_SIMD_NEON (4) or NAB_SIMD_AVX512_BF16 (5)");
     }
     return static_cast<nab_simd_level>(level);
 }

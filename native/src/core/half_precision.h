@@ -5,9 +5,10 @@
 //
 // NaN handling follows x86's hardware conversions (F16C's VCVTPS2PH / VCVTPH2PS), which the
 // SIMD paths use: a NaN keeps its sign and the top bits of its payload and becomes quiet.
-// AVX-512 BF16's VCVTNEPS2BF16 is deliberately not used: it flushes float32 subnormals to
-// zero (measured: 0x007fffff -> 0x0000, where round-to-nearest-even gives 0x0080), which
-// PyTorch's bfloat16 conversion does not do.
+// AVX-512 BF16's VCVTNEPS2BF16 treats float32 subnormal inputs as zero (measured:
+// 0x007fffff -> 0x0000, where round-to-nearest-even gives 0x0080, as PyTorch's conversion
+// does); the level that uses it sends vectors holding a subnormal through the integer
+// rounding (cpu/simd_vector_avx512_bf16.h).
 #pragma once
 
 #include <cstdint>

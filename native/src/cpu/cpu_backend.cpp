@@ -21,6 +21,7 @@ nab_simd_level resolve_simd_level(nab_simd_level level) {
 ConversionKernels conversions_for(nab_simd_level level) {
     switch (level) {
         case NAB_SIMD_AVX512: return avx512_conversions();
+        case NAB_SIMD_AVX512_BF16: return avx512_bf16_conversions();
         case NAB_SIMD_AVX2: return avx2_conversions();
         case NAB_SIMD_NEON: return neon_conversions();
         default: return scalar_conversions();
@@ -91,6 +92,7 @@ void CpuBackend::initialize_master(float* master, const void* parameters, Elemen
 RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
     switch (simd_level_) {
         case NAB_SIMD_AVX512: return select_avx512_kernel(variant);
+        case NAB_SIMD_AVX512_BF16: return select_avx512_bf16_kernel(variant);
         case NAB_SIMD_AVX2: return select_avx2_kernel(variant);
         case NAB_SIMD_NEON: return select_neon_kernel(variant);
         default: return select_scalar_kernel(variant);
@@ -99,7 +101,8 @@ RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
 
 QuantizedRangeKernel CpuBackend::quantized_kernel_for(const KernelVariant& variant) const {
     switch (simd_level_) {
-        case NAB_SIMD_AVX512: return select_avx512_quantized_kernel(variant);
+        case NAB_SIMD_AVX512:
+        case NAB_SIMD_AVX512_BF16: return select_avx512_quantized_kernel(variant);  // no 16-bit data
         case NAB_SIMD_AVX2: return select_avx2_quantized_kernel(variant);
         case NAB_SIMD_NEON: return select_neon_quantized_kernel(variant);
         default: return select_scalar_quantized_kernel(variant);

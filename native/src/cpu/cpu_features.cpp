@@ -13,6 +13,11 @@ bool has_f16c() noexcept {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
 }
+// CPUID leaf 7 sub-leaf 1, EAX bit 5 (spelled out: older cpuid.h headers lack bit_AVX512BF16).
+bool has_avx512_bf16() noexcept {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 5)) != 0;
+}
 }  // namespace
 #endif
 
@@ -29,6 +34,9 @@ bool simd_level_supported(nab_simd_level level) noexcept {
         // The AVX2 level converts float16 with F16C (every AVX2 CPU has it, but check).
         case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2") && has_f16c();
         case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f");
+        // AVX512DQ for the subnormal test beside the conversion (cpu/simd_vector_avx512_bf16.h).
+        case NAB_SIMD_AVX512_BF16:
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && has_avx512_bf16();
 #endif
 #if defined(__aarch64__)
         // Advanced SIMD (with float16 conversions) is part of every ARMv8-A CPU: no check.
@@ -40,6 +48,7 @@ bool simd_level_supported(nab_simd_level level) noexcept {
 
 nab_simd_level best_simd_level() noexcept {
     if (simd_level_supported(NAB_SIMD_NEON)) return NAB_SIMD_NEON;
+    if (simd_level_supported(NAB_SIMD_AVX512_BF16)) return NAB_SIMD_AVX512_BF16;
     if (simd_level_supported(NAB_SIMD_AVX512)) return NAB_SIMD_AVX512;
     if (simd_level_supported(NAB_SIMD_AVX2)) return NAB_SIMD_AVX2;
     return NAB_SIMD_SCALAR;
@@ -52,6 +61,7 @@ const char* simd_level_name(nab_simd_level level) noexcept {
         case NAB_SIMD_AVX2: return "NAB_SIMD_AVX2";
         case NAB_SIMD_AVX512: return "NAB_SIMD_AVX512";
         case NAB_SIMD_NEON: return "NAB_SIMD_NEON";
+        case NAB_SIMD_AVX512_BF16: return "NAB_SIMD_AVX512_BF16";
     }
     return "unknown";
 }

@@ -1,7 +1,7 @@
 // The CPU kernels' shared interface: one function per SIMD level that returns the compiled
 // range kernel for a variant. Each level lives in its own translation unit compiled with
 // that level's target flags (kernel_scalar.cpp, kernel_avx2.cpp, kernel_avx512.cpp,
-// kernel_neon.cpp). A build has the levels of its target architecture; the others' entry
+// kernel_avx512_bf16.cpp, kernel_neon.cpp). A build has the levels of its target architecture; the others' entry
 // points are stand-ins that are never reached (unavailable_kernels_*.cpp).
 #pragma once
 
@@ -41,6 +41,7 @@ using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std:
 RangeKernel select_scalar_kernel(const KernelVariant& variant);
 RangeKernel select_avx2_kernel(const KernelVariant& variant);
 RangeKernel select_avx512_kernel(const KernelVariant& variant);
+RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant);
 RangeKernel select_neon_kernel(const KernelVariant& variant);
 
 // Where one tensor's arrays are for a step when its m, s and s_max are blockwise 8-bit
@@ -65,7 +66,7 @@ using QuantizedRangeKernel = void (*)(const QuantizedTensorArrays& arrays, std::
 
 QuantizedRangeKernel select_scalar_quantized_kernel(const KernelVariant& variant);
 QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant);
-QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant);
+QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant);  // also NAB_SIMD_AVX512_BF16's
 QuantizedRangeKernel select_neon_quantized_kernel(const KernelVariant& variant);
 
 // 16-bit <-> float32 conversion of `count` elements, one set per SIMD level (half: float16;
@@ -81,6 +82,7 @@ struct ConversionKernels {
 ConversionKernels scalar_conversions();
 ConversionKernels avx2_conversions();
 ConversionKernels avx512_conversions();
+ConversionKernels avx512_bf16_conversions();
 ConversionKernels neon_conversions();
 
 }  // namespace nab::cpu

@@ -42,7 +42,7 @@ struct Avx512Lanes {
 
     // 16-bit storage (core/half_precision.h rounds the same): float16 through AVX-512F's
     // conversions (the same rounding and NaN handling as F16C); bfloat16 in integer arithmetic
-    // (see core/half_precision.h for why not AVX-512 BF16).
+    // (simd_vector_avx512_bf16.h narrows with AVX-512 BF16 where the CPU has it).
     static Vector load_half(const std::uint16_t* source) {
         return {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(source)))};
     }

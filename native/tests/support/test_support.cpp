@@ -73,7 +73,7 @@ OptimizerPtr make_optimizer(int32_t thread_count, int32_t simd_level) {
 }
 
 std::vector<int32_t> named_simd_levels() {
-    return {NAB_SIMD_SCALAR, NAB_SIMD_AVX2, NAB_SIMD_AVX512, NAB_SIMD_NEON};
+    return {NAB_SIMD_SCALAR, NAB_SIMD_AVX2, NAB_SIMD_AVX512, NAB_SIMD_NEON, NAB_SIMD_AVX512_BF16};
 }
 
 std::vector<int32_t> supported_simd_levels() {
@@ -84,9 +84,14 @@ std::vector<int32_t> supported_simd_levels() {
     EXPECT_EQ(best, NAB_SIMD_NEON) << "every arm64 CPU has NEON";
     levels.push_back(NAB_SIMD_NEON);
 #else
-    EXPECT_TRUE(best == NAB_SIMD_SCALAR || best == NAB_SIMD_AVX2 || best == NAB_SIMD_AVX512) << best;
-    for (int32_t level : {NAB_SIMD_AVX2, NAB_SIMD_AVX512}) {
-        if (level <= best) levels.push_back(level);
+    // Each AVX level implies the ones before it; the best is the last this CPU runs.
+    const std::vector<int32_t> x86_levels = {NAB_SIMD_AVX2, NAB_SIMD_AVX512, NAB_SIMD_AVX512_BF16};
+    EXPECT_TRUE(best == NAB_SIMD_SCALAR || std::find(x86_levels.begin(), x86_levels.end(), best) != x86_levels.end())
+        << best;
+    for (int32_t level : x86_levels) {
+        if (best == NAB_SIMD_SCALAR) break;
+        levels.push_back(level);
+        if (level == best) break;
     }
 #endif
     return levels;
@@ -99,6 +104,7 @@ const char* simd_level_text(int32_t level) {
         case NAB_SIMD_AVX2: return "AVX2";
         case NAB_SIMD_AVX512: return "AVX512";
         case NAB_SIMD_NEON: return "NEON";
+        case NAB_SIMD_AVX512_BF16: return "AVX512_BF16";
         default: return "?";
     }
 }

@@ -21,4 +21,11 @@ public enum SimdLevel
 
     /// <summary>The 128-bit NEON (Advanced SIMD) kernel (arm64, where every CPU has it).</summary>
     Neon = 4,
+
+    /// <summary>
+    /// The AVX-512F kernel narrowing bfloat16 with AVX-512 BF16's conversion instruction (x86-64
+    /// CPUs with AVX512_BF16: Intel Cooper Lake and Sapphire Rapids on, AMD Zen 4 on);
+    /// bit-identical to <see cref="Avx512"/>, faster where parameters are bfloat16.
+    /// </summary>
+    Avx512Bf16 = 5,
 }

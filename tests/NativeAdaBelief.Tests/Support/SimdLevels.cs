@@ -4,8 +4,8 @@ namespace NativeAdaBelief.Tests.Support;
 
 /// <summary>
 /// The SIMD levels this CPU runs, <see cref="SimdLevel.Scalar"/> first. The levels' numbers are
-/// names, not a ranking: x86-64 runs Scalar and the AVX levels up to its best (AVX-512 implies
-/// AVX2), arm64 Scalar and Neon. Derived from <see cref="NativeAdaBeliefLibrary.BestSimdLevel"/>
+/// names, not a ranking: x86-64 runs Scalar and the AVX levels up to its best (in the order
+/// Avx2, Avx512, Avx512Bf16: each implies those before it), arm64 Scalar and Neon. Derived from <see cref="NativeAdaBeliefLibrary.BestSimdLevel"/>
 /// and the process architecture, not from what the library accepts.
 /// </summary>
 internal static class SimdLevels
@@ -20,7 +20,8 @@ internal static class SimdLevels
         }
         else
         {
-            levels.AddRange(new[] { SimdLevel.Avx2, SimdLevel.Avx512 }.Where(level => level <= best));
+            SimdLevel[] ladder = { SimdLevel.Avx2, SimdLevel.Avx512, SimdLevel.Avx512Bf16 };
+            levels.AddRange(ladder.Take(Array.IndexOf(ladder, best) + 1));
         }
         return levels;
     }
