@@ -9,6 +9,8 @@
 // lanes, so this level narrows bit for bit as every other level does.
 #pragma once
 
+#include <cstring>
+
 #include "cpu/simd_vector_avx512.h"
 
 namespace nab::cpu {
@@ -21,7 +23,9 @@ struct Avx512Bf16Lanes : Avx512Lanes {
             return;
         }
         const __m256bh narrowed = _mm512_cvtneps_pbh(v.value);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(destination), reinterpret_cast<const __m256i&>(narrowed));
+        __m256i bits;  // no cast intrinsic between the two on older compilers
+        std::memcpy(&bits, &narrowed, sizeof bits);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(destination), bits);
     }
 };
 
