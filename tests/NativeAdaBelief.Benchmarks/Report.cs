@@ -426,9 +426,6 @@ internal static class Report
         _ => $"form {form}",
     };
 
-    // Per row of the native table: the lower of the two bounds (memory: the row's interleaved
-    // streaming kernel; arithmetic: the form's own rate in cache times the threads) and how close
-    // the step comes to it.
     // The AVX512_BF16 level against AVX512 on the bfloat16 forms (absent where the CPU lacks it).
     private static void AppendBfloat16Level(StringBuilder md, NativeRun native)
     {
@@ -451,6 +448,9 @@ internal static class Report
         md.AppendLine();
     }
 
+    // Per row of the native table: the lower of the two bounds (memory: the row's interleaved
+    // streaming kernel; arithmetic: the form's own rate in cache times the threads) and how close
+    // the step comes to it.
     private static void AppendBounds(StringBuilder md, NativeRun native, int allThreads)
     {
         md.AppendLine("### What bounds each form");

@@ -8,7 +8,8 @@ namespace nab::cpu {
 // True when the CPU and OS support the level (NAB_SIMD_SCALAR always is).
 bool simd_level_supported(nab_simd_level level) noexcept;
 
-// The level AUTO resolves to: AVX-512 with BF16, else AVX-512, else AVX2 on x86-64; NEON on arm64; else SCALAR.
+// The level AUTO resolves to: AVX-512 with BF16, else AVX-512, else AVX2 on x86-64; NEON on
+// arm64; else SCALAR.
 nab_simd_level best_simd_level() noexcept;
 
 const char* simd_level_name(nab_simd_level level) noexcept;

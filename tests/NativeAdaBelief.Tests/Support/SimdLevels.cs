@@ -5,8 +5,9 @@ namespace NativeAdaBelief.Tests.Support;
 /// <summary>
 /// The SIMD levels this CPU runs, <see cref="SimdLevel.Scalar"/> first. The levels' numbers are
 /// names, not a ranking: x86-64 runs Scalar and the AVX levels up to its best (in the order
-/// Avx2, Avx512, Avx512Bf16: each implies those before it), arm64 Scalar and Neon. Derived from <see cref="NativeAdaBeliefLibrary.BestSimdLevel"/>
-/// and the process architecture, not from what the library accepts.
+/// Avx2, Avx512, Avx512Bf16: each implies those before it), arm64 Scalar and Neon. Derived from
+/// <see cref="NativeAdaBeliefLibrary.BestSimdLevel"/> and the process architecture, not from what
+/// the library accepts.
 /// </summary>
 internal static class SimdLevels
 {
