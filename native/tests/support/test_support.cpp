@@ -84,15 +84,11 @@ std::vector<int32_t> supported_simd_levels() {
     EXPECT_EQ(best, NAB_SIMD_NEON) << "every arm64 CPU has NEON";
     levels.push_back(NAB_SIMD_NEON);
 #else
-    // Each AVX level implies the ones before it; the best is the last this CPU runs.
+    // Each AVX level implies the ones before it: the CPU runs them up to its best.
     const std::vector<int32_t> x86_levels = {NAB_SIMD_AVX2, NAB_SIMD_AVX512, NAB_SIMD_AVX512_BF16};
-    EXPECT_TRUE(best == NAB_SIMD_SCALAR || std::find(x86_levels.begin(), x86_levels.end(), best) != x86_levels.end())
-        << best;
-    for (int32_t level : x86_levels) {
-        if (best == NAB_SIMD_SCALAR) break;
-        levels.push_back(level);
-        if (level == best) break;
-    }
+    const auto best_level = std::find(x86_levels.begin(), x86_levels.end(), best);
+    EXPECT_TRUE(best == NAB_SIMD_SCALAR || best_level != x86_levels.end()) << best;
+    if (best_level != x86_levels.end()) levels.insert(levels.end(), x86_levels.begin(), best_level + 1);
 #endif
     return levels;
 }
