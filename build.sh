@@ -37,7 +37,8 @@ sanitize_dir="$root/build/sanitize"
 install_dir="$root/artifacts/install"
 packages_dir="$root/artifacts/packages"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it started, counted from the script's start (CI's time budget is read from these).
+step() { printf '\n==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 need() {
