@@ -10,7 +10,9 @@ Set-StrictMode -Version Latest
 
 $root = $PSScriptRoot
 $jobs = [Environment]::ProcessorCount
-$releaseDir = Join-Path $root 'build/release-ps'
+# build.sh's folder too: one configuration, one folder (CI runs both scripts on Linux, and the
+# second then finds everything built).
+$releaseDir = Join-Path $root 'build/release'
 $installDir = Join-Path $root 'artifacts/install'
 $packagesDir = Join-Path $root 'artifacts/packages'
 $config = 'Release'
