@@ -66,7 +66,10 @@ build_native() {
   need c++ "Install a C++17 compiler (Debian: apt-get install g++)."
   step "native library (Release) -> $install_dir"
   cuda_setup
-  cmake -S "$root" -B "$release_dir" -DCMAKE_BUILD_TYPE=Release -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
+  # NAB_CUDA_ARCHITECTURES in the environment reaches the CMake option of that name (kept in the
+  # build folder's cache like any option; unset, the cache's or CMake's default stands).
+  cmake -S "$root" -B "$release_dir" -DCMAKE_BUILD_TYPE=Release -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON \
+    ${NAB_CUDA_ARCHITECTURES:+"-DNAB_CUDA_ARCHITECTURES=$NAB_CUDA_ARCHITECTURES"} >/dev/null
   cmake --build "$release_dir" -j "$jobs" --target native_adabelief
   cmake --install "$release_dir" --prefix "$install_dir" >/dev/null
   echo "installed $(ls "$install_dir"/lib/libnative_adabelief.so)"
