@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "native_adabelief.h"
@@ -155,6 +156,75 @@ TEST(GradientChunksTest, ChunkCountIsTheDocumentedSum) {
     const std::vector<double> expected = {0.25, full, full, 0.25, full, full, full, (100000 - 3 * kChunk) * 0.25};
     ASSERT_EQ(totals.sums.size(), expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(totals.sums[i], expected[i]) << "chunk " << i;
+}
+
+// The same gradient values stored as float32, bfloat16 and float16 (values all three hold
+// exactly: 8 significant bits, exponents in float16's normal range) total bit for bit the same
+// in every chunk, whatever the type and the thread count: one association per chunk, with
+// float16 widened block by block and bfloat16 read directly. The tensor ends inside a chunk, a
+// conversion block and a vector; a NaN in the last chunk is counted once in each copy.
+TEST(GradientChunksTest, ChunkTotalsDoNotDependOnTheGradientType) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    const std::size_t length = 2 * kChunk + 1000 + 7;
+    std::vector<float> wide(length);
+    for (float& value : wide) {
+        const double significand = 1.0 + static_cast<double>(random.integer(0, 127)) / 128.0;
+        value = static_cast<float>((random.chance(0.5) ? -1.0 : 1.0) *
+                                   std::ldexp(significand, static_cast<int>(random.integer(-12, 12))));
+    }
+    wide[length - 5] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<uint16_t> bfloat16(length), float16(length);
+    for (std::size_t i = 0; i < length; ++i) {
+        if (std::isnan(wide[i])) {
+            bfloat16[i] = 0x7fc0;
+            float16[i] = 0x7e00;
+            continue;
+        }
+        bfloat16[i] = encode_sixteen_bit(wide[i], NAB_DTYPE_BFLOAT16);
+        float16[i] = encode_sixteen_bit(wide[i], NAB_DTYPE_FLOAT16);
+        ASSERT_EQ(decode_sixteen_bit(bfloat16[i], NAB_DTYPE_BFLOAT16), wide[i]) << "element " << i;
+        ASSERT_EQ(decode_sixteen_bit(float16[i], NAB_DTYPE_FLOAT16), wide[i]) << "element " << i;
+    }
+    const uint64_t chunks = (length + kChunk - 1) / kChunk;
+    for (int32_t threads : {1, 2}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        OptimizerPtr optimizer = with_group(threads);
+        const std::vector<std::pair<int32_t, void*>> copies = {
+            {NAB_DTYPE_FLOAT32, wide.data()}, {NAB_DTYPE_BFLOAT16, bfloat16.data()}, {NAB_DTYPE_FLOAT16, float16.data()}};
+        std::vector<std::vector<float>> parameters;  // one buffer per tensor (memory is registered once)
+        parameters.reserve(copies.size());
+        for (const auto& [dtype, gradients] : copies) {
+            nab_tensor_desc desc{};
+            desc.struct_size = sizeof desc;
+            desc.element_count = length;
+            desc.parameters = parameters.emplace_back(length, 1.0f).data();
+            desc.gradients = gradients;
+            desc.gradient_dtype = dtype;
+            uint32_t id = 0;
+            NAB_ASSERT_OK(nab_optimizer_add_tensor(optimizer.get(), &desc, &id));
+        }
+        const ChunkTotals totals = chunk_totals(optimizer.get());
+        ASSERT_EQ(totals.sums.size(), 3 * chunks);
+        for (uint64_t chunk = 0; chunk < chunks; ++chunk) {
+            const bool last = chunk + 1 == chunks;
+            EXPECT_EQ(totals.counts[chunk], last ? 1u : 0u) << "float32, chunk " << chunk;
+            if (!last) {
+                EXPECT_TRUE(std::isfinite(totals.sums[chunk]) && totals.sums[chunk] > 0.0) << "chunk " << chunk;
+            }
+            for (uint64_t copy = 1; copy < 3; ++copy) {
+                const uint64_t index = copy * chunks + chunk;
+                const char* name = copy == 1 ? "bfloat16" : "float16";
+                EXPECT_EQ(totals.counts[index], totals.counts[chunk]) << name << ", chunk " << chunk;
+                if (!last) {
+                    EXPECT_TRUE(same_bits(totals.sums[index], totals.sums[chunk]))
+                        << name << ", chunk " << chunk << ": " << totals.sums[index] << " against float32's "
+                        << totals.sums[chunk];
+                }
+            }
+        }
+    }
 }
 
 class SplitModelTest : public ::testing::TestWithParam<int32_t> {};

@@ -1,5 +1,6 @@
 #include "cpu/cpu_backend.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/aligned_memory.h"
@@ -180,23 +181,34 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
     }
 }
 
+static_assert(kConversionBlock % SquareLanes::kLanes == 0, "float16 blocks keep each element in its lane of the chunk's run");
+
 GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                                 std::size_t end) const {
-    if (type == ElementType::Float32) return float_statistics(static_cast<const float*>(gradients) + begin, end - begin);
-    // Widening is exact and keeps NaN and Inf, so the float32 routine counts and sums the same;
-    // block by block (kConversionBlock), in the same order whatever the element type. bfloat16
-    // widens by a shift, read directly; float16 through the conversions into an L1 block.
-    GradientStatistics total;
-    alignas(64) float block_values[kConversionBlock];
-    for (std::size_t block = begin; block < end; block += kConversionBlock) {
-        const std::size_t count = end - block < kConversionBlock ? end - block : kConversionBlock;
-        if (type == ElementType::BFloat16) {
-            accumulate(total, bfloat16_statistics(static_cast<const std::uint16_t*>(gradients) + block, count));
-            continue;
+    // One run of lanes over the chunk whatever the element type (gradient_statistics.h), so the
+    // totals do not depend on it: float32 and bfloat16 are read directly, float16 widened block
+    // by block (kConversionBlock, a multiple of the lanes) into L1 through the conversions.
+    const std::size_t count = end - begin;
+    const void* data = static_cast<const char*>(gradients) + begin * element_size(type);
+    SquareLanes lanes;
+    if (type == ElementType::Float32) {
+        add_float_squares(lanes, static_cast<const float*>(data), count);
+    } else if (type == ElementType::BFloat16) {
+        add_bfloat16_squares(lanes, static_cast<const std::uint16_t*>(data), count);
+    } else {
+        alignas(64) float block_values[kConversionBlock];
+        for (std::size_t block = 0; block < count; block += kConversionBlock) {
+            const std::size_t block_count = count - block < kConversionBlock ? count - block : kConversionBlock;
+            widen(conversions_, static_cast<const char*>(data) + block * element_size(type), type, block_values,
+                  block_count);
+            add_float_squares(lanes, block_values, block_count);
         }
-        widen(conversions_, static_cast<const char*>(gradients) + block * element_size(type), type, block_values, count);
-        accumulate(total, float_statistics(block_values, count));
     }
+    GradientStatistics total;
+    total.sum_of_squares = lanes.total();
+    // Finite float32 squares cannot overflow a double sum, so the sum is finite exactly when
+    // every value is: only then (rarely) is it worth counting the NaN and Inf elements.
+    if (!std::isfinite(total.sum_of_squares)) total.nonfinite_count = nonfinite_count(data, type, count);
     return total;
 }
 

@@ -1,44 +1,48 @@
 #include "cpu/gradient_statistics.h"
 
-#include <cmath>
-#include <cstdint>
 #include <cstring>
 
 namespace nab::cpu {
 
 namespace {
 
-// The body of both routines below: `widen(i)` is element i as a float32 (exact). 32 independent
-// partial sums (element i goes to lane i % 32): four 512-bit accumulators, enough independent
-// additions to hide their latency and keep up with memory, and a fixed association, so the
-// compiler may vectorise the lanes without changing a bit; the same association for every
-// element type, so bfloat16 values sum exactly as their widened float32 copies would.
+// The body of both adders below: `widen(i)` is element i as a float32 (exact). The lanes are
+// copied into a local array so the compiler keeps them in vector registers (four 512-bit
+// accumulators) and may vectorise across them without changing a bit: each lane's additions
+// stay in element order.
 template <class Widen>
-[[gnu::always_inline]] inline GradientStatistics statistics(Widen widen, std::size_t count) {
-    constexpr std::size_t lanes = 32;
-    double sums[lanes] = {};
+[[gnu::always_inline]] inline void add_squares(SquareLanes& lanes, Widen widen, std::size_t count) {
+    constexpr std::size_t kLanes = SquareLanes::kLanes;
+    double sums[kLanes];
+    std::memcpy(sums, lanes.sums, sizeof sums);
     std::size_t i = 0;
-    for (; i + lanes <= count; i += lanes) {
-        for (std::size_t k = 0; k < lanes; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
+    for (; i + kLanes <= count; i += kLanes) {
+        for (std::size_t k = 0; k < kLanes; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
     }
     for (std::size_t k = 0; i + k < count; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
-    GradientStatistics total;
-    for (std::size_t k = 0; k < lanes; ++k) total.sum_of_squares += sums[k];
-    // Finite float32 squares cannot overflow a double sum, so the sum is finite exactly when
-    // every value is: only then (rarely) is it worth counting the NaN and Inf elements.
-    if (!std::isfinite(total.sum_of_squares)) {
-        constexpr std::uint32_t exponent_mask = 0x7f800000u;
-        for (std::size_t j = 0; j < count; ++j) {
-            const float value = widen(j);
-            std::uint32_t bits;
-            std::memcpy(&bits, &value, sizeof bits);
-            total.nonfinite_count += (bits & exponent_mask) == exponent_mask ? 1u : 0u;
-        }
+    std::memcpy(lanes.sums, sums, sizeof sums);
+}
+
+// The count of values whose exponent field (`exponent_mask`, in their bit pattern `Bits`) is
+// all ones.
+template <class Bits>
+std::uint64_t count_all_ones_exponents(const void* values, std::size_t count, Bits exponent_mask) {
+    std::uint64_t found = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        Bits bits;
+        std::memcpy(&bits, static_cast<const char*>(values) + i * sizeof bits, sizeof bits);
+        found += (bits & exponent_mask) == exponent_mask ? 1u : 0u;
     }
-    return total;
+    return found;
 }
 
 }  // namespace
+
+double SquareLanes::total() const {
+    double sum = 0.0;
+    for (double lane : sums) sum += lane;
+    return sum;
+}
 
 // Compiled for the widest vectors the CPU has and chosen once at load time (GCC function
 // multi-versioning): the lanes are independent, so every version gives the same bits.
@@ -54,12 +58,13 @@ template <class Widen>
 #  define NAB_WIDEST_VECTORS
 #endif
 
-NAB_WIDEST_VECTORS GradientStatistics float_statistics(const float* values, std::size_t count) {
-    return statistics([values](std::size_t i) { return values[i]; }, count);
+NAB_WIDEST_VECTORS void add_float_squares(SquareLanes& lanes, const float* values, std::size_t count) {
+    add_squares(lanes, [values](std::size_t i) { return values[i]; }, count);
 }
 
-NAB_WIDEST_VECTORS GradientStatistics bfloat16_statistics(const std::uint16_t* values, std::size_t count) {
-    return statistics(
+NAB_WIDEST_VECTORS void add_bfloat16_squares(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
+    add_squares(
+        lanes,
         [values](std::size_t i) {
             const std::uint32_t bits = static_cast<std::uint32_t>(values[i]) << 16;
             float value;
@@ -70,5 +75,14 @@ NAB_WIDEST_VECTORS GradientStatistics bfloat16_statistics(const std::uint16_t* v
 }
 
 #undef NAB_WIDEST_VECTORS
+
+std::uint64_t nonfinite_count(const void* values, ElementType type, std::size_t count) {
+    switch (type) {
+        case ElementType::Float32: return count_all_ones_exponents<std::uint32_t>(values, count, 0x7f800000u);
+        case ElementType::BFloat16: return count_all_ones_exponents<std::uint16_t>(values, count, 0x7f80u);
+        case ElementType::Float16: return count_all_ones_exponents<std::uint16_t>(values, count, 0x7c00u);
+    }
+    return 0;
+}
 
 }  // namespace nab::cpu
