@@ -85,7 +85,10 @@ test_sanitized() {
   step "native tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   # CPU backend only: the CUDA runtime and the sanitizers' interceptors do not mix well, and
   # without a GPU here the device code would not run anyway.
+  # -O1, as the sanitizers' own documentation advises: under ASan + UBSan, GCC takes twice as long
+  # at -O2 for the kernels' translation units (80 s against 41 s for AVX2 on CI's machine).
   cmake -S "$root" -B "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_SANITIZE=ON -DNAB_CUDA=OFF \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" \
     -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build "$sanitize_dir" -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
