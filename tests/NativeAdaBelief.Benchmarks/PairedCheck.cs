@@ -5,7 +5,8 @@ namespace NativeAdaBelief.Benchmarks;
 
 /// <summary>
 /// Our step, the best managed step and the streaming limit over one workload, timed in
-/// alternating blocks (ours, best managed, limit, ours, ...), so that the three see the machine
+/// alternating blocks (ours, best managed, limit, then best managed, limit, ours, ...: each round
+/// starts one version later), so that the three see the machine
 /// at the same moments; each round of three blocks gives one ratio of each, and the median
 /// over the rounds is the ratio. BenchmarkDotNet measures its cases one after another, a
 /// second or two each and minutes apart, and on a shared VM the memory bandwidth drifts by tens
@@ -65,8 +66,12 @@ public static class PairedCheck
         }
         for (int round = 0; round < Rounds; round++)
         {
-            for (int v = 0; v < versions.Length; v++)
+            // Each round starts with the next version, so every version follows each other one
+            // equally often: the block before leaves its own data in the caches and its dirty
+            // lines to write back, and a fixed order would charge that to the same version always.
+            for (int k = 0; k < versions.Length; k++)
             {
+                int v = (round + k) % versions.Length;
                 clock.Restart();
                 for (int i = 0; i < steps; i++)
                 {

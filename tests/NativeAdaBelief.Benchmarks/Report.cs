@@ -132,7 +132,8 @@ internal static class Report
             md.AppendLine("## Paired ratios (alternating blocks)");
             md.AppendLine();
             md.AppendLine("Ours, the best managed step and the limit kernel over the same workload, timed in turn in blocks of ~20 ms of ours "
-                + "(PairedCheck.cs): each round of three blocks gives one ratio of each, so all three see the machine at the same moments, "
+                + "(PairedCheck.cs), each round starting one version later than the one before (so each follows each other equally often): "
+                + "each round of three blocks gives one ratio of each, so all three see the machine at the same moments, "
                 + "and the table gives the median over the rounds with the 10th–90th percentile range. The targets above use these; "
                 + "BenchmarkDotNet's per-case ratios below measure each case for a second or two, minutes apart.");
             md.AppendLine();
