@@ -57,9 +57,11 @@ struct ElementCoefficients {
 NAB_HOST_DEVICE float max_of(float a, float b) { return a > b ? a : b; }
 NAB_HOST_DEVICE float sqrt_of(float x) { return sqrtf(x); }
 
-template <bool L2Gradient, bool SquareGradient, bool KeepsMax, bool DenominatorFromMax, UpdateRule Rule,
-          class Real>
-NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
+// The first half of the element update: the gradient's scaling and L2 term, the parameter's
+// multiplicative decay, and the moments (m, s and s_max) in their final values. The CPU kernel
+// stores the moments before the second half runs (cpu/kernel_body.h says why).
+template <bool L2Gradient, bool SquareGradient, bool KeepsMax, class Real>
+NAB_HOST_DEVICE void update_moments(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
                                     Real& max_second_moment, const ElementCoefficients<Real>& c) {
     // x * 1 == x exactly (NaN and -0 included), so an unscaled step loses nothing.
     gradient = gradient * c.gradient_scale;
@@ -72,6 +74,12 @@ NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_
     second_moment = second_moment + c.stored_epsilon;
     // max_of(a, b) returns b when either is NaN, so a NaN in s propagates into s_max.
     if constexpr (KeepsMax) max_second_moment = max_of(max_second_moment, second_moment);
+}
+
+// The second half: the parameter's step from the new moments (after update_moments).
+template <bool DenominatorFromMax, UpdateRule Rule, class Real>
+NAB_HOST_DEVICE void update_parameter(Real& parameter, Real first_moment, Real second_moment, Real max_second_moment,
+                                      const ElementCoefficients<Real>& c) {
     if constexpr (Rule == UpdateRule::Adaptive || Rule == UpdateRule::AdaptiveScaledRoot) {
         Real v = (DenominatorFromMax ? max_second_moment : second_moment) + c.inner_epsilon;
         Real root = sqrt_of(v);
@@ -83,6 +91,16 @@ NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_
     } else if constexpr (Rule == UpdateRule::Sgd) {
         parameter = parameter - c.step_size * first_moment;
     }
+}
+
+// The whole element update: both halves.
+template <bool L2Gradient, bool SquareGradient, bool KeepsMax, bool DenominatorFromMax, UpdateRule Rule,
+          class Real>
+NAB_HOST_DEVICE void update_element(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
+                                    Real& max_second_moment, const ElementCoefficients<Real>& c) {
+    update_moments<L2Gradient, SquareGradient, KeepsMax>(parameter, gradient, first_moment, second_moment,
+                                                         max_second_moment, c);
+    update_parameter<DenominatorFromMax, Rule>(parameter, first_moment, second_moment, max_second_moment, c);
 }
 
 }  // namespace nab

@@ -49,10 +49,13 @@ NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, NarrowFormat forma
 }
 
 // One vector of elements starting at i: load (widening 16-bit data in registers), update, store
-// (narrowing the parameters from the same registers). With Narrow false the tensor is all
-// float32 and none of the 16-bit tests are compiled in. With Narrow true they run per vector:
-// they are loop-invariant and always predicted, cost nothing beside the square root and the
-// division, and a template per format would multiply the compiled instances by fifteen.
+// (narrowing the parameters from the same registers). The moments are stored as soon as they
+// are final, before the square root and the division the parameter waits for, as a plain loop
+// written in that order does: 1-3% faster on one thread with the arrays in L3 (1M float32
+// parameters, AMD EPYC VM, two library builds A/B), the same from DRAM. With Narrow false the
+// tensor is all float32 and none of the 16-bit tests are compiled in. With Narrow true they run
+// per vector: they are loop-invariant and always predicted, cost nothing beside the square root
+// and the division, and a template per format would multiply the compiled instances by fifteen.
 template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 NAB_VECTOR_BODY void update_vector(const TensorArrays& a, std::size_t i, const ElementCoefficients<typename Lanes::Vector>& c) {
     using Vector = typename Lanes::Vector;
@@ -64,12 +67,13 @@ NAB_VECTOR_BODY void update_vector(const TensorArrays& a, std::size_t i, const E
     Vector m = Lanes::load(a.first_moment + i);
     Vector s = Lanes::load(a.second_moment + i);
     Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
-    update_element<L2, Square, KeepsMax, FromMax, Rule>(p, g, m, s, s_max, c);
-    if (float_parameters) Lanes::store(a.parameters + i, p);
-    if (Narrow && a.narrow_parameters != nullptr) store_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format, p);
+    update_moments<L2, Square, KeepsMax>(p, g, m, s, s_max, c);
     Lanes::store(a.first_moment + i, m);
     Lanes::store(a.second_moment + i, s);
     if (KeepsMax) Lanes::store(a.max_second_moment + i, s_max);
+    update_parameter<FromMax, Rule>(p, m, s, s_max, c);
+    if (float_parameters) Lanes::store(a.parameters + i, p);
+    if (Narrow && a.narrow_parameters != nullptr) store_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format, p);
 }
 
 // 1.0 in a 16-bit format: the padding of a tail's 16-bit lanes.
