@@ -5,8 +5,7 @@ namespace NativeAdaBelief.Benchmarks;
 
 /// <summary>
 /// Our step, the best managed step and the streaming limit over one workload, timed in
-/// alternating blocks (ours, best managed, limit, then best managed, limit, ours, ...: each round
-/// starts one version later), so that the three see the machine
+/// alternating blocks (each round the three in a random order), so that the three see the machine
 /// at the same moments; each round of three blocks gives one ratio of each, and the median
 /// over the rounds is the ratio. BenchmarkDotNet measures its cases one after another, a
 /// second or two each and minutes apart, and on a shared VM the memory bandwidth drifts by tens
@@ -64,14 +63,16 @@ public static class PairedCheck
         {
             seconds[v] = new double[Rounds];
         }
+        // Each round runs the versions in a fresh random order (fixed seed: the same orders every
+        // run): the block before leaves its own data in the caches and its dirty lines to write
+        // back, and a fixed order would charge that to the same version in every round.
+        var random = new Random(1);
+        int[] order = Enumerable.Range(0, versions.Length).ToArray();
         for (int round = 0; round < Rounds; round++)
         {
-            // Each round starts with the next version, so every version follows each other one
-            // equally often: the block before leaves its own data in the caches and its dirty
-            // lines to write back, and a fixed order would charge that to the same version always.
-            for (int k = 0; k < versions.Length; k++)
+            random.Shuffle(order);
+            foreach (int v in order)
             {
-                int v = (round + k) % versions.Length;
                 clock.Restart();
                 for (int i = 0; i < steps; i++)
                 {

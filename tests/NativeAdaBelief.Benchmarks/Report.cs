@@ -132,7 +132,7 @@ internal static class Report
             md.AppendLine("## Paired ratios (alternating blocks)");
             md.AppendLine();
             md.AppendLine("Ours, the best managed step and the limit kernel over the same workload, timed in turn in blocks of ~20 ms of ours "
-                + "(PairedCheck.cs), each round starting one version later than the one before (so each follows each other equally often): "
+                + "(PairedCheck.cs), each round in a random order (fixed seed), so that no version always runs after the same other one: "
                 + "each round of three blocks gives one ratio of each, so all three see the machine at the same moments, "
                 + "and the table gives the median over the rounds with the 10th–90th percentile range. The targets above use these; "
                 + "BenchmarkDotNet's per-case ratios below measure each case for a second or two, minutes apart.");
