@@ -17,9 +17,9 @@ namespace {
 // The codes of a format in ascending order of value: signed magnitudes 0..127 (the sign is a
 // separate bit), unsigned codes 0..255. The 8-bit tests search a table once per element per
 // step (with a search of the whole table, about half their time natively, and they run ten
-// times slower under qemu), so each table also says where every binade's codes start: a value in [2^e, 2^(e+1)) has its
-// lower bound between first_at_least[e - kLowestExponent] and first_at_least[e + 1 -
-// kLowestExponent], one binade's codes (at most nine).
+// times slower under qemu), so each table also says where every binade's codes start: a value
+// in [2^e, 2^(e+1)) has its lower bound between first_at_least[e - kLowestExponent] and
+// first_at_least[e + 1 - kLowestExponent], one binade's codes (at most nine).
 struct CodeTable {
     static constexpr int kLowestExponent = -64;  // below every nonzero code
     static constexpr int kBinades = 66;          // up to 2^2, above every code
