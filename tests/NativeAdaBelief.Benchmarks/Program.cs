@@ -83,8 +83,8 @@ if (!options.ReportOnly)
     paired = PairedCheck.Run(pairedWorkloads);
     foreach (PairedCheck.Result p in paired)
     {
-        Console.WriteLine($"    {p.Workload,-12} threads {p.Threads,-4} × best managed {p.OverManaged:F3} ({p.OverManagedP10:F2}–{p.OverManagedP90:F2})  "
-            + $"of limit {p.OfLimit * 100:F0}% ({p.OfLimitP10 * 100:F0}–{p.OfLimitP90 * 100:F0}%)");
+        Console.WriteLine($"    {p.Workload,-12} threads {p.Threads,-4} × best managed {p.OverManaged.Median:F3} (median's 95% CI "
+            + $"{p.OverManaged.Low:F3}–{p.OverManaged.High:F3})  of limit {p.OfLimit.Median * 100:F0}% ({p.OfLimit.Low * 100:F0}–{p.OfLimit.High * 100:F0}%)");
     }
     ResultFiles.Save(paired, Path.Combine(options.Artifacts, "paired.json"));
 

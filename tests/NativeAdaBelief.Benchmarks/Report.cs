@@ -43,7 +43,8 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("One optimizer step (labml AdaBelief, decoupled weight decay 1e-2, fp32; docs/algorithm.md) per operation: ours through the C# API beside a "
             + "native in-place streaming kernel that moves exactly the step's bytes (reads θ, g, m, s and writes θ, m, s: 28 bytes per parameter, "
-            + "the memory limit) and beside what a C# user would write instead. Every number below comes from one run on one machine.");
+            + "the memory limit) and beside what a C# user would write instead. Every number below comes from one run on one machine; "
+            + "full runs on other hosts are kept as they were in [results/benchmarks/](results/benchmarks/).");
         md.AppendLine();
         if (input.Mode != "full")
         {
@@ -98,19 +99,20 @@ internal static class Report
         string source = paired ? "; paired: median of alternating rounds" : "";
         Target(md, notes, $"≥ 90% of the limit kernel's speed at ≥ 1M parameters (same threads{source})",
             Large.SelectMany(w => new[] { Single, All }.Select(th => (w, th,
-                paired ? Pair(w, th)?.OfLimit : Ratio(Find("MemoryLimit", w, th), Find("Ours", w, th))))),
+                paired ? Pair(w, th)?.OfLimit.Median : Ratio(Find("MemoryLimit", w, th), Find("Ours", w, th))))),
             v => v >= 0.9, v => $"{v * 100:F0}%", threshold: 0.9,
-            spread: (w, th) => paired ? PairedSpread(Pair(w, th)?.OfLimitP10, Pair(w, th)?.OfLimitP90, Pair(w, th)?.OfLimit)
-                : Spread(Find("MemoryLimit", w, th), Find("Ours", w, th)));
+            interval: (w, th) => paired ? Interval(Pair(w, th)?.OfLimit) : Interval(Find("MemoryLimit", w, th), Find("Ours", w, th)),
+            intervalMeaning: paired ? PairedIntervalMeaning : CaseIntervalMeaning);
         Target(md, notes, "≥ 3× the TensorPrimitives version at ≥ 1M (ours on 1 thread, like it)",
             Large.Select(w => (w, Single, Ratio(Find("TensorPrimitives", w), Find("Ours", w, Single)))),
-            v => v >= 3, v => $"{v:F2}×", threshold: 3, spread: (w, th) => Spread(Find("TensorPrimitives", w), Find("Ours", w, th)));
+            v => v >= 3, v => $"{v:F2}×", threshold: 3,
+            interval: (w, th) => Interval(Find("TensorPrimitives", w), Find("Ours", w, th)), intervalMeaning: CaseIntervalMeaning);
         Target(md, notes, $"≥ 1.0× the best managed fused version at ≥ 1M (same threads{source})",
             Large.SelectMany(w => new[] { Single, All }.Select(th => (w, th,
-                paired ? Pair(w, th)?.OverManaged : Ratio(Find("BestManaged", w, th), Find("Ours", w, th))))),
+                paired ? Pair(w, th)?.OverManaged.Median : Ratio(Find("BestManaged", w, th), Find("Ours", w, th))))),
             v => v >= 1.0, v => $"{v:F2}×", threshold: 1.0,
-            spread: (w, th) => paired ? PairedSpread(Pair(w, th)?.OverManagedP10, Pair(w, th)?.OverManagedP90, Pair(w, th)?.OverManaged)
-                : Spread(Find("BestManaged", w, th), Find("Ours", w, th)));
+            interval: (w, th) => paired ? Interval(Pair(w, th)?.OverManaged) : Interval(Find("BestManaged", w, th), Find("Ours", w, th)),
+            intervalMeaning: paired ? PairedIntervalMeaning : CaseIntervalMeaning);
         Target(md, notes, "0 bytes allocated per step (every workload, both thread counts; precise count over many steps)",
             input.Allocations.Where(a => a.Version == "ours").Select(a => (a.Workload, a.Threads, (double?)a.BytesPerStep)),
             v => v == 0, v => $"{v:F0} B", worstIsMax: true);
@@ -134,16 +136,17 @@ internal static class Report
             md.AppendLine("Ours, the best managed step and the limit kernel over the same workload, timed in turn in blocks of ~20 ms of ours "
                 + "(PairedCheck.cs), each round in a random order (fixed seed), so that no version always runs after the same other one: "
                 + "each round of three blocks gives one ratio of each, so all three see the machine at the same moments, "
-                + "and the table gives the median over the rounds with the 10th–90th percentile range. The targets above use these; "
+                + "and the table gives the median over the rounds, its 95% confidence interval (from the rounds' order statistics: how closely "
+                + "the run pins the median down) and the 10th–90th percentile range (how much one round varies). The targets above use these; "
                 + "BenchmarkDotNet's per-case ratios below measure each case for a second or two, minutes apart.");
             md.AppendLine();
-            md.AppendLine("| workload | threads | rounds × steps | ours per step | × best managed (p10–p90) | % of limit (p10–p90) |");
+            md.AppendLine("| workload | threads | rounds × steps | ours per step | × best managed (95% CI; p10–p90) | % of limit (95% CI; p10–p90) |");
             md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: |");
             foreach (PairedCheck.Result p in input.Paired)
             {
                 md.AppendLine($"| {p.Workload} | {ThreadLabel(p.Threads, threads)} | {p.Rounds} × {p.StepsPerBlock} | {Time(p.OursNs)} "
-                    + $"| {Times(p.OverManaged)} ({p.OverManagedP10:F2}–{p.OverManagedP90:F2}) "
-                    + $"| {Percent(p.OfLimit)} ({p.OfLimitP10 * 100:F0}–{p.OfLimitP90 * 100:F0}%) |");
+                    + $"| {Times(p.OverManaged.Median)} ({p.OverManaged.Low:F2}–{p.OverManaged.High:F2}; {p.OverManaged.P10:F2}–{p.OverManaged.P90:F2}) "
+                    + $"| {Percent(p.OfLimit.Median)} ({p.OfLimit.Low * 100:F0}–{p.OfLimit.High * 100:F0}%; {p.OfLimit.P10 * 100:F0}–{p.OfLimit.P90 * 100:F0}%) |");
             }
             md.AppendLine();
         }
@@ -278,7 +281,7 @@ internal static class Report
 
     private static void Target(StringBuilder md, List<string> notes, string name, IEnumerable<(string Workload, string Threads, double? Value)> cells,
         Func<double, bool> passes, Func<double, string> format, bool worstIsMax = false, double threshold = 0,
-        Func<string, string, double?>? spread = null)
+        Func<string, string, (double Low, double High)?>? interval = null, string intervalMeaning = "")
     {
         var measured = cells.Where(c => c.Value.HasValue).Select(c => (c.Workload, c.Threads, Value: c.Value!.Value)).ToList();
         if (measured.Count == 0)
@@ -294,15 +297,22 @@ internal static class Report
         if (failing.Count > 0)
         {
             string noise = "";
-            if (spread is not null)
+            if (interval is not null)
             {
-                // A ratio's relative spread from the two cases' standard deviations; a miss
-                // within two of them is not a measured miss.
-                var close = failing.Where(c => spread(c.Workload, c.Threads) is { } sigma && c.Value * (1 + 2 * sigma) >= threshold).ToList();
-                if (close.Count > 0)
+                // A miss is measured when the ratio's whole interval lies below the target; where
+                // the interval reaches it, this run cannot tell the miss from its own noise.
+                string Cells(IEnumerable<(string Workload, string Threads, double Value)> cells) => string.Join(", ", cells.Select(c =>
+                    $"{c.Workload}/{c.Threads} ({format(interval(c.Workload, c.Threads)!.Value.Low)}–{format(interval(c.Workload, c.Threads)!.Value.High)})"));
+                var judged = failing.Where(c => interval(c.Workload, c.Threads) is not null).ToList();
+                var unresolved = judged.Where(c => interval(c.Workload, c.Threads)!.Value.High >= threshold).ToList();
+                var measuredMisses = judged.Except(unresolved).ToList();
+                if (unresolved.Count > 0)
                 {
-                    noise = $"Within two standard deviations of the target (the run's own spread, so not a measured miss): "
-                        + string.Join(", ", close.Select(c => $"{c.Workload}/{c.Threads} (±{spread(c.Workload, c.Threads) * 100:F0}%)")) + ". ";
+                    noise += $"Not a measured miss, {intervalMeaning} reaching the target: {Cells(unresolved)}. ";
+                }
+                if (measuredMisses.Count > 0)
+                {
+                    noise += $"A measured miss, {intervalMeaning} wholly below the target: {Cells(measuredMisses)}. ";
                 }
             }
             notes.Add($"- *{name}* — not met at {string.Join(", ", failing.Select(c => $"{c.Workload}/{c.Threads} ({format(c.Value)})"))}. "
@@ -315,10 +325,17 @@ internal static class Report
             ? null
             : Math.Sqrt(Math.Pow(a.StdDevNs / a.MeanNs, 2) + Math.Pow(b.StdDevNs / b.MeanNs, 2));
 
-    // A paired ratio's relative standard deviation, estimated from its 10th–90th percentile
-    // range (2.56 standard deviations of a normal distribution).
-    private static double? PairedSpread(double? p10, double? p90, double? median) =>
-        p10 is null || p90 is null || median is null or <= 0 ? null : (p90.Value - p10.Value) / (2.56 * median.Value);
+    private const string PairedIntervalMeaning = "the median's 95% confidence interval over the paired rounds";
+    private const string CaseIntervalMeaning = "the ratio ± two standard deviations of the two cases' times";
+
+    private static (double Low, double High)? Interval(PairedCheck.RatioSummary? ratio) =>
+        ratio is null ? null : (ratio.Low, ratio.High);
+
+    // BenchmarkDotNet's cases: the ratio widened by two of its relative standard deviations.
+    private static (double Low, double High)? Interval(Case? numerator, Case? denominator) =>
+        Ratio(numerator, denominator) is { } ratio && Spread(numerator, denominator) is { } sigma
+            ? (ratio * (1 - 2 * sigma), ratio * (1 + 2 * sigma))
+            : null;
 
     private static double? Ratio(Case? numerator, Case? denominator) =>
         numerator is null || denominator is null || denominator.MeanNs <= 0 ? null : numerator.MeanNs / denominator.MeanNs;
