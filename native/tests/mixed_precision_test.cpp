@@ -331,7 +331,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Everything a mixed step writes, for comparing runs.
 struct MixedRun {
-    std::vector<uint16_t> bfloat16_parameters, half_parameters;
+    std::vector<uint16_t> bfloat16_parameters, half_parameters, bfloat16_parameters_without_master;
     std::vector<float> float_parameters;
     std::vector<std::vector<float>> states;
 };
@@ -342,14 +342,18 @@ MixedRun run_mixed(uint64_t seed, int32_t threads, int32_t level) {
     MixedRun run;
     run.bfloat16_parameters.resize(count);
     run.half_parameters.resize(count);
+    run.bfloat16_parameters_without_master.resize(count);
     for (std::size_t i = 0; i < count; ++i) {
         run.bfloat16_parameters[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
         run.half_parameters[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_FLOAT16);
+        run.bfloat16_parameters_without_master[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
     }
     run.float_parameters = random_parameters(random, count);
     // Tensor 2 reads the same float16 gradients as tensor 0, from its own copy (memory is
-    // registered once).
+    // registered once); tensor 3 has bfloat16 parameters without a master copy, which some
+    // levels narrow in registers and others by block from a float32 scratch copy.
     std::vector<uint16_t> half_gradients(count), half_gradients_copy(count), bfloat16_gradients(count), float_bits(count);
+    std::vector<float> float_gradients(count);
     OptimizerPtr optimizer = make_optimizer(threads, level);
     nab_group_options options = default_options();
     options.amsgrad = 1;
@@ -360,15 +364,18 @@ MixedRun run_mixed(uint64_t seed, int32_t threads, int32_t level) {
                NAB_DTYPE_BFLOAT16, false);
     add_tensor(optimizer.get(), group, count, run.float_parameters.data(), NAB_DTYPE_FLOAT32, half_gradients_copy.data(),
                NAB_DTYPE_FLOAT16, false);
+    add_tensor(optimizer.get(), group, count, run.bfloat16_parameters_without_master.data(), NAB_DTYPE_BFLOAT16,
+               float_gradients.data(), NAB_DTYPE_FLOAT32, false);
     for (int s = 0; s < 4; ++s) {
         for (std::size_t i = 0; i < count; ++i) {
             half_gradients[i] = encode_sixteen_bit(0.01 * random.normal(), NAB_DTYPE_FLOAT16);
             bfloat16_gradients[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
+            float_gradients[i] = static_cast<float>(0.1 * random.normal());
         }
         half_gradients_copy = half_gradients;
         EXPECT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
     }
-    for (uint32_t id = 0; id < 3; ++id) {
+    for (uint32_t id = 0; id < 4; ++id) {
         for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
             run.states.push_back(read_state(optimizer.get(), id, kind));
         }
@@ -387,6 +394,7 @@ TEST(MixedPrecisionTest, BitIdenticalForEverySimdLevelAndThreadCount) {
             const MixedRun run = run_mixed(seed, threads, level);
             EXPECT_EQ(run.bfloat16_parameters, baseline.bfloat16_parameters);
             EXPECT_EQ(run.half_parameters, baseline.half_parameters);
+            EXPECT_EQ(run.bfloat16_parameters_without_master, baseline.bfloat16_parameters_without_master);
             EXPECT_EQ(std::memcmp(run.float_parameters.data(), baseline.float_parameters.data(),
                                   run.float_parameters.size() * sizeof(float)),
                       0);

