@@ -490,11 +490,12 @@ BENCHMARK(BM_Bfloat16NarrowingLevel)
     ->Unit(benchmark::kMicrosecond);
 
 // The step's arithmetic bound in cache: one square root and one division per element, the two
-// instructions of update_math.h that share the divider, in 16-wide AVX-512 vectors (what the
-// step's kernel uses on such a host) over L1-resident arrays; nothing else per element.
+// instructions of update_math.h that share the divider, in the widest vectors the step's kernel
+// uses on this host (16 lanes with AVX-512, else 8 with AVX2) over L1-resident arrays; nothing
+// else per element. The "lanes" counter says which.
 #if defined(__GNUC__) && defined(__x86_64__)
-__attribute__((target("avx512f"))) void divide_by_roots(const float* numerators, const float* radicands, float* out,
-                                                        std::size_t count) {
+__attribute__((target("avx512f"))) void divide_by_roots_avx512(const float* numerators, const float* radicands, float* out,
+                                                               std::size_t count) {
     const __m512 epsilon = _mm512_set1_ps(1e-8f);
     for (std::size_t i = 0; i + 16 <= count; i += 16) {
         const __m512 root = _mm512_add_ps(_mm512_sqrt_ps(_mm512_loadu_ps(radicands + i)), epsilon);
@@ -502,20 +503,35 @@ __attribute__((target("avx512f"))) void divide_by_roots(const float* numerators,
     }
 }
 
+__attribute__((target("avx2"))) void divide_by_roots_avx2(const float* numerators, const float* radicands, float* out,
+                                                          std::size_t count) {
+    const __m256 epsilon = _mm256_set1_ps(1e-8f);
+    for (std::size_t i = 0; i + 8 <= count; i += 8) {
+        const __m256 root = _mm256_add_ps(_mm256_sqrt_ps(_mm256_loadu_ps(radicands + i)), epsilon);
+        _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_loadu_ps(numerators + i), root));
+    }
+}
+
 void BM_DividerBound(benchmark::State& state) {
-    if (!__builtin_cpu_supports("avx512f")) {
-        state.SkipWithError("no AVX-512F on this CPU");
+    const bool avx512 = __builtin_cpu_supports("avx512f");
+    if (!avx512 && !__builtin_cpu_supports("avx2")) {
+        state.SkipWithError("neither AVX-512F nor AVX2 on this CPU");
         return;
     }
     constexpr std::size_t count = 2048;  // 3 arrays of 8 KiB: in L1
     std::vector<float> numerators(count, 1e-3f), radicands(count, 2e-6f), out(count);
     for (auto _ : state) {
-        divide_by_roots(numerators.data(), radicands.data(), out.data(), count);
+        if (avx512) {
+            divide_by_roots_avx512(numerators.data(), radicands.data(), out.data(), count);
+        } else {
+            divide_by_roots_avx2(numerators.data(), radicands.data(), out.data(), count);
+        }
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
     state.counters["elements_per_second"] =
         benchmark::Counter(static_cast<double>(state.iterations()) * count, benchmark::Counter::kIsRate);
+    state.counters["lanes"] = avx512 ? 16 : 8;
 }
 BENCHMARK(BM_DividerBound);
 #endif

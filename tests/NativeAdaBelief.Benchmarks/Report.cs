@@ -232,7 +232,7 @@ internal static class Report
             md.AppendLine();
             if (native.DividerBound is { } divider)
             {
-                md.AppendLine($"Arithmetic bound, same run: one square root and one division per element on 16-wide vectors over L1-resident arrays "
+                md.AppendLine($"Arithmetic bound, same run: one square root and one division per element on {divider.Lanes}-wide vectors over L1-resident arrays "
                     + $"(`BM_DividerBound`, the two share the divider; rate in CPU time) run at {divider.ElementsPerSecond / 1e9:F2} G elements/s per core "
                     + $"({1e9 / divider.ElementsPerSecond:F3} ns per element); the float32 step in cache (16,384 parameters, one thread, `BM_InCacheStep`) ran at "
                     + $"{(native.InCacheParamsPerSecond.TryGetValue(NativeFormLabel(0), out double f) ? $"{f / 1e9:F2} G parameters/s ({Percent(f / divider.ElementsPerSecond)} of that bound)" : "n/a")}; "
@@ -415,7 +415,7 @@ internal static class Report
     // The transformer rows' count: after every size in the table's order.
     private const long TransformerCount = long.MaxValue;
 
-    private sealed record DividerRow(double ElementsPerSecond);
+    private sealed record DividerRow(double ElementsPerSecond, int Lanes);
 
     /// <summary>One BM_Bfloat16NarrowingLevel row: the step at NAB_SIMD_AVX512_BF16 and its speed-up over NAB_SIMD_AVX512.</summary>
     private sealed record LevelRow(long Count, string Form, double ParamsPerSecond, double OverAvx512);
@@ -533,7 +533,10 @@ internal static class Report
             }
             if (parts[0] == "BM_DividerBound")
             {
-                divider = new DividerRow(b.GetProperty("elements_per_second").GetDouble());
+                if (!b.TryGetProperty("error_occurred", out JsonElement failed) || !failed.GetBoolean())
+                {
+                    divider = new DividerRow(b.GetProperty("elements_per_second").GetDouble(), (int)b.GetProperty("lanes").GetDouble());
+                }
                 continue;
             }
             if (parts[0] is not ("BM_FusedStep" or "BM_FusedStepTransformer"))
@@ -677,7 +680,7 @@ internal static class Explanations
                 ? "Where the data come from cache the limit kernel (three additions per element) runs at cache speed and the step is bound by its "
                   + "arithmetic instead: a square root and a division per element, which share one divider unit per core. "
                 : "From cache both are bound by their arithmetic, the same operations with the same roundings (0 error in the check below), so the gap "
-                  + "there is code generation and per-chunk overhead (GCC's AVX-512 kernel behind a function pointer against the JIT's inlined "
+                  + $"there is code generation and per-chunk overhead (GCC's {NativeAdaBeliefLibrary.BestSimdLevel} kernel behind a function pointer against the JIT's inlined "
                   + $"{FusedManagedStep.VectorWidth} loop), not memory traffic. ";
         }
         if (workloads.Any(w => !Cached(w)))
