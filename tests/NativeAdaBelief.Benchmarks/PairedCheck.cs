@@ -54,7 +54,7 @@ public static class PairedCheck
             using var ours = new OursHarness(lengths, ourThreads);
             using var set = new TensorSet(lengths);
             var managed = new FusedManagedStep(set, managedThreads);
-            var limit = new TensorArrays(checked((int)Workloads.TotalElements(workload)));
+            TensorArrays limit = StreamingLimit.Arrays(Workloads.TotalElements(workload));
             try
             {
                 results.Add(Measure(workload, threads, ours.Optimizer.Step, managed.Step, () => RunLimit(limit, ourThreads)));

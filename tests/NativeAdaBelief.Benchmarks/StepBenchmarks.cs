@@ -44,9 +44,7 @@ public class StepBenchmarks
         StreamingLimit.EnsureLoaded();
         _limitCount = Workloads.TotalElements(Workload);
         // The whole workload as one contiguous region: the bound for any step over it.
-        _limitArrays = new TensorArrays(checked((int)_limitCount));
-        Fill.Parameters(_limitArrays.P, 1);
-        Fill.Gradients(_limitArrays.G, 2);
+        _limitArrays = StreamingLimit.Arrays(_limitCount);
         _p = _limitArrays.Parameters;
         _g = _limitArrays.Gradients;
         _m = _limitArrays.FirstMoment;
