@@ -67,11 +67,12 @@ NAB_VECTOR_BODY void update_vector(const TensorArrays& a, std::size_t i, const E
     Vector m = Lanes::load(a.first_moment + i);
     Vector s = Lanes::load(a.second_moment + i);
     Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
-    update_moments<L2, Square, KeepsMax>(p, g, m, s, s_max, c);
+    Vector radicand;
+    update_moments<L2, Square, KeepsMax>(p, g, m, s, s_max, radicand, c);
     Lanes::store(a.first_moment + i, m);
     Lanes::store(a.second_moment + i, s);
     if (KeepsMax) Lanes::store(a.max_second_moment + i, s_max);
-    update_parameter<FromMax, Rule>(p, m, s, s_max, c);
+    update_parameter<FromMax, Rule>(p, m, radicand, s_max, c);
     if (float_parameters) Lanes::store(a.parameters + i, p);
     if (Narrow && a.narrow_parameters != nullptr) store_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format, p);
 }
