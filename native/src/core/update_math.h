@@ -66,8 +66,9 @@ NAB_HOST_DEVICE float sqrt_of(float x) { return sqrtf(x); }
 // epsilon). At most one of the two epsilons is non-zero (labml adds its epsilon under the root,
 // the others into s: step_coefficients.h), so s' + (stored_epsilon + inner_epsilon) is the same
 // float, and it does not wait for the store's addition: one operation fewer between the
-// gradient and the square root, which is 3-4% of a step from cache on AMD Zen 3, where the
-// chain's length decides how many vectors the out-of-order window overlaps.
+// gradient and the square root. On AMD Zen 3, where that chain's length decides how many
+// vectors the out-of-order window overlaps, the float32 step gained 0.5-3% in L2 and 4-6% at
+// 1M parameters.
 template <bool L2Gradient, bool SquareGradient, bool KeepsMax, class Real>
 NAB_HOST_DEVICE void update_moments(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
                                     Real& max_second_moment, Real& radicand, const ElementCoefficients<Real>& c) {

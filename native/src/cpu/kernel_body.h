@@ -89,8 +89,9 @@ constexpr std::size_t kNarrowingBlock = 1024;
 // copy, or into an L1 scratch block widened from the parameters first), then narrowed in a
 // second pass. Narrowing in registers puts a chain of dependent integer operations after every
 // division, and on AMD Zen 3 (AVX2) the vectors waiting on it fill the out-of-order window the
-// divider needs: the separate pass is 31% faster per vector there, with the same bits (the same
-// store_bfloat16). Returns where the whole vectors end.
+// divider needs: in a loop of the step's arithmetic over L1, 4.0 instead of 5.8 ns per vector,
+// and the library's bfloat16 steps 1.1-1.2x faster in cache and at 1M parameters, with the same
+// bits (the same store_bfloat16). Returns where the whole vectors end.
 template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 std::size_t update_narrowing_by_block(const TensorArrays& a, std::size_t begin, std::size_t end,
                                       const ElementCoefficients<typename Lanes::Vector>& c) {
@@ -108,10 +109,16 @@ std::size_t update_narrowing_by_block(const TensorArrays& a, std::size_t begin, 
         block.narrow_parameters = nullptr;
         block.narrow_gradients = a.narrow_gradients != nullptr ? a.narrow_gradients + i : nullptr;
         if (a.parameters == nullptr) {
-            for (std::size_t k = 0; k < count; k += width) Lanes::store(scratch + k, Lanes::load_bfloat16(a.narrow_parameters + i + k));
+            for (std::size_t k = 0; k < count; k += width) {
+                Lanes::store(scratch + k, Lanes::load_bfloat16(a.narrow_parameters + i + k));
+            }
         }
-        for (std::size_t k = 0; k < count; k += width) update_vector<Lanes, true, L2, Square, KeepsMax, FromMax, Rule>(block, k, c);
-        for (std::size_t k = 0; k < count; k += width) Lanes::store_bfloat16(a.narrow_parameters + i + k, Lanes::load(block.parameters + k));
+        for (std::size_t k = 0; k < count; k += width) {
+            update_vector<Lanes, true, L2, Square, KeepsMax, FromMax, Rule>(block, k, c);
+        }
+        for (std::size_t k = 0; k < count; k += width) {
+            Lanes::store_bfloat16(a.narrow_parameters + i + k, Lanes::load(block.parameters + k));
+        }
         i += count;
     }
     return i;
