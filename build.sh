@@ -87,7 +87,8 @@ test_sanitized() {
   # without a GPU here the device code would not run anyway.
   # -O1, as the sanitizers' own documentation advises: under ASan + UBSan, GCC takes twice as long
   # at -O2 for the kernels' translation units (80 s against 41 s for AVX2 on CI's machine).
-  cmake -S "$root" -B "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_SANITIZE=ON -DNAB_CUDA=OFF \
+  # The SIMD levels this machine runs: the others' kernels would compile for minutes and never run.
+  cmake -S "$root" -B "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_SANITIZE=ON -DNAB_CUDA=OFF -DNAB_SIMD_LEVELS=host \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" \
     -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build "$sanitize_dir" -j "$jobs"
@@ -128,8 +129,10 @@ valgrind_filter+='-AbiBusyTest.*:ThreadsTest.ThreadCountDoesNotChangeABit'
 test_valgrind() {
   need valgrind "Install valgrind (Debian: apt-get install valgrind)."
   step "native tests and the fuzz corpus under valgrind memcheck (RelWithDebInfo, CPU backend)"
+  # The SIMD levels this machine runs (of which valgrind, which does not emulate AVX-512, runs
+  # AVX2 at most).
   cmake -S "$root" -B "$valgrind_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_CUDA=OFF -DNAB_BUILD_TESTS=ON \
-    -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+    -DNAB_BUILD_BENCHMARKS=OFF -DNAB_SIMD_LEVELS=host >/dev/null
   cmake --build "$valgrind_dir" -j "$jobs" --target native_adabelief_tests nab_fuzz_replay
   local memcheck=(valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1 --quiet)
   "${memcheck[@]}" "$valgrind_dir/native/tests/native_adabelief_tests" --gtest_brief=1 --gtest_filter="$valgrind_filter"
@@ -149,7 +152,7 @@ build_fuzzer() {
   need clang++-14 "Install clang 14 and its runtimes (Debian: apt-get install clang-14 libclang-rt-14-dev)."
   step "ABI fuzzer (clang-14: libFuzzer, ASan, UBSan; CPU backend) -> $fuzz_dir"
   CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$fuzz_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_FUZZ=ON \
-    -DNAB_CUDA=OFF -DNAB_BUILD_TESTS=OFF -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+    -DNAB_CUDA=OFF -DNAB_SIMD_LEVELS=host -DNAB_BUILD_TESTS=OFF -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build "$fuzz_dir" -j "$jobs" --target abi_fuzzer
 }
 
@@ -243,12 +246,13 @@ check_cuda12_build() {
   # in the root: without a device they skip, and their CPU-side tests run against the CUDA 12 build.
   # A clean environment: nothing of this machine's (CUDAHOSTCXX=clang++-14, CC, CXX) leaks in.
   # One architecture (sm_90, the GPU machine's): what CUDA 12 accepts or rejects does not depend on
-  # it, and each architecture more costs minutes of ptxas on CI's two cores.
+  # it, and each architecture more costs minutes of ptxas on CI's two cores. No SIMD level of the
+  # CPU kernels either: this checks the CUDA code, and the release build compiles those.
   "$root/tools/debian-root.sh" run "$trixie_root" --bind "$root:/src" -- \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 /bin/sh -ec "
     nvcc --version | sed -n 's/.*release /nvcc /p'
     cmake -S /src -B /src/build/cuda12 -DCMAKE_BUILD_TYPE=Release -DNAB_CUDA=ON -DNAB_WARNINGS_AS_ERRORS=ON \
-      -DNAB_CUDA_ARCHITECTURES=90-real -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
+      -DNAB_CUDA_ARCHITECTURES=90-real -DNAB_SIMD_LEVELS=none -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=ON >/dev/null
     cmake --build /src/build/cuda12 -j $jobs --target ${cuda_check_targets[*]}
     log=/src/build/cuda12/gpu-tests.log
     /src/build/cuda12/native/tests/native_adabelief_gpu_tests --gtest_brief=1 >\$log 2>&1 || { tail -n 60 \$log; exit 1; }

@@ -122,8 +122,10 @@ nab_status with_cpu_backend(const char* function, nab_optimizer* optimizer, cons
 nab_simd_level supported_simd_level(std::int32_t level, const char* argument) {
     const nab_simd_level simd_level = nab::api::read_simd_level(level, argument);
     if (simd_level != NAB_SIMD_AUTO && !nab::cpu::simd_level_supported(simd_level)) {
-        fail_argument(argument, std::string("= ") + nab::cpu::simd_level_name(simd_level) + " is not supported by this CPU",
-                      ErrorCode::Unsupported);
+        const char* why = nab::cpu::simd_level_compiled(simd_level)
+                              ? " is not supported by this CPU"
+                              : " is not compiled into this build of the library (NAB_SIMD_LEVELS)";
+        fail_argument(argument, std::string("= ") + nab::cpu::simd_level_name(simd_level) + why, ErrorCode::Unsupported);
     }
     return simd_level;
 }

@@ -21,11 +21,27 @@ bool has_avx512_bf16() noexcept {
 }  // namespace
 #endif
 
-bool simd_level_supported(nab_simd_level level) noexcept {
-#if defined(NAB_SCALAR_ONLY)
-    // The ThreadSanitizer build (NAB_TSAN): only the kernels TSan can see.
-    if (level != NAB_SIMD_SCALAR) return false;
+bool simd_level_compiled(nab_simd_level level) noexcept {
+    switch (level) {
+        case NAB_SIMD_SCALAR: return true;
+#if defined(NAB_KERNELS_AVX2)
+        case NAB_SIMD_AVX2: return true;
 #endif
+#if defined(NAB_KERNELS_AVX512)
+        case NAB_SIMD_AVX512: return true;
+#endif
+#if defined(NAB_KERNELS_AVX512_BF16)
+        case NAB_SIMD_AVX512_BF16: return true;
+#endif
+#if defined(NAB_KERNELS_NEON)
+        case NAB_SIMD_NEON: return true;
+#endif
+        default: return false;
+    }
+}
+
+bool simd_level_supported(nab_simd_level level) noexcept {
+    if (!simd_level_compiled(level)) return false;
     switch (level) {
         case NAB_SIMD_SCALAR: return true;
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))

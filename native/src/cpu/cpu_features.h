@@ -5,7 +5,12 @@
 
 namespace nab::cpu {
 
-// True when the CPU and OS support the level (NAB_SIMD_SCALAR always is).
+// True when this build has the level's kernels (NAB_SIMD_LEVELS, native/src/CMakeLists.txt;
+// NAB_SIMD_SCALAR always).
+bool simd_level_compiled(nab_simd_level level) noexcept;
+
+// True when this build has the level's kernels and the CPU and OS support the level
+// (NAB_SIMD_SCALAR always).
 bool simd_level_supported(nab_simd_level level) noexcept;
 
 // The level AUTO resolves to: AVX-512 with BF16, else AVX-512, else AVX2 on x86-64; NEON on

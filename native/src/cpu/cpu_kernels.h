@@ -1,8 +1,8 @@
 // The CPU kernels' shared interface: one function per SIMD level that returns the compiled
 // range kernel for a variant. Each level lives in its own translation unit compiled with
 // that level's target flags (kernel_scalar.cpp, kernel_avx2.cpp, kernel_avx512.cpp,
-// kernel_avx512_bf16.cpp, kernel_neon.cpp). A build has the levels of its target architecture;
-// the others' entry points are stand-ins that are never reached (unavailable_kernels_*.cpp).
+// kernel_avx512_bf16.cpp, kernel_neon.cpp). A build has the levels of its target architecture or NAB_SIMD_LEVELS;
+// the others' entry points are stand-ins that are never reached (unavailable_kernels.cpp).
 #pragma once
 
 #include <cstddef>
