@@ -88,9 +88,10 @@ test_sanitized() {
   # -O1, as the sanitizers' own documentation advises: under ASan + UBSan, GCC takes twice as long
   # at -O2 for the kernels' translation units (80 s against 41 s for AVX2 on CI's machine).
   # The SIMD levels this machine runs: the others' kernels would compile for minutes and never run.
+  # The main suite as GoogleTest shards (native/tests/CMakeLists.txt says why).
   cmake -S "$root" -B "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_SANITIZE=ON -DNAB_CUDA=OFF -DNAB_SIMD_LEVELS=host \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" \
-    -DNAB_BUILD_TESTS=ON -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
+    -DNAB_BUILD_TESTS=ON -DNAB_TEST_SHARDED=ON -DNAB_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build "$sanitize_dir" -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$sanitize_dir" --output-on-failure -j "$jobs"
