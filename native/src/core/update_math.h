@@ -86,13 +86,20 @@ NAB_HOST_DEVICE void update_moments(Real& parameter, Real gradient, Real& first_
     if constexpr (KeepsMax) max_second_moment = max_of(max_second_moment, second_moment);
 }
 
-// The second half: the parameter's step from the new moments and radicand (after update_moments).
+// The square root of the denominator (Adaptive rules; the radicand unchanged otherwise, unused).
 template <bool DenominatorFromMax, UpdateRule Rule, class Real>
-NAB_HOST_DEVICE void update_parameter(Real& parameter, Real first_moment, Real radicand, Real max_second_moment,
-                                      const ElementCoefficients<Real>& c) {
+NAB_HOST_DEVICE Real denominator_root(Real radicand, Real max_second_moment, const ElementCoefficients<Real>& c) {
     if constexpr (Rule == UpdateRule::Adaptive || Rule == UpdateRule::AdaptiveScaledRoot) {
-        Real v = DenominatorFromMax ? max_second_moment + c.inner_epsilon : radicand;
-        Real root = sqrt_of(v);
+        return sqrt_of(DenominatorFromMax ? max_second_moment + c.inner_epsilon : radicand);
+    } else {
+        return radicand;
+    }
+}
+
+// The parameter's step from the new first moment and the denominator's root.
+template <UpdateRule Rule, class Real>
+NAB_HOST_DEVICE void step_parameter(Real& parameter, Real first_moment, Real root, const ElementCoefficients<Real>& c) {
+    if constexpr (Rule == UpdateRule::Adaptive || Rule == UpdateRule::AdaptiveScaledRoot) {
         // A division is the costliest operation here; the optimized forms have no divisor, so
         // they get a kernel without it (dividing by 1 would not change a bit, only the speed).
         if constexpr (Rule == UpdateRule::AdaptiveScaledRoot) root = root / c.divisor;
@@ -101,6 +108,14 @@ NAB_HOST_DEVICE void update_parameter(Real& parameter, Real first_moment, Real r
     } else if constexpr (Rule == UpdateRule::Sgd) {
         parameter = parameter - c.step_size * first_moment;
     }
+}
+
+// The second half: the parameter's step from the new moments and radicand (after update_moments).
+template <bool DenominatorFromMax, UpdateRule Rule, class Real>
+NAB_HOST_DEVICE void update_parameter(Real& parameter, Real first_moment, Real radicand, Real max_second_moment,
+                                      const ElementCoefficients<Real>& c) {
+    step_parameter<Rule>(parameter, first_moment,
+                         denominator_root<DenominatorFromMax, Rule>(radicand, max_second_moment, c), c);
 }
 
 // The whole element update: both halves.
