@@ -89,11 +89,13 @@ NAB_HOST_DEVICE void update_moments(Real& parameter, Real gradient, Real& first_
 // The square root of the denominator (Adaptive rules; the radicand unchanged otherwise, unused).
 template <bool DenominatorFromMax, UpdateRule Rule, class Real>
 NAB_HOST_DEVICE Real denominator_root(Real radicand, Real max_second_moment, const ElementCoefficients<Real>& c) {
+    // One return: CUDA 11.2's front end takes an if constexpr whose branches both return for a
+    // missing return.
+    Real root = radicand;
     if constexpr (Rule == UpdateRule::Adaptive || Rule == UpdateRule::AdaptiveScaledRoot) {
-        return sqrt_of(DenominatorFromMax ? max_second_moment + c.inner_epsilon : radicand);
-    } else {
-        return radicand;
+        root = sqrt_of(DenominatorFromMax ? max_second_moment + c.inner_epsilon : radicand);
     }
+    return root;
 }
 
 // The parameter's step from the new first moment and the denominator's root.
