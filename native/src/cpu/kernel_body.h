@@ -177,7 +177,7 @@ void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end
             i = update_narrowing_by_block<Lanes, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
         }
     }
-    if (i < end) i = update_whole_vectors<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, end, c);
+    i = update_whole_vectors<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, end, c);
     if (i == end) return;
     // Padded tail: lanes past the end hold 1.0 (harmless arithmetic) and are never written back.
     const std::size_t rest = end - i;
