@@ -350,8 +350,8 @@ MixedRun run_mixed(uint64_t seed, int32_t threads, int32_t level) {
     }
     run.float_parameters = random_parameters(random, count);
     // Tensor 2 reads the same float16 gradients as tensor 0, from its own copy (memory is
-    // registered once); tensor 3 has bfloat16 parameters without a master copy, which some
-    // levels narrow in registers and others by block from a float32 scratch copy.
+    // registered once); tensor 3 has bfloat16 parameters without a master copy, widened and
+    // narrowed in the kernel's registers.
     std::vector<uint16_t> half_gradients(count), half_gradients_copy(count), bfloat16_gradients(count), float_bits(count);
     std::vector<float> float_gradients(count);
     OptimizerPtr optimizer = make_optimizer(threads, level);

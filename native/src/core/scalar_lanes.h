@@ -17,8 +17,6 @@
 //   load_codes, store_codes         width bytes from/to memory, zero-extended into / truncated from Bits
 //   load_half, store_half           width float16 values from/to memory, widened / narrowed as
 //   load_bfloat16, store_bfloat16   half_precision.h does (bfloat16 likewise)
-//   narrows_bfloat16_by_block       whether the float32 kernel narrows bfloat16 parameters in a
-//                                   pass after each block rather than in registers (kernel_body.h)
 #pragma once
 
 #include <cstddef>
@@ -34,7 +32,6 @@ struct ScalarLanes {
     using Vector = float;
     using Bits = std::uint32_t;
     static constexpr std::size_t width = 1;
-    static constexpr bool narrows_bfloat16_by_block = false;
 
     NAB_HOST_DEVICE static float load(const float* source) { return *source; }
     NAB_HOST_DEVICE static void store(float* destination, float value) { *destination = value; }

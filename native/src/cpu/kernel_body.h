@@ -95,75 +95,44 @@ NAB_VECTOR_BODY void update_vector_tail(const TensorArrays& a, std::size_t i,
     if (Narrow && a.narrow_parameters != nullptr) store_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format, v.parameter);
 }
 
-// The whole vectors of [begin, end), software-pipelined: the next vector's loads, moments and
-// square root come before this vector's division and step in program order. The out-of-order
-// window then holds fewer operations that wait on the shared divider, and overlaps more vectors:
-// on AMD Zen 3 (AVX2, one thread, A/B against the unpipelined loop, medians of 61-601 alternating
-// rounds) float32 1.04-1.05x in L2 and at 1M parameters, float16 + master 1.09-1.10x, bfloat16
-// without master 1.10x, bfloat16 + master 1.05-1.06x; 0.98-1.05x from DRAM (16M). Same
-// operations, same bits. Returns where the whole vectors end.
+// The whole vectors of [begin, end), software-pipelined two deep: the loads, moments and square
+// roots of the next two vectors come before this vector's division and step in program order. The
+// out-of-order window then holds fewer operations that wait on the shared divider, and overlaps
+// more vectors. On AMD Zen 3 (AVX2, one thread, two library builds of the same configuration A/B,
+// medians of alternating rounds): one deep against none, float32 1.04-1.05x in L2 and at 1M
+// parameters, float16 + master 1.09-1.10x, bfloat16 1.05-1.10x; two deep against one, float32
+// 1.00x in L2 and 1.03-1.05x at 1M and 16M, float16 + master 1.03-1.05x, bfloat16 + master
+// 1.06-1.12x, bfloat16 without master 0.98-1.03x. Three deep spills registers on AVX2
+// (0.95-0.99x). Code layout moves such numbers by up to 15% between builds of
+// different configurations, so only builds of one configuration are compared. Same operations,
+// same bits. Returns where the whole vectors end.
 template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 NAB_VECTOR_BODY std::size_t update_whole_vectors(const TensorArrays& a, std::size_t begin, std::size_t end,
                                                  const ElementCoefficients<typename Lanes::Vector>& c) {
     constexpr std::size_t width = Lanes::width;
+    using InFlight = VectorInFlight<typename Lanes::Vector>;
     std::size_t i = begin;
     if (end - i < width) return i;
-    VectorInFlight<typename Lanes::Vector> current =
-        update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
-    for (; end - i >= 2 * width; i += width) {
-        const VectorInFlight<typename Lanes::Vector> next =
-            update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i + width, c);
+    InFlight current = update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
+    if (end - i < 2 * width) {
+        update_vector_tail<Lanes, Narrow, Rule>(a, i, c, current);
+        return i + width;
+    }
+    InFlight next = update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i + width, c);
+    for (; end - i >= 3 * width; i += width) {
+        const InFlight after_next =
+            update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
         update_vector_tail<Lanes, Narrow, Rule>(a, i, c, current);
         current = next;
+        next = after_next;
     }
     update_vector_tail<Lanes, Narrow, Rule>(a, i, c, current);
-    return i + width;
+    update_vector_tail<Lanes, Narrow, Rule>(a, i + width, c, next);
+    return i + 2 * width;
 }
 
 // 1.0 in a 16-bit format: the padding of a tail's 16-bit lanes.
 constexpr std::uint16_t narrow_one(NarrowFormat format) { return format == NarrowFormat::Half ? 0x3c00 : 0x3f80; }
-
-// Elements per block where bfloat16 parameters are narrowed after the block (below): 4 KiB of
-// float32 parameters, which stay in L1 with the block's other arrays between the two passes.
-constexpr std::size_t kNarrowingBlock = 1024;
-
-// The whole vectors of [begin, end) for bfloat16 parameters on a level whose lanes narrow them
-// by block (Lanes::narrows_bfloat16_by_block): each block is updated in float32 (into the master
-// copy, or into an L1 scratch block widened from the parameters first), then narrowed in a
-// second pass. Narrowing in registers puts a chain of dependent integer operations after every
-// division, and on AMD Zen 3 (AVX2) the vectors waiting on it fill the out-of-order window the
-// divider needs: in a loop of the step's arithmetic over L1, 4.0 instead of 5.8 ns per vector,
-// and the library's bfloat16 steps 1.1-1.2x faster in cache and at 1M parameters, with the same
-// bits (the same store_bfloat16). Returns where the whole vectors end.
-template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-std::size_t update_narrowing_by_block(const TensorArrays& a, std::size_t begin, std::size_t end,
-                                      const ElementCoefficients<typename Lanes::Vector>& c) {
-    constexpr std::size_t width = Lanes::width;
-    alignas(64) float scratch[kNarrowingBlock];
-    std::size_t i = begin;
-    while (end - i >= width) {
-        const std::size_t count = end - i >= kNarrowingBlock ? kNarrowingBlock : (end - i) / width * width;
-        TensorArrays block = a;
-        block.parameters = a.parameters != nullptr ? a.parameters + i : scratch;
-        block.gradients = a.gradients != nullptr ? a.gradients + i : nullptr;
-        block.first_moment = a.first_moment + i;
-        block.second_moment = a.second_moment + i;
-        block.max_second_moment = KeepsMax ? a.max_second_moment + i : nullptr;
-        block.narrow_parameters = nullptr;
-        block.narrow_gradients = a.narrow_gradients != nullptr ? a.narrow_gradients + i : nullptr;
-        if (a.parameters == nullptr) {
-            for (std::size_t k = 0; k < count; k += width) {
-                Lanes::store(scratch + k, Lanes::load_bfloat16(a.narrow_parameters + i + k));
-            }
-        }
-        update_whole_vectors<Lanes, true, L2, Square, KeepsMax, FromMax, Rule>(block, 0, count, c);
-        for (std::size_t k = 0; k < count; k += width) {
-            Lanes::store_bfloat16(a.narrow_parameters + i + k, Lanes::load(block.parameters + k));
-        }
-        i += count;
-    }
-    return i;
-}
 
 template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end, const ElementCoefficients<float>& scalars) {
@@ -171,13 +140,7 @@ void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end
     const ElementCoefficients<typename Lanes::Vector> c = broadcast_coefficients<Lanes>(scalars);
     // A local copy: the compiler need not reload the pointers after every store.
     const TensorArrays a = arrays;
-    std::size_t i = begin;
-    if constexpr (Narrow && Lanes::narrows_bfloat16_by_block) {
-        if (a.narrow_parameters != nullptr && a.parameter_format == NarrowFormat::Bfloat16) {
-            i = update_narrowing_by_block<Lanes, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
-        }
-    }
-    i = update_whole_vectors<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, end, c);
+    const std::size_t i = update_whole_vectors<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
     if (i == end) return;
     // Padded tail: lanes past the end hold 1.0 (harmless arithmetic) and are never written back.
     const std::size_t rest = end - i;
