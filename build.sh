@@ -290,6 +290,24 @@ test_gpu_validate_without_gpu() {
   rm -rf "$fake"
 }
 
+# ./build.sh test on a fresh machine fills about 28 GiB (measured December 2026): each Debian root
+# (build/roots) about 5 GiB, and as much again for its cached tarball, the rest builds, NuGet
+# packages and the compilers' temporary files. Checked before anything runs, so that a full disk
+# is said at the start, not as a compiler's "No space left on device" half an hour in.
+check_free_space() {
+  local needed_gib=8 suite cache free_kib suites=(bullseye trixie)
+  cache="$("$root/tools/debian-root.sh" cache-dir)"
+  # Without root no Debian root is made (those steps are skipped, saying so).
+  [ "$(id -u)" -eq 0 ] || suites=()
+  for suite in "${suites[@]}"; do
+    [ -d "$root/build/roots/$suite" ] || needed_gib=$((needed_gib + 5))
+    compgen -G "$cache/debian-$suite-*.tar" >/dev/null || needed_gib=$((needed_gib + 5))
+  done
+  free_kib="$(df -Pk "$root" | awk 'NR == 2 { print $4 }')"
+  [ "$free_kib" -ge $((needed_gib * 1024 * 1024)) ] ||
+    die "./build.sh test needs about $needed_gib GiB free disk (the Debian roots, their cache in $cache, the builds); the file system of $root has $((free_kib / 1024 / 1024)) GiB free. Free space (old clones' build/ folders are the largest) and run it again."
+}
+
 # What ./build.sh test needs from Debian beyond the .NET SDK (the demo's data and the platform
 # builds install their own): installed when running as root, else named in one line.
 test_prerequisites() {
@@ -849,6 +867,7 @@ case "${1:-}" in
     build_dotnet
     ;;
   test)
+    check_free_space
     cuda_prerequisites
     test_prerequisites
     build_native

@@ -11,6 +11,8 @@
 #   tools/debian-root.sh run DIR [--bind HOST_PATH[:ROOT_PATH]]... -- COMMAND...
 #       Runs COMMAND inside DIR with /proc, /dev and the given folders mounted; everything it
 #       mounted is unmounted when it returns, also on failure or interruption.
+#   tools/debian-root.sh cache-dir
+#       Prints the cache folder (below), where the roots' tarballs are kept.
 #
 # Needs root, and debootstrap (installed with apt-get when missing). The mirror is the one this
 # machine's own apt sources name (MIRROR overrides it); the cache folder is
@@ -149,5 +151,6 @@ run() {
 case "${1:-}" in
   ensure) shift; ensure "$@" ;;
   run) shift; run "$@" ;;
+  cache-dir) printf '%s\n' "$cache_dir" ;;
   *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
