@@ -295,17 +295,16 @@ test_gpu_validate_without_gpu() {
 # packages and the compilers' temporary files. Checked before anything runs, so that a full disk
 # is said at the start, not as a compiler's "No space left on device" half an hour in.
 check_free_space() {
-  local needed_gib=8 suite cache free_kib suites=(bullseye trixie)
-  cache="$("$root/tools/debian-root.sh" cache-dir)"
+  local needed_gib=8 dir free_kib roots=("$bullseye_root" "$trixie_root")
   # Without root no Debian root is made (those steps are skipped, saying so).
-  [ "$(id -u)" -eq 0 ] || suites=()
-  for suite in "${suites[@]}"; do
-    [ -d "$root/build/roots/$suite" ] || needed_gib=$((needed_gib + 5))
-    compgen -G "$cache/debian-$suite-*.tar" >/dev/null || needed_gib=$((needed_gib + 5))
+  [ "$(id -u)" -eq 0 ] || roots=()
+  for dir in "${roots[@]}"; do
+    [ -d "$dir" ] || needed_gib=$((needed_gib + 5))
+    "$root/tools/debian-root.sh" cached "$(basename "$dir")" >/dev/null || needed_gib=$((needed_gib + 5))
   done
   free_kib="$(df -Pk "$root" | awk 'NR == 2 { print $4 }')"
   [ "$free_kib" -ge $((needed_gib * 1024 * 1024)) ] ||
-    die "./build.sh test needs about $needed_gib GiB free disk (the Debian roots, their cache in $cache, the builds); the file system of $root has $((free_kib / 1024 / 1024)) GiB free. Free space (old clones' build/ folders are the largest) and run it again."
+    die "./build.sh test needs about $needed_gib GiB free disk (the Debian roots, their cached tarballs, the builds); the file system of $root has $((free_kib / 1024 / 1024)) GiB free. Free space (old clones' build/ folders are the largest) and run it again."
 }
 
 # What ./build.sh test needs from Debian beyond the .NET SDK (the demo's data and the platform

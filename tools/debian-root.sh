@@ -11,8 +11,8 @@
 #   tools/debian-root.sh run DIR [--bind HOST_PATH[:ROOT_PATH]]... -- COMMAND...
 #       Runs COMMAND inside DIR with /proc, /dev and the given folders mounted; everything it
 #       mounted is unmounted when it returns, also on failure or interruption.
-#   tools/debian-root.sh cache-dir
-#       Prints the cache folder (below), where the roots' tarballs are kept.
+#   tools/debian-root.sh cached SUITE
+#       Prints the cached tarballs of SUITE roots (any packages); exits 1 when there is none.
 #
 # Needs root, and debootstrap (installed with apt-get when missing). The mirror is the one this
 # machine's own apt sources name (MIRROR overrides it); the cache folder is
@@ -22,6 +22,9 @@ set -euo pipefail
 die() { printf 'debian-root.sh: %s\n' "$*" >&2; exit 1; }
 
 cache_dir="${NAB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/native-adabelief}"
+
+# tarball_of SUITE KEY: the cached tarball of a SUITE root whose packages hash to KEY.
+tarball_of() { printf '%s/debian-%s-%s.tar\n' "$cache_dir" "$1" "$2"; }
 
 # The first Debian mirror of this machine's apt sources (deb822 or one-line format).
 machine_mirror() {
@@ -61,7 +64,7 @@ ensure() {
   [ "$(id -u)" -eq 0 ] || die "making a Debian root needs root (debootstrap and chroot)"
   local key
   key="$(printf '%s\n' "$suite" "${packages[@]}" | sort | sha256sum | cut -c1-16)"
-  local stamp="$dir/.nab-root-$key" tarball="$cache_dir/debian-$suite-$key.tar"
+  local stamp="$dir/.nab-root-$key" tarball="$(tarball_of "$suite" "$key")"
   [ -e "$stamp" ] && return 0
   if [ -s "$tarball" ]; then
     echo "Debian $suite root: restoring $tarball -> $dir"
@@ -151,6 +154,6 @@ run() {
 case "${1:-}" in
   ensure) shift; ensure "$@" ;;
   run) shift; run "$@" ;;
-  cache-dir) printf '%s\n' "$cache_dir" ;;
+  cached) [ $# -eq 2 ] || die "usage: cached SUITE"; compgen -G "$(tarball_of "$2" '*')" ;;
   *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
