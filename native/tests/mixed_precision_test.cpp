@@ -2,7 +2,8 @@
 // formats define it and widening is exact, at every SIMD level; a float32 master copy follows
 // the float64 reference with the float32 tolerances and the 16-bit parameters are its exact
 // rounding; without a master copy every step starts from the rounded parameters; results are
-// bit-identical across SIMD levels and thread counts; zeroing, counting and registration
+// bit-identical across SIMD levels and thread counts, and between a tensor stepped in the
+// kernel's registers and one stepped through float32 blocks; zeroing, counting and registration
 // handle the 2-byte elements.
 //
 // Tolerances: with a master copy the master is an ordinary float32 parameter, so the harness's
@@ -329,59 +330,100 @@ INSTANTIATE_TEST_SUITE_P(
                     TrainingCase{NAB_DTYPE_FLOAT16, NAB_DTYPE_BFLOAT16, NAB_COMPATIBILITY_LABML}),
     case_name);
 
-// Everything a mixed step writes, for comparing runs.
+// How one tensor's parameters and gradients are stored.
+struct Layout {
+    nab_dtype parameter_dtype;
+    nab_dtype gradient_dtype;
+    bool master;
+};
+
+// Every kind of layout: 16-bit parameters and gradients of one format with and without a master
+// copy (each stepped in the kernel's registers), and the mixes (stepped through float32 blocks).
+constexpr Layout kLayouts[] = {
+    {NAB_DTYPE_FLOAT32, NAB_DTYPE_FLOAT32, false},   {NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, true},
+    {NAB_DTYPE_BFLOAT16, NAB_DTYPE_BFLOAT16, false}, {NAB_DTYPE_FLOAT16, NAB_DTYPE_FLOAT16, true},
+    {NAB_DTYPE_FLOAT16, NAB_DTYPE_FLOAT16, false},   {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16, true},
+    {NAB_DTYPE_FLOAT16, NAB_DTYPE_BFLOAT16, false},  {NAB_DTYPE_FLOAT32, NAB_DTYPE_FLOAT16, false},
+    {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT32, false},
+};
+
+// One tensor's memory: the float32 or the 16-bit vectors, as its layout says.
+struct StoredTensor {
+    Layout layout;
+    std::vector<float> float_parameters, float_gradients;
+    std::vector<uint16_t> narrow_parameters, narrow_gradients;
+
+    StoredTensor(Layout stored_as, Random& random, std::size_t count) : layout(stored_as) {
+        if (layout.parameter_dtype == NAB_DTYPE_FLOAT32) {
+            float_parameters = random_parameters(random, count);
+        } else {
+            narrow_parameters.resize(count);
+            for (uint16_t& p : narrow_parameters) p = encode_sixteen_bit(random.normal(), layout.parameter_dtype);
+        }
+        if (layout.gradient_dtype == NAB_DTYPE_FLOAT32) {
+            float_gradients.resize(count);
+        } else {
+            narrow_gradients.resize(count);
+        }
+    }
+    void* parameters() {
+        return layout.parameter_dtype == NAB_DTYPE_FLOAT32 ? static_cast<void*>(float_parameters.data())
+                                                           : narrow_parameters.data();
+    }
+    void* gradients() {
+        return layout.gradient_dtype == NAB_DTYPE_FLOAT32 ? static_cast<void*>(float_gradients.data())
+                                                          : narrow_gradients.data();
+    }
+    // Fresh gradients; float16 ones small enough to reach its subnormals.
+    void draw_gradients(Random& random) {
+        const double scale = layout.gradient_dtype == NAB_DTYPE_FLOAT16 ? 0.01 : 0.1;
+        for (float& g : float_gradients) g = static_cast<float>(scale * random.normal());
+        for (uint16_t& g : narrow_gradients) g = encode_sixteen_bit(scale * random.normal(), layout.gradient_dtype);
+    }
+};
+
+// Everything a mixed step writes, for comparing runs: each tensor's parameters (float32 or 16-bit)
+// and its state arrays (m, s, s_max, and the master copy where it has one).
 struct MixedRun {
-    std::vector<uint16_t> bfloat16_parameters, half_parameters, bfloat16_parameters_without_master;
-    std::vector<float> float_parameters;
-    std::vector<std::vector<float>> states;
+    std::vector<std::vector<uint16_t>> narrow_parameters;
+    std::vector<std::vector<float>> float_arrays;
 };
 
 MixedRun run_mixed(uint64_t seed, int32_t threads, int32_t level) {
     Random random(seed);
     const std::size_t count = 100003;  // several chunks and a tail at every SIMD width
-    MixedRun run;
-    run.bfloat16_parameters.resize(count);
-    run.half_parameters.resize(count);
-    run.bfloat16_parameters_without_master.resize(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        run.bfloat16_parameters[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
-        run.half_parameters[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_FLOAT16);
-        run.bfloat16_parameters_without_master[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
-    }
-    run.float_parameters = random_parameters(random, count);
-    // Tensor 2 reads the same float16 gradients as tensor 0, from its own copy (memory is
-    // registered once); tensor 3 has bfloat16 parameters without a master copy, widened and
-    // narrowed in the kernel's registers.
-    std::vector<uint16_t> half_gradients(count), half_gradients_copy(count), bfloat16_gradients(count), float_bits(count);
-    std::vector<float> float_gradients(count);
+    std::vector<StoredTensor> tensors;
+    for (const Layout& layout : kLayouts) tensors.emplace_back(layout, random, count);
     OptimizerPtr optimizer = make_optimizer(threads, level);
     nab_group_options options = default_options();
     options.amsgrad = 1;
     const uint32_t group = add_group(optimizer.get(), options);
-    add_tensor(optimizer.get(), group, count, run.bfloat16_parameters.data(), NAB_DTYPE_BFLOAT16, half_gradients.data(),
-               NAB_DTYPE_FLOAT16, true);
-    add_tensor(optimizer.get(), group, count, run.half_parameters.data(), NAB_DTYPE_FLOAT16, bfloat16_gradients.data(),
-               NAB_DTYPE_BFLOAT16, false);
-    add_tensor(optimizer.get(), group, count, run.float_parameters.data(), NAB_DTYPE_FLOAT32, half_gradients_copy.data(),
-               NAB_DTYPE_FLOAT16, false);
-    add_tensor(optimizer.get(), group, count, run.bfloat16_parameters_without_master.data(), NAB_DTYPE_BFLOAT16,
-               float_gradients.data(), NAB_DTYPE_FLOAT32, false);
+    for (StoredTensor& t : tensors) {
+        add_tensor(optimizer.get(), group, count, t.parameters(), t.layout.parameter_dtype, t.gradients(),
+                   t.layout.gradient_dtype, t.layout.master);
+    }
     for (int s = 0; s < 4; ++s) {
-        for (std::size_t i = 0; i < count; ++i) {
-            half_gradients[i] = encode_sixteen_bit(0.01 * random.normal(), NAB_DTYPE_FLOAT16);
-            bfloat16_gradients[i] = encode_sixteen_bit(random.normal(), NAB_DTYPE_BFLOAT16);
-            float_gradients[i] = static_cast<float>(0.1 * random.normal());
-        }
-        half_gradients_copy = half_gradients;
+        for (StoredTensor& t : tensors) t.draw_gradients(random);
         EXPECT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
     }
-    for (uint32_t id = 0; id < 4; ++id) {
+    MixedRun run;
+    for (uint32_t id = 0; id < tensors.size(); ++id) {
+        run.narrow_parameters.push_back(tensors[id].narrow_parameters);
+        run.float_arrays.push_back(tensors[id].float_parameters);
         for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT, NAB_STATE_MAX_SECOND_MOMENT}) {
-            run.states.push_back(read_state(optimizer.get(), id, kind));
+            run.float_arrays.push_back(read_state(optimizer.get(), id, kind));
+        }
+        if (tensors[id].layout.master) {
+            run.float_arrays.push_back(read_state(optimizer.get(), id, NAB_STATE_MASTER_PARAMETERS));
         }
     }
-    run.states.push_back(read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS));
     return run;
+}
+
+// Float arrays compared bit for bit (NaN-safe).
+void expect_same_bits(const std::vector<float>& actual, const std::vector<float>& expected, const char* what) {
+    ASSERT_EQ(actual.size(), expected.size()) << what;
+    EXPECT_EQ(std::memcmp(actual.data(), expected.data(), actual.size() * sizeof(float)), 0) << what;
 }
 
 TEST(MixedPrecisionTest, BitIdenticalForEverySimdLevelAndThreadCount) {
@@ -392,17 +434,57 @@ TEST(MixedPrecisionTest, BitIdenticalForEverySimdLevelAndThreadCount) {
         for (int32_t threads : {1, 3}) {
             SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << threads << " threads");
             const MixedRun run = run_mixed(seed, threads, level);
-            EXPECT_EQ(run.bfloat16_parameters, baseline.bfloat16_parameters);
-            EXPECT_EQ(run.half_parameters, baseline.half_parameters);
-            EXPECT_EQ(run.bfloat16_parameters_without_master, baseline.bfloat16_parameters_without_master);
-            EXPECT_EQ(std::memcmp(run.float_parameters.data(), baseline.float_parameters.data(),
-                                  run.float_parameters.size() * sizeof(float)),
-                      0);
-            ASSERT_EQ(run.states.size(), baseline.states.size());
-            for (std::size_t k = 0; k < run.states.size(); ++k) {
-                EXPECT_EQ(std::memcmp(run.states[k].data(), baseline.states[k].data(), run.states[k].size() * sizeof(float)),
-                          0)
-                    << "state array " << k;
+            EXPECT_EQ(run.narrow_parameters, baseline.narrow_parameters);
+            ASSERT_EQ(run.float_arrays.size(), baseline.float_arrays.size());
+            for (std::size_t k = 0; k < run.float_arrays.size(); ++k) {
+                SCOPED_TRACE(testing::Message() << "float array " << k);
+                expect_same_bits(run.float_arrays[k], baseline.float_arrays[k], "float array");
+            }
+        }
+    }
+}
+
+// A 16-bit tensor is stepped in the kernel's registers when its gradients have its parameters'
+// format and through float32 blocks otherwise: the same values give the same bits either way.
+// Each pair of tensors below shares its parameters and gradient values; the second one's
+// gradients are float32 (the first one's exact widening).
+TEST(MixedPrecisionTest, RegistersAndFloat32BlocksGiveTheSameBits) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    const std::size_t count = 70001;
+    for (int32_t level : supported_simd_levels()) {
+        for (nab_dtype dtype : {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16}) {
+            for (bool master : {true, false}) {
+                SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << dtype_name(dtype)
+                                                << (master ? " with" : " without") << " a master copy");
+                StoredTensor in_registers({dtype, dtype, master}, random, count);
+                StoredTensor by_block({dtype, NAB_DTYPE_FLOAT32, master}, random, count);
+                by_block.narrow_parameters = in_registers.narrow_parameters;
+                OptimizerPtr optimizer = make_optimizer(2, level);
+                nab_group_options options = default_options();
+                options.weight_decay = 0.01;
+                const uint32_t group = add_group(optimizer.get(), options);
+                for (StoredTensor* t : {&in_registers, &by_block}) {
+                    add_tensor(optimizer.get(), group, count, t->parameters(), t->layout.parameter_dtype,
+                               t->gradients(), t->layout.gradient_dtype, master);
+                }
+                for (int s = 0; s < 3; ++s) {
+                    in_registers.draw_gradients(random);
+                    for (std::size_t i = 0; i < count; ++i) {
+                        const uint16_t bits = in_registers.narrow_gradients[i];
+                        by_block.float_gradients[i] = static_cast<float>(decode_sixteen_bit(bits, dtype));
+                    }
+                    ASSERT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
+                }
+                EXPECT_EQ(by_block.narrow_parameters, in_registers.narrow_parameters);
+                for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
+                    expect_same_bits(read_state(optimizer.get(), 1, kind), read_state(optimizer.get(), 0, kind), "m or s");
+                }
+                if (master) {
+                    expect_same_bits(read_state(optimizer.get(), 1, NAB_STATE_MASTER_PARAMETERS),
+                                     read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), "master copy");
+                }
             }
         }
     }

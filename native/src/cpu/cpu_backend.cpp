@@ -49,9 +49,18 @@ void narrow(const ConversionKernels& conversions, const float* source, void* des
     }
 }
 
-// The kernel's name for a 16-bit type (unused for float32).
-NarrowFormat narrow_format(ElementType type) {
-    return type == ElementType::BFloat16 ? NarrowFormat::Bfloat16 : NarrowFormat::Half;
+// The storage whose kernel steps a float32-state tensor in its registers: 16-bit parameters
+// and gradients of one format, with or without a master copy; Float32 for all-float32 tensors
+// and for every other mix, whose 16-bit data go through float32 blocks (see run_step_range).
+KernelStorage kernel_storage(const TensorRecord& t) {
+    if (t.parameter_type == ElementType::Float32 || t.gradient_type != t.parameter_type) {
+        return KernelStorage::Float32;
+    }
+    const bool master = !t.master_parameters.empty();
+    if (t.parameter_type == ElementType::BFloat16) {
+        return master ? KernelStorage::Bfloat16Master : KernelStorage::Bfloat16;
+    }
+    return master ? KernelStorage::HalfMaster : KernelStorage::Half;
 }
 
 }  // namespace
@@ -90,13 +99,13 @@ void CpuBackend::initialize_master(float* master, const void* parameters, Elemen
     widen(conversions_, parameters, type, master, count);
 }
 
-RangeKernel CpuBackend::kernel_for(const KernelVariant& variant) const {
+RangeKernel CpuBackend::kernel_for(const KernelVariant& variant, KernelStorage storage) const {
     switch (simd_level_) {
-        case NAB_SIMD_AVX512: return select_avx512_kernel(variant);
-        case NAB_SIMD_AVX512_BF16: return select_avx512_bf16_kernel(variant);
-        case NAB_SIMD_AVX2: return select_avx2_kernel(variant);
-        case NAB_SIMD_NEON: return select_neon_kernel(variant);
-        default: return select_scalar_kernel(variant);
+        case NAB_SIMD_AVX512: return select_avx512_kernel(variant, storage);
+        case NAB_SIMD_AVX512_BF16: return select_avx512_bf16_kernel(variant, storage);
+        case NAB_SIMD_AVX2: return select_avx2_kernel(variant, storage);
+        case NAB_SIMD_NEON: return select_neon_kernel(variant, storage);
+        default: return select_scalar_kernel(variant, storage);
     }
 }
 
@@ -130,8 +139,15 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
     pool_->for_each_index(chunks_.size(), run_chunk);
 }
 
-void CpuBackend::run_quantized_kernel(const StepTensor& tensor, float* parameters, const float* gradients,
-                                      std::size_t begin, std::size_t count) const {
+void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
+                            std::size_t count) const {
+    if (tensor.kernel != nullptr) {
+        const TensorArrays& a = tensor.arrays;
+        const TensorArrays view{parameters, gradients, a.first_moment + begin, a.second_moment + begin,
+                                a.max_second_moment != nullptr ? a.max_second_moment + begin : nullptr};
+        tensor.kernel(view, 0, count, tensor.coefficients);
+        return;
+    }
     // begin is a multiple of the quantization block (chunks and conversion blocks are).
     const QuantizedTensorArrays& q = tensor.quantized_arrays;
     const std::size_t block = begin / kQuantizationBlockSize;
@@ -148,20 +164,21 @@ void CpuBackend::run_quantized_kernel(const StepTensor& tensor, float* parameter
 }
 
 void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const {
-    // float32 state: the kernel widens and narrows any 16-bit parameters and gradients in its
-    // registers, in its one pass over the chunk.
-    if (tensor.kernel != nullptr) {
-        tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
-        return;
-    }
+    // float32 state: the kernel widens and narrows 16-bit parameters and gradients stored as it
+    // expects in its registers, in its one pass over the chunk.
     const QuantizedTensorArrays& q = tensor.quantized_arrays;
-    if (tensor.parameter_type == ElementType::Float32 && tensor.gradient_type == ElementType::Float32) {
-        run_quantized_kernel(tensor, q.parameters + begin, q.gradients + begin, begin, end - begin);
+    if (!tensor.converts_by_block) {
+        if (tensor.kernel != nullptr) {
+            tensor.kernel(tensor.arrays, begin, end, tensor.coefficients);
+        } else {
+            run_kernel(tensor, q.parameters + begin, q.gradients + begin, begin, end - begin);
+        }
         return;
     }
-    // 8-bit state with 16-bit data: widen a block into float32 scratch, run the 8-bit kernel on
-    // it, narrow the parameters back. The master copy (when there is one) is the kernel's
-    // parameter array, and the 16-bit parameters are only written, never read.
+    // 8-bit state with 16-bit data, or float32 state with 16-bit data stored as no kernel
+    // expects (two formats, or float32 beside 16-bit; rare): widen a block into float32 scratch,
+    // run the kernel on it, narrow the parameters back. The master copy (when there is one) is
+    // the kernel's parameter array, and the 16-bit parameters are only written, never read.
     alignas(64) float gradient_block[kConversionBlock];
     alignas(64) float parameter_block[kConversionBlock];
     for (std::size_t block = begin; block < end; block += kConversionBlock) {
@@ -174,7 +191,7 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
         const float* float_gradients = q.gradients != nullptr ? q.gradients + block : gradient_block;
         if (q.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_type, gradient_block, count);
         if (q.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_type, parameter_block, count);
-        run_quantized_kernel(tensor, float_parameters, float_gradients, block, count);
+        run_kernel(tensor, float_parameters, float_gradients, block, count);
         if (tensor.parameter_type != ElementType::Float32) {
             narrow(conversions_, float_parameters, parameters, tensor.parameter_type, count);
         }
@@ -308,11 +325,14 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
             cached.step = step;
             cached.plan = plan_tensor_step(work.groups[t.group_id], step);
             cached.plan.coefficients.gradient_scale = gradient_scale;
-            cached.kernel = nullptr;
+            for (RangeKernel& kernel : cached.kernels) kernel = nullptr;
             cached.quantized_kernel = nullptr;
         }
-        // A group may hold both encodings (its small tensors stay float32): each kernel on demand.
-        if (!quantized && cached.kernel == nullptr) cached.kernel = kernel_for(cached.plan.variant);
+        // A group may hold both encodings (its small tensors stay float32) and tensors stored
+        // several ways: each kernel on demand.
+        const KernelStorage storage = kernel_storage(t);
+        RangeKernel& kernel = cached.kernels[static_cast<std::size_t>(storage)];
+        if (!quantized && kernel == nullptr) kernel = kernel_for(cached.plan.variant, storage);
         if (quantized && cached.quantized_kernel == nullptr) cached.quantized_kernel = quantized_kernel_for(cached.plan.variant);
         float* float_parameters = !t.master_parameters.empty()                    ? t.master_parameters.data()
                                   : t.parameter_type == ElementType::Float32 ? static_cast<float*>(t.parameters)
@@ -322,15 +342,15 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
         const bool keeps_max = cached.plan.variant.keeps_max;
         const bool narrow_parameters = t.parameter_type != ElementType::Float32;
         const bool narrow_gradients = t.gradient_type != ElementType::Float32;
+        const bool converts_by_block =
+            (narrow_parameters || narrow_gradients) && (quantized || storage == KernelStorage::Float32);
         const TensorArrays arrays{float_parameters,
                                   float_gradients,
                                   t.first_moment.values(),
                                   t.second_moment.values(),
                                   t.max_second_moment.values(),
                                   narrow_parameters ? static_cast<std::uint16_t*>(t.parameters) : nullptr,
-                                  narrow_gradients ? static_cast<const std::uint16_t*>(t.gradients) : nullptr,
-                                  narrow_format(t.parameter_type),
-                                  narrow_format(t.gradient_type)};
+                                  narrow_gradients ? static_cast<const std::uint16_t*>(t.gradients) : nullptr};
         const QuantizedTensorArrays quantized_arrays{float_parameters,
                                                      float_gradients,
                                                      t.first_moment.codes(),
@@ -340,8 +360,9 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
                                                      keeps_max ? t.max_second_moment.codes() : nullptr,
                                                      keeps_max ? t.max_second_moment.scales() : nullptr};
         step_tensors_.push_back({arrays, quantized_arrays, t.parameters, t.gradients, t.parameter_type, t.gradient_type,
-                                 t.element_count, quantized ? nullptr : cached.kernel,
-                                 quantized ? cached.quantized_kernel : nullptr, cached.plan.coefficients});
+                                 t.element_count, quantized ? nullptr : kernel,
+                                 quantized ? cached.quantized_kernel : nullptr, converts_by_block,
+                                 cached.plan.coefficients});
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },

@@ -21,9 +21,10 @@ namespace nab::cpu {
 
 // One tensor's share of a step: its arrays, its compiled kernel and its scalars. Its m, s and
 // s_max are float32 (`arrays`, `kernel`: the kernel converts 16-bit parameters and gradients in
-// its registers) or blockwise 8-bit (`quantized_arrays`, `quantized_kernel`: that kernel works
-// on float32 parameters and gradients, and 16-bit ones are converted through small L1-resident
-// blocks around it, see run_step_range).
+// its registers when they are stored as one of its KernelStorage) or blockwise 8-bit
+// (`quantized_arrays`, `quantized_kernel`: that kernel works on float32 parameters and
+// gradients). 16-bit data that the kernel does not convert goes through small L1-resident blocks
+// around it (`converts_by_block`, see run_step_range).
 struct StepTensor {
     TensorArrays arrays;  // parameters: the float32 parameters or master copy, else null;
                           // gradients: the float32 gradients, else null; the 16-bit ones
@@ -35,6 +36,7 @@ struct StepTensor {
     std::size_t element_count;
     RangeKernel kernel;                   // null for an 8-bit tensor
     QuantizedRangeKernel quantized_kernel;  // null for a float32 tensor
+    bool converts_by_block;
     ElementCoefficients<float> coefficients;
 };
 
@@ -72,13 +74,13 @@ public:
 private:
     // The step: decides from `given` totals when not null, else from its own gradient pass.
     void step_deciding(const StepWork& work, const GradientStatistics* given);
-    RangeKernel kernel_for(const KernelVariant& variant) const;
+    RangeKernel kernel_for(const KernelVariant& variant, KernelStorage storage) const;
     QuantizedRangeKernel quantized_kernel_for(const KernelVariant& variant) const;
     void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
-    // Runs the tensor's 8-bit kernel on elements [begin, begin + count) with the float32
-    // parameters and gradients at `parameters` and `gradients` (the tensor's own, or L1
-    // conversion blocks).
-    void run_quantized_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
+    // Runs the tensor's kernel (float32 or 8-bit state) on elements [begin, begin + count) with
+    // the float32 parameters and gradients at `parameters` and `gradients` (the tensor's own, or
+    // L1 conversion blocks).
+    void run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
                     std::size_t count) const;
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
     // own slot of chunk_totals_ (chunk_passes) and the slots are added in chunk order
@@ -110,7 +112,7 @@ private:
     struct CachedPlan {
         std::int64_t step = -1;
         TensorStepPlan plan{};
-        RangeKernel kernel = nullptr;
+        RangeKernel kernels[kKernelStorages] = {};  // by KernelStorage
         QuantizedRangeKernel quantized_kernel = nullptr;
     };
     std::vector<CachedPlan> plans_;

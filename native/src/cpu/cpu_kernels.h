@@ -12,12 +12,22 @@
 
 namespace nab::cpu {
 
-// The 16-bit element formats a range kernel converts in its registers.
-enum class NarrowFormat : std::uint8_t { Half, Bfloat16 };
+// How the parameters and gradients a range kernel reads and writes are stored. One kernel is
+// compiled per storage, so that its loop tests no format or pointer per vector (kernel_body.h
+// says why). 16-bit data stored any other way (two 16-bit formats, or float32 beside 16-bit)
+// goes through float32 blocks around the Float32 kernel (CpuBackend::run_step_range).
+enum class KernelStorage : std::uint8_t {
+    Float32,         // float32 parameters (or a master copy) and gradients
+    Half,            // float16 parameters, read and written, and float16 gradients
+    HalfMaster,      // a float32 master copy, read and written; float16 parameters, written; float16 gradients
+    Bfloat16,        // as Half, in bfloat16
+    Bfloat16Master,  // as HalfMaster, in bfloat16
+};
+constexpr std::size_t kKernelStorages = 5;
 
 // Where one tensor's arrays are for a step. max_second_moment is null unless the variant
-// keeps it. 16-bit parameters and gradients are widened and narrowed in the kernel's
-// registers, in the same pass as the update (no scratch copy, no second pass):
+// keeps it. 16-bit parameters and gradients are widened and narrowed in the kernel's registers,
+// in the same pass as the update (no scratch copy, no second pass):
 //   parameters          float32 parameters or the master copy; null for 16-bit parameters
 //                       without one (then narrow_parameters are read and written)
 //   gradients           float32 gradients; null for 16-bit ones (narrow_gradients)
@@ -30,19 +40,17 @@ struct TensorArrays {
     float* max_second_moment;
     std::uint16_t* narrow_parameters = nullptr;
     const std::uint16_t* narrow_gradients = nullptr;
-    NarrowFormat parameter_format = NarrowFormat::Half;
-    NarrowFormat gradient_format = NarrowFormat::Half;
 };
 
-// Updates elements [begin, end) of one tensor, whatever its parameters' and gradients' types.
+// Updates elements [begin, end) of one tensor whose arrays are stored as the kernel was selected for.
 using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std::size_t end,
                              const ElementCoefficients<float>& coefficients);
 
-RangeKernel select_scalar_kernel(const KernelVariant& variant);
-RangeKernel select_avx2_kernel(const KernelVariant& variant);
-RangeKernel select_avx512_kernel(const KernelVariant& variant);
-RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant);
-RangeKernel select_neon_kernel(const KernelVariant& variant);
+RangeKernel select_scalar_kernel(const KernelVariant& variant, KernelStorage storage);
+RangeKernel select_avx2_kernel(const KernelVariant& variant, KernelStorage storage);
+RangeKernel select_avx512_kernel(const KernelVariant& variant, KernelStorage storage);
+RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant, KernelStorage storage);
+RangeKernel select_neon_kernel(const KernelVariant& variant, KernelStorage storage);
 
 // Where one tensor's arrays are for a step when its m, s and s_max are blockwise 8-bit
 // (core/block_quantization.h): codes per element, scales per block of kQuantizationBlockSize.

@@ -5,7 +5,7 @@
 
 namespace nab::cpu {
 
-RangeKernel select_avx2_kernel(const KernelVariant& variant) { return select_kernel<Avx2Lanes>(variant); }
+RangeKernel select_avx2_kernel(const KernelVariant& variant, KernelStorage storage) { return select_kernel<Avx2Lanes>(variant, storage); }
 
 QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant) {
     return select_quantized_kernel<Avx2Lanes>(variant);

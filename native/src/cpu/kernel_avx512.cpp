@@ -6,7 +6,7 @@
 
 namespace nab::cpu {
 
-RangeKernel select_avx512_kernel(const KernelVariant& variant) { return select_kernel<Avx512Lanes>(variant); }
+RangeKernel select_avx512_kernel(const KernelVariant& variant, KernelStorage storage) { return select_kernel<Avx512Lanes>(variant, storage); }
 
 QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant) {
     return select_quantized_kernel<Avx512Lanes>(variant);

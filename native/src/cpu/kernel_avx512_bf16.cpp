@@ -6,6 +6,6 @@
 
 namespace nab::cpu {
 
-RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant) { return select_kernel<Avx512Bf16Lanes>(variant); }
+RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant, KernelStorage storage) { return select_kernel<Avx512Bf16Lanes>(variant, storage); }
 
 }  // namespace nab::cpu

@@ -34,14 +34,25 @@ ElementCoefficients<typename Lanes::Vector> broadcast_coefficients(const Element
 #  define NAB_VECTOR_BODY inline
 #endif
 
-template <class Lanes>
-NAB_VECTOR_BODY typename Lanes::Vector load_narrow(const std::uint16_t* source, NarrowFormat format) {
-    return format == NarrowFormat::Half ? Lanes::load_half(source) : Lanes::load_bfloat16(source);
+// What a storage's kernel reads and writes (cpu_kernels.h).
+constexpr bool is_narrow(KernelStorage storage) { return storage != KernelStorage::Float32; }
+constexpr bool has_float_parameters(KernelStorage storage) {
+    return storage == KernelStorage::Float32 || storage == KernelStorage::HalfMaster ||
+           storage == KernelStorage::Bfloat16Master;
+}
+constexpr bool is_half(KernelStorage storage) {
+    return storage == KernelStorage::Half || storage == KernelStorage::HalfMaster;
 }
 
-template <class Lanes>
-NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, NarrowFormat format, typename Lanes::Vector value) {
-    if (format == NarrowFormat::Half) {
+template <class Lanes, KernelStorage Storage>
+NAB_VECTOR_BODY typename Lanes::Vector load_narrow(const std::uint16_t* source) {
+    if constexpr (is_half(Storage)) return Lanes::load_half(source);
+    return Lanes::load_bfloat16(source);
+}
+
+template <class Lanes, KernelStorage Storage>
+NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, typename Lanes::Vector value) {
+    if constexpr (is_half(Storage)) {
         Lanes::store_half(destination, value);
     } else {
         Lanes::store_bfloat16(destination, value);
@@ -59,19 +70,19 @@ struct VectorInFlight {
 // registers), the moments, their stores and the square root. The moments are stored as soon as
 // they are final, before the division the parameter waits for, as a plain loop written in that
 // order does: 1-3% faster on one thread with the arrays in L3 (1M float32 parameters, AMD EPYC
-// VM, two library builds A/B), the same from DRAM. With Narrow false the tensor is all float32
-// and none of the 16-bit tests are compiled in. With Narrow true they run per vector: they are
-// loop-invariant and always predicted, cost nothing beside the square root and the division,
-// and a template per format would multiply the compiled instances by fifteen.
-template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+// VM, two library builds A/B), the same from DRAM. Where the parameters and gradients are and
+// in which format is the template's Storage, so the loop tests nothing per vector: with one
+// loop for every 16-bit layout, testing formats and pointers per vector, GCC laid the loop out
+// as a maze of branches, and bfloat16 without a master copy was 1.14-1.33x slower (with one
+// 1.05x; AMD Zen 3, one thread, in L2 and at 1M parameters, A/B).
+template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 NAB_VECTOR_BODY VectorInFlight<typename Lanes::Vector> update_vector_head(
     const TensorArrays& a, std::size_t i, const ElementCoefficients<typename Lanes::Vector>& c) {
     using Vector = typename Lanes::Vector;
-    const bool float_parameters = !Narrow || a.parameters != nullptr;
-    const bool float_gradients = !Narrow || a.gradients != nullptr;
-    Vector p = float_parameters ? Lanes::load(a.parameters + i) : load_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format);
+    Vector p = has_float_parameters(Storage) ? Lanes::load(a.parameters + i)
+                                             : load_narrow<Lanes, Storage>(a.narrow_parameters + i);
     const Vector g =
-        float_gradients ? Lanes::load(a.gradients + i) : load_narrow<Lanes>(a.narrow_gradients + i, a.gradient_format);
+        is_narrow(Storage) ? load_narrow<Lanes, Storage>(a.narrow_gradients + i) : Lanes::load(a.gradients + i);
     Vector m = Lanes::load(a.first_moment + i);
     Vector s = Lanes::load(a.second_moment + i);
     Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
@@ -85,14 +96,13 @@ NAB_VECTOR_BODY VectorInFlight<typename Lanes::Vector> update_vector_head(
 
 // The second half: the division, the parameter's step and its store (narrowed to 16 bits from
 // the same registers where the parameters are 16-bit).
-template <class Lanes, bool Narrow, UpdateRule Rule>
+template <class Lanes, KernelStorage Storage, UpdateRule Rule>
 NAB_VECTOR_BODY void update_vector_tail(const TensorArrays& a, std::size_t i,
                                         const ElementCoefficients<typename Lanes::Vector>& c,
                                         VectorInFlight<typename Lanes::Vector> v) {
-    const bool float_parameters = !Narrow || a.parameters != nullptr;
     step_parameter<Rule>(v.parameter, v.first_moment, v.root, c);
-    if (float_parameters) Lanes::store(a.parameters + i, v.parameter);
-    if (Narrow && a.narrow_parameters != nullptr) store_narrow<Lanes>(a.narrow_parameters + i, a.parameter_format, v.parameter);
+    if (has_float_parameters(Storage)) Lanes::store(a.parameters + i, v.parameter);
+    if (is_narrow(Storage)) store_narrow<Lanes, Storage>(a.narrow_parameters + i, v.parameter);
 }
 
 // The whole vectors of [begin, end), software-pipelined two deep: the loads, moments and square
@@ -106,97 +116,91 @@ NAB_VECTOR_BODY void update_vector_tail(const TensorArrays& a, std::size_t i,
 // (0.95-0.99x). Code layout moves such numbers by up to 15% between builds of
 // different configurations, so only builds of one configuration are compared. Same operations,
 // same bits. Returns where the whole vectors end.
-template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 NAB_VECTOR_BODY std::size_t update_whole_vectors(const TensorArrays& a, std::size_t begin, std::size_t end,
                                                  const ElementCoefficients<typename Lanes::Vector>& c) {
     constexpr std::size_t width = Lanes::width;
     using InFlight = VectorInFlight<typename Lanes::Vector>;
     std::size_t i = begin;
     if (end - i < width) return i;
-    InFlight current = update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
+    InFlight current = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
     if (end - i < 2 * width) {
-        update_vector_tail<Lanes, Narrow, Rule>(a, i, c, current);
+        update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
         return i + width;
     }
-    InFlight next = update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i + width, c);
+    InFlight next = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + width, c);
     for (; end - i >= 3 * width; i += width) {
         const InFlight after_next =
-            update_vector_head<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
-        update_vector_tail<Lanes, Narrow, Rule>(a, i, c, current);
+            update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
+        update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
         current = next;
         next = after_next;
     }
-    update_vector_tail<Lanes, Narrow, Rule>(a, i, c, current);
-    update_vector_tail<Lanes, Narrow, Rule>(a, i + width, c, next);
+    update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
+    update_vector_tail<Lanes, Storage, Rule>(a, i + width, c, next);
     return i + 2 * width;
 }
 
-// 1.0 in a 16-bit format: the padding of a tail's 16-bit lanes.
-constexpr std::uint16_t narrow_one(NarrowFormat format) { return format == NarrowFormat::Half ? 0x3c00 : 0x3f80; }
+// 1.0 in a storage's 16-bit format: the padding of a tail's 16-bit lanes.
+constexpr std::uint16_t narrow_one(KernelStorage storage) { return is_half(storage) ? 0x3c00 : 0x3f80; }
 
-template <class Lanes, bool Narrow, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end, const ElementCoefficients<float>& scalars) {
     constexpr std::size_t width = Lanes::width;
     const ElementCoefficients<typename Lanes::Vector> c = broadcast_coefficients<Lanes>(scalars);
     // A local copy: the compiler need not reload the pointers after every store.
     const TensorArrays a = arrays;
-    const std::size_t i = update_whole_vectors<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
+    const std::size_t i = update_whole_vectors<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
     if (i == end) return;
     // Padded tail: lanes past the end hold 1.0 (harmless arithmetic) and are never written back.
     const std::size_t rest = end - i;
+    constexpr bool float_parameters = has_float_parameters(Storage), narrow = is_narrow(Storage);
     float p[width], g[width], m[width], s[width], s_max[width];
     std::uint16_t narrow_p[width], narrow_g[width];
     for (std::size_t k = 0; k < width; ++k) {
         const bool inside = k < rest;
-        p[k] = inside && a.parameters != nullptr ? a.parameters[i + k] : 1.0f;
-        g[k] = inside && a.gradients != nullptr ? a.gradients[i + k] : 1.0f;
+        p[k] = inside && float_parameters ? a.parameters[i + k] : 1.0f;
+        g[k] = inside && !narrow ? a.gradients[i + k] : 1.0f;
         m[k] = inside ? a.first_moment[i + k] : 1.0f;
         s[k] = inside ? a.second_moment[i + k] : 1.0f;
         s_max[k] = inside && KeepsMax ? a.max_second_moment[i + k] : 1.0f;
-        narrow_p[k] = inside && a.narrow_parameters != nullptr ? a.narrow_parameters[i + k] : narrow_one(a.parameter_format);
-        narrow_g[k] = inside && a.narrow_gradients != nullptr ? a.narrow_gradients[i + k] : narrow_one(a.gradient_format);
+        narrow_p[k] = inside && narrow ? a.narrow_parameters[i + k] : narrow_one(Storage);
+        narrow_g[k] = inside && narrow ? a.narrow_gradients[i + k] : narrow_one(Storage);
     }
-    const TensorArrays padded{a.parameters != nullptr ? p : nullptr,
-                              a.gradients != nullptr ? g : nullptr,
-                              m,
-                              s,
-                              s_max,
-                              a.narrow_parameters != nullptr ? narrow_p : nullptr,
-                              a.narrow_gradients != nullptr ? narrow_g : nullptr,
-                              a.parameter_format,
-                              a.gradient_format};
-    update_whole_vectors<Lanes, Narrow, L2, Square, KeepsMax, FromMax, Rule>(padded, 0, width, c);
+    const TensorArrays padded{p, g, m, s, s_max, narrow_p, narrow_g};
+    update_whole_vectors<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(padded, 0, width, c);
     for (std::size_t k = 0; k < rest; ++k) {
-        if (a.parameters != nullptr) a.parameters[i + k] = p[k];
-        if (a.narrow_parameters != nullptr) a.narrow_parameters[i + k] = narrow_p[k];
+        if (float_parameters) a.parameters[i + k] = p[k];
+        if (narrow) a.narrow_parameters[i + k] = narrow_p[k];
         a.first_moment[i + k] = m[k];
         a.second_moment[i + k] = s[k];
         if (KeepsMax) a.max_second_moment[i + k] = s_max[k];
     }
 }
 
-// The kernel of one variant, for any parameter and gradient types: the all-float32 loop
-// carries no 16-bit test.
-template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-void update_any_range(const TensorArrays& a, std::size_t begin, std::size_t end, const ElementCoefficients<float>& c) {
-    if (a.narrow_parameters == nullptr && a.narrow_gradients == nullptr) {
-        update_range<Lanes, false, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
-    } else {
-        update_range<Lanes, true, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
-    }
-}
-
-template <class Lanes>
+template <class Lanes, KernelStorage Storage>
 struct FloatKernel {
     template <bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
     struct Instance {
-        static constexpr RangeKernel function = &update_any_range<Lanes, L2, Square, KeepsMax, FromMax, Rule>;
+        static constexpr RangeKernel function = &update_range<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>;
     };
 };
 
+template <class Lanes, KernelStorage Storage>
+RangeKernel select_stored(const KernelVariant& v) {
+    return select_variant<FloatKernel<Lanes, Storage>::template Instance>(v);
+}
+
 template <class Lanes>
-RangeKernel select_kernel(const KernelVariant& v) {
-    return select_variant<FloatKernel<Lanes>::template Instance>(v);
+RangeKernel select_kernel(const KernelVariant& v, KernelStorage storage) {
+    switch (storage) {
+        case KernelStorage::Half: return select_stored<Lanes, KernelStorage::Half>(v);
+        case KernelStorage::HalfMaster: return select_stored<Lanes, KernelStorage::HalfMaster>(v);
+        case KernelStorage::Bfloat16: return select_stored<Lanes, KernelStorage::Bfloat16>(v);
+        case KernelStorage::Bfloat16Master: return select_stored<Lanes, KernelStorage::Bfloat16Master>(v);
+        case KernelStorage::Float32: break;
+    }
+    return select_stored<Lanes, KernelStorage::Float32>(v);
 }
 
 }  // namespace nab::cpu

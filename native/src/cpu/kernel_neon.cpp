@@ -6,7 +6,7 @@
 
 namespace nab::cpu {
 
-RangeKernel select_neon_kernel(const KernelVariant& variant) { return select_kernel<NeonLanes>(variant); }
+RangeKernel select_neon_kernel(const KernelVariant& variant, KernelStorage storage) { return select_kernel<NeonLanes>(variant, storage); }
 
 QuantizedRangeKernel select_neon_quantized_kernel(const KernelVariant& variant) {
     return select_quantized_kernel<NeonLanes>(variant);

@@ -6,7 +6,7 @@
 
 namespace nab::cpu {
 
-RangeKernel select_scalar_kernel(const KernelVariant& variant) { return select_kernel<ScalarLanes>(variant); }
+RangeKernel select_scalar_kernel(const KernelVariant& variant, KernelStorage storage) { return select_kernel<ScalarLanes>(variant, storage); }
 
 QuantizedRangeKernel select_scalar_quantized_kernel(const KernelVariant& variant) {
     return select_quantized_kernel<ScalarLanes>(variant);

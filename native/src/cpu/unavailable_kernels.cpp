@@ -8,7 +8,7 @@
 namespace nab::cpu {
 
 #if !defined(NAB_KERNELS_AVX2)
-RangeKernel select_avx2_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
+RangeKernel select_avx2_kernel(const KernelVariant& variant, KernelStorage storage) { return select_scalar_kernel(variant, storage); }
 QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant) {
     return select_scalar_quantized_kernel(variant);
 }
@@ -16,7 +16,7 @@ ConversionKernels avx2_conversions() { return scalar_conversions(); }
 #endif
 
 #if !defined(NAB_KERNELS_AVX512)
-RangeKernel select_avx512_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
+RangeKernel select_avx512_kernel(const KernelVariant& variant, KernelStorage storage) { return select_scalar_kernel(variant, storage); }
 QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant) {
     return select_scalar_quantized_kernel(variant);
 }
@@ -24,12 +24,12 @@ ConversionKernels avx512_conversions() { return scalar_conversions(); }
 #endif
 
 #if !defined(NAB_KERNELS_AVX512_BF16)
-RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
+RangeKernel select_avx512_bf16_kernel(const KernelVariant& variant, KernelStorage storage) { return select_scalar_kernel(variant, storage); }
 ConversionKernels avx512_bf16_conversions() { return scalar_conversions(); }
 #endif
 
 #if !defined(NAB_KERNELS_NEON)
-RangeKernel select_neon_kernel(const KernelVariant& variant) { return select_scalar_kernel(variant); }
+RangeKernel select_neon_kernel(const KernelVariant& variant, KernelStorage storage) { return select_scalar_kernel(variant, storage); }
 QuantizedRangeKernel select_neon_quantized_kernel(const KernelVariant& variant) {
     return select_scalar_quantized_kernel(variant);
 }
