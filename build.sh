@@ -85,8 +85,9 @@ test_sanitized() {
   step "native tests under AddressSanitizer + UndefinedBehaviorSanitizer"
   # CPU backend only: the CUDA runtime and the sanitizers' interceptors do not mix well, and
   # without a GPU here the device code would not run anyway.
-  # -O1, as the sanitizers' own documentation advises: under ASan + UBSan, GCC takes twice as long
-  # at -O2 for the kernels' translation units (80 s against 41 s for AVX2 on CI's machine).
+  # -O1, as the sanitizers' own documentation advises: under ASan + UBSan, GCC took twice as long
+  # at -O2 for the kernels' translation units (80 s against 41 s for AVX2 on CI's machine); what
+  # the kernels leave out of the sanitizers' instruments, and why, is in native/src/CMakeLists.txt.
   # The SIMD levels this machine runs: the others' kernels would compile for minutes and never run.
   # The main suite as GoogleTest shards (native/tests/CMakeLists.txt says why).
   cmake -S "$root" -B "$sanitize_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNAB_SANITIZE=ON -DNAB_CUDA=OFF -DNAB_SIMD_LEVELS=host \
