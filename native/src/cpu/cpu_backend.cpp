@@ -50,10 +50,11 @@ void narrow(const ConversionKernels& conversions, const float* source, void* des
 }
 
 // The storage whose kernel steps a float32-state tensor in its registers: 16-bit parameters
-// and gradients of one format, with or without a master copy; Float32 for all-float32 tensors
-// and for every other mix, whose 16-bit data go through float32 blocks (see run_step_range).
-KernelStorage kernel_storage(const TensorRecord& t) {
-    if (t.parameter_type == ElementType::Float32 || t.gradient_type != t.parameter_type) {
+// and gradients of one format, with or without a master copy, under a rule the 16-bit kernels
+// are compiled for; Float32 for all-float32 tensors and for everything else, whose 16-bit data
+// go through float32 blocks (see run_step_range).
+KernelStorage kernel_storage(const TensorRecord& t, UpdateRule rule) {
+    if (t.parameter_type == ElementType::Float32 || t.gradient_type != t.parameter_type || !has_narrow_kernels(rule)) {
         return KernelStorage::Float32;
     }
     const bool master = !t.master_parameters.empty();
@@ -176,7 +177,8 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
         return;
     }
     // 8-bit state with 16-bit data, or float32 state with 16-bit data stored as no kernel
-    // expects (two formats, or float32 beside 16-bit; rare): widen a block into float32 scratch,
+    // expects (two formats, or float32 beside 16-bit; rare) or in a step whose rule no 16-bit
+    // kernel has (the first steps of a rectified run): widen a block into float32 scratch,
     // run the kernel on it, narrow the parameters back. The master copy (when there is one) is
     // the kernel's parameter array, and the 16-bit parameters are only written, never read.
     alignas(64) float gradient_block[kConversionBlock];
@@ -330,7 +332,7 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
         }
         // A group may hold both encodings (its small tensors stay float32) and tensors stored
         // several ways: each kernel on demand.
-        const KernelStorage storage = kernel_storage(t);
+        const KernelStorage storage = kernel_storage(t, cached.plan.variant.rule);
         RangeKernel& kernel = cached.kernels[static_cast<std::size_t>(storage)];
         if (!quantized && kernel == nullptr) kernel = kernel_for(cached.plan.variant, storage);
         if (quantized && cached.quantized_kernel == nullptr) cached.quantized_kernel = quantized_kernel_for(cached.plan.variant);

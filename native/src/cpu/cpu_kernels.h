@@ -14,8 +14,9 @@ namespace nab::cpu {
 
 // How the parameters and gradients a range kernel reads and writes are stored. One kernel is
 // compiled per storage, so that its loop tests no format or pointer per vector (kernel_body.h
-// says why). 16-bit data stored any other way (two 16-bit formats, or float32 beside 16-bit)
-// goes through float32 blocks around the Float32 kernel (CpuBackend::run_step_range).
+// says why). 16-bit data stored any other way (two 16-bit formats, or float32 beside 16-bit), or
+// stepped under a rule the 16-bit kernels are not compiled for (has_narrow_kernels, below), goes
+// through float32 blocks around the Float32 kernel (CpuBackend::run_step_range).
 enum class KernelStorage : std::uint8_t {
     Float32,         // float32 parameters (or a master copy) and gradients
     Half,            // float16 parameters, read and written, and float16 gradients
@@ -23,7 +24,16 @@ enum class KernelStorage : std::uint8_t {
     Bfloat16,        // as Half, in bfloat16
     Bfloat16Master,  // as HalfMaster, in bfloat16
 };
-constexpr std::size_t kKernelStorages = 5;
+constexpr std::size_t kKernelStorages = static_cast<std::size_t>(KernelStorage::Bfloat16Master) + 1;
+
+// The update rules the 16-bit storages' kernels are compiled for: the adaptive ones, which every
+// step takes but the first few of a rectified run. Those few (UpdateRule::Sgd and None) step
+// 16-bit data through float32 blocks around the Float32 kernel, which leaves a third fewer kernels
+// to compile at every SIMD level (192 instead of 288 with the 8-bit ones) for a cost in a handful
+// of steps.
+constexpr bool has_narrow_kernels(UpdateRule rule) {
+    return rule == UpdateRule::Adaptive || rule == UpdateRule::AdaptiveScaledRoot;
+}
 
 // Where one tensor's arrays are for a step. max_second_moment is null unless the variant
 // keeps it. 16-bit parameters and gradients are widened and narrowed in the kernel's registers,

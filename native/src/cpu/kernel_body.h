@@ -188,7 +188,8 @@ struct FloatKernel {
 
 template <class Lanes, KernelStorage Storage>
 RangeKernel select_stored(const KernelVariant& v) {
-    return select_variant<FloatKernel<Lanes, Storage>::template Instance>(v);
+    constexpr CompiledRules rules = is_narrow(Storage) ? CompiledRules::AdaptiveOnly : CompiledRules::All;
+    return select_variant<FloatKernel<Lanes, Storage>::template Instance, rules>(v);
 }
 
 template <class Lanes>
