@@ -3,8 +3,8 @@
 // the float64 reference with the float32 tolerances and the 16-bit parameters are its exact
 // rounding; without a master copy every step starts from the rounded parameters; results are
 // bit-identical across SIMD levels and thread counts, and between a tensor stepped in the
-// kernel's registers and one stepped through float32 blocks; zeroing, counting and registration
-// handle the 2-byte elements.
+// kernel's registers and one stepped through float32 blocks; steps that move no parameter keep
+// 16-bit parameters bit for bit; zeroing, counting and registration handle the 2-byte elements.
 //
 // Tolerances: with a master copy the master is an ordinary float32 parameter, so the harness's
 // float32 bounds apply unchanged (reference_harness.h), and the 16-bit parameter must be
@@ -16,6 +16,7 @@
 // 16-bit ulp: the test allows exactly that.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -489,6 +490,57 @@ TEST(MixedPrecisionTest, RegistersAndFloat32BlocksGiveTheSameBits) {
                 if (master) {
                     expect_same_bits(read_state(optimizer.get(), 1, NAB_STATE_MASTER_PARAMETERS),
                                      read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), "master copy");
+                }
+            }
+        }
+    }
+}
+
+// A rectified run's first five steps without the SGD fallback (degenerate_to_sgd off) move no
+// parameter, and 16-bit tensors take them through float32 blocks (cpu::has_narrow_kernels): their
+// parameters and master copies keep their bits, and their moments are those of a float32 twin
+// that holds the same values.
+TEST(MixedPrecisionTest, StepsThatMoveNoParameterKeepSixteenBitParametersBitForBit) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    const std::size_t count = 4099;
+    for (int32_t level : supported_simd_levels()) {
+        for (nab_dtype dtype : {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16}) {
+            for (bool master : {true, false}) {
+                SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << dtype_name(dtype)
+                                                << (master ? " with" : " without") << " a master copy");
+                StoredTensor narrow({dtype, dtype, master}, random, count);
+                StoredTensor twin({NAB_DTYPE_FLOAT32, NAB_DTYPE_FLOAT32, false}, random, count);
+                for (std::size_t i = 0; i < count; ++i) {
+                    twin.float_parameters[i] = static_cast<float>(decode_sixteen_bit(narrow.narrow_parameters[i], dtype));
+                }
+                const std::vector<uint16_t> initial = narrow.narrow_parameters;
+                const std::vector<float> widened = twin.float_parameters;
+                OptimizerPtr optimizer = make_optimizer(2, level);
+                nab_group_options options = default_options();
+                ASSERT_EQ(options.rectify, 1);
+                options.degenerate_to_sgd = 0;
+                options.weight_decay = 0.0;  // its factor would move the parameters
+                const uint32_t group = add_group(optimizer.get(), options);
+                for (StoredTensor* t : {&narrow, &twin}) {
+                    add_tensor(optimizer.get(), group, count, t->parameters(), t->layout.parameter_dtype,
+                               t->gradients(), t->layout.gradient_dtype, t->layout.master);
+                }
+                for (int s = 0; s < 5; ++s) {
+                    narrow.draw_gradients(random);
+                    for (std::size_t i = 0; i < count; ++i) {
+                        twin.float_gradients[i] = static_cast<float>(decode_sixteen_bit(narrow.narrow_gradients[i], dtype));
+                    }
+                    ASSERT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
+                }
+                EXPECT_EQ(narrow.narrow_parameters, initial);
+                expect_same_bits(twin.float_parameters, widened, "float32 twin's parameters");
+                if (master) expect_same_bits(read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), widened, "master copy");
+                for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
+                    const std::vector<float> m_or_s = read_state(optimizer.get(), 0, kind);
+                    EXPECT_FALSE(std::all_of(m_or_s.begin(), m_or_s.end(), [](float v) { return v == 0.0f; }));
+                    expect_same_bits(m_or_s, read_state(optimizer.get(), 1, kind), "m or s");
                 }
             }
         }
