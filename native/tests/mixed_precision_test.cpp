@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -449,6 +450,20 @@ TEST(MixedPrecisionTest, BitIdenticalForEverySimdLevelAndThreadCount) {
     }
 }
 
+// Runs `body(level, dtype, master)` for every SIMD level this CPU runs, both 16-bit formats, with
+// and without a master copy: each 16-bit kernel storage at each level.
+void for_each_level_and_sixteen_bit_storage(const std::function<void(int32_t, nab_dtype, bool)>& body) {
+    for (int32_t level : supported_simd_levels()) {
+        for (nab_dtype dtype : {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16}) {
+            for (bool master : {true, false}) {
+                SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << dtype_name(dtype)
+                                                << (master ? " with" : " without") << " a master copy");
+                body(level, dtype, master);
+            }
+        }
+    }
+}
+
 // A 16-bit tensor is stepped in the kernel's registers when its gradients have its parameters'
 // format and through float32 blocks otherwise: the same values give the same bits either way.
 // Each pair of tensors below shares its parameters and gradient values; the second one's
@@ -458,42 +473,36 @@ TEST(MixedPrecisionTest, RegistersAndFloat32BlocksGiveTheSameBits) {
     SCOPED_TRACE(seed_text(seed));
     Random random(seed);
     const std::size_t count = 70001;
-    for (int32_t level : supported_simd_levels()) {
-        for (nab_dtype dtype : {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16}) {
-            for (bool master : {true, false}) {
-                SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << dtype_name(dtype)
-                                                << (master ? " with" : " without") << " a master copy");
-                StoredTensor in_registers({dtype, dtype, master}, random, count);
-                StoredTensor by_block({dtype, NAB_DTYPE_FLOAT32, master}, random, count);
-                by_block.narrow_parameters = in_registers.narrow_parameters;
-                OptimizerPtr optimizer = make_optimizer(2, level);
-                nab_group_options options = default_options();
-                options.weight_decay = 0.01;
-                options.rectify = 0;  // adaptive steps, which the 16-bit kernels are compiled for
-                const uint32_t group = add_group(optimizer.get(), options);
-                for (StoredTensor* t : {&in_registers, &by_block}) {
-                    add_tensor(optimizer.get(), group, count, t->parameters(), t->layout.parameter_dtype,
-                               t->gradients(), t->layout.gradient_dtype, master);
-                }
-                for (int s = 0; s < 3; ++s) {
-                    in_registers.draw_gradients(random);
-                    for (std::size_t i = 0; i < count; ++i) {
-                        const uint16_t bits = in_registers.narrow_gradients[i];
-                        by_block.float_gradients[i] = static_cast<float>(decode_sixteen_bit(bits, dtype));
-                    }
-                    ASSERT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
-                }
-                EXPECT_EQ(by_block.narrow_parameters, in_registers.narrow_parameters);
-                for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
-                    expect_same_bits(read_state(optimizer.get(), 1, kind), read_state(optimizer.get(), 0, kind), "m or s");
-                }
-                if (master) {
-                    expect_same_bits(read_state(optimizer.get(), 1, NAB_STATE_MASTER_PARAMETERS),
-                                     read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), "master copy");
-                }
-            }
+    for_each_level_and_sixteen_bit_storage([&](int32_t level, nab_dtype dtype, bool master) {
+        StoredTensor in_registers({dtype, dtype, master}, random, count);
+        StoredTensor by_block({dtype, NAB_DTYPE_FLOAT32, master}, random, count);
+        by_block.narrow_parameters = in_registers.narrow_parameters;
+        OptimizerPtr optimizer = make_optimizer(2, level);
+        nab_group_options options = default_options();
+        options.weight_decay = 0.01;
+        options.rectify = 0;  // adaptive steps, which the 16-bit kernels are compiled for
+        const uint32_t group = add_group(optimizer.get(), options);
+        for (StoredTensor* t : {&in_registers, &by_block}) {
+            add_tensor(optimizer.get(), group, count, t->parameters(), t->layout.parameter_dtype,
+                       t->gradients(), t->layout.gradient_dtype, master);
         }
-    }
+        for (int s = 0; s < 3; ++s) {
+            in_registers.draw_gradients(random);
+            for (std::size_t i = 0; i < count; ++i) {
+                const uint16_t bits = in_registers.narrow_gradients[i];
+                by_block.float_gradients[i] = static_cast<float>(decode_sixteen_bit(bits, dtype));
+            }
+            ASSERT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
+        }
+        EXPECT_EQ(by_block.narrow_parameters, in_registers.narrow_parameters);
+        for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
+            expect_same_bits(read_state(optimizer.get(), 1, kind), read_state(optimizer.get(), 0, kind), "m or s");
+        }
+        if (master) {
+            expect_same_bits(read_state(optimizer.get(), 1, NAB_STATE_MASTER_PARAMETERS),
+                             read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), "master copy");
+        }
+    });
 }
 
 // A rectified run's first five steps without the SGD fallback (degenerate_to_sgd off) move no
@@ -505,46 +514,40 @@ TEST(MixedPrecisionTest, StepsThatMoveNoParameterKeepSixteenBitParametersBitForB
     SCOPED_TRACE(seed_text(seed));
     Random random(seed);
     const std::size_t count = 4099;
-    for (int32_t level : supported_simd_levels()) {
-        for (nab_dtype dtype : {NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16}) {
-            for (bool master : {true, false}) {
-                SCOPED_TRACE(testing::Message() << "simd level " << level << ", " << dtype_name(dtype)
-                                                << (master ? " with" : " without") << " a master copy");
-                StoredTensor narrow({dtype, dtype, master}, random, count);
-                StoredTensor twin({NAB_DTYPE_FLOAT32, NAB_DTYPE_FLOAT32, false}, random, count);
-                for (std::size_t i = 0; i < count; ++i) {
-                    twin.float_parameters[i] = static_cast<float>(decode_sixteen_bit(narrow.narrow_parameters[i], dtype));
-                }
-                const std::vector<uint16_t> initial = narrow.narrow_parameters;
-                const std::vector<float> widened = twin.float_parameters;
-                OptimizerPtr optimizer = make_optimizer(2, level);
-                nab_group_options options = default_options();
-                ASSERT_EQ(options.rectify, 1);
-                options.degenerate_to_sgd = 0;
-                options.weight_decay = 0.0;  // its factor would move the parameters
-                const uint32_t group = add_group(optimizer.get(), options);
-                for (StoredTensor* t : {&narrow, &twin}) {
-                    add_tensor(optimizer.get(), group, count, t->parameters(), t->layout.parameter_dtype,
-                               t->gradients(), t->layout.gradient_dtype, t->layout.master);
-                }
-                for (int s = 0; s < 5; ++s) {
-                    narrow.draw_gradients(random);
-                    for (std::size_t i = 0; i < count; ++i) {
-                        twin.float_gradients[i] = static_cast<float>(decode_sixteen_bit(narrow.narrow_gradients[i], dtype));
-                    }
-                    ASSERT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
-                }
-                EXPECT_EQ(narrow.narrow_parameters, initial);
-                expect_same_bits(twin.float_parameters, widened, "float32 twin's parameters");
-                if (master) expect_same_bits(read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), widened, "master copy");
-                for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
-                    const std::vector<float> m_or_s = read_state(optimizer.get(), 0, kind);
-                    EXPECT_FALSE(std::all_of(m_or_s.begin(), m_or_s.end(), [](float v) { return v == 0.0f; }));
-                    expect_same_bits(m_or_s, read_state(optimizer.get(), 1, kind), "m or s");
-                }
-            }
+    for_each_level_and_sixteen_bit_storage([&](int32_t level, nab_dtype dtype, bool master) {
+        StoredTensor narrow({dtype, dtype, master}, random, count);
+        StoredTensor twin({NAB_DTYPE_FLOAT32, NAB_DTYPE_FLOAT32, false}, random, count);
+        for (std::size_t i = 0; i < count; ++i) {
+            twin.float_parameters[i] = static_cast<float>(decode_sixteen_bit(narrow.narrow_parameters[i], dtype));
         }
-    }
+        const std::vector<uint16_t> initial = narrow.narrow_parameters;
+        const std::vector<float> widened = twin.float_parameters;
+        OptimizerPtr optimizer = make_optimizer(2, level);
+        nab_group_options options = default_options();
+        ASSERT_EQ(options.rectify, 1);
+        options.degenerate_to_sgd = 0;
+        options.weight_decay = 0.0;  // its factor would move the parameters
+        const uint32_t group = add_group(optimizer.get(), options);
+        for (StoredTensor* t : {&narrow, &twin}) {
+            add_tensor(optimizer.get(), group, count, t->parameters(), t->layout.parameter_dtype,
+                       t->gradients(), t->layout.gradient_dtype, t->layout.master);
+        }
+        for (int s = 0; s < 5; ++s) {
+            narrow.draw_gradients(random);
+            for (std::size_t i = 0; i < count; ++i) {
+                twin.float_gradients[i] = static_cast<float>(decode_sixteen_bit(narrow.narrow_gradients[i], dtype));
+            }
+            ASSERT_EQ(nab_optimizer_step(optimizer.get()), NAB_STATUS_OK);
+        }
+        EXPECT_EQ(narrow.narrow_parameters, initial);
+        expect_same_bits(twin.float_parameters, widened, "float32 twin's parameters");
+        if (master) expect_same_bits(read_state(optimizer.get(), 0, NAB_STATE_MASTER_PARAMETERS), widened, "master copy");
+        for (int32_t kind : {NAB_STATE_FIRST_MOMENT, NAB_STATE_SECOND_MOMENT}) {
+            const std::vector<float> m_or_s = read_state(optimizer.get(), 0, kind);
+            EXPECT_FALSE(std::all_of(m_or_s.begin(), m_or_s.end(), [](float v) { return v == 0.0f; }));
+            expect_same_bits(m_or_s, read_state(optimizer.get(), 1, kind), "m or s");
+        }
+    });
 }
 
 TEST(MixedPrecisionTest, ZeroingAndCountingReadTwoByteGradients) {
