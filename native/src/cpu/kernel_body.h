@@ -182,14 +182,22 @@ template <class Lanes, KernelStorage Storage>
 struct FloatKernel {
     template <bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
     struct Instance {
-        static constexpr RangeKernel function = &update_range<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>;
+        // Null, and nothing compiled, for a rule the 16-bit storages have no kernel for
+        // (has_narrow_kernels): the backend never asks for one.
+        static constexpr RangeKernel compiled() {
+            if constexpr (is_narrow(Storage) && !has_narrow_kernels(Rule)) {
+                return nullptr;
+            } else {
+                return &update_range<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>;
+            }
+        }
+        static constexpr RangeKernel function = compiled();
     };
 };
 
 template <class Lanes, KernelStorage Storage>
 RangeKernel select_stored(const KernelVariant& v) {
-    constexpr CompiledRules rules = is_narrow(Storage) ? CompiledRules::AdaptiveOnly : CompiledRules::All;
-    return select_variant<FloatKernel<Lanes, Storage>::template Instance, rules>(v);
+    return select_variant<FloatKernel<Lanes, Storage>::template Instance>(v);
 }
 
 template <class Lanes>

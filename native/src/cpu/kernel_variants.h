@@ -9,39 +9,28 @@
 
 namespace nab::cpu {
 
-// Which update rules a kernel family is compiled for (cpu_kernels.h: has_narrow_kernels).
-enum class CompiledRules { All, AdaptiveOnly };
-
 // `Instance<L2, Square, KeepsMax, FromMax, Rule>::function` is the compiled kernel of one
 // combination of the template switches; walks them one by one until a concrete instance is
 // reached. Only the combinations that can occur are instantiated: reading s_max requires
-// keeping it, and a family compiled for the adaptive rules only answers null for the others
-// (its caller never asks for them).
-template <template <bool, bool, bool, bool, UpdateRule> class Instance, CompiledRules Rules, bool... Chosen>
+// keeping it.
+template <template <bool, bool, bool, bool, UpdateRule> class Instance, bool... Chosen>
 constexpr auto select_by_rule(const KernelVariant& v) {
-    using Kernel = std::remove_const_t<decltype(Instance<Chosen..., UpdateRule::Adaptive>::function)>;
     switch (v.rule) {
-        case UpdateRule::Adaptive: return Kernel{Instance<Chosen..., UpdateRule::Adaptive>::function};
-        case UpdateRule::AdaptiveScaledRoot: return Kernel{Instance<Chosen..., UpdateRule::AdaptiveScaledRoot>::function};
-        case UpdateRule::Sgd:
+        case UpdateRule::Adaptive: return Instance<Chosen..., UpdateRule::Adaptive>::function;
+        case UpdateRule::AdaptiveScaledRoot: return Instance<Chosen..., UpdateRule::AdaptiveScaledRoot>::function;
+        case UpdateRule::Sgd: return Instance<Chosen..., UpdateRule::Sgd>::function;
         case UpdateRule::None: break;
     }
-    if constexpr (Rules == CompiledRules::AdaptiveOnly) {
-        return Kernel{nullptr};
-    } else if (v.rule == UpdateRule::Sgd) {
-        return Kernel{Instance<Chosen..., UpdateRule::Sgd>::function};
-    } else {
-        return Kernel{Instance<Chosen..., UpdateRule::None>::function};
-    }
+    return Instance<Chosen..., UpdateRule::None>::function;
 }
 
-template <template <bool, bool, bool, bool, UpdateRule> class Instance, CompiledRules Rules = CompiledRules::All>
+template <template <bool, bool, bool, bool, UpdateRule> class Instance>
 constexpr auto select_variant(const KernelVariant& v) {
     auto with_max = [&v](auto l2, auto square) {
         constexpr bool L2 = decltype(l2)::value, Square = decltype(square)::value;
-        if (!v.keeps_max) return select_by_rule<Instance, Rules, L2, Square, false, false>(v);
-        if (!v.denominator_from_max) return select_by_rule<Instance, Rules, L2, Square, true, false>(v);
-        return select_by_rule<Instance, Rules, L2, Square, true, true>(v);
+        if (!v.keeps_max) return select_by_rule<Instance, L2, Square, false, false>(v);
+        if (!v.denominator_from_max) return select_by_rule<Instance, L2, Square, true, false>(v);
+        return select_by_rule<Instance, L2, Square, true, true>(v);
     };
     using Yes = std::true_type;
     using No = std::false_type;
