@@ -2,7 +2,9 @@
 // (the same ones the fused kernel of kernel_body.h uses, so a conversion and a step narrow
 // identically). A tail shorter than the width goes through the same vector code on a padded
 // copy (as in kernel_body.h), so no scalar conversion is compiled with this level's target
-// flags and every element is converted by the same instructions.
+// flags and every element is converted by the same instructions. The gradient pass's sum of
+// bfloat16 squares is the portable one (gradient_statistics.cpp) unless the level's file puts
+// its own in the table.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +49,8 @@ ConversionKernels conversion_kernels() {
     return {&convert_all<std::uint16_t, float, w, &Convert::widen_half>,
             &convert_all<float, std::uint16_t, w, &Convert::narrow_half>,
             &convert_all<std::uint16_t, float, w, &Convert::widen_bfloat16>,
-            &convert_all<float, std::uint16_t, w, &Convert::narrow_bfloat16>};
+            &convert_all<float, std::uint16_t, w, &Convert::narrow_bfloat16>,
+            &add_bfloat16_squares};
 }
 
 }  // namespace nab::cpu

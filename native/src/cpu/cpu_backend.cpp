@@ -213,7 +213,7 @@ GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementTy
     if (type == ElementType::Float32) {
         add_float_squares(lanes, static_cast<const float*>(data), count);
     } else if (type == ElementType::BFloat16) {
-        add_bfloat16_squares(lanes, static_cast<const std::uint16_t*>(data), count);
+        conversions_.add_bfloat16_squares(lanes, static_cast<const std::uint16_t*>(data), count);
     } else {
         alignas(64) float block_values[kConversionBlock];
         for (std::size_t block = 0; block < count; block += kConversionBlock) {

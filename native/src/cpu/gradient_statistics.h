@@ -29,6 +29,8 @@ void add_float_squares(SquareLanes& lanes, const float* values, std::size_t coun
 
 // The same for bfloat16 values (their bit patterns), read directly: bit for bit what
 // add_float_squares gives for their float32 widening, without writing that widening anywhere.
+// The portable version; the step calls its SIMD level's (ConversionKernels in cpu_kernels.h),
+// which gives the same bits.
 void add_bfloat16_squares(SquareLanes& lanes, const std::uint16_t* values, std::size_t count);
 
 // The number of NaN and +-Inf among `count` values of `type` at `values` (their exponent field
