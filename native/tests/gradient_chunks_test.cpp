@@ -88,8 +88,8 @@ void add(nab_optimizer* optimizer, Model& model, std::size_t tensor, std::size_t
     NAB_ASSERT_OK(nab_optimizer_add_tensor(optimizer, &desc, &id));
 }
 
-OptimizerPtr with_group(int32_t thread_count = 2) {
-    OptimizerPtr optimizer = make_optimizer(thread_count);
+OptimizerPtr with_group(int32_t thread_count = 2, int32_t simd_level = NAB_SIMD_AUTO) {
+    OptimizerPtr optimizer = make_optimizer(thread_count, simd_level);
     nab_group_options options = default_options();
     options.weight_decay = 0.01;
     uint32_t group = 0;
@@ -222,6 +222,76 @@ TEST(GradientChunksTest, ChunkTotalsDoNotDependOnTheGradientType) {
                         << name << ", chunk " << chunk << ": " << totals.sums[index] << " against float32's "
                         << totals.sums[chunk];
                 }
+            }
+        }
+    }
+}
+
+// Every finite bfloat16 (subnormals to the largest, both signs and zeros) totals bit for bit as
+// its float32 widening does, at every SIMD level (each reads bfloat16 gradients with its own
+// code) and thread count, in chunks that end at every offset inside a run of lanes and a vector
+// (tensors of 1 to 69 elements, and chunks cut short by a tensor's end); and each chunk's total
+// is its float64 sum of squares to the rounding of a sum of positive terms.
+TEST(GradientChunksTest, BFloat16TotalsAreTheirFloat32WideningsAtEveryLevel) {
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Random random(seed);
+    std::vector<std::size_t> lengths = {kChunk + 45, 2 * kChunk - 3};
+    for (std::size_t length = 1; length < 70; ++length) lengths.push_back(length);
+    std::vector<std::vector<uint16_t>> bfloat16;
+    std::vector<std::vector<float>> wide;
+    for (std::size_t length : lengths) {
+        std::vector<uint16_t>& bits = bfloat16.emplace_back(length);
+        std::vector<float>& values = wide.emplace_back(length);
+        for (std::size_t i = 0; i < length; ++i) {
+            bits[i] = static_cast<uint16_t>((random.chance(0.5) ? 0x8000 : 0) | random.integer(0, 254) << 7 |
+                                            random.integer(0, 127));
+            values[i] = static_cast<float>(decode_sixteen_bit(bits[i], NAB_DTYPE_BFLOAT16));  // exact
+        }
+    }
+    // The float64 sums, chunk by chunk in tensor order.
+    std::vector<double> expected;
+    for (const std::vector<float>& values : wide) {
+        for (std::size_t begin = 0; begin < values.size(); begin += kChunk) {
+            double sum = 0.0;
+            for (std::size_t i = begin; i < values.size() && i < begin + kChunk; ++i) {
+                sum += static_cast<double>(values[i]) * values[i];
+            }
+            expected.push_back(sum);
+        }
+    }
+    auto totals_of = [&](int32_t level, int32_t threads, nab_dtype dtype) {
+        OptimizerPtr optimizer = with_group(threads, level);
+        std::vector<std::vector<float>> parameters;  // one buffer per tensor (memory is registered once)
+        parameters.reserve(lengths.size());
+        for (std::size_t t = 0; t < lengths.size(); ++t) {
+            nab_tensor_desc desc{};
+            desc.struct_size = sizeof desc;
+            desc.element_count = lengths[t];
+            desc.parameters = parameters.emplace_back(lengths[t], 1.0f).data();
+            desc.gradients = dtype == NAB_DTYPE_FLOAT32 ? static_cast<void*>(wide[t].data()) : bfloat16[t].data();
+            desc.gradient_dtype = dtype;
+            uint32_t id = 0;
+            EXPECT_EQ(nab_optimizer_add_tensor(optimizer.get(), &desc, &id), NAB_STATUS_OK) << nab_get_last_error();
+        }
+        return chunk_totals(optimizer.get());
+    };
+    const ChunkTotals reference = totals_of(NAB_SIMD_SCALAR, 1, NAB_DTYPE_FLOAT32);
+    ASSERT_EQ(reference.sums.size(), expected.size());
+    for (std::size_t chunk = 0; chunk < expected.size(); ++chunk) {
+        EXPECT_EQ(reference.counts[chunk], 0u) << "chunk " << chunk;
+        EXPECT_LE(std::fabs(reference.sums[chunk] - expected[chunk]), 1e-10 * expected[chunk])
+            << "chunk " << chunk << ": " << reference.sums[chunk] << " against the float64 sum " << expected[chunk];
+    }
+    for (int32_t level : supported_simd_levels()) {
+        for (int32_t threads : {1, 2}) {
+            SCOPED_TRACE(std::string(simd_level_text(level)) + ", threads " + std::to_string(threads));
+            const ChunkTotals totals = totals_of(level, threads, NAB_DTYPE_BFLOAT16);
+            ASSERT_EQ(totals.sums.size(), expected.size());
+            for (std::size_t chunk = 0; chunk < expected.size(); ++chunk) {
+                EXPECT_EQ(totals.counts[chunk], 0u) << "chunk " << chunk;
+                EXPECT_TRUE(same_bits(totals.sums[chunk], reference.sums[chunk]))
+                    << "chunk " << chunk << ": " << totals.sums[chunk] << " against float32's " << reference.sums[chunk];
             }
         }
     }
