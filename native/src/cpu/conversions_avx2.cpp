@@ -30,10 +30,11 @@ inline void add_block(__m256d* sums, const std::uint16_t* values) {
     }
 }
 
-// gradient_statistics.h's add_bfloat16_squares, 1.6x faster than the portable loop's AVX2
-// version in cache on AMD Zen 3 (which zero-extends, shifts and splits 256-bit registers): read
-// from memory, the gradient pass keeps up with it. A tail goes through the same code on a
-// zero-padded copy (adding +0 leaves a lane's bits as they are).
+// gradient_statistics.h's add_bfloat16_squares. Against the portable loop's AVX2 version (which
+// zero-extends, shifts and splits 256-bit registers), on AMD Zen 3, one thread: 1.64x in cache
+// (8.6 G values/s), 1.2-1.4x from DRAM, where it reads as fast as the memory delivers. A tail
+// goes through the same code on a zero-padded copy (adding +0 leaves a lane's bits as they are:
+// a lane is never -0).
 void add_bfloat16_squares_avx2(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
     __m256d sums[kLanes / kDoublesPerRegister];
     for (std::size_t r = 0; r < kLanes / kDoublesPerRegister; ++r) {
