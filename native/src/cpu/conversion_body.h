@@ -2,9 +2,10 @@
 // (the same ones the fused kernel of kernel_body.h uses, so a conversion and a step narrow
 // identically). A tail shorter than the width goes through the same vector code on a padded
 // copy (as in kernel_body.h), so no scalar conversion is compiled with this level's target
-// flags and every element is converted by the same instructions. The gradient pass's sum of
-// bfloat16 squares is the portable one (gradient_statistics.cpp) unless the level's file puts
-// its own in the table.
+// flags and every element is converted by the same instructions. The gradient pass's sums of
+// 16-bit squares: bfloat16's the portable loop (gradient_statistics.cpp), float16's the level's
+// widening into an L1 block and the float32 loop, unless the level's file puts its own in the
+// table.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,21 @@ struct LaneConversions {
     }
 };
 
+// The sum of float16 squares (gradient_statistics.h's lanes) through float32 blocks in L1: a
+// block holds a whole number of runs of lanes, so every element keeps its lane of the run.
+template <class Lanes>
+void add_half_squares_by_block(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
+    constexpr std::size_t kBlock = 1024;  // 4 KiB of float32
+    static_assert(kBlock % SquareLanes::kLanes == 0, "a block ends where a run of lanes ends");
+    alignas(64) float block[kBlock];
+    for (std::size_t begin = 0; begin < count; begin += kBlock) {
+        const std::size_t block_count = count - begin < kBlock ? count - begin : kBlock;
+        convert_all<std::uint16_t, float, Lanes::width, &LaneConversions<Lanes>::widen_half>(values + begin, block,
+                                                                                            block_count);
+        add_float_squares(lanes, block, block_count);
+    }
+}
+
 template <class Lanes>
 ConversionKernels conversion_kernels() {
     constexpr std::size_t w = Lanes::width;
@@ -50,6 +66,7 @@ ConversionKernels conversion_kernels() {
             &convert_all<float, std::uint16_t, w, &Convert::narrow_half>,
             &convert_all<std::uint16_t, float, w, &Convert::widen_bfloat16>,
             &convert_all<float, std::uint16_t, w, &Convert::narrow_bfloat16>,
+            &add_half_squares_by_block<Lanes>,
             &add_bfloat16_squares};
 }
 

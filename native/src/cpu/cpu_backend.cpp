@@ -200,28 +200,22 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
     }
 }
 
-static_assert(kConversionBlock % SquareLanes::kLanes == 0, "float16 blocks keep each element in its lane of the chunk's run");
-
 GradientStatistics CpuBackend::chunk_statistics(const void* gradients, ElementType type, std::size_t begin,
                                                 std::size_t end) const {
     // One run of lanes over the chunk whatever the element type (gradient_statistics.h), so the
-    // totals do not depend on it: float32 and bfloat16 are read directly, float16 widened block
-    // by block (kConversionBlock, a multiple of the lanes) into L1 through the conversions.
+    // totals do not depend on it: float32 read directly, 16-bit gradients by the SIMD level's
+    // loops, which sum what their float32 widening would.
     const std::size_t count = end - begin;
     const void* data = static_cast<const char*>(gradients) + begin * element_size(type);
     SquareLanes lanes;
-    if (type == ElementType::Float32) {
-        add_float_squares(lanes, static_cast<const float*>(data), count);
-    } else if (type == ElementType::BFloat16) {
-        conversions_.add_bfloat16_squares(lanes, static_cast<const std::uint16_t*>(data), count);
-    } else {
-        alignas(64) float block_values[kConversionBlock];
-        for (std::size_t block = 0; block < count; block += kConversionBlock) {
-            const std::size_t block_count = count - block < kConversionBlock ? count - block : kConversionBlock;
-            widen(conversions_, static_cast<const char*>(data) + block * element_size(type), type, block_values,
-                  block_count);
-            add_float_squares(lanes, block_values, block_count);
-        }
+    switch (type) {
+        case ElementType::Float32: add_float_squares(lanes, static_cast<const float*>(data), count); break;
+        case ElementType::BFloat16:
+            conversions_.add_bfloat16_squares(lanes, static_cast<const std::uint16_t*>(data), count);
+            break;
+        case ElementType::Float16:
+            conversions_.add_half_squares(lanes, static_cast<const std::uint16_t*>(data), count);
+            break;
     }
     GradientStatistics total;
     total.sum_of_squares = lanes.total();

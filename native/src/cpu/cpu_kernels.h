@@ -89,15 +89,17 @@ QuantizedRangeKernel select_avx512_quantized_kernel(const KernelVariant& variant
 QuantizedRangeKernel select_neon_quantized_kernel(const KernelVariant& variant);
 
 // 16-bit <-> float32 conversion of `count` elements, one set per SIMD level (half: float16;
-// the narrowing ones round to nearest even), and the gradient pass's read of bfloat16
-// gradients, which widens them on the fly (gradient_statistics.h: the portable loop, or a
-// level's own where it is faster). Every level produces the same bits as core/half_precision.h
-// and the portable sum (tested), so the step stays bit-identical across levels.
+// the narrowing ones round to nearest even), and the gradient pass's reads of 16-bit gradients,
+// which add their squares to lanes as add_float_squares does for their float32 widening
+// (gradient_statistics.h; conversion_body.h's, or a level's own where it is faster). Every level
+// produces the same bits as core/half_precision.h and add_float_squares (tested), so the step
+// stays bit-identical across levels and element types.
 struct ConversionKernels {
     void (*widen_half)(const std::uint16_t* source, float* destination, std::size_t count);
     void (*narrow_half)(const float* source, std::uint16_t* destination, std::size_t count);
     void (*widen_bfloat16)(const std::uint16_t* source, float* destination, std::size_t count);
     void (*narrow_bfloat16)(const float* source, std::uint16_t* destination, std::size_t count);
+    void (*add_half_squares)(SquareLanes& lanes, const std::uint16_t* values, std::size_t count);
     void (*add_bfloat16_squares)(SquareLanes& lanes, const std::uint16_t* values, std::size_t count);
 };
 
