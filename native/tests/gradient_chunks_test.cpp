@@ -227,26 +227,33 @@ TEST(GradientChunksTest, ChunkTotalsDoNotDependOnTheGradientType) {
     }
 }
 
-// Every finite bfloat16 (subnormals to the largest, both signs and zeros) totals bit for bit as
-// its float32 widening does, at every SIMD level (each reads bfloat16 gradients with its own
+// Every finite 16-bit value (subnormals to the largest, both signs and zeros) totals bit for bit
+// as its float32 widening does, at every SIMD level (each reads 16-bit gradients with its own
 // code) and thread count, in chunks that end at every offset inside a run of lanes and a vector
 // (tensors of 1 to 69 elements, and chunks cut short by a tensor's end); and each chunk's total
 // is its float64 sum of squares to the rounding of a sum of positive terms.
-TEST(GradientChunksTest, BFloat16TotalsAreTheirFloat32WideningsAtEveryLevel) {
+class SixteenBitTotalsTest : public ::testing::TestWithParam<nab_dtype> {};
+
+TEST_P(SixteenBitTotalsTest, TotalsAreTheFloat32WideningsAtEveryLevel) {
+    const nab_dtype dtype = GetParam();
     const uint64_t seed = fresh_seed();
     SCOPED_TRACE(seed_text(seed));
     Random random(seed);
+    // The fields of a finite value: bfloat16 8 exponent bits and 7 fraction bits, float16 5 and 10.
+    const int fraction_bits = dtype == NAB_DTYPE_BFLOAT16 ? 7 : 10;
+    const int64_t largest_exponent = dtype == NAB_DTYPE_BFLOAT16 ? 254 : 30;
     std::vector<std::size_t> lengths = {kChunk + 45, 2 * kChunk - 3};
     for (std::size_t length = 1; length < 70; ++length) lengths.push_back(length);
-    std::vector<std::vector<uint16_t>> bfloat16;
+    std::vector<std::vector<uint16_t>> narrow;
     std::vector<std::vector<float>> wide;
     for (std::size_t length : lengths) {
-        std::vector<uint16_t>& bits = bfloat16.emplace_back(length);
+        std::vector<uint16_t>& bits = narrow.emplace_back(length);
         std::vector<float>& values = wide.emplace_back(length);
         for (std::size_t i = 0; i < length; ++i) {
-            bits[i] = static_cast<uint16_t>((random.chance(0.5) ? 0x8000 : 0) | random.integer(0, 254) << 7 |
-                                            random.integer(0, 127));
-            values[i] = static_cast<float>(decode_sixteen_bit(bits[i], NAB_DTYPE_BFLOAT16));  // exact
+            bits[i] = static_cast<uint16_t>((random.chance(0.5) ? 0x8000 : 0) |
+                                            random.integer(0, largest_exponent) << fraction_bits |
+                                            random.integer(0, (int64_t{1} << fraction_bits) - 1));
+            values[i] = static_cast<float>(decode_sixteen_bit(bits[i], dtype));  // exact
         }
     }
     // The float64 sums, chunk by chunk in tensor order.
@@ -260,7 +267,7 @@ TEST(GradientChunksTest, BFloat16TotalsAreTheirFloat32WideningsAtEveryLevel) {
             expected.push_back(sum);
         }
     }
-    auto totals_of = [&](int32_t level, int32_t threads, nab_dtype dtype) {
+    auto totals_of = [&](int32_t level, int32_t threads, nab_dtype gradient_dtype) {
         OptimizerPtr optimizer = with_group(threads, level);
         std::vector<std::vector<float>> parameters;  // one buffer per tensor (memory is registered once)
         parameters.reserve(lengths.size());
@@ -269,8 +276,9 @@ TEST(GradientChunksTest, BFloat16TotalsAreTheirFloat32WideningsAtEveryLevel) {
             desc.struct_size = sizeof desc;
             desc.element_count = lengths[t];
             desc.parameters = parameters.emplace_back(lengths[t], 1.0f).data();
-            desc.gradients = dtype == NAB_DTYPE_FLOAT32 ? static_cast<void*>(wide[t].data()) : bfloat16[t].data();
-            desc.gradient_dtype = dtype;
+            desc.gradients =
+                gradient_dtype == NAB_DTYPE_FLOAT32 ? static_cast<void*>(wide[t].data()) : narrow[t].data();
+            desc.gradient_dtype = gradient_dtype;
             uint32_t id = 0;
             EXPECT_EQ(nab_optimizer_add_tensor(optimizer.get(), &desc, &id), NAB_STATUS_OK) << nab_get_last_error();
         }
@@ -286,7 +294,7 @@ TEST(GradientChunksTest, BFloat16TotalsAreTheirFloat32WideningsAtEveryLevel) {
     for (int32_t level : supported_simd_levels()) {
         for (int32_t threads : {1, 2}) {
             SCOPED_TRACE(std::string(simd_level_text(level)) + ", threads " + std::to_string(threads));
-            const ChunkTotals totals = totals_of(level, threads, NAB_DTYPE_BFLOAT16);
+            const ChunkTotals totals = totals_of(level, threads, dtype);
             ASSERT_EQ(totals.sums.size(), expected.size());
             for (std::size_t chunk = 0; chunk < expected.size(); ++chunk) {
                 EXPECT_EQ(totals.counts[chunk], 0u) << "chunk " << chunk;
@@ -296,6 +304,11 @@ TEST(GradientChunksTest, BFloat16TotalsAreTheirFloat32WideningsAtEveryLevel) {
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Formats, SixteenBitTotalsTest, ::testing::Values(NAB_DTYPE_BFLOAT16, NAB_DTYPE_FLOAT16),
+                         [](const ::testing::TestParamInfo<nab_dtype>& param) {
+                             return std::string(param.param == NAB_DTYPE_BFLOAT16 ? "BFloat16" : "Float16");
+                         });
 
 class SplitModelTest : public ::testing::TestWithParam<int32_t> {};
 
