@@ -48,7 +48,9 @@ enum class StepForm : std::int64_t {
     Bfloat16WithMasterAndGradientPass = 6,
     Bfloat16WithGradientPass = 7,
     Float16WithMaster = 8,
+    Float16WithMasterAndGradientPass = 9,
 };
+constexpr std::int64_t kLastForm = static_cast<std::int64_t>(StepForm::Float16WithMasterAndGradientPass);
 
 struct FormTraits {
     nab_dtype dtype = NAB_DTYPE_FLOAT32;  // of the parameters and the gradients
@@ -70,6 +72,7 @@ FormTraits traits_of(StepForm form) {
         case StepForm::Bfloat16WithMasterAndGradientPass: t.dtype = NAB_DTYPE_BFLOAT16, t.master = t.gradient_pass = true; break;
         case StepForm::Bfloat16WithGradientPass: t.dtype = NAB_DTYPE_BFLOAT16, t.gradient_pass = true; break;
         case StepForm::Float16WithMaster: t.dtype = NAB_DTYPE_FLOAT16, t.master = true; break;
+        case StepForm::Float16WithMasterAndGradientPass: t.dtype = NAB_DTYPE_FLOAT16, t.master = t.gradient_pass = true; break;
     }
     return t;
 }
@@ -438,7 +441,7 @@ void BM_InCacheStep(benchmark::State& state) {
         benchmark::Counter(static_cast<double>(state.iterations()) * count, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_InCacheStep)
-    ->DenseRange(0, static_cast<std::int64_t>(StepForm::Float16WithMaster))
+    ->DenseRange(0, kLastForm)
     ->ArgName("form")
     ->Unit(benchmark::kMicrosecond);
 
@@ -543,7 +546,7 @@ constexpr std::int64_t kSizes[] = {std::int64_t{1} << 20, std::int64_t{1} << 24,
 void sizes_threads_and_forms(benchmark::internal::Benchmark* b) {
     for (std::int64_t count : kSizes) {
         for (std::int64_t threads : {1, 0}) {
-            for (std::int64_t form = 0; form <= static_cast<std::int64_t>(StepForm::Float16WithMaster); ++form) {
+            for (std::int64_t form = 0; form <= kLastForm; ++form) {
                 b->Args({count, threads, form});
             }
         }

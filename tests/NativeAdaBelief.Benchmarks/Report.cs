@@ -441,6 +441,7 @@ internal static class Report
         6 => "bfloat16 + float32 master + gradient pass",
         7 => "bfloat16, no master + gradient pass",
         8 => "float16 + float32 master",
+        9 => "float16 + float32 master + gradient pass",
         _ => $"form {form}",
     };
 
@@ -577,18 +578,20 @@ internal static class Report
         return new NativeRun(ordered, loadAverage, divider, inCache, bfloat16Level);
     }
 
-    // Table order: float32 forms, then the 16-bit ones, then 8-bit state.
+    // Table order: float32 forms, then the 16-bit ones (each beside its gradient-pass form), then
+    // 8-bit state.
     private static int FormOrder(int form) => form switch
     {
         0 => 0,
         4 => 1,
         2 => 2,
         1 => 3,
-        8 => 4,
-        6 => 5,
-        5 => 6,
-        7 => 7,
-        _ => 8 + form,
+        6 => 4,
+        8 => 5,
+        9 => 6,
+        5 => 7,
+        7 => 8,
+        _ => 9 + form,
     };
 }
 
