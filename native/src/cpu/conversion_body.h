@@ -3,13 +3,14 @@
 // identically). A tail shorter than the width goes through the same vector code on a padded
 // copy (as in kernel_body.h), so no scalar conversion is compiled with this level's target
 // flags and every element is converted by the same instructions. The gradient pass's sums of
-// 16-bit squares: bfloat16's the portable loop (gradient_statistics.cpp), float16's the level's
-// widening into an L1 block and the float32 loop, unless the level's file puts its own in the
-// table.
+// 16-bit squares: bfloat16's the loop of gradient_statistics.h compiled for the level, float16's
+// the level's widening into an L1 block and the float32 loop, unless the level's file puts its
+// own in the table.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "cpu/cpu_kernels.h"
 
@@ -43,6 +44,21 @@ struct LaneConversions {
     }
 };
 
+// The sum of bfloat16 squares (gradient_statistics.h's lanes), read directly: a bfloat16 is the
+// upper half of its float32.
+template <class Lanes>
+void add_bfloat16_squares(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
+    add_squares(
+        lanes,
+        [values](std::size_t i) {
+            const std::uint32_t bits = static_cast<std::uint32_t>(values[i]) << 16;
+            float value;
+            std::memcpy(&value, &bits, sizeof value);
+            return value;
+        },
+        count);
+}
+
 // The sum of float16 squares (gradient_statistics.h's lanes) through float32 blocks in L1: a
 // block holds a whole number of runs of lanes, so every element keeps its lane of the run.
 template <class Lanes>
@@ -67,7 +83,7 @@ ConversionKernels conversion_kernels() {
             &convert_all<std::uint16_t, float, w, &Convert::widen_bfloat16>,
             &convert_all<float, std::uint16_t, w, &Convert::narrow_bfloat16>,
             &add_half_squares_by_block<Lanes>,
-            &add_bfloat16_squares};
+            &add_bfloat16_squares<Lanes>};
 }
 
 }  // namespace nab::cpu

@@ -6,23 +6,6 @@ namespace nab::cpu {
 
 namespace {
 
-// The body of both adders below: `widen(i)` is element i as a float32 (exact). The lanes are
-// copied into a local array so the compiler keeps them in vector registers (four 512-bit
-// accumulators) and may vectorise across them without changing a bit: each lane's additions
-// stay in element order.
-template <class Widen>
-[[gnu::always_inline]] inline void add_squares(SquareLanes& lanes, Widen widen, std::size_t count) {
-    constexpr std::size_t kLanes = SquareLanes::kLanes;
-    double sums[kLanes];
-    std::memcpy(sums, lanes.sums, sizeof sums);
-    std::size_t i = 0;
-    for (; i + kLanes <= count; i += kLanes) {
-        for (std::size_t k = 0; k < kLanes; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
-    }
-    for (std::size_t k = 0; i + k < count; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
-    std::memcpy(lanes.sums, sums, sizeof sums);
-}
-
 // The count of values whose exponent field (`exponent_mask`, in their bit pattern `Bits`) is
 // all ones.
 template <class Bits>
@@ -45,7 +28,10 @@ double SquareLanes::total() const {
 }
 
 // Compiled for the widest vectors the CPU has and chosen once at load time (GCC function
-// multi-versioning): the lanes are independent, so every version gives the same bits.
+// multi-versioning): the lanes are independent, so every version gives the same bits. Only
+// called, never taken by address: a pointer to it would be resolved while the library is still
+// being relocated, and under ThreadSanitizer the instrumented resolver then jumps through an
+// unrelocated entry (the test program crashed at start).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #  if __GNUC__ >= 11
 #    define NAB_WIDEST_VECTORS __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -60,18 +46,6 @@ double SquareLanes::total() const {
 
 NAB_WIDEST_VECTORS void add_float_squares(SquareLanes& lanes, const float* values, std::size_t count) {
     add_squares(lanes, [values](std::size_t i) { return values[i]; }, count);
-}
-
-NAB_WIDEST_VECTORS void add_bfloat16_squares(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
-    add_squares(
-        lanes,
-        [values](std::size_t i) {
-            const std::uint32_t bits = static_cast<std::uint32_t>(values[i]) << 16;
-            float value;
-            std::memcpy(&value, &bits, sizeof value);
-            return value;
-        },
-        count);
 }
 
 #undef NAB_WIDEST_VECTORS

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "core/element_type.h"
 #include "core/gradient_scaling.h"
@@ -27,11 +28,25 @@ struct SquareLanes {
 // Adds the squares of values[0, count) to `lanes` (compiled for the widest vectors the CPU has).
 void add_float_squares(SquareLanes& lanes, const float* values, std::size_t count);
 
-// The same for bfloat16 values (their bit patterns), read directly: bit for bit what
-// add_float_squares gives for their float32 widening, without writing that widening anywhere.
-// The portable version; the step calls its SIMD level's (ConversionKernels in cpu_kernels.h),
-// which gives the same bits.
-void add_bfloat16_squares(SquareLanes& lanes, const std::uint16_t* values, std::size_t count);
+// The loop of every sum of squares: `widen(i)` is element i as a float32 (exact), its square in
+// double is exact, so multiplying then adding rounds once, in every compilation. The lanes are
+// copied into a local array so the compiler keeps them in vector registers and may vectorise
+// across them without changing a bit: each lane's additions stay in element order. 16-bit
+// gradients go through the SIMD level's loops (ConversionKernels in cpu_kernels.h), each of them
+// this loop compiled for the level or the level's own, all giving add_float_squares's bits for
+// the float32 widening.
+template <class Widen>
+[[gnu::always_inline]] inline void add_squares(SquareLanes& lanes, Widen widen, std::size_t count) {
+    constexpr std::size_t kLanes = SquareLanes::kLanes;
+    double sums[kLanes];
+    std::memcpy(sums, lanes.sums, sizeof sums);
+    std::size_t i = 0;
+    for (; i + kLanes <= count; i += kLanes) {
+        for (std::size_t k = 0; k < kLanes; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
+    }
+    for (std::size_t k = 0; i + k < count; ++k) sums[k] += static_cast<double>(widen(i + k)) * widen(i + k);
+    std::memcpy(lanes.sums, sums, sizeof sums);
+}
 
 // The number of NaN and +-Inf among `count` values of `type` at `values` (their exponent field
 // all ones: the same elements as in their float32 widening).
