@@ -116,6 +116,14 @@ NAB_VECTOR_BODY void update_vector_tail(const TensorArrays& a, std::size_t i,
 // (0.95-0.99x). Code layout moves such numbers by up to 15% between builds of
 // different configurations, so only builds of one configuration are compared. Same operations,
 // same bits. Returns where the whole vectors end.
+//
+// The main loop takes three vectors per iteration, so that each of the three vectors in flight
+// stays in its own registers: a loop of one vector hands them on (`current = next`), six register
+// copies per vector, and pays its index arithmetic for every vector. With AVX2 that was a quarter
+// of the loop's instructions (bfloat16 without master: about 50 per vector before, 37 after).
+// AMD Zen 3, one thread, A/B of the library before and after: float32 1.12-1.20x in L2, 1.06x at
+// 1M parameters, 1.04x at 16M; bfloat16 without master 1.05x in L2, at 1M and at 16M; bfloat16
+// and float16 with master 1.04x at 16M. The library grows by 15%.
 template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 NAB_VECTOR_BODY std::size_t update_whole_vectors(const TensorArrays& a, std::size_t begin, std::size_t end,
                                                  const ElementCoefficients<typename Lanes::Vector>& c) {
@@ -129,6 +137,15 @@ NAB_VECTOR_BODY std::size_t update_whole_vectors(const TensorArrays& a, std::siz
         return i + width;
     }
     InFlight next = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + width, c);
+    for (; end - i >= 5 * width; i += 3 * width) {
+        const InFlight third = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
+        update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
+        current = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 3 * width, c);
+        update_vector_tail<Lanes, Storage, Rule>(a, i + width, c, next);
+        next = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 4 * width, c);
+        update_vector_tail<Lanes, Storage, Rule>(a, i + 2 * width, c, third);
+    }
+    // The last one or two vectors before the final pair, one at a time.
     for (; end - i >= 3 * width; i += width) {
         const InFlight after_next =
             update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
