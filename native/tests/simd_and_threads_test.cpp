@@ -200,11 +200,13 @@ int32_t best_level() {
 }
 
 // Odd sizes (every tail of 8- and 16-wide vectors, and some long bodies), buffers offset by
-// 1..15 floats from a 64-byte boundary, parameters and gradients offset differently.
+// 1..15 floats from a 64-byte boundary, parameters and gradients offset differently. 80, 99 and
+// 117 hold 5, 6 and 7 whole 16-wide vectors (10, 12 and 14 8-wide ones): with them the kernel's
+// three-vector loop (cpu/kernel_body.h) leaves each of its possible remainders at both widths.
 Layout odd_unaligned_layout() {
     Layout layout;
     for (std::size_t n = 1; n <= 40; ++n) layout.sizes.push_back(n);
-    for (std::size_t n : {63, 65, 127, 129, 1000, 4099, 65537}) layout.sizes.push_back(n);
+    for (std::size_t n : {63, 65, 80, 99, 117, 127, 129, 1000, 4099, 65537}) layout.sizes.push_back(n);
     for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
         layout.parameter_offsets.push_back(1 + t % 15);
         layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
