@@ -14,6 +14,7 @@
 #include "core/update_math.h"
 #include "cpu/cpu_kernels.h"
 #include "cpu/kernel_variants.h"
+#include "cpu/vector_pipeline.h"
 
 namespace nab::cpu {
 
@@ -24,15 +25,6 @@ ElementCoefficients<typename Lanes::Vector> broadcast_coefficients(const Element
             Lanes::broadcast(c.stored_epsilon), Lanes::broadcast(c.inner_epsilon),  Lanes::broadcast(c.divisor),
             Lanes::broadcast(c.outer_epsilon),  Lanes::broadcast(c.step_size)};
 }
-
-// The per-vector body runs inside the loop, never as a call: GCC otherwise keeps it out of
-// line (it has two callers, the loop and the tail) and every vector then pays a call and
-// reloads the twelve broadcast coefficients from memory.
-#if defined(__GNUC__)
-#  define NAB_VECTOR_BODY inline __attribute__((always_inline))
-#else
-#  define NAB_VECTOR_BODY inline
-#endif
 
 // What a storage's kernel reads and writes (cpu_kernels.h).
 constexpr bool is_narrow(KernelStorage storage) { return storage != KernelStorage::Float32; }
@@ -59,104 +51,56 @@ NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, typename Lanes::Ve
     }
 }
 
-// A vector of elements between the two halves of its update (below): the decayed parameters, the
+// A vector of elements between the two halves of its update (FloatVectorSteps below,
+// QuantizedVectorSteps in quantized_kernel_body.h): the decayed parameters, the
 // new first moment and the denominator's square root.
 template <class Vector>
 struct VectorInFlight {
     Vector parameter, first_moment, root;
 };
 
-// The first half of one vector's update, starting at i: load (widening 16-bit data in
-// registers), the moments, their stores and the square root. The moments are stored as soon as
-// they are final, before the division the parameter waits for, as a plain loop written in that
-// order does: 1-3% faster on one thread with the arrays in L3 (1M float32 parameters, AMD EPYC
-// VM, two library builds A/B), the same from DRAM. Where the parameters and gradients are and
-// in which format is the template's Storage, so the loop tests nothing per vector: with one
-// loop for every 16-bit layout, testing formats and pointers per vector, GCC laid the loop out
-// as a maze of branches, and bfloat16 without a master copy was 1.14-1.33x slower (with one
-// 1.05x; AMD Zen 3, one thread, in L2 and at 1M parameters, A/B).
+// One vector's update in the two halves pipeline_whole_vectors (vector_pipeline.h) runs apart.
+// The arrays are a copy held here, in the caller's frame: the compiler need not reload the
+// pointers after every store.
 template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-NAB_VECTOR_BODY VectorInFlight<typename Lanes::Vector> update_vector_head(
-    const TensorArrays& a, std::size_t i, const ElementCoefficients<typename Lanes::Vector>& c) {
+struct FloatVectorSteps {
     using Vector = typename Lanes::Vector;
-    Vector p = has_float_parameters(Storage) ? Lanes::load(a.parameters + i)
-                                             : load_narrow<Lanes, Storage>(a.narrow_parameters + i);
-    const Vector g =
-        is_narrow(Storage) ? load_narrow<Lanes, Storage>(a.narrow_gradients + i) : Lanes::load(a.gradients + i);
-    Vector m = Lanes::load(a.first_moment + i);
-    Vector s = Lanes::load(a.second_moment + i);
-    Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
-    Vector radicand;
-    update_moments<L2, Square, KeepsMax>(p, g, m, s, s_max, radicand, c);
-    Lanes::store(a.first_moment + i, m);
-    Lanes::store(a.second_moment + i, s);
-    if (KeepsMax) Lanes::store(a.max_second_moment + i, s_max);
-    return {p, m, denominator_root<FromMax, Rule>(radicand, s_max, c)};
-}
+    const TensorArrays a;
+    const ElementCoefficients<Vector>& c;
 
-// The second half: the division, the parameter's step and its store (narrowed to 16 bits from
-// the same registers where the parameters are 16-bit).
-template <class Lanes, KernelStorage Storage, UpdateRule Rule>
-NAB_VECTOR_BODY void update_vector_tail(const TensorArrays& a, std::size_t i,
-                                        const ElementCoefficients<typename Lanes::Vector>& c,
-                                        VectorInFlight<typename Lanes::Vector> v) {
-    step_parameter<Rule>(v.parameter, v.first_moment, v.root, c);
-    if (has_float_parameters(Storage)) Lanes::store(a.parameters + i, v.parameter);
-    if (is_narrow(Storage)) store_narrow<Lanes, Storage>(a.narrow_parameters + i, v.parameter);
-}
+    // The first half, starting at i: load (widening 16-bit data in registers), the moments, their
+    // stores and the square root. The moments are stored as soon as they are final, before the
+    // division the parameter waits for, as a plain loop written in that order does: 1-3% faster
+    // on one thread with the arrays in L3 (1M float32 parameters, AMD EPYC VM, two library builds
+    // A/B), the same from DRAM. Where the parameters and gradients are and in which format is the
+    // template's Storage, so the loop tests nothing per vector: with one loop for every 16-bit
+    // layout, testing formats and pointers per vector, GCC laid the loop out as a maze of
+    // branches, and bfloat16 without a master copy was 1.14-1.33x slower (with one 1.05x; AMD Zen
+    // 3, one thread, in L2 and at 1M parameters, A/B).
+    NAB_VECTOR_BODY VectorInFlight<Vector> head(std::size_t i) const {
+        Vector p = has_float_parameters(Storage) ? Lanes::load(a.parameters + i)
+                                                 : load_narrow<Lanes, Storage>(a.narrow_parameters + i);
+        const Vector g =
+            is_narrow(Storage) ? load_narrow<Lanes, Storage>(a.narrow_gradients + i) : Lanes::load(a.gradients + i);
+        Vector m = Lanes::load(a.first_moment + i);
+        Vector s = Lanes::load(a.second_moment + i);
+        Vector s_max = KeepsMax ? Lanes::load(a.max_second_moment + i) : Lanes::broadcast(0.0f);
+        Vector radicand;
+        update_moments<L2, Square, KeepsMax>(p, g, m, s, s_max, radicand, c);
+        Lanes::store(a.first_moment + i, m);
+        Lanes::store(a.second_moment + i, s);
+        if (KeepsMax) Lanes::store(a.max_second_moment + i, s_max);
+        return {p, m, denominator_root<FromMax, Rule>(radicand, s_max, c)};
+    }
 
-// The whole vectors of [begin, end), software-pipelined two deep: the loads, moments and square
-// roots of the next two vectors come before this vector's division and step in program order. The
-// out-of-order window then holds fewer operations that wait on the shared divider, and overlaps
-// more vectors. On AMD Zen 3 (AVX2, one thread, two library builds of the same configuration A/B,
-// medians of alternating rounds): one deep against none, float32 1.04-1.05x in L2 and at 1M
-// parameters, float16 + master 1.09-1.10x, bfloat16 1.05-1.10x; two deep against one, float32
-// 1.00x in L2 and 1.03-1.05x at 1M and 16M, float16 + master 1.03-1.05x, bfloat16 + master
-// 1.06-1.12x, bfloat16 without master 0.98-1.03x. Three deep spills registers on AVX2
-// (0.95-0.99x). Code layout moves such numbers by up to 15% between builds of
-// different configurations, so only builds of one configuration are compared. Same operations,
-// same bits. Returns where the whole vectors end.
-//
-// The main loop takes three vectors per iteration, so that each of the three vectors in flight
-// stays in its own registers: a loop of one vector hands them on (`current = next`), six register
-// copies per vector, and pays its index arithmetic for every vector. With AVX2 that was a quarter
-// of the loop's instructions (bfloat16 without master: about 50 per vector before, 37 after).
-// AMD Zen 3, one thread, A/B of the library before and after: float32 1.12-1.20x in L2, 1.06x at
-// 1M parameters, 1.04x at 16M; bfloat16 without master 1.05x in L2, at 1M and at 16M; bfloat16
-// and float16 with master 1.04x at 16M. The library grows by 15%.
-template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
-NAB_VECTOR_BODY std::size_t update_whole_vectors(const TensorArrays& a, std::size_t begin, std::size_t end,
-                                                 const ElementCoefficients<typename Lanes::Vector>& c) {
-    constexpr std::size_t width = Lanes::width;
-    using InFlight = VectorInFlight<typename Lanes::Vector>;
-    std::size_t i = begin;
-    if (end - i < width) return i;
-    InFlight current = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i, c);
-    if (end - i < 2 * width) {
-        update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
-        return i + width;
+    // The second half: the division, the parameter's step and its store (narrowed to 16 bits from
+    // the same registers where the parameters are 16-bit).
+    NAB_VECTOR_BODY void tail(std::size_t i, VectorInFlight<Vector> v) const {
+        step_parameter<Rule>(v.parameter, v.first_moment, v.root, c);
+        if (has_float_parameters(Storage)) Lanes::store(a.parameters + i, v.parameter);
+        if (is_narrow(Storage)) store_narrow<Lanes, Storage>(a.narrow_parameters + i, v.parameter);
     }
-    InFlight next = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + width, c);
-    for (; end - i >= 5 * width; i += 3 * width) {
-        const InFlight third = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
-        update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
-        current = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 3 * width, c);
-        update_vector_tail<Lanes, Storage, Rule>(a, i + width, c, next);
-        next = update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 4 * width, c);
-        update_vector_tail<Lanes, Storage, Rule>(a, i + 2 * width, c, third);
-    }
-    // The last one or two vectors before the final pair, one at a time.
-    for (; end - i >= 3 * width; i += width) {
-        const InFlight after_next =
-            update_vector_head<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, i + 2 * width, c);
-        update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
-        current = next;
-        next = after_next;
-    }
-    update_vector_tail<Lanes, Storage, Rule>(a, i, c, current);
-    update_vector_tail<Lanes, Storage, Rule>(a, i + width, c, next);
-    return i + 2 * width;
-}
+};
 
 // 1.0 in a storage's 16-bit format: the padding of a tail's 16-bit lanes.
 constexpr std::uint16_t narrow_one(KernelStorage storage) { return is_half(storage) ? 0x3c00 : 0x3f80; }
@@ -164,10 +108,11 @@ constexpr std::uint16_t narrow_one(KernelStorage storage) { return is_half(stora
 template <class Lanes, KernelStorage Storage, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
 void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end, const ElementCoefficients<float>& scalars) {
     constexpr std::size_t width = Lanes::width;
+    using Steps = FloatVectorSteps<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>;
     const ElementCoefficients<typename Lanes::Vector> c = broadcast_coefficients<Lanes>(scalars);
-    // A local copy: the compiler need not reload the pointers after every store.
-    const TensorArrays a = arrays;
-    const std::size_t i = update_whole_vectors<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(a, begin, end, c);
+    const Steps steps{arrays, c};
+    const TensorArrays& a = steps.a;
+    const std::size_t i = pipeline_whole_vectors<width>(steps, begin, end);
     if (i == end) return;
     // Padded tail: lanes past the end hold 1.0 (harmless arithmetic) and are never written back.
     const std::size_t rest = end - i;
@@ -185,7 +130,7 @@ void update_range(const TensorArrays& arrays, std::size_t begin, std::size_t end
         narrow_g[k] = inside && narrow ? a.narrow_gradients[i + k] : narrow_one(Storage);
     }
     const TensorArrays padded{p, g, m, s, s_max, narrow_p, narrow_g};
-    update_whole_vectors<Lanes, Storage, L2, Square, KeepsMax, FromMax, Rule>(padded, 0, width, c);
+    pipeline_whole_vectors<width>(Steps{padded, c}, 0, width);
     for (std::size_t k = 0; k < rest; ++k) {
         if (float_parameters) a.parameters[i + k] = p[k];
         if (narrow) a.narrow_parameters[i + k] = narrow_p[k];
