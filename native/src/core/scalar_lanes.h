@@ -15,6 +15,8 @@
 //   select_at_least(a, t, x, y)     x where a >= t (unsigned), else y
 //   largest                         the largest lane (unsigned)
 //   load_codes, store_codes         width bytes from/to memory, zero-extended into / truncated from Bits
+//   store_codes_four                4 * width bytes: four Bits' codes stored in order, as store_codes
+//                                   four times would (a level may pack them with fewer operations)
 //   load_half, store_half           width float16 values from/to memory, widened / narrowed as
 //   load_bfloat16, store_bfloat16   half_precision.h does (bfloat16 likewise)
 #pragma once
@@ -65,6 +67,12 @@ struct ScalarLanes {
     NAB_HOST_DEVICE static Bits load_codes(const std::uint8_t* source) { return *source; }
     NAB_HOST_DEVICE static void store_codes(std::uint8_t* destination, Bits codes) {
         *destination = static_cast<std::uint8_t>(codes);
+    }
+    NAB_HOST_DEVICE static void store_codes_four(std::uint8_t* destination, Bits a, Bits b, Bits c, Bits d) {
+        store_codes(destination, a);
+        store_codes(destination + 1, b);
+        store_codes(destination + 2, c);
+        store_codes(destination + 3, d);
     }
     NAB_HOST_DEVICE static float load_half(const std::uint16_t* source) { return half_to_float(*source); }
     NAB_HOST_DEVICE static void store_half(std::uint16_t* destination, float value) { *destination = float_to_half(value); }

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "core/block_quantization.h"
 #include "core/state_encoding.h"
@@ -60,6 +61,43 @@ struct GroupState {
     }
 };
 
+// One vector's update with 8-bit state, in the two halves pipeline_whole_vectors
+// (vector_pipeline.h) runs apart: the head decodes the moments, updates them, keeps the new ones
+// in the scratch and their largest magnitudes in `*_largest`, and takes the square root; the tail
+// divides and stores the parameters. Pipelined as the float32 kernel is (one loop against this
+// split and unrolling, AMD Zen 3, one thread, A/B: 1.05x in L2 and at 1M parameters).
+template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
+struct QuantizedVectorSteps {
+    using Vector = typename Lanes::Vector;
+    using Bits = typename Lanes::Bits;
+    float* parameters;
+    const float* gradients;
+    std::size_t offset;  // of the block in the group: where its codes and scratch start
+    const GroupState<Lanes, kFirstMomentFormat>& m;
+    const GroupState<Lanes, kSecondMomentFormat>& s;
+    const GroupState<Lanes, kSecondMomentFormat>& s_max;
+    Vector m_scale, s_scale, s_max_scale;
+    Bits &m_largest, &s_largest, &s_max_largest;
+    const ElementCoefficients<Vector>& c;
+
+    NAB_VECTOR_BODY VectorInFlight<Vector> head(std::size_t i) const {
+        Vector p = Lanes::load(parameters + i);
+        Vector vm = m.load(offset + i, m_scale), vs = s.load(offset + i, s_scale);
+        Vector vs_max = KeepsMax ? s_max.load(offset + i, s_max_scale) : Lanes::broadcast(0.0f);
+        Vector radicand;
+        update_moments<L2, Square, KeepsMax>(p, Lanes::load(gradients + i), vm, vs, vs_max, radicand, c);
+        m.keep(offset + i, vm, m_largest);
+        s.keep(offset + i, vs, s_largest);
+        if (KeepsMax) s_max.keep(offset + i, vs_max, s_max_largest);
+        return {p, vm, denominator_root<FromMax, Rule>(radicand, vs_max, c)};
+    }
+
+    NAB_VECTOR_BODY void tail(std::size_t i, VectorInFlight<Vector> v) const {
+        step_parameter<Rule>(v.parameter, v.first_moment, v.root, c);
+        Lanes::store(parameters + i, v.parameter);
+    }
+};
+
 // Step 1 for block `block` of the group (`count` <= kQuantizationBlockSize elements from the
 // group's element `offset`).
 template <class Lanes, bool L2, bool Square, bool KeepsMax, bool FromMax, UpdateRule Rule>
@@ -76,17 +114,10 @@ void update_block(const QuantizedTensorArrays& a, std::size_t group_first, std::
     const float* const gradients = a.gradients + group_first + offset;
     Bits m_largest = Lanes::splat(0u), s_largest = Lanes::splat(0u), s_max_largest = Lanes::splat(0u);
 
-    std::size_t i = 0;
-    for (; i + width <= count; i += width) {
-        Vector p = Lanes::load(parameters + i);
-        Vector vm = m.load(offset + i, m_scale), vs = s.load(offset + i, s_scale);
-        Vector vs_max = KeepsMax ? s_max.load(offset + i, s_max_scale) : Lanes::broadcast(0.0f);
-        update_element<L2, Square, KeepsMax, FromMax, Rule>(p, Lanes::load(gradients + i), vm, vs, vs_max, c);
-        Lanes::store(parameters + i, p);
-        m.keep(offset + i, vm, m_largest);
-        s.keep(offset + i, vs, s_largest);
-        if (KeepsMax) s_max.keep(offset + i, vs_max, s_max_largest);
-    }
+    const QuantizedVectorSteps<Lanes, L2, Square, KeepsMax, FromMax, Rule> steps{
+        parameters, gradients, offset,    m,         s,         s_max, m_scale, s_scale, s_max_scale,
+        m_largest,  s_largest, s_max_largest, c};
+    const std::size_t i = pipeline_whole_vectors<width>(steps, 0, count);
     if (i < count) {
         // Padded tail: lanes past the end decode code 0 and update parameter 1, gradient 1; their
         // results are dropped, and their scratch set to 0 before it counts for the scale.
@@ -147,7 +178,22 @@ void encode_block(std::size_t block, std::size_t count, const GroupState<Lanes, 
     const typename Lanes::Vector m_inverse = Lanes::broadcast(scales[0].inverse),
                                  s_inverse = Lanes::broadcast(scales[1].inverse),
                                  s_max_inverse = Lanes::broadcast(scales[2].inverse);
+    // Four vectors of each quantity at a time: their codes go out in one store_codes_four.
+    auto encode_four = [](auto format, const float* values, std::uint8_t* codes, typename Lanes::Vector inverse) {
+        constexpr CodeFormat kFormat = decltype(format)::value;
+        Lanes::store_codes_four(codes, encode<kFormat, Lanes>(Lanes::load(values), inverse),
+                                encode<kFormat, Lanes>(Lanes::load(values + width), inverse),
+                                encode<kFormat, Lanes>(Lanes::load(values + 2 * width), inverse),
+                                encode<kFormat, Lanes>(Lanes::load(values + 3 * width), inverse));
+    };
+    constexpr std::integral_constant<CodeFormat, kFirstMomentFormat> first_moment_format{};
+    constexpr std::integral_constant<CodeFormat, kSecondMomentFormat> second_moment_format{};
     std::size_t i = 0;
+    for (; i + 4 * width <= count; i += 4 * width) {
+        encode_four(first_moment_format, m_values + i, m_codes + i, m_inverse);
+        encode_four(second_moment_format, s_values + i, s_codes + i, s_inverse);
+        if (KeepsMax) encode_four(second_moment_format, s_max_values + i, s_max_codes + i, s_max_inverse);
+    }
     for (; i + width <= count; i += width) {
         Lanes::store_codes(m_codes + i, encode<kFirstMomentFormat, Lanes>(Lanes::load(m_values + i), m_inverse));
         Lanes::store_codes(s_codes + i, encode<kSecondMomentFormat, Lanes>(Lanes::load(s_values + i), s_inverse));

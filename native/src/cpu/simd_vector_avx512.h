@@ -90,6 +90,12 @@ struct Avx512Lanes {
     static void store_codes(std::uint8_t* destination, Bits codes) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(destination), _mm512_cvtepi32_epi8(codes.value));
     }
+    static void store_codes_four(std::uint8_t* destination, Bits a, Bits b, Bits c, Bits d) {
+        store_codes(destination, a);
+        store_codes(destination + width, b);
+        store_codes(destination + 2 * width, c);
+        store_codes(destination + 3 * width, d);
+    }
 };
 
 }  // namespace nab::cpu

@@ -80,6 +80,12 @@ struct NeonLanes {
         const std::uint32_t word = vget_lane_u32(vreinterpret_u32_u8(bytes), 0);
         std::memcpy(destination, &word, sizeof word);
     }
+    static void store_codes_four(std::uint8_t* destination, Bits a, Bits b, Bits c, Bits d) {
+        store_codes(destination, a);
+        store_codes(destination + width, b);
+        store_codes(destination + 2 * width, c);
+        store_codes(destination + 3 * width, d);
+    }
     // 16-bit storage (core/half_precision.h rounds the same): float16 through the FCVT
     // conversions, bfloat16 in integer arithmetic (see core/half_precision.h).
     static Vector load_half(const std::uint16_t* source) {
