@@ -93,10 +93,14 @@ NAB_HOST_DEVICE BlockScale block_scale(std::uint32_t largest_magnitude_bits) {
 
 // The code of 3 fraction bits nearest to y >= 2^-126 among the floats' own (nearest, ties to
 // even; a carry moves the exponent, so the result stays the nearest across a power of two),
-// as float bits shifted down by 20: exponent field * 8 + fraction.
+// as float bits shifted down by 20: exponent field * 8 + fraction, less `bias`. The bias is
+// taken off before the shift, in the same addition as the rounding's half (a multiple of 2^20
+// leaves the bits below unchanged): exact for u >= bias << 20, which every caller's selected
+// lanes are (each format's normal range starts there or above); below, the lane wraps around and
+// its caller selects another value.
 template <class L>
-NAB_HOST_DEVICE typename L::Bits rounded_fraction(typename L::Bits u) {
-    return L::template shift_right<20>(u + L::splat(quantization_bits::kHalfFractionUlp) +
+NAB_HOST_DEVICE typename L::Bits rounded_fraction(typename L::Bits u, std::uint32_t bias) {
+    return L::template shift_right<20>(u + L::splat(quantization_bits::kHalfFractionUlp - (bias << 20)) +
                                        (L::template shift_right<20>(u) & L::splat(1u)));
 }
 
@@ -108,7 +112,7 @@ NAB_HOST_DEVICE typename L::Bits encode_signed(typename L::Vector value, typenam
     const Bits sign = L::template shift_right<24>(value_bits) & L::splat(0x80u);
     const typename L::Vector y = L::from_bits(value_bits & L::splat(kMagnitudeMask)) * inverse_scale;
     const Bits u = L::bits(y);
-    const Bits normal = rounded_fraction<L>(u) - L::splat(kSignedExponentBias);
+    const Bits normal = rounded_fraction<L>(u, kSignedExponentBias);
     // y < 2^-15: the nearest multiple of 2^-18 (ties to even) is y * 2^18 (exact) rounded to an
     // integer by one float addition of 2^23; code 8 there is 2^-15, the first normal code.
     const Bits subnormal = L::bits(y * L::broadcast(0x1p18f) + L::broadcast(0x1p23f)) - L::splat(kMagicInteger);
@@ -125,7 +129,7 @@ NAB_HOST_DEVICE typename L::Bits encode_unsigned(typename L::Vector value, typen
     using namespace quantization_bits;
     using Bits = typename L::Bits;
     const Bits u = L::bits(value * inverse_scale);
-    const Bits rounded = rounded_fraction<L>(u) - L::splat(kUnsignedExponentBias);
+    const Bits rounded = rounded_fraction<L>(u, kUnsignedExponentBias);
     // Below 2^-32 the nearest code is the smallest, 0: there is no zero to round to.
     const Bits code = L::select_at_least(u, L::splat(kUnsignedSmallest), rounded, L::splat(0u));
     const Bits largest = L::select_at_least(u, L::splat(kAboveTopMidpoint), L::splat(255u), L::splat(254u));
