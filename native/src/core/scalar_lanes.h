@@ -13,8 +13,8 @@
 //   shift_right<N>, shift_left<N>   logical shifts by a constant
 //   min, max                        unsigned lane-wise minimum and maximum
 //   select_at_least(a, t, x, y)     x where a >= t, else y, for a and t below 2^31 (every caller's:
-//                                   a float magnitude's bits or a code; a lane where a is not, a
-//                                   NaN's with its sign set, gets either, and its code is discarded)
+//                                   a float magnitude's bits or a code); above, either (only a
+//                                   negative NaN's bits are, in a block whose codes are zeroed)
 //   largest                         the largest lane (unsigned)
 //   load_codes, store_codes         width bytes from/to memory, zero-extended into / truncated from Bits
 //   store_codes_four                4 * width bytes: four Bits' codes stored in order, as store_codes
