@@ -292,6 +292,36 @@ TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalarWithEightBitState) {
     }
 }
 
+// A step that moves more than the CPU backend's prefetching threshold (64 MiB: kPrefetchFromBytes
+// in cpu_backend.cpp; 16 bytes per float32 element here), so that the AVX2 and AVX-512 kernels
+// ask for lines ahead of their loads: the same bits as the scalar kernel, which never does. Odd,
+// unaligned tensors, one shorter than the prefetch distance, one just longer.
+TEST(SimdTest, PrefetchingStepsAreBitIdenticalToScalar) {
+    const std::vector<int32_t> levels = supported_simd_levels();
+    const uint64_t seed = fresh_seed();
+    SCOPED_TRACE(seed_text(seed));
+    Layout layout;
+    layout.sizes = {4194319, 70001, 255, 257, 1000, 33};
+    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
+        layout.parameter_offsets.push_back(1 + t % 15);
+        layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
+    }
+    std::size_t elements = 0;
+    for (std::size_t n : layout.sizes) elements += n;
+    ASSERT_GE(elements * 16, std::size_t{64} << 20) << "the layout should move at least 64 MiB per step";
+    const Outcome scalar = run(seed, layout, 3, 2, NAB_SIMD_SCALAR);
+    ASSERT_FALSE(HasFailure());
+    if (levels.size() == 1) {
+        GTEST_SKIP() << "this CPU has no SIMD level besides scalar";
+    }
+    for (int32_t level : levels) {
+        if (level == NAB_SIMD_SCALAR) continue;
+        const Outcome vector = run(seed, layout, 3, 2, level);
+        ASSERT_FALSE(HasFailure());
+        EXPECT_EQ(bit_difference(scalar, vector), "") << simd_level_text(level) << " vs SCALAR";
+    }
+}
+
 // A level the CPU lacks is UNSUPPORTED (above the best AVX level on x86-64, the other
 // architecture's levels everywhere); a level it has is accepted. Only what applies to this CPU is
 // checked (the rest cannot be provoked here).

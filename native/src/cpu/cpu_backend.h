@@ -38,6 +38,7 @@ struct StepTensor {
     QuantizedRangeKernel quantized_kernel;  // null for a float32 tensor
     bool converts_by_block;
     ElementCoefficients<float> coefficients;
+    bool prefetch;  // the kernel's (cpu_kernels.h), the same for every tensor of a step
 };
 
 class CpuBackend final : public Backend {

@@ -54,8 +54,11 @@ struct TensorArrays {
 };
 
 // Updates elements [begin, end) of one tensor whose arrays are stored as the kernel was selected for.
+// With `prefetch`, the kernel asks for the lines of the float32 arrays it reads
+// kPrefetchDistance elements ahead of its loads (kernel_body.h); whether a step does is the
+// backend's rule (cpu_backend.cpp). It changes no result.
 using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std::size_t end,
-                             const ElementCoefficients<float>& coefficients);
+                             const ElementCoefficients<float>& coefficients, bool prefetch);
 
 RangeKernel select_scalar_kernel(const KernelVariant& variant, KernelStorage storage);
 RangeKernel select_avx2_kernel(const KernelVariant& variant, KernelStorage storage);
