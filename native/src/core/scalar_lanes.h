@@ -7,6 +7,8 @@
 //   Vector        float lanes, with +, -, *, / and the free functions sqrt_of and max_of
 //   Bits          uint32 lanes, with +, -, & and |
 //   width         lanes per Vector
+//   prefetches    whether the CPU kernel asks for lines ahead of its loads in a step the backend
+//                 says streams from memory (cpu/kernel_body.h): the levels it was measured on
 //   load, store, broadcast          float lanes from/to memory, and one float in every lane
 //   bits, from_bits                 the same 32 bits seen as the other type (no conversion)
 //   splat                           one uint32 in every lane
@@ -36,6 +38,7 @@ struct ScalarLanes {
     using Vector = float;
     using Bits = std::uint32_t;
     static constexpr std::size_t width = 1;
+    static constexpr bool prefetches = false;  // not measured
 
     NAB_HOST_DEVICE static float load(const float* source) { return *source; }
     NAB_HOST_DEVICE static void store(float* destination, float value) { *destination = value; }

@@ -64,31 +64,26 @@ KernelStorage kernel_storage(const TensorRecord& t, UpdateRule rule) {
     return master ? KernelStorage::HalfMaster : KernelStorage::Half;
 }
 
-// Whether the float32-state kernels prefetch (cpu_kernels.h) in a step over `tensors`. From DRAM
-// one core keeps too few lines in flight while its loop waits on the divider. Asking ahead, on an
-// AMD Zen 5 VM (A/B of two builds, each order, medians of alternating rounds, 16M parameters
-// unless said): float32 1.02-1.19x on one thread (the same pair minutes apart: that VM's memory is
-// shared), 1.07x at 64M, 1.08x on two threads; bfloat16 with and without a master copy, float16
-// with one, AMSGrad and the gradient pass 1.01-1.14x; the AVX2 kernels on that host float32
-// 1.07-1.12x, bfloat16 with a master copy 1.02-1.04x, without 0.98-1.02x (bound by its
-// instructions there). Data that stays in the last-level cache between steps gains nothing and
-// some sizes lost up to 13% (1M float32 parameters, 28 MiB: 0.87-0.97x), so only a step that
-// moves at least kPrefetchFromBytes asks: more than one core's share of the last-level cache on
-// current servers (32-96 MiB; what the OS reports is no guide, that VM reports 508 MiB). The
-// scalar and NEON kernels do not ask (not measured).
+// The bytes a step moves for one stepped tensor (at least: s_max left out), which decide whether
+// the float32-state kernels prefetch (cpu_kernels.h). From DRAM one core keeps too few lines in
+// flight while its loop waits on the divider. Asking ahead, on an AMD Zen 5 VM (A/B of two builds,
+// each order, medians of alternating rounds, 16M parameters unless said): float32 1.02-1.19x on
+// one thread (the same pair minutes apart: that VM's memory is shared), 1.07x at 64M, 1.08x on
+// two threads; bfloat16 with and without a master copy, float16 with one, AMSGrad and the
+// gradient pass 1.01-1.14x; the AVX2 kernels on that host float32 1.07-1.12x, bfloat16 with a
+// master copy 1.02-1.04x, without 0.98-1.02x (bound by its instructions there). Data that stays in
+// the last-level cache between steps gains nothing and some sizes lost up to 13% (1M float32
+// parameters, 28 MiB: 0.87-0.97x), so only a step that moves at least kPrefetchFromBytes asks:
+// more than one core's share of the last-level cache on current servers (32-96 MiB; what the OS
+// reports is no guide, that VM reports 508 MiB). Which levels' kernels act on it is theirs
+// (`prefetches` of the lane types).
 constexpr std::size_t kPrefetchFromBytes = std::size_t{64} << 20;
 
-bool prefetches(const std::vector<TensorRecord>& tensors, nab_simd_level level) {
-    if (level != NAB_SIMD_AVX2 && level != NAB_SIMD_AVX512 && level != NAB_SIMD_AVX512_BF16) return false;
-    std::size_t bytes = 0;
-    for (const TensorRecord& t : tensors) {
-        if (t.gradients == nullptr) continue;
-        const std::size_t moment_bytes = t.state_encoding == StateEncoding::Blockwise8Bit ? 1 : 4;
-        const std::size_t master_bytes = t.master_parameters.empty() ? 0 : 4;
-        bytes += t.element_count * (element_size(t.parameter_type) + element_size(t.gradient_type) + master_bytes +
-                                    2 * moment_bytes);
-    }
-    return bytes >= kPrefetchFromBytes;
+std::size_t step_bytes(const TensorRecord& t) {
+    const std::size_t moment_bytes = t.state_encoding == StateEncoding::Blockwise8Bit ? 1 : 4;
+    const std::size_t master_bytes = t.master_parameters.empty() ? 0 : 4;
+    return t.element_count *
+           (element_size(t.parameter_type) + element_size(t.gradient_type) + master_bytes + 2 * moment_bytes);
 }
 
 }  // namespace
@@ -191,13 +186,13 @@ void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const f
     tensor.quantized_kernel(view, 0, count, tensor.coefficients);
 }
 
-void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const {
+void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end, bool prefetch) const {
     // float32 state: the kernel widens and narrows 16-bit parameters and gradients stored as it
     // expects in its registers, in its one pass over the chunk.
     const QuantizedTensorArrays& q = tensor.quantized_arrays;
     if (!tensor.converts_by_block) {
         if (tensor.kernel != nullptr) {
-            tensor.kernel(tensor.arrays, begin, end, tensor.coefficients, tensor.prefetch);
+            tensor.kernel(tensor.arrays, begin, end, tensor.coefficients, prefetch);
         } else {
             run_kernel(tensor, q.parameters + begin, q.gradients + begin, begin, end - begin);
         }
@@ -335,13 +330,14 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
     const float gradient_scale = static_cast<float>(last_report_.gradient_scale);
 
     step_tensors_.clear();
-    const bool prefetch = prefetches(tensors, simd_level_);
+    std::size_t bytes = 0;
     // The tensors of a group usually share their step count, and so their plan: compute it once
     // per (group, t) rather than per tensor (two pow calls and a kernel lookup each).
     plans_.assign(work.groups.size(), CachedPlan{});
     for (std::size_t id = 0; id < tensors.size(); ++id) {
         const TensorRecord& t = tensors[id];
         if (t.gradients == nullptr) continue;
+        bytes += step_bytes(t);
         CachedPlan& cached = plans_[t.group_id];
         const std::int64_t step = work.step_counts[id] + 1;
         const bool quantized = t.state_encoding == StateEncoding::Blockwise8Bit;
@@ -386,11 +382,13 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
         step_tensors_.push_back({arrays, quantized_arrays, t.parameters, t.gradients, t.parameter_type, t.gradient_type,
                                  t.element_count, quantized ? nullptr : kernel,
                                  quantized ? cached.quantized_kernel : nullptr, converts_by_block,
-                                 cached.plan.coefficients, prefetch});
+                                 cached.plan.coefficients});
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },
-        [&](std::size_t, const Chunk& chunk) { run_step_range(step_tensors_[chunk.item], chunk.begin, chunk.end); });
+        [&, prefetch = bytes >= kPrefetchFromBytes](std::size_t, const Chunk& chunk) {
+            run_step_range(step_tensors_[chunk.item], chunk.begin, chunk.end, prefetch);
+        });
     for (std::size_t id = 0; id < tensors.size(); ++id) {
         if (tensors[id].gradients != nullptr) ++work.step_counts[id];
     }

@@ -38,7 +38,6 @@ struct StepTensor {
     QuantizedRangeKernel quantized_kernel;  // null for a float32 tensor
     bool converts_by_block;
     ElementCoefficients<float> coefficients;
-    bool prefetch;  // the kernel's (cpu_kernels.h), the same for every tensor of a step
 };
 
 class CpuBackend final : public Backend {
@@ -77,7 +76,8 @@ private:
     void step_deciding(const StepWork& work, const GradientStatistics* given);
     RangeKernel kernel_for(const KernelVariant& variant, KernelStorage storage) const;
     QuantizedRangeKernel quantized_kernel_for(const KernelVariant& variant) const;
-    void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end) const;
+    // prefetch: the step's, for the kernel (cpu_kernels.h).
+    void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end, bool prefetch) const;
     // Runs the tensor's kernel (float32 or 8-bit state) on elements [begin, begin + count) with
     // the float32 parameters and gradients at `parameters` and `gradients` (the tensor's own, or
     // L1 conversion blocks).

@@ -36,6 +36,7 @@ struct Avx2Lanes {
     using Vector = Avx2Vector;
     using Bits = Avx2Bits;
     static constexpr std::size_t width = 8;
+    static constexpr bool prefetches = true;
     static Vector load(const float* source) { return {_mm256_loadu_ps(source)}; }
     static void store(float* destination, Vector v) { _mm256_storeu_ps(destination, v.value); }
     static Vector broadcast(float value) { return {_mm256_set1_ps(value)}; }

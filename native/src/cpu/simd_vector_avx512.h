@@ -36,6 +36,7 @@ struct Avx512Lanes {
     using Vector = Avx512Vector;
     using Bits = Avx512Bits;
     static constexpr std::size_t width = 16;
+    static constexpr bool prefetches = true;
     static Vector load(const float* source) { return {_mm512_loadu_ps(source)}; }
     static void store(float* destination, Vector v) { _mm512_storeu_ps(destination, v.value); }
     static Vector broadcast(float value) { return {_mm512_set1_ps(value)}; }

@@ -46,6 +46,7 @@ struct NeonLanes {
     using Vector = NeonVector;
     using Bits = NeonBits;
     static constexpr std::size_t width = 4;
+    static constexpr bool prefetches = false;  // not measured
     static Vector load(const float* source) { return {vld1q_f32(source)}; }
     static void store(float* destination, Vector v) { vst1q_f32(destination, v.value); }
     static Vector broadcast(float value) { return {vdupq_n_f32(value)}; }
