@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "native_adabelief.h"
@@ -199,19 +200,27 @@ int32_t best_level() {
     return level;
 }
 
-// Odd sizes (every tail of 8- and 16-wide vectors, and some long bodies), buffers offset by
-// 1..15 floats from a 64-byte boundary, parameters and gradients offset differently. 80, 99 and
-// 117 hold 5, 6 and 7 whole 16-wide vectors (10, 12 and 14 8-wide ones): with them the kernel's
-// three-vector loop (cpu/kernel_body.h) leaves each of its possible remainders at both widths.
-Layout odd_unaligned_layout() {
+// Tensors of these sizes with buffers offset by 1..15 floats from a 64-byte boundary,
+// parameters and gradients offset differently.
+Layout unaligned_layout(std::vector<std::size_t> sizes) {
     Layout layout;
-    for (std::size_t n = 1; n <= 40; ++n) layout.sizes.push_back(n);
-    for (std::size_t n : {63, 65, 80, 99, 117, 127, 129, 1000, 4099, 65537}) layout.sizes.push_back(n);
+    layout.sizes = std::move(sizes);
     for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
         layout.parameter_offsets.push_back(1 + t % 15);
         layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
     }
     return layout;
+}
+
+// Odd sizes (every tail of 8- and 16-wide vectors, and some long bodies), buffers offset by
+// 1..15 floats from a 64-byte boundary, parameters and gradients offset differently. 80, 99 and
+// 117 hold 5, 6 and 7 whole 16-wide vectors (10, 12 and 14 8-wide ones): with them the kernel's
+// three-vector loop (cpu/kernel_body.h) leaves each of its possible remainders at both widths.
+Layout odd_unaligned_layout() {
+    std::vector<std::size_t> sizes;
+    for (std::size_t n = 1; n <= 40; ++n) sizes.push_back(n);
+    for (std::size_t n : {63, 65, 80, 99, 117, 127, 129, 1000, 4099, 65537}) sizes.push_back(n);
+    return unaligned_layout(std::move(sizes));
 }
 
 TEST(SimdTest, AutoResolvesToTheBestLevel) {
@@ -259,14 +268,10 @@ TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalar) {
 // each of its three ways and the encoding's four-vector loop with 0, 2 and 3 vectors left, at
 // both widths; unaligned buffers; float32 tensors of the same groups beside them.
 Layout eight_bit_layout() {
-    Layout layout;
-    for (std::size_t tail = 0; tail <= 17; ++tail) layout.sizes.push_back(4096 + tail);
-    for (std::size_t n : {4096 + 255, 4096 + 245, 4096 + 229, 65537, 1000, 33}) layout.sizes.push_back(n);
-    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
-        layout.parameter_offsets.push_back(1 + t % 15);
-        layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
-    }
-    return layout;
+    std::vector<std::size_t> sizes;
+    for (std::size_t tail = 0; tail <= 17; ++tail) sizes.push_back(4096 + tail);
+    for (std::size_t n : {4096 + 255, 4096 + 245, 4096 + 229, 65537, 1000, 33}) sizes.push_back(n);
+    return unaligned_layout(std::move(sizes));
 }
 
 TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalarWithEightBitState) {
@@ -295,17 +300,12 @@ TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalarWithEightBitState) {
 // A step that moves more than the CPU backend's prefetching threshold (64 MiB: kPrefetchFromBytes
 // in cpu_backend.cpp; 16 bytes per float32 element here), so that the AVX2 and AVX-512 kernels
 // ask for lines ahead of their loads: the same bits as the scalar kernel, which never does. Odd,
-// unaligned tensors, one shorter than the prefetch distance, one just longer.
+// unaligned tensors, one shorter than the prefetch distance (256 elements), one just longer.
 TEST(SimdTest, PrefetchingStepsAreBitIdenticalToScalar) {
     const std::vector<int32_t> levels = supported_simd_levels();
     const uint64_t seed = fresh_seed();
     SCOPED_TRACE(seed_text(seed));
-    Layout layout;
-    layout.sizes = {4194319, 70001, 255, 257, 1000, 33};
-    for (std::size_t t = 0; t < layout.sizes.size(); ++t) {
-        layout.parameter_offsets.push_back(1 + t % 15);
-        layout.gradient_offsets.push_back(1 + (t * 7 + 3) % 15);
-    }
+    const Layout layout = unaligned_layout({4194319, 70001, 255, 257, 1000, 33});
     std::size_t elements = 0;
     for (std::size_t n : layout.sizes) elements += n;
     ASSERT_GE(elements * 16, std::size_t{64} << 20) << "the layout should move at least 64 MiB per step";
