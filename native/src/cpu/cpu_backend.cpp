@@ -8,6 +8,7 @@
 #include "core/step_coefficients.h"
 #include "core/step_counts.h"
 #include "cpu/cpu_features.h"
+#include "cpu/prefetch_policy.h"
 
 namespace nab::cpu {
 
@@ -65,20 +66,7 @@ KernelStorage kernel_storage(const TensorRecord& t, UpdateRule rule) {
 }
 
 // The bytes a step moves for one stepped tensor (at least: s_max left out), which decide whether
-// the float32-state kernels prefetch (cpu_kernels.h). From DRAM one core keeps too few lines in
-// flight while its loop waits on the divider. Asking ahead, on an AMD Zen 5 VM (A/B of two builds,
-// each order, medians of alternating rounds, 16M parameters unless said; every pair measured, the
-// same pair minutes apart differing by up to 10 points: that VM's memory is shared): float32
-// 1.02-1.19x on one thread, 1.05-1.07x at 64M, 1.01-1.08x on two threads; AMSGrad 1.03-1.08x, the
-// gradient pass 1.02-1.14x, bfloat16 with and without a master copy and float16 with one
-// 0.98-1.14x; the AVX2 kernels on that host float32 0.99-1.12x, bfloat16 with a master copy
-// 1.02-1.04x, without 0.98-1.05x (bound by its instructions there). Data that stays in the
-// last-level cache between steps gains nothing and some sizes lost up to 13% (1M float32
-// parameters, 28 MiB: 0.87-0.97x), so only a step that moves at least kPrefetchFromBytes asks:
-// more than one core's share of the last-level cache on current servers (32-96 MiB; what the OS
-// reports is no guide, that VM reports 508 MiB). Which levels' kernels act on it is theirs
-// (`prefetches` of the lane types).
-constexpr std::size_t kPrefetchFromBytes = std::size_t{64} << 20;
+// the float32-state kernels prefetch (cpu/prefetch_policy.h).
 
 std::size_t step_bytes(const TensorRecord& t) {
     const std::size_t moment_bytes = t.state_encoding == StateEncoding::Blockwise8Bit ? 1 : 4;

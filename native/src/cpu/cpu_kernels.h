@@ -55,8 +55,8 @@ struct TensorArrays {
 
 // Updates elements [begin, end) of one tensor whose arrays are stored as the kernel was selected for.
 // With `prefetch`, the kernel asks for the lines of the float32 arrays it reads
-// kPrefetchDistance elements ahead of its loads (kernel_body.h); whether a step does is the
-// backend's rule (cpu_backend.cpp). It changes no result.
+// kPrefetchDistance elements ahead of its loads; whether a step does is the backend's rule
+// (cpu/prefetch_policy.h). It changes no result.
 using RangeKernel = void (*)(const TensorArrays& arrays, std::size_t begin, std::size_t end,
                              const ElementCoefficients<float>& coefficients, bool prefetch);
 

@@ -10,13 +10,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#if !defined(__GNUC__) && defined(_M_X64)
-#  include <xmmintrin.h>
-#endif
 
 #include "core/update_math.h"
 #include "cpu/cpu_kernels.h"
 #include "cpu/kernel_variants.h"
+#include "cpu/prefetch_policy.h"
 #include "cpu/vector_pipeline.h"
 
 namespace nab::cpu {
@@ -52,24 +50,6 @@ NAB_VECTOR_BODY void store_narrow(std::uint16_t* destination, typename Lanes::Ve
     } else {
         Lanes::store_bfloat16(destination, value);
     }
-}
-
-// How far ahead of its loads a kernel asked to prefetch (cpu_kernels.h) asks for the lines of its
-// float32 arrays: 1 KiB. On an AMD Zen 5 VM from DRAM (16M float32 parameters, one thread, A/B),
-// 256 elements ahead 1.07-1.12x over none, 128 1.01x, 512 1.00x, 2048 (asked for writing) 0.88x.
-// A constant, so the offset folds into each request's address.
-constexpr std::size_t kPrefetchDistance = 256;
-
-// Asks for the cache line holding `address` (read, into L1); where the compiler has no such
-// hint, nothing.
-NAB_VECTOR_BODY void prefetch_line(const void* address) {
-#if defined(__GNUC__)
-    __builtin_prefetch(address);
-#elif defined(_M_X64)
-    _mm_prefetch(static_cast<const char*>(address), _MM_HINT_T0);
-#else
-    (void)address;
-#endif
 }
 
 // A vector of elements between the two halves of its update (FloatVectorSteps below,
