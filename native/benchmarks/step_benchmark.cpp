@@ -320,7 +320,8 @@ void BM_FusedStep(benchmark::State& state) {
     }
     // The limit's own arrays, of the step's sizes; its pool, of the step's thread count.
     FormBuffers limit_buffers(traits, count, /*state=*/true);
-    const nab::bench::LimitArrays limit_arrays = limit_buffers.limit_arrays(traits.gradient_pass);
+    nab::bench::LimitArrays limit_arrays = limit_buffers.limit_arrays(traits.gradient_pass);
+    limit_arrays.prefetch = nab::bench::step_would_prefetch(nab::bench::step_footprint_bytes(limit_arrays, count));
     int sign = +1;
     auto run_limit = [&] {
         nab::bench::streaming_limit(pool, limit_arrays, count, sign);
@@ -382,12 +383,23 @@ struct TransformerForm {
                 float32_limits.push_back({std::make_unique<FormBuffers>(FormTraits{}, n, /*state=*/true), n});
             }
         }
+        // The step decides for all its tensors at once, counting an 8-bit tensor's parameters,
+        // gradients and one byte per moment; its float32 tensors then prefetch, its 8-bit ones
+        // never (nor does their limit).
+        std::size_t footprint = 0;
+        for (auto& [buffers, count] : float32_limits) footprint += nab::bench::step_footprint_bytes(buffers->limit_arrays(false), count);
+        for (auto& arrays : eight_bit_limits) footprint += arrays->p.size() * (2 * sizeof(float) + 2);
+        limits_prefetch = nab::bench::step_would_prefetch(footprint);
         warm_up(optimizer.get());
     }
     void step() { check(nab_optimizer_step(optimizer.get())); }
     void stream(nab::cpu::ThreadPool& pool) {
         for (auto& arrays : eight_bit_limits) arrays->stream(pool);
-        for (auto& [buffers, count] : float32_limits) nab::bench::streaming_limit(pool, buffers->limit_arrays(false), count, sign);
+        for (auto& [buffers, count] : float32_limits) {
+            nab::bench::LimitArrays arrays = buffers->limit_arrays(false);
+            arrays.prefetch = limits_prefetch;
+            nab::bench::streaming_limit(pool, arrays, count, sign);
+        }
         sign = -sign;
     }
     OptimizerHandle optimizer{nullptr, &nab_optimizer_destroy};
@@ -395,6 +407,7 @@ struct TransformerForm {
     std::vector<std::pair<std::unique_ptr<FormBuffers>, std::size_t>> float32_limits;  // arrays, element count
     std::vector<std::unique_ptr<EightBitLimitArrays>> eight_bit_limits;
     int sign = +1;
+    bool limits_prefetch = false;
 };
 
 // Argument: threads (0 = all cores). The float32 step, its limit, the 8-bit step and its limit,

@@ -4,65 +4,118 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "cpu/prefetch_policy.h"
+
 namespace nab::bench {
 
 namespace {
+
+using cpu::kPrefetchDistance;
+using cpu::prefetch_line;
 
 // float32 arrays seen as their bits: integer additions are exact and undone by a subtraction,
 // and they never meet a slow floating-point case (subnormals), whatever the values become.
 using Bits = std::uint32_t __attribute__((may_alias));
 using Bits16 = std::uint16_t __attribute__((may_alias));
 
+// Elements of a float32 array per 64-byte cache line.
+constexpr std::size_t kLineWords = 16;
+
+// Runs element(i) for i in [begin, end). With `prefetch`, a line of elements at a time, each line
+// first asking with ahead(i + kPrefetchDistance) for the float32 arrays' lines that far ahead (not
+// the 16-bit ones), as the step's prefetching loop does, until those would lie past `end`. The
+// arrays never overlap: the line's loop is marked so, as __restrict marks the plain one.
+template <class Element, class Ahead>
+NAB_BENCH_INLINE void for_each_element(std::size_t begin, std::size_t end, bool prefetch, Ahead ahead,
+                                       Element element) {
+    std::size_t i = begin;
+    if (prefetch && end - begin > kPrefetchDistance) {
+        for (; i + kLineWords <= end - kPrefetchDistance; i += kLineWords) {
+            ahead(i + kPrefetchDistance);
+            NAB_BENCH_INDEPENDENT_ITERATIONS
+            for (std::size_t k = 0; k < kLineWords; ++k) element(i + k);
+        }
+    }
+    NAB_BENCH_INDEPENDENT_ITERATIONS
+    for (; i < end; ++i) element(i);
+}
+
 // `negate` is 0 or all ones: (x ^ negate) - negate is x or -x.
 NAB_BENCH_WIDEST_VECTORS
-void stream_float(Bits* __restrict parameters, const Bits* __restrict gradients, Bits* __restrict first_moment,
-                  Bits* __restrict second_moment, std::uint32_t negate, std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-        const std::uint32_t delta = (gradients[i] ^ negate) - negate;
-        first_moment[i] += delta;
-        second_moment[i] += delta;
-        parameters[i] += delta;
-    }
+void stream_float(Bits* parameters, const Bits* gradients, Bits* first_moment, Bits* second_moment,
+                  std::uint32_t negate, bool prefetch, std::size_t begin, std::size_t end) {
+    for_each_element(
+        begin, end, prefetch,
+        [&](std::size_t at) {
+            for (const Bits* array : {static_cast<const Bits*>(parameters), gradients,
+                                      static_cast<const Bits*>(first_moment), static_cast<const Bits*>(second_moment)}) {
+                prefetch_line(array + at);
+            }
+        },
+        [&](std::size_t i) {
+            const std::uint32_t delta = (gradients[i] ^ negate) - negate;
+            first_moment[i] += delta;
+            second_moment[i] += delta;
+            parameters[i] += delta;
+        });
 }
 
 NAB_BENCH_WIDEST_VECTORS
-void stream_float_max(Bits* __restrict parameters, const Bits* __restrict gradients, Bits* __restrict first_moment,
-                      Bits* __restrict second_moment, Bits* __restrict max_second_moment, std::uint32_t negate,
-                      std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-        const std::uint32_t delta = (gradients[i] ^ negate) - negate;
-        first_moment[i] += delta;
-        second_moment[i] += delta;
-        max_second_moment[i] += delta;
-        parameters[i] += delta;
-    }
+void stream_float_max(Bits* parameters, const Bits* gradients, Bits* first_moment, Bits* second_moment,
+                      Bits* max_second_moment, std::uint32_t negate, bool prefetch, std::size_t begin,
+                      std::size_t end) {
+    for_each_element(
+        begin, end, prefetch,
+        [&](std::size_t at) {
+            for (const Bits* array : {static_cast<const Bits*>(parameters), gradients, static_cast<const Bits*>(first_moment),
+                                      static_cast<const Bits*>(second_moment), static_cast<const Bits*>(max_second_moment)}) {
+                prefetch_line(array + at);
+            }
+        },
+        [&](std::size_t i) {
+            const std::uint32_t delta = (gradients[i] ^ negate) - negate;
+            first_moment[i] += delta;
+            second_moment[i] += delta;
+            max_second_moment[i] += delta;
+            parameters[i] += delta;
+        });
 }
 
 // 16-bit parameters and gradients with a float32 master copy: the 16-bit parameters are only
 // written.
 NAB_BENCH_WIDEST_VECTORS
-void stream_narrow_master(Bits* __restrict master, Bits16* __restrict parameters, const Bits16* __restrict gradients,
-                          Bits* __restrict first_moment, Bits* __restrict second_moment, std::uint32_t negate,
-                          std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-        const std::uint32_t delta = (std::uint32_t{gradients[i]} ^ negate) - negate;
-        first_moment[i] += delta;
-        second_moment[i] += delta;
-        const std::uint32_t updated = master[i] + delta;
-        master[i] = updated;
-        parameters[i] = static_cast<std::uint16_t>(updated >> 16);
-    }
+void stream_narrow_master(Bits* master, Bits16* parameters, const Bits16* gradients, Bits* first_moment,
+                          Bits* second_moment, std::uint32_t negate, bool prefetch, std::size_t begin,
+                          std::size_t end) {
+    for_each_element(
+        begin, end, prefetch,
+        [&](std::size_t at) {
+            for (const Bits* array : {master, first_moment, second_moment}) prefetch_line(array + at);
+        },
+        [&](std::size_t i) {
+            const std::uint32_t delta = (std::uint32_t{gradients[i]} ^ negate) - negate;
+            first_moment[i] += delta;
+            second_moment[i] += delta;
+            const std::uint32_t updated = master[i] + delta;
+            master[i] = updated;
+            parameters[i] = static_cast<std::uint16_t>(updated >> 16);
+        });
 }
 
 NAB_BENCH_WIDEST_VECTORS
-void stream_narrow(Bits16* __restrict parameters, const Bits16* __restrict gradients, Bits* __restrict first_moment,
-                   Bits* __restrict second_moment, std::uint32_t negate, std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-        const std::uint32_t delta = (std::uint32_t{gradients[i]} ^ negate) - negate;
-        first_moment[i] += delta;
-        second_moment[i] += delta;
-        parameters[i] = static_cast<std::uint16_t>(parameters[i] + delta);
-    }
+void stream_narrow(Bits16* parameters, const Bits16* gradients, Bits* first_moment, Bits* second_moment,
+                   std::uint32_t negate, bool prefetch, std::size_t begin, std::size_t end) {
+    for_each_element(
+        begin, end, prefetch,
+        [&](std::size_t at) {
+            for (const Bits* array : {first_moment, second_moment}) prefetch_line(array + at);
+        },
+        [&](std::size_t i) {
+            const std::uint32_t delta = (std::uint32_t{gradients[i]} ^ negate) - negate;
+            first_moment[i] += delta;
+            second_moment[i] += delta;
+            parameters[i] = static_cast<std::uint16_t>(parameters[i] + delta);
+        });
 }
 
 // A read of every byte of [begin, end) of 32-bit words: what the gradient pass must read.
@@ -147,15 +200,15 @@ void streaming_limit(cpu::ThreadPool& pool, const LimitArrays& a, std::size_t el
         });
     }
     if (p != nullptr && narrow_p == nullptr && g != nullptr && a.max_second_moment == nullptr) {
-        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_float(p, g, m, s, negate, b, e); });
+        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_float(p, g, m, s, negate, a.prefetch, b, e); });
     } else if (p != nullptr && narrow_p == nullptr && g != nullptr) {
         auto* s_max = reinterpret_cast<Bits*>(a.max_second_moment);
-        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_float_max(p, g, m, s, s_max, negate, b, e); });
+        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_float_max(p, g, m, s, s_max, negate, a.prefetch, b, e); });
     } else if (p != nullptr && narrow_p != nullptr && narrow_g != nullptr && a.max_second_moment == nullptr) {
         split(pool, element_count,
-              [&](std::size_t b, std::size_t e) { stream_narrow_master(p, narrow_p, narrow_g, m, s, negate, b, e); });
+              [&](std::size_t b, std::size_t e) { stream_narrow_master(p, narrow_p, narrow_g, m, s, negate, a.prefetch, b, e); });
     } else if (p == nullptr && narrow_p != nullptr && narrow_g != nullptr && a.max_second_moment == nullptr) {
-        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_narrow(narrow_p, narrow_g, m, s, negate, b, e); });
+        split(pool, element_count, [&](std::size_t b, std::size_t e) { stream_narrow(narrow_p, narrow_g, m, s, negate, a.prefetch, b, e); });
     } else {
         throw std::invalid_argument("streaming_limit: no limit kernel for this form");
     }
@@ -171,6 +224,16 @@ double streaming_limit_bytes_per_element(const LimitArrays& a) {
     return bytes;
 }
 
+std::size_t step_footprint_bytes(const LimitArrays& a, std::size_t element_count) {
+    std::size_t bytes = 2 * sizeof(float);  // m and s
+    if (a.parameters != nullptr) bytes += sizeof(float);
+    if (a.narrow_parameters != nullptr) bytes += sizeof(std::uint16_t);
+    bytes += a.gradients != nullptr ? sizeof(float) : sizeof(std::uint16_t);
+    return element_count * bytes;
+}
+
+bool step_would_prefetch(std::size_t footprint_bytes) { return footprint_bytes >= cpu::kPrefetchFromBytes; }
+
 void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* gradients, float* first_moment,
                      float* second_moment, std::size_t element_count) {
     LimitArrays arrays;
@@ -178,6 +241,7 @@ void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* grad
     arrays.gradients = gradients;
     arrays.first_moment = first_moment;
     arrays.second_moment = second_moment;
+    arrays.prefetch = step_would_prefetch(step_footprint_bytes(arrays, element_count));
     streaming_limit(pool, arrays, element_count, +1);
 }
 

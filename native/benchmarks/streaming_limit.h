@@ -19,8 +19,25 @@
 #  define NAB_BENCH_WIDEST_VECTORS
 #endif
 
+// For the helpers those loops inline: always inlined, so that they are compiled in each clone's
+// target; and a loop marked as having no dependence between its iterations (its arrays do not
+// overlap), for the compiler to vectorize without checking.
+#if defined(__GNUC__)
+#  define NAB_BENCH_INLINE inline __attribute__((always_inline))
+#else
+#  define NAB_BENCH_INLINE inline
+#endif
+#if defined(__clang__)
+#  define NAB_BENCH_INDEPENDENT_ITERATIONS _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#  define NAB_BENCH_INDEPENDENT_ITERATIONS _Pragma("GCC ivdep")
+#else
+#  define NAB_BENCH_INDEPENDENT_ITERATIONS
+#endif
+
 namespace nab::bench {
 
+// The float32 form's limit over one tensor's arrays, asking ahead as a step of that size would.
 void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* gradients, float* first_moment,
                      float* second_moment, std::size_t element_count);
 
@@ -33,6 +50,9 @@ void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* grad
 //   max_second_moment   s_max (AMSGrad), else null
 //   gradient_pass       read the gradients once more first, in a pass of their own, as the
 //                       step's gradient pass (skip on non-finite, clipping) does
+//   prefetch            ask for the lines of the float32 arrays kPrefetchDistance elements ahead,
+//                       as the step's kernels do in a step whose arrays hold kPrefetchFromBytes or
+//                       more (cpu/prefetch_policy.h; step_would_prefetch below)
 struct LimitArrays {
     float* parameters = nullptr;
     std::uint16_t* narrow_parameters = nullptr;
@@ -42,6 +62,7 @@ struct LimitArrays {
     float* second_moment = nullptr;
     float* max_second_moment = nullptr;
     bool gradient_pass = false;
+    bool prefetch = false;
 };
 
 // Moves the form's bytes over the arrays themselves, so that a benchmark can interleave it
@@ -53,6 +74,15 @@ void streaming_limit(cpu::ThreadPool& pool, const LimitArrays& arrays, std::size
 
 // Bytes one streaming_limit call over `arrays` moves per element.
 double streaming_limit_bytes_per_element(const LimitArrays& arrays);
+
+// The bytes the step's prefetching rule counts for `element_count` elements of a form with
+// these arrays (each array once, s_max left out, as cpu_backend.cpp's step_bytes counts them), for summing over
+// the tensors of a step.
+std::size_t step_footprint_bytes(const LimitArrays& arrays, std::size_t element_count);
+
+// Whether a step whose arrays hold `footprint_bytes` prefetches (cpu/prefetch_policy.h), and so
+// whether its limit should.
+bool step_would_prefetch(std::size_t footprint_bytes);
 
 // The memory limit of a step with 8-bit state (NAB_STATE_ENCODING_BLOCKWISE_8BIT, no amsgrad):
 // reads the parameter, the gradient, the codes of m and s and, per 256-element block, their two

@@ -209,7 +209,8 @@ internal static class Report
             md.AppendLine();
             md.AppendLine($"Host: **{Machine.CpuModel()}**, {threads} logical cores; load average when Google Benchmark started: {native.LoadAverage}. "
                 + "The step through the C ABI (`nab_optimizer_step`, labml defaults, one tensor) in every form, each beside a streaming kernel that moves "
-                + "that form's exact bytes over arrays of the same sizes (`native/benchmarks/streaming_limit.cpp`: integer additions, no arithmetic to speak of) "
+                + "that form's exact bytes over arrays of the same sizes (`native/benchmarks/streaming_limit.cpp`: integer additions, no arithmetic to speak of; "
+                + "where the step asks for its float32 arrays' lines ahead of its loads, from 64 MiB of arrays on, it asks the same way) "
                 + "on a pool of the same thread count, the two timed alternately inside one benchmark (step, limit, step, limit, ...), so both see the "
                 + "machine at the same moments: \"fused ÷ limit\" is the limit's total time over the step's, from the same iterations; \"same, CPU time\" "
                 + "is that ratio in the process's CPU time (a pool's idle workers spin up to 100 µs for the next job, then sleep), which leaves out the time a shared machine gave to other processes. "
@@ -272,7 +273,7 @@ internal static class Report
         }
         md.AppendLine();
         md.AppendLine("Versions: **ours** = `AdaBeliefOptimizer.Step()` with `NativeBuffer` tensors; **limit** = `nab_bench_streaming_limit` (native/benchmarks/streaming_limit.cpp, "
-            + "the optimizer's thread-pool type, one persistent pool per thread count); **scalar loop** = a plain `for` loop per tensor; **TensorPrimitives** = one "
+            + "the optimizer's thread-pool type, one persistent pool per thread count; from 64 MiB of arrays on it asks for their lines ahead of its loads, as the step does); **scalar loop** = a plain `for` loop per tensor; **TensorPrimitives** = one "
             + "`System.Numerics.Tensors.TensorPrimitives` call per operation (12 passes in the adaptive phase, two scratch arrays); **best managed** = one fused "
             + $"{FusedManagedStep.VectorWidth} pass over 32K-element chunks of all tensors with `Parallel.For` above 64K elements (the native backend's chunking), "
             + "delegate and options cached. Managed versions work on 64-byte aligned native memory, like ours.");
