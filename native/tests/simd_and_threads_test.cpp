@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "cpu/prefetch_policy.h"
 #include "native_adabelief.h"
 #include "support/test_support.h"
 
@@ -298,28 +299,41 @@ TEST(SimdTest, EveryLevelThisCpuHasIsBitIdenticalToScalarWithEightBitState) {
 }
 
 // A step that moves more than the CPU backend's prefetching threshold (64 MiB: kPrefetchFromBytes
-// in cpu_backend.cpp; 16 bytes per float32 element here), so that the AVX2 and AVX-512 kernels
-// ask for lines ahead of their loads: the same bits as the scalar kernel, which never does. Odd,
-// unaligned tensors, one shorter than the prefetch distance (256 elements), one just longer.
-TEST(SimdTest, PrefetchingStepsAreBitIdenticalToScalar) {
+// in cpu/prefetch_policy.h, `bytes_per_element` here), so that the AVX2 and AVX-512 kernels ask for
+// lines ahead of their loads: the same bits as the scalar kernel, which never does.
+void expect_prefetching_levels_match_scalar(const Layout& layout, int32_t encoding, std::size_t bytes_per_element) {
     const std::vector<int32_t> levels = supported_simd_levels();
     const uint64_t seed = fresh_seed();
     SCOPED_TRACE(seed_text(seed));
-    const Layout layout = unaligned_layout({4194319, 70001, 255, 257, 1000, 33});
     std::size_t elements = 0;
     for (std::size_t n : layout.sizes) elements += n;
-    ASSERT_GE(elements * 16, std::size_t{64} << 20) << "the layout should move at least 64 MiB per step";
-    const Outcome scalar = run(seed, layout, 3, 2, NAB_SIMD_SCALAR);
-    ASSERT_FALSE(HasFailure());
+    ASSERT_GE(elements * bytes_per_element, nab::cpu::kPrefetchFromBytes) << "the layout should move at least 64 MiB per step";
+    const Outcome scalar = run(seed, layout, 3, 2, NAB_SIMD_SCALAR, 0, 0, NAB_SIMD_AUTO, encoding);
+    ASSERT_FALSE(::testing::Test::HasFailure());
     if (levels.size() == 1) {
         GTEST_SKIP() << "this CPU has no SIMD level besides scalar";
     }
     for (int32_t level : levels) {
         if (level == NAB_SIMD_SCALAR) continue;
-        const Outcome vector = run(seed, layout, 3, 2, level);
-        ASSERT_FALSE(HasFailure());
+        const Outcome vector = run(seed, layout, 3, 2, level, 0, 0, NAB_SIMD_AUTO, encoding);
+        ASSERT_FALSE(::testing::Test::HasFailure());
         EXPECT_EQ(bit_difference(scalar, vector), "") << simd_level_text(level) << " vs SCALAR";
     }
+}
+
+// float32 state, 16 bytes per element: odd, unaligned tensors, one shorter than the prefetch
+// distance (256 elements), one just longer.
+TEST(SimdTest, PrefetchingStepsAreBitIdenticalToScalar) {
+    expect_prefetching_levels_match_scalar(unaligned_layout({4194319, 70001, 255, 257, 1000, 33}),
+                                           NAB_STATE_ENCODING_FLOAT32, 16);
+}
+
+// 8-bit state, 10 bytes per element (float32 parameters and gradients, a byte per moment): a
+// tensor whose last block is partial and whose chunks end mid-group, one of two groups and a
+// little more, and small ones that keep float32 state.
+TEST(SimdTest, PrefetchingStepsAreBitIdenticalToScalarWithEightBitState) {
+    const Layout layout = unaligned_layout({6800003, 2 * 1024 + 77, 70001, 255, 33});
+    expect_prefetching_levels_match_scalar(layout, NAB_STATE_ENCODING_BLOCKWISE_8BIT, 10);
 }
 
 // A level the CPU lacks is UNSUPPORTED (above the best AVX level on x86-64, the other

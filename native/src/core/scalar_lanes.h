@@ -8,7 +8,8 @@
 //   Bits          uint32 lanes, with +, -, & and |
 //   width         lanes per Vector
 //   prefetches    whether the CPU kernel asks for lines ahead of its loads in a step the backend
-//                 says streams from memory (cpu/kernel_body.h): the levels it was measured on
+//                 says streams from memory (cpu/kernel_body.h, cpu/quantized_kernel_body.h): the
+//                 levels it was measured on
 //   load, store, broadcast          float lanes from/to memory, and one float in every lane
 //   bits, from_bits                 the same 32 bits seen as the other type (no conversion)
 //   splat                           one uint32 in every lane

@@ -66,7 +66,7 @@ KernelStorage kernel_storage(const TensorRecord& t, UpdateRule rule) {
 }
 
 // The bytes a step moves for one stepped tensor (at least: s_max left out), which decide whether
-// the float32-state kernels prefetch (cpu/prefetch_policy.h).
+// the kernels prefetch (cpu/prefetch_policy.h).
 
 std::size_t step_bytes(const TensorRecord& t) {
     const std::size_t moment_bytes = t.state_encoding == StateEncoding::Blockwise8Bit ? 1 : 4;
@@ -152,12 +152,12 @@ void CpuBackend::run_chunked(std::size_t item_count, Sizes size_of, Work work) {
 }
 
 void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
-                            std::size_t count) const {
+                            std::size_t count, bool prefetch) const {
     if (tensor.kernel != nullptr) {
         const TensorArrays& a = tensor.arrays;
         const TensorArrays view{parameters, gradients, a.first_moment + begin, a.second_moment + begin,
                                 a.max_second_moment != nullptr ? a.max_second_moment + begin : nullptr};
-        tensor.kernel(view, 0, count, tensor.coefficients, false);  // the block path of rare layouts: not measured prefetching
+        tensor.kernel(view, 0, count, tensor.coefficients, prefetch);
         return;
     }
     // begin is a multiple of the quantization block (chunks and conversion blocks are).
@@ -172,7 +172,7 @@ void CpuBackend::run_kernel(const StepTensor& tensor, float* parameters, const f
                                      q.second_moment_scales + block,
                                      keeps_max ? q.max_second_moment_codes + begin : nullptr,
                                      keeps_max ? q.max_second_moment_scales + block : nullptr};
-    tensor.quantized_kernel(view, 0, count, tensor.coefficients);
+    tensor.quantized_kernel(view, 0, count, tensor.coefficients, prefetch);
 }
 
 void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end, bool prefetch) const {
@@ -183,7 +183,7 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
         if (tensor.kernel != nullptr) {
             tensor.kernel(tensor.arrays, begin, end, tensor.coefficients, prefetch);
         } else {
-            run_kernel(tensor, q.parameters + begin, q.gradients + begin, begin, end - begin);
+            run_kernel(tensor, q.parameters + begin, q.gradients + begin, begin, end - begin, prefetch);
         }
         return;
     }
@@ -204,7 +204,8 @@ void CpuBackend::run_step_range(const StepTensor& tensor, std::size_t begin, std
         const float* float_gradients = q.gradients != nullptr ? q.gradients + block : gradient_block;
         if (q.gradients == nullptr) widen(conversions_, gradients, tensor.gradient_type, gradient_block, count);
         if (q.parameters == nullptr) widen(conversions_, parameters, tensor.parameter_type, parameter_block, count);
-        run_kernel(tensor, float_parameters, float_gradients, block, count);
+        // L1 blocks: their own lines are in the cache; not measured asking for the tensor's ahead.
+        run_kernel(tensor, float_parameters, float_gradients, block, count, false);
         if (tensor.parameter_type != ElementType::Float32) {
             narrow(conversions_, float_parameters, parameters, tensor.parameter_type, count);
         }

@@ -80,9 +80,9 @@ private:
     void run_step_range(const StepTensor& tensor, std::size_t begin, std::size_t end, bool prefetch) const;
     // Runs the tensor's kernel (float32 or 8-bit state) on elements [begin, begin + count) with
     // the float32 parameters and gradients at `parameters` and `gradients` (the tensor's own, or
-    // L1 conversion blocks).
+    // L1 conversion blocks), asking ahead with `prefetch` (the RangeKernel's).
     void run_kernel(const StepTensor& tensor, float* parameters, const float* gradients, std::size_t begin,
-                    std::size_t count) const;
+                    std::size_t count, bool prefetch) const;
     // The gradient pass: chunked over the pool like the step; each chunk's totals land in its
     // own slot of chunk_totals_ (chunk_passes) and the slots are added in chunk order
     // (gradient_statistics), so any thread count gives the same bits. It reads the gradients, or

@@ -82,9 +82,11 @@ struct QuantizedTensorArrays {
 
 // Updates elements [begin, end) of one tensor with 8-bit state; begin is a multiple of
 // kQuantizationBlockSize and end is one or the tensor's end (whole blocks: each block's new
-// scale depends on all its elements).
+// scale depends on all its elements). With `prefetch`, as RangeKernel's: the kernel asks for the
+// lines of the parameters, the gradients and the codes of m and s kPrefetchDistance elements
+// ahead of its loads.
 using QuantizedRangeKernel = void (*)(const QuantizedTensorArrays& arrays, std::size_t begin, std::size_t end,
-                                      const ElementCoefficients<float>& coefficients);
+                                      const ElementCoefficients<float>& coefficients, bool prefetch);
 
 QuantizedRangeKernel select_scalar_quantized_kernel(const KernelVariant& variant);
 QuantizedRangeKernel select_avx2_quantized_kernel(const KernelVariant& variant);

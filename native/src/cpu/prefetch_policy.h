@@ -1,6 +1,7 @@
 // When a CPU step asks for the cache lines of its float32 arrays before it loads them, and how far
 // ahead. The backend decides per step (cpu_backend.cpp), the kernels of the levels whose lane types
-// say `prefetches` act on it (kernel_body.h), and the benchmarks' streaming limit asks the same way
+// say `prefetches` act on it (kernel_body.h; quantized_kernel_body.h, which also asks for the
+// codes of the 8-bit moments), and the benchmarks' streaming limit asks the same way
 // (native/benchmarks/streaming_limit.cpp) so that it stays the memory limit of such a step.
 // Requests change no value.
 #pragma once
