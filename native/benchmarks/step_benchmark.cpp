@@ -261,17 +261,20 @@ void warm_up(nab_optimizer* optimizer) {
 }
 
 // The arrays of the 8-bit step's streaming limit: float32 parameters and gradients, codes of m
-// and s, one scale of each per 256-element block.
+// and s, one scale of each per 256-element block. `prefetch`: as a step of this one tensor would;
+// a step of several sets it for all.
 struct EightBitLimitArrays {
     explicit EightBitLimitArrays(std::size_t count)
         : p(count, 0.5f), g(count, 1e-3f), m_scales((count + 255) / 256, 1.0f), s_scales(m_scales.size(), 1.0f),
-          m_codes(count, 0), s_codes(count, 0) {}
+          m_codes(count, 0), s_codes(count, 0),
+          prefetch(nab::bench::step_would_prefetch(nab::bench::step_footprint_bytes_8bit(count))) {}
     void stream(nab::cpu::ThreadPool& pool) {
         nab::bench::streaming_limit_8bit(pool, p.data(), g.data(), m_codes.data(), s_codes.data(), m_scales.data(),
-                                         s_scales.data(), p.size());
+                                         s_scales.data(), p.size(), prefetch);
     }
     BenchArray<float> p, g, m_scales, s_scales;
     BenchArray<std::uint8_t> m_codes, s_codes;
+    bool prefetch;
 };
 
 // Records the step's and its limit's rates and their ratios (wall and CPU time).
@@ -383,13 +386,12 @@ struct TransformerForm {
                 float32_limits.push_back({std::make_unique<FormBuffers>(FormTraits{}, n, /*state=*/true), n});
             }
         }
-        // The step decides for all its tensors at once, counting an 8-bit tensor's parameters,
-        // gradients and one byte per moment; its float32 tensors then prefetch, its 8-bit ones
-        // never (nor does their limit).
+        // The step decides for all its tensors at once, and so does their limit.
         std::size_t footprint = 0;
         for (auto& [buffers, count] : float32_limits) footprint += nab::bench::step_footprint_bytes(buffers->limit_arrays(false), count);
-        for (auto& arrays : eight_bit_limits) footprint += arrays->p.size() * (2 * sizeof(float) + 2);
+        for (auto& arrays : eight_bit_limits) footprint += nab::bench::step_footprint_bytes_8bit(arrays->p.size());
         limits_prefetch = nab::bench::step_would_prefetch(footprint);
+        for (auto& arrays : eight_bit_limits) arrays->prefetch = limits_prefetch;
         warm_up(optimizer.get());
     }
     void step() { check(nab_optimizer_step(optimizer.get())); }

@@ -29,7 +29,7 @@ template <class Element, class Ahead>
 NAB_BENCH_INLINE void for_each_element(std::size_t begin, std::size_t end, bool prefetch, Ahead ahead,
                                        Element element) {
     std::size_t i = begin;
-    if (prefetch && end - begin > kPrefetchDistance) {
+    if (prefetch && end > begin + kPrefetchDistance) {
         for (; i + kLineWords <= end - kPrefetchDistance; i += kLineWords) {
             ahead(i + kPrefetchDistance);
             NAB_BENCH_INDEPENDENT_ITERATIONS
@@ -144,16 +144,27 @@ void split(cpu::ThreadPool& pool, std::size_t count, Range range) {
 // 256 elements (one block of the 8-bit state) per call.
 constexpr std::size_t kBlock = 256;
 
+// With `prefetch`, asks for the lines of the parameters, the gradients and the codes ahead, as the
+// 8-bit step does (begin is a multiple of kBlock, so `at` is one of 16 at every line of codes).
 NAB_BENCH_WIDEST_VECTORS
-void stream_blocks_8bit(float* __restrict parameters, const float* __restrict gradients,
-                        std::uint8_t* __restrict first_moment_codes, std::uint8_t* __restrict second_moment_codes,
-                        float* __restrict first_moment_scales, float* __restrict second_moment_scales,
-                        std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-        parameters[i] = parameters[i] - gradients[i];
-        first_moment_codes[i] = static_cast<std::uint8_t>(first_moment_codes[i] + 1);
-        second_moment_codes[i] = static_cast<std::uint8_t>(second_moment_codes[i] + 3);
-    }
+void stream_blocks_8bit(float* parameters, const float* gradients, std::uint8_t* first_moment_codes,
+                        std::uint8_t* second_moment_codes, float* __restrict first_moment_scales,
+                        float* __restrict second_moment_scales, bool prefetch, std::size_t begin, std::size_t end) {
+    for_each_element(
+        begin, end, prefetch,
+        [&](std::size_t at) {
+            prefetch_line(parameters + at);
+            prefetch_line(gradients + at);
+            if (at % 64 == 0) {
+                prefetch_line(first_moment_codes + at);
+                prefetch_line(second_moment_codes + at);
+            }
+        },
+        [&](std::size_t i) {
+            parameters[i] = parameters[i] - gradients[i];
+            first_moment_codes[i] = static_cast<std::uint8_t>(first_moment_codes[i] + 1);
+            second_moment_codes[i] = static_cast<std::uint8_t>(second_moment_codes[i] + 3);
+        });
     for (std::size_t block = begin / kBlock; block < (end + kBlock - 1) / kBlock; ++block) {
         first_moment_scales[block] = first_moment_scales[block] * 0.5f;
         second_moment_scales[block] = second_moment_scales[block] * 0.5f;
@@ -164,17 +175,23 @@ void stream_blocks_8bit(float* __restrict parameters, const float* __restrict gr
 
 void streaming_limit_8bit(cpu::ThreadPool& pool, float* parameters, const float* gradients,
                           std::uint8_t* first_moment_codes, std::uint8_t* second_moment_codes,
-                          float* first_moment_scales, float* second_moment_scales, std::size_t element_count) {
+                          float* first_moment_scales, float* second_moment_scales, std::size_t element_count,
+                          bool prefetch) {
     const std::size_t threads = static_cast<std::size_t>(pool.thread_count());
     const std::size_t blocks = (element_count + kBlock - 1) / kBlock;
     auto job = [&](int thread_index) {
         const std::size_t share = (blocks + threads - 1) / threads;
         const std::size_t first = std::min(blocks, share * static_cast<std::size_t>(thread_index));
         const std::size_t last = std::min(blocks, first + share);
+        if (first == last) return;  // more threads than blocks
         stream_blocks_8bit(parameters, gradients, first_moment_codes, second_moment_codes, first_moment_scales,
-                           second_moment_scales, first * kBlock, std::min(element_count, last * kBlock));
+                           second_moment_scales, prefetch, first * kBlock, std::min(element_count, last * kBlock));
     };
     pool.run(job);
+}
+
+std::size_t step_footprint_bytes_8bit(std::size_t element_count) {
+    return element_count * (2 * sizeof(float) + 2 * sizeof(std::uint8_t));
 }
 
 double streaming_limit_8bit_bytes(std::size_t element_count) {

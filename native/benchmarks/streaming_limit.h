@@ -88,9 +88,16 @@ bool step_would_prefetch(std::size_t footprint_bytes);
 // reads the parameter, the gradient, the codes of m and s and, per 256-element block, their two
 // scales; writes the parameter, both codes and both scales: 16 bytes per element and 16 per
 // block (2.03 bytes of state per element). Split over threads in whole blocks, like the step.
+// With `prefetch`, asks for the lines of the parameters, the gradients and the codes
+// kPrefetchDistance elements ahead, as the 8-bit step does from kPrefetchFromBytes on.
 void streaming_limit_8bit(cpu::ThreadPool& pool, float* parameters, const float* gradients,
                           std::uint8_t* first_moment_codes, std::uint8_t* second_moment_codes,
-                          float* first_moment_scales, float* second_moment_scales, std::size_t element_count);
+                          float* first_moment_scales, float* second_moment_scales, std::size_t element_count,
+                          bool prefetch);
+
+// What the step's prefetching rule counts for `element_count` elements with 8-bit state: float32
+// parameters and gradients, a byte per moment (scales left out).
+std::size_t step_footprint_bytes_8bit(std::size_t element_count);
 
 // Bytes streaming_limit_8bit moves for `element_count` elements.
 double streaming_limit_8bit_bytes(std::size_t element_count);

@@ -1,7 +1,7 @@
 // The streaming limit moves what it claims: every element of every array it writes gets the
 // gradient's bits added (or, with the 16-bit parameters written from a master copy, the master's
 // upper half), with and without asking ahead, on one and on two threads, and a call with sign -1
-// gives every array back bit for bit. A limit that skipped elements would report a memory speed
+// gives every array back bit for bit; the 8-bit form's limit updates every element and scale. A limit that skipped elements would report a memory speed
 // no step could reach.
 #include <gtest/gtest.h>
 
@@ -113,6 +113,46 @@ TEST(StreamingLimitTest, EveryFormMovesEveryElementAndUndoesItself) {
     }
 }
 
+// The 8-bit form's limit: every parameter less its gradient, every code of m plus 1 and of s plus
+// 3, every block's scales halved, with and without asking ahead, on one and on two threads.
+TEST(StreamingLimitTest, EightBitFormMovesEveryElementAndEveryScale) {
+    const std::uint32_t seed = std::random_device{}();
+    constexpr std::size_t block = 256;
+    for (std::size_t count : {std::size_t{37}, 2 * block + 5, 40 * block + 129}) {
+        for (int threads : {1, 2}) {
+            for (bool prefetch : {false, true}) {
+                SCOPED_TRACE(::testing::Message() << count << " elements, " << threads << " threads, prefetch "
+                                                  << prefetch << ", seed " << seed);
+                std::mt19937 random(seed);
+                std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+                const std::size_t blocks = (count + block - 1) / block;
+                std::vector<float> p(count), g(count), m_scales(blocks), s_scales(blocks);
+                std::vector<std::uint8_t> m_codes(count), s_codes(count);
+                for (auto* floats : {&p, &g, &m_scales, &s_scales}) {
+                    for (float& f : *floats) f = value(random);
+                }
+                for (auto* codes : {&m_codes, &s_codes}) {
+                    for (std::uint8_t& c : *codes) c = static_cast<std::uint8_t>(random());
+                }
+                const auto p0 = p, m_scales0 = m_scales, s_scales0 = s_scales;
+                const auto m_codes0 = m_codes, s_codes0 = s_codes;
+                nab::cpu::ThreadPool pool(threads);
+                nab::bench::streaming_limit_8bit(pool, p.data(), g.data(), m_codes.data(), s_codes.data(),
+                                                 m_scales.data(), s_scales.data(), count, prefetch);
+                for (std::size_t i = 0; i < count; ++i) {
+                    ASSERT_EQ(p[i], p0[i] - g[i]) << "parameters at " << i;
+                    ASSERT_EQ(m_codes[i], static_cast<std::uint8_t>(m_codes0[i] + 1)) << "codes of m at " << i;
+                    ASSERT_EQ(s_codes[i], static_cast<std::uint8_t>(s_codes0[i] + 3)) << "codes of s at " << i;
+                }
+                for (std::size_t b = 0; b < blocks; ++b) {
+                    ASSERT_EQ(m_scales[b], m_scales0[b] * 0.5f) << "scale of m, block " << b;
+                    ASSERT_EQ(s_scales[b], s_scales0[b] * 0.5f) << "scale of s, block " << b;
+                }
+            }
+        }
+    }
+}
+
 // The footprint the prefetching rule counts is the step's: each array once, s_max left out.
 TEST(StreamingLimitTest, FootprintCountsEachArrayOnceWithoutMaxSecondMoment) {
     std::mt19937 random(1);
@@ -121,6 +161,7 @@ TEST(StreamingLimitTest, FootprintCountsEachArrayOnceWithoutMaxSecondMoment) {
     EXPECT_EQ(nab::bench::step_footprint_bytes(float32.arrays(), 1000), 1000u * 16u);
     EXPECT_EQ(nab::bench::step_footprint_bytes(master.arrays(), 1000), 1000u * 16u);
     EXPECT_EQ(nab::bench::step_footprint_bytes(narrow.arrays(), 1000), 1000u * 12u);
+    EXPECT_EQ(nab::bench::step_footprint_bytes_8bit(1000), 1000u * 10u);
     EXPECT_FALSE(nab::bench::step_would_prefetch(nab::cpu::kPrefetchFromBytes - 1));
     EXPECT_TRUE(nab::bench::step_would_prefetch(nab::cpu::kPrefetchFromBytes));
 }
