@@ -192,7 +192,7 @@ void streaming_limit_8bit(cpu::ThreadPool& pool, float* parameters, const float*
 }
 
 std::size_t step_footprint_bytes_8bit(std::size_t element_count) {
-    return element_count * (2 * sizeof(float) + 2 * sizeof(std::uint8_t));
+    return cpu::prefetch_footprint(element_count, sizeof(float), sizeof(float), 0, sizeof(std::uint8_t));
 }
 
 double streaming_limit_8bit_bytes(std::size_t element_count) {
@@ -243,14 +243,15 @@ double streaming_limit_bytes_per_element(const LimitArrays& a) {
 }
 
 std::size_t step_footprint_bytes(const LimitArrays& a, std::size_t element_count) {
-    std::size_t bytes = 2 * sizeof(float);  // m and s
-    if (a.parameters != nullptr) bytes += sizeof(float);
-    if (a.narrow_parameters != nullptr) bytes += sizeof(std::uint16_t);
-    bytes += a.gradients != nullptr ? sizeof(float) : sizeof(std::uint16_t);
-    return element_count * bytes;
+    // The float32 array is the parameters, or the master copy beside 16-bit parameters.
+    const bool narrow = a.narrow_parameters != nullptr;
+    const std::size_t float_bytes = a.parameters != nullptr ? sizeof(float) : 0;
+    return cpu::prefetch_footprint(element_count, narrow ? sizeof(std::uint16_t) : float_bytes,
+                                   a.gradients != nullptr ? sizeof(float) : sizeof(std::uint16_t),
+                                   narrow ? float_bytes : 0, sizeof(float));
 }
 
-bool step_would_prefetch(std::size_t footprint_bytes) { return footprint_bytes >= cpu::kPrefetchFromBytes; }
+bool step_would_prefetch(std::size_t footprint_bytes) { return cpu::step_prefetches(footprint_bytes); }
 
 void streaming_limit(cpu::ThreadPool& pool, float* parameters, const float* gradients, float* first_moment,
                      float* second_moment, std::size_t element_count) {

@@ -76,8 +76,8 @@ void streaming_limit(cpu::ThreadPool& pool, const LimitArrays& arrays, std::size
 double streaming_limit_bytes_per_element(const LimitArrays& arrays);
 
 // The bytes the step's prefetching rule counts for `element_count` elements of a form with
-// these arrays (each array once, s_max left out, as cpu_backend.cpp's step_bytes counts them),
-// for summing over the tensors of a step.
+// these arrays (each array once, s_max left out: cpu/prefetch_policy.h's prefetch_footprint, as
+// the backend counts them), for summing over the tensors of a step.
 std::size_t step_footprint_bytes(const LimitArrays& arrays, std::size_t element_count);
 
 // Whether a step whose arrays hold `footprint_bytes` prefetches (cpu/prefetch_policy.h), and so

@@ -67,12 +67,11 @@ KernelStorage kernel_storage(const TensorRecord& t, UpdateRule rule) {
 
 // The bytes a step moves for one stepped tensor (at least: s_max left out), which decide whether
 // the kernels prefetch (cpu/prefetch_policy.h).
-
 std::size_t step_bytes(const TensorRecord& t) {
     const std::size_t moment_bytes = t.state_encoding == StateEncoding::Blockwise8Bit ? 1 : 4;
     const std::size_t master_bytes = t.master_parameters.empty() ? 0 : 4;
-    return t.element_count *
-           (element_size(t.parameter_type) + element_size(t.gradient_type) + master_bytes + 2 * moment_bytes);
+    return prefetch_footprint(t.element_count, element_size(t.parameter_type), element_size(t.gradient_type),
+                              master_bytes, moment_bytes);
 }
 
 }  // namespace
@@ -376,7 +375,7 @@ void CpuBackend::step_deciding(const StepWork& work, const GradientStatistics* g
     }
     run_chunked(
         step_tensors_.size(), [&](std::size_t item) { return step_tensors_[item].element_count; },
-        [&, prefetch = bytes >= kPrefetchFromBytes](std::size_t, const Chunk& chunk) {
+        [&, prefetch = step_prefetches(bytes)](std::size_t, const Chunk& chunk) {
             run_step_range(step_tensors_[chunk.item], chunk.begin, chunk.end, prefetch);
         });
     for (std::size_t id = 0; id < tensors.size(); ++id) {

@@ -28,6 +28,17 @@ namespace nab::cpu {
 // guide, that VM reports 508 MiB).
 constexpr std::size_t kPrefetchFromBytes = std::size_t{64} << 20;
 
+// The bytes the rule counts for one stepped tensor of `element_count` elements: each array once,
+// from its element size (0 for an array the tensor lacks; a moment's size is 1 for 8-bit state).
+constexpr std::size_t prefetch_footprint(std::size_t element_count, std::size_t parameter_bytes,
+                                         std::size_t gradient_bytes, std::size_t master_bytes,
+                                         std::size_t moment_bytes) {
+    return element_count * (parameter_bytes + gradient_bytes + master_bytes + 2 * moment_bytes);
+}
+
+// Whether a step whose tensors' footprints add up to `footprint_bytes` prefetches.
+constexpr bool step_prefetches(std::size_t footprint_bytes) { return footprint_bytes >= kPrefetchFromBytes; }
+
 // How far ahead of its loads a prefetching loop asks for the lines of its float32 arrays: 1 KiB.
 // On an AMD Zen 5 VM from DRAM (16M float32 parameters, one thread, A/B), 256 elements ahead
 // 1.07-1.12x over none, 128 1.01x, 512 1.00x, 2048 (asked for writing) 0.88x. A constant, so the
