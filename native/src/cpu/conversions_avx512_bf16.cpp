@@ -1,10 +1,11 @@
 // The AVX-512 BF16 level's 16-bit conversions (compiled with -mavx512bf16; used only when the
-// CPU has it): the lane type's 16-bit loads and stores (cpu/simd_vector_avx512_bf16.h) over arrays.
-#include "cpu/conversion_body.h"
+// CPU has it): the lane type's 16-bit loads and stores (cpu/simd_vector_avx512_bf16.h) over arrays,
+// and the AVX-512 sums of 16-bit squares (cpu/square_sums_avx512.h).
 #include "cpu/simd_vector_avx512_bf16.h"
+#include "cpu/square_sums_avx512.h"
 
 namespace nab::cpu {
 
-ConversionKernels avx512_bf16_conversions() { return conversion_kernels<Avx512Bf16Lanes>(); }
+ConversionKernels avx512_bf16_conversions() { return avx512_conversion_kernels<Avx512Bf16Lanes>(); }
 
 }  // namespace nab::cpu

@@ -49,10 +49,13 @@ bool simd_level_supported(nab_simd_level level) noexcept {
         // the wider registers.
         // The AVX2 level converts float16 with F16C (every AVX2 CPU has it, but check).
         case NAB_SIMD_AVX2: return __builtin_cpu_supports("avx2") && has_f16c();
-        case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f");
+        // The AVX-512 levels' gradient pass widens float16 with F16C (cpu/square_sums_avx512.h;
+        // every AVX-512 CPU has it, but check).
+        case NAB_SIMD_AVX512: return __builtin_cpu_supports("avx512f") && has_f16c();
         // AVX512DQ for the subnormal test beside the conversion (cpu/simd_vector_avx512_bf16.h).
         case NAB_SIMD_AVX512_BF16:
-            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && has_avx512_bf16();
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && has_avx512_bf16() &&
+                   has_f16c();
 #endif
 #if defined(__aarch64__)
         // Advanced SIMD (with float16 conversions) is part of every ARMv8-A CPU: no check.
