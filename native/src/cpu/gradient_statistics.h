@@ -48,6 +48,22 @@ template <class Widen>
     std::memcpy(lanes.sums, sums, sizeof sums);
 }
 
+// Calls add_run(run) for each run of SquareLanes::kLanes 16-bit values of values[0, count), in
+// order, for the SIMD levels' own loops, which add whole runs: a last, shorter run goes as a
+// zero-padded copy (adding the square of +0 leaves a lane's bits as they are: a lane is never
+// -0), so every element is added by the same instructions.
+template <class AddRun>
+[[gnu::always_inline]] inline void for_each_padded_run(const std::uint16_t* values, std::size_t count,
+                                                       AddRun add_run) {
+    constexpr std::size_t kLanes = SquareLanes::kLanes;
+    std::size_t i = 0;
+    for (; i + kLanes <= count; i += kLanes) add_run(values + i);
+    if (i == count) return;
+    std::uint16_t padded[kLanes] = {};
+    for (std::size_t k = 0; i + k < count; ++k) padded[k] = values[i + k];
+    add_run(static_cast<const std::uint16_t*>(padded));
+}
+
 // The number of NaN and +-Inf among `count` values of `type` at `values` (their exponent field
 // all ones: the same elements as in their float32 widening).
 std::uint64_t nonfinite_count(const void* values, ElementType type, std::size_t count);

@@ -92,8 +92,7 @@ inline void add_run(__m512d* sums, const std::uint16_t* values) {
 // The sums of squares of `count` 16-bit values into `lanes`: element i still goes to lane i % 32,
 // in element order, so the result has add_squares's bits. The lanes are loaded into the registers
 // in the order the widening leaves the values (Words::kLaneOfPosition) and stored back the same
-// way. A tail goes through the same code on a zero-padded copy (adding +0 leaves a lane's bits
-// as they are: a lane is never -0).
+// way.
 template <class Words>
 void add_squares_from_words(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
     alignas(64) double arranged[kLanes];
@@ -102,13 +101,7 @@ void add_squares_from_words(SquareLanes& lanes, const std::uint16_t* values, std
     }
     __m512d sums[kRegisters];
     for (std::size_t r = 0; r < kRegisters; ++r) sums[r] = _mm512_load_pd(arranged + kDoublesPerRegister * r);
-    std::size_t i = 0;
-    for (; i + kLanes <= count; i += kLanes) add_run<Words>(sums, values + i);
-    if (i < count) {
-        std::uint16_t padded[kLanes] = {};
-        for (std::size_t k = 0; i + k < count; ++k) padded[k] = values[i + k];
-        add_run<Words>(sums, padded);
-    }
+    for_each_padded_run(values, count, [&sums](const std::uint16_t* run) { add_run<Words>(sums, run); });
     for (std::size_t r = 0; r < kRegisters; ++r) _mm512_store_pd(arranged + kDoublesPerRegister * r, sums[r]);
     for (std::size_t position = 0; position < kLanes; ++position) {
         lanes.sums[Words::kLaneOfPosition[position]] = arranged[position];
