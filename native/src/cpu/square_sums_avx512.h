@@ -12,7 +12,7 @@
 // bfloat16 1.45-1.53x in L2 (19 G values/s) and 1.07-1.34x from DRAM (the memory's load that
 // day), float16 1.37x in L2 and 1.15x from DRAM; the step with the pass 1.06-1.09x at 1M
 // parameters and 1.00-1.04x at 16M and 64M. Reading two chunks at once or asking for lines ahead
-// was slower from DRAM (0.75-0.9x): one read stream is what one core does best.
+// was slower from DRAM (0.75-0.96x): one read stream is what one core does best.
 #pragma once
 
 #include <immintrin.h>
