@@ -40,15 +40,15 @@ struct Widened {
 // bfloat16: a value is the upper half of its float32, so interleaving a zero word below each one
 // gives float32s, eight per 128-bit lane of a ymm register, without the shift or the
 // lane-crossing widening that the loads of simd_vector_avx512.h use. The unpacking works within
-// 128-bit lanes, so the registers hold the values in the order of kLaneOfPosition.
+// 128-bit lanes, so the registers hold the values in the order of lane_of.
 template <class Lanes>
 struct Bfloat16Words {
-    static constexpr std::size_t kLaneOfPosition[kLanes] = {
-        0,  1,  2,  3,  8,  9,  10, 11,  // unpacked low words of values 0-15
-        4,  5,  6,  7,  12, 13, 14, 15,  // high words of values 0-15
-        16, 17, 18, 19, 24, 25, 26, 27,  // low words of values 16-31
-        20, 21, 22, 23, 28, 29, 30, 31,  // high words of values 16-31
-    };
+    // Register r unpacks the sixteen values from 16 * (r / 2) on: words 0-3 (r even) or 4-7 (odd)
+    // of the first 128-bit lane, then the same words of the second, eight values further.
+    static constexpr std::size_t lane_of(std::size_t position) {
+        const std::size_t r = position / kDoublesPerRegister, k = position % kDoublesPerRegister;
+        return 16 * (r / 2) + 8 * (k / 4) + 4 * (r % 2) + k % 4;
+    }
     static Widened widen(const std::uint16_t* values) {
         const __m256i zero = _mm256_setzero_si256();
         const __m256i first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values));
@@ -64,10 +64,7 @@ struct Bfloat16Words {
 // order (the step's 512-bit widening of sixteen would need an extract per sixteen: 0.90x).
 template <class Lanes>
 struct HalfWords {
-    static constexpr std::size_t kLaneOfPosition[kLanes] = {
-        0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
-        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-    };
+    static constexpr std::size_t lane_of(std::size_t position) { return position; }
     static Widened widen(const std::uint16_t* values) {
         Widened v;
         for (std::size_t r = 0; r < kRegisters; ++r) {
@@ -91,20 +88,20 @@ inline void add_run(__m512d* sums, const std::uint16_t* values) {
 
 // The sums of squares of `count` 16-bit values into `lanes`: element i still goes to lane i % 32,
 // in element order, so the result has add_squares's bits. The lanes are loaded into the registers
-// in the order the widening leaves the values (Words::kLaneOfPosition) and stored back the same
+// in the order the widening leaves the values (Words::lane_of) and stored back the same
 // way.
 template <class Words>
 void add_squares_from_words(SquareLanes& lanes, const std::uint16_t* values, std::size_t count) {
     alignas(64) double arranged[kLanes];
     for (std::size_t position = 0; position < kLanes; ++position) {
-        arranged[position] = lanes.sums[Words::kLaneOfPosition[position]];
+        arranged[position] = lanes.sums[Words::lane_of(position)];
     }
     __m512d sums[kRegisters];
     for (std::size_t r = 0; r < kRegisters; ++r) sums[r] = _mm512_load_pd(arranged + kDoublesPerRegister * r);
     for_each_padded_run(values, count, [&sums](const std::uint16_t* run) { add_run<Words>(sums, run); });
     for (std::size_t r = 0; r < kRegisters; ++r) _mm512_store_pd(arranged + kDoublesPerRegister * r, sums[r]);
     for (std::size_t position = 0; position < kLanes; ++position) {
-        lanes.sums[Words::kLaneOfPosition[position]] = arranged[position];
+        lanes.sums[Words::lane_of(position)] = arranged[position];
     }
 }
 
