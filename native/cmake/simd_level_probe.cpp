@@ -1,6 +1,6 @@
 // Prints the SIMD levels this machine runs, by the library's own rule (cpu/cpu_features.cpp), as
 // a CMake list: what NAB_SIMD_LEVELS=host compiles (native/src/CMakeLists.txt runs it at
-// configure time).
+// configure time). build.sh runs it under valgrind too: the levels valgrind's virtual CPU runs.
 #define NAB_KERNELS_AVX2
 #define NAB_KERNELS_AVX512
 #define NAB_KERNELS_AVX512_BF16
