@@ -1342,12 +1342,22 @@ private:
         }
     }
 
-    // Which tensors a step must keep finite: clean state, moderate options and buffers, and no
+    // Which tensors a step must keep finite: clean state, moderate options and buffers, no
     // buffer shared between tensors (a parameter updated in the step that is another tensor's
-    // gradient would not be an input the model saw).
+    // gradient would not be an input the model saw), and no NaN in any tensor's gradients when
+    // the step clips without skipping: the global norm is then NaN, and so is the coefficient
+    // every tensor's gradients are multiplied by (PyTorch's clip_grad_norm_ rule,
+    // docs/mixed-precision.md). An infinity makes the coefficient 0, which keeps them finite.
     std::vector<bool> tame_tensors(const ModelOptimizer& o) const {
         std::vector<bool> tame(o.tensors.size(), false);
         if (o.handle == nullptr || o.step_options.inverse_gradient_scale > 65536.0) return tame;
+        if (o.step_options.max_gradient_norm > 0.0 && o.step_options.skip_nonfinite == 0) {
+            for (const ModelTensor& t : o.tensors) {
+                for (std::uint64_t i = 0; t.gradients != nullptr && i < t.count; ++i) {
+                    if (std::isnan(t.gradients[i])) return tame;
+                }
+            }
+        }
         for (std::size_t a = 0; a < o.tensors.size(); ++a) {
             for (std::size_t b = 0; b < o.tensors.size(); ++b) {
                 const ModelTensor &x = o.tensors[a], &y = o.tensors[b];

@@ -445,6 +445,46 @@ TEST(StepOptionsTest, NonfiniteGradientsSkipTheWholeStep) {
     EXPECT_EQ(r.gradient_norm, kInf);
 }
 
+// Clipping without skip_nonfinite follows PyTorch's clip_grad_norm_ (docs/mixed-precision.md):
+// an infinity alone makes the global norm +Inf and the clip coefficient 0, so every finite
+// gradient of every tensor counts as 0 (a twin without options, fed the gradients times
+// (float)0, gives the same bytes: the infinite element's own 0 x Inf is NaN in both); a NaN
+// anywhere makes the norm and the coefficient NaN, so every tensor's first moment turns NaN.
+TEST(StepOptionsTest, ClippingWithoutSkippingAppliesANonfiniteNormToEveryTensor) {
+    NAB_SEEDED_RANDOM(random);
+    const Layout layout = random_layout(random);
+    Problem a = make_problem(layout), b = make_problem(with_float32_gradients(layout));
+    ASSERT_TRUE(a.optimizer && b.optimizer);
+    const double max_norm = 1.0;
+    set_options(a.get(), 0, 1.0, max_norm, 0);
+    const std::size_t float32_tensor = 1;
+    auto any_index = [&] { return static_cast<std::size_t>(random.integer(0, int64_t(a.gradients[float32_tensor].size()) - 1)); };
+
+    fill_gradients(random, a);
+    a.gradients[float32_tensor].set(any_index(), float(kInf));
+    NAB_ASSERT_OK(nab_optimizer_step(a.get()));
+    nab_step_report r = last_report(a.get());
+    expect_report(r, 1, 0, 1, 1);
+    EXPECT_EQ(r.gradient_norm, kInf);
+    EXPECT_EQ(r.gradient_scale, 0.0);
+    copy_scaled_gradients(a, b, 0.0f);
+    NAB_ASSERT_OK(nab_optimizer_step(b.get()));
+    ASSERT_EQ(first_difference(capture(a), capture(b)), "");
+
+    fill_gradients(random, a);
+    a.gradients[float32_tensor].set(any_index(), float(kNaN));
+    NAB_ASSERT_OK(nab_optimizer_step(a.get()));
+    r = last_report(a.get());
+    expect_report(r, 1, 0, 1, 2);
+    EXPECT_TRUE(std::isnan(r.gradient_norm)) << r.gradient_norm;
+    EXPECT_TRUE(std::isnan(r.gradient_scale)) << r.gradient_scale;
+    for (uint32_t t = 0; t < a.parameters.size(); ++t) {
+        const std::vector<float> m = read_state(a.get(), t, NAB_STATE_FIRST_MOMENT);
+        ASSERT_EQ(std::count_if(m.begin(), m.end(), [](float v) { return std::isnan(v); }), std::ptrdiff_t(m.size()))
+            << "tensor " << t;
+    }
+}
+
 // ---- 5. determinism of the reported norm -------------------------------------------------------
 
 // Tensors of several 32768-element chunks, split across threads, for every SIMD level.
